@@ -1,0 +1,61 @@
+# Peercall build entry points. `make run` and `make test` do all set-up on a
+# fresh Debian 12 machine (apt-get for the C libraries, Go modules on demand).
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+BUILD ?= build
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages the build and the tests need: C codecs for cgo, GL/X11
+# headers for Fyne, Xvfb for the GUI smoke test.
+DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev \
+	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
+	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
+	libxkbcommon-dev xvfb xauth
+
+.PHONY: deps build run test test-nocgo vet bench fuzz clean signal headless
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(GO) version >/dev/null || { echo "Go is required (/usr/local/go)"; exit 1; }
+	@$(GO) mod download
+
+build: deps
+	mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/peercall-signal ./signalserver/cmd/peercall-signal
+	$(GO) build -o $(BUILD)/ ./app/cmd/...
+	$(GO) build -o $(BUILD)/peercall .
+
+signal: deps
+	mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BUILD)/peercall-signal ./signalserver/cmd/peercall-signal
+
+run: build
+	$(BUILD)/peercall
+
+vet:
+	$(GO) vet ./...
+
+# Pure-Go packages must build without cgo (static binaries, tester rigs).
+test-nocgo:
+	CGO_ENABLED=0 $(GO) build ./call/... ./signalserver/...
+	CGO_ENABLED=0 $(GO) vet ./call/... ./signalserver/...
+
+test: deps vet test-nocgo
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/...
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzDecodeMessage -fuzztime 30s ./signalserver/
+
+clean:
+	rm -rf $(BUILD)
