@@ -1,0 +1,57 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the composition root. Callers branch with errors.Is.
+var (
+	// ErrBadFlags marks invalid command-line input (exit code 2).
+	ErrBadFlags = errors.New("invalid flags")
+	// ErrExpectationUnmet marks a headless run whose --expect-* checks failed (exit code 3).
+	ErrExpectationUnmet = errors.New("expectation unmet")
+	// ErrConnect marks a run that never reached a connected call (exit code 4).
+	ErrConnect = errors.New("could not connect")
+	// ErrUnsupportedMedia marks a --video/--audio value this build cannot serve.
+	ErrUnsupportedMedia = errors.New("unsupported media source")
+)
+
+// Exit codes of the headless binary, documented in docs/headless-report.md.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitBadFlags    = 2
+	ExitExpectation = 3
+	ExitConnect     = 4
+)
+
+// ExitCode maps an error returned by the headless runner to its exit code.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrBadFlags):
+		return ExitBadFlags
+	case errors.Is(err, ErrExpectationUnmet):
+		return ExitExpectation
+	case errors.Is(err, ErrConnect):
+		return ExitConnect
+	default:
+		return ExitError
+	}
+}
+
+// UserError is an error whose message is safe to show to a user as-is (the
+// GUI shows it verbatim). It wraps the underlying cause for errors.Is.
+type UserError struct {
+	Msg string
+	Err error
+}
+
+func (e *UserError) Error() string { return e.Msg }
+func (e *UserError) Unwrap() error { return e.Err }
+
+func badFlag(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadFlags, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,82 @@
+package app
+
+import (
+	"errors"
+	"io"
+	"testing"
+	"time"
+)
+
+func TestParseHeadlessFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+		check   func(t *testing.T, o HeadlessOptions)
+	}{
+		{"minimal serve", []string{"--serve", "127.0.0.1:0", "--room", "r"}, false, func(t *testing.T, o HeadlessOptions) {
+			if o.Width != 640 || o.Height != 480 || o.FPS != 30 || o.Duration != 10*time.Second || o.ICEPolicy != "no-host" || !o.OpusFEC {
+				t.Errorf("defaults wrong: %+v", o)
+			}
+		}},
+		{"full", []string{"--server", "wss://h:443/ws", "--room", "r", "--size", "1280x720", "--fps", "25",
+			"--port-range", "16384-32768", "--stun", "stun:127.0.0.1:3478", "--turn", "turn:127.0.0.1:3478?transport=tcp",
+			"--turn-user", "u", "--turn-pass", "p", "--simulate-loss", "10", "--expect-fps", "25", "--ice-policy", "relay"}, false,
+			func(t *testing.T, o HeadlessOptions) {
+				if o.Width != 1280 || o.Height != 720 || o.PortMin != 16384 || o.PortMax != 32768 || len(o.STUN) != 1 || len(o.TURN) != 1 || o.SimulateLoss != 10 {
+					t.Errorf("parsed wrong: %+v", o)
+				}
+			}},
+		{"no room", []string{"--serve", ":0"}, true, nil},
+		{"no server", []string{"--room", "r"}, true, nil},
+		{"http url", []string{"--server", "http://h/ws", "--room", "r"}, true, nil},
+		{"bad size", []string{"--serve", ":0", "--room", "r", "--size", "640"}, true, nil},
+		{"odd size", []string{"--serve", ":0", "--room", "r", "--size", "641x480"}, true, nil},
+		{"bad port range", []string{"--serve", ":0", "--room", "r", "--port-range", "5000-4000"}, true, nil},
+		{"low port", []string{"--serve", ":0", "--room", "r", "--port-range", "80-90"}, true, nil},
+		{"bad policy", []string{"--serve", ":0", "--room", "r", "--ice-policy", "leaky"}, true, nil},
+		{"loss 100", []string{"--serve", ":0", "--room", "r", "--simulate-loss", "100"}, true, nil},
+		{"password and token", []string{"--serve", ":0", "--room", "r", "--password", "a", "--token", "b"}, true, nil},
+		{"turn user alone", []string{"--serve", ":0", "--room", "r", "--turn-user", "u"}, true, nil},
+		{"bad stun", []string{"--serve", ":0", "--room", "r", "--stun", "http://x"}, true, nil},
+		{"unknown flag", []string{"--serve", ":0", "--room", "r", "--bogus"}, true, nil},
+		{"extra arg", []string{"--serve", ":0", "--room", "r", "extra"}, true, nil},
+		{"zero fps", []string{"--serve", ":0", "--room", "r", "--fps", "0"}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := ParseHeadlessFlags(tt.args, io.Discard)
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadFlags) {
+					t.Fatalf("err = %v, want ErrBadFlags", err)
+				}
+				if ExitCode(err) != ExitBadFlags {
+					t.Fatalf("exit code %d", ExitCode(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, o)
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("x"), 1},
+		{badFlag("x"), 2},
+		{ErrExpectationUnmet, 3},
+		{&UserError{Msg: "no", Err: ErrConnect}, 4},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+)
+
+// Report is the JSON document a headless run writes (docs/headless-report.md).
+type Report struct {
+	OK       bool          `json:"ok"`
+	Error    string        `json:"error,omitempty"`
+	Room     string        `json:"room"`
+	Duration float64       `json:"duration_s"`
+	SetupMS  SetupTimes    `json:"setup_ms"`
+	SAS      string        `json:"sas,omitempty"`
+	ICE      ICEReport     `json:"ice"`
+	VideoIn  VideoInStats  `json:"video_in"`
+	VideoOut VideoOutStats `json:"video_out"`
+	AudioIn  AudioInStats  `json:"audio_in"`
+	Latency  LatencyStats  `json:"latency_ms"`
+	RTTMS    float64       `json:"rtt_ms"`
+	CPU      CPUStats      `json:"cpu"`
+}
+
+// SetupTimes are milliseconds from the start of the join; -1 means never.
+type SetupTimes struct {
+	Signaling        float64 `json:"signaling"`
+	ICEConnected     float64 `json:"ice_connected"`
+	FirstVideoFrame  float64 `json:"first_video_frame"`
+	FirstAudioPacket float64 `json:"first_audio"`
+}
+
+// ICEReport describes what ICE gathered and chose.
+type ICEReport struct {
+	Policy              string       `json:"policy"`
+	LocalCandidateTypes []string     `json:"local_candidate_types"`
+	SelectedPair        SelectedPair `json:"selected_pair"`
+	Restarts            int          `json:"restarts"`
+}
+
+// SelectedPair holds the candidate types (host, srflx, prflx, relay) of the pair in use.
+type SelectedPair struct {
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+}
+
+// VideoInStats describes received video.
+type VideoInStats struct {
+	FramesDecoded   int     `json:"frames_decoded"`
+	FPS             float64 `json:"fps"`
+	Width           int     `json:"width"`
+	Height          int     `json:"height"`
+	Freezes         int     `json:"freezes"`
+	LongestFreezeMS float64 `json:"longest_freeze_ms"`
+	PacketsLost     int     `json:"packets_lost"`
+	NACKsSent       int     `json:"nacks_sent"`
+	PLIsSent        int     `json:"plis_sent"`
+	BitrateKbps     float64 `json:"bitrate_kbps"`
+}
+
+// VideoOutStats describes sent video.
+type VideoOutStats struct {
+	FramesEncoded int     `json:"frames_encoded"`
+	BitrateKbps   float64 `json:"bitrate_kbps"`
+	EncodeMSAvg   float64 `json:"encode_ms_avg"`
+}
+
+// AudioInStats describes received audio and its repair.
+type AudioInStats struct {
+	PacketsReceived int     `json:"packets_received"`
+	PacketsLost     int     `json:"packets_lost"`
+	FECRecovered    int     `json:"fec_recovered"`
+	ConcealedMS     float64 `json:"concealed_ms"`
+	ConcealedRatio  float64 `json:"concealed_ratio"`
+}
+
+// LatencyStats is capture-to-display latency from the synthetic frame markers.
+type LatencyStats struct {
+	VideoP50 float64 `json:"video_p50"`
+	VideoP95 float64 `json:"video_p95"`
+	Samples  int     `json:"samples"`
+}
+
+// CPUStats is this process's CPU use over the run.
+type CPUStats struct {
+	UserS         float64 `json:"user_s"`
+	SysS          float64 `json:"sys_s"`
+	PercentOfCore float64 `json:"percent_of_core"`
+}
+
+// WriteReport writes r as indented JSON to path ("-" is w).
+func WriteReport(r *Report, path string, w io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = w.Write(b)
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// msSince returns milliseconds from start to t, or -1 when t is zero.
+func msSince(start, t time.Time) float64 {
+	if t.IsZero() {
+		return -1
+	}
+	return float64(t.Sub(start).Microseconds()) / 1000
+}
+
+// percentile returns the p-th percentile (0..100) of xs by nearest rank; xs is sorted in place.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	i := int(p/100*float64(len(xs))+0.5) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(xs) {
+		i = len(xs) - 1
+	}
+	return xs[i]
+}
