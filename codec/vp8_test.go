@@ -1,0 +1,196 @@
+//go:build cgo
+
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"testing"
+	"time"
+)
+
+const frameDur = time.Second / 30
+
+func TestVP8RoundTripPSNR(t *testing.T) {
+	cases := []struct {
+		w, h    int
+		bitrate int
+		minPSNR float64
+	}{
+		{640, 480, 1_000_000, 30},
+		{1280, 720, 2_000_000, 30},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%dx%d", tc.w, tc.h), func(t *testing.T) {
+			enc, err := NewVP8Encoder(VP8Config{Width: tc.w, Height: tc.h, BitRate: tc.bitrate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer enc.Close()
+			dec, err := NewVP8Decoder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dec.Close()
+			src := image.NewYCbCr(image.Rect(0, 0, tc.w, tc.h), image.YCbCrSubsampleRatio420)
+			const frames = 20
+			var sum float64
+			var n int
+			for i := 0; i < frames; i++ {
+				movingPattern(src, i)
+				data, key, err := enc.Encode(src, time.Duration(i)*frameDur)
+				if err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				if i == 0 && !key {
+					t.Fatal("first frame is not a keyframe")
+				}
+				if len(data) == 0 {
+					t.Fatalf("frame %d: no output", i)
+				}
+				if _, _, _, err := VP8FrameCheck(data); err != nil {
+					t.Fatalf("frame %d: check: %v", i, err)
+				}
+				out, err := dec.Decode(data)
+				if err != nil {
+					t.Fatalf("frame %d: decode: %v", i, err)
+				}
+				if out.Rect.Dx() != tc.w || out.Rect.Dy() != tc.h {
+					t.Fatalf("decoded size %v", out.Rect)
+				}
+				if i >= 5 { // let rate control settle
+					sum += psnrY(src, out)
+					n++
+				}
+			}
+			if avg := sum / float64(n); avg < tc.minPSNR {
+				t.Fatalf("mean PSNR %.1f dB < %.1f", avg, tc.minPSNR)
+			} else {
+				t.Logf("mean PSNR %.1f dB", avg)
+			}
+		})
+	}
+}
+
+func TestVP8ForceKeyFrame(t *testing.T) {
+	enc, err := NewVP8Encoder(VP8Config{Width: 320, Height: 240, BitRate: 300_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	src := image.NewYCbCr(image.Rect(0, 0, 320, 240), image.YCbCrSubsampleRatio420)
+	for i := 0; i < 12; i++ {
+		movingPattern(src, i)
+		if i == 8 {
+			enc.ForceKeyFrame()
+		}
+		data, key, err := enc.Encode(src, time.Duration(i)*frameDur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := i == 0 || i == 8
+		if key != want {
+			t.Fatalf("frame %d: keyframe = %v, want %v", i, key, want)
+		}
+		ck, w, h, err := VP8FrameCheck(data)
+		if err != nil || ck != key {
+			t.Fatalf("frame %d: VP8FrameCheck = %v %v", i, ck, err)
+		}
+		if key && (w != 320 || h != 240) {
+			t.Fatalf("keyframe size %dx%d", w, h)
+		}
+	}
+}
+
+func TestVP8SetBitRate(t *testing.T) {
+	const w, h = 640, 480
+	enc, err := NewVP8Encoder(VP8Config{Width: w, Height: h, BitRate: 1_500_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	src := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	i := 0
+	encodeN := func(n int) int {
+		total := 0
+		for k := 0; k < n; k++ {
+			movingPattern(src, i)
+			data, _, err := enc.Encode(src, time.Duration(i)*frameDur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += len(data)
+			i++
+		}
+		return total
+	}
+	encodeN(30) // warm up
+	before := encodeN(30)
+	if err := enc.SetBitRate(300_000); err != nil {
+		t.Fatal(err)
+	}
+	after := encodeN(30)
+	t.Logf("bytes over 30 frames: before %d (%.0f kbit/s), after %d (%.0f kbit/s)",
+		before, float64(before)*8/1000, after, float64(after)*8/1000)
+	if after*2 > before {
+		t.Fatalf("bitrate change not effective: before %d bytes, after %d bytes", before, after)
+	}
+	if err := enc.SetBitRate(1); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("SetBitRate(1) = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestVP8EncoderInputs(t *testing.T) {
+	enc, err := NewVP8Encoder(VP8Config{Width: 64, Height: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	dec, err := NewVP8Decoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	rgba := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	yuv444 := image.NewYCbCr(image.Rect(0, 0, 80, 60), image.YCbCrSubsampleRatio444)
+	inputs := []image.Image{rgba, yuv444, rgba}
+	for i, img := range inputs {
+		data, _, err := enc.Encode(img, time.Duration(i)*frameDur)
+		if err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		out, err := dec.Decode(data)
+		if err != nil {
+			t.Fatalf("input %d: decode: %v", i, err)
+		}
+		if out.Rect.Size() != img.Bounds().Size() {
+			t.Fatalf("input %d: size %v, want %v", i, out.Rect.Size(), img.Bounds().Size())
+		}
+	}
+	if _, _, err := enc.Encode(nil, 0); !errors.Is(err, ErrUnsupportedImage) {
+		t.Fatalf("nil image: %v", err)
+	}
+	if _, err := dec.Decode([]byte{1, 2, 3}); err == nil {
+		t.Fatal("garbage decoded without error")
+	}
+	enc.Close()
+	if _, _, err := enc.Encode(rgba, 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestVP8ConfigValidation(t *testing.T) {
+	bad := []VP8Config{
+		{},
+		{Width: 640, Height: 480, BitRate: 5},
+		{Width: 640, Height: 480, CPUUsed: 40},
+		{Width: 640, Height: 480, Threads: -1},
+		{Width: 640, Height: 480, FPS: -3},
+	}
+	for i, cfg := range bad {
+		if _, err := NewVP8Encoder(cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("case %d: err = %v, want ErrInvalidConfig", i, err)
+		}
+	}
+}

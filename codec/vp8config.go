@@ -1,0 +1,108 @@
+package codec
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"runtime"
+)
+
+const (
+	minVP8BitRate = 10_000
+	maxVP8BitRate = 50_000_000
+)
+
+// VP8Config configures a VP8Encoder. Zero values pick the defaults noted on
+// each field.
+type VP8Config struct {
+	Width, Height int // picture size; required
+	FPS           int // nominal frame rate, default 30
+	BitRate       int // target in bits per second, default 1 Mbit/s
+	// CPUUsed is VP8E_SET_CPUUSED: negative values make libvpx adapt speed to
+	// the realtime deadline. 0 means the default, -6.
+	CPUUsed int
+	// Threads is the number of encoder threads. 0 = auto: 1 below 720p,
+	// 2 for 720p and larger (never more than the CPUs of the machine).
+	Threads int
+	// KeyFrameInterval is the longest distance between keyframes in frames,
+	// default 10 s of frames. Receivers ask for keyframes with PLI anyway.
+	KeyFrameInterval int
+	// ErrorResilient makes frames decodable after the loss of earlier ones
+	// (at some cost in efficiency).
+	ErrorResilient bool
+}
+
+func (c VP8Config) withDefaults() (VP8Config, error) {
+	if c.Width <= 0 || c.Height <= 0 || c.Width > 16383 || c.Height > 16383 {
+		return c, fmt.Errorf("vp8 size %dx%d: %w", c.Width, c.Height, ErrInvalidConfig)
+	}
+	if c.FPS == 0 {
+		c.FPS = 30
+	}
+	if c.FPS < 1 || c.FPS > 240 {
+		return c, fmt.Errorf("vp8 fps %d: %w", c.FPS, ErrInvalidConfig)
+	}
+	if c.BitRate == 0 {
+		c.BitRate = 1_000_000
+	}
+	if c.BitRate < minVP8BitRate || c.BitRate > maxVP8BitRate {
+		return c, fmt.Errorf("vp8 bitrate %d: %w", c.BitRate, ErrInvalidConfig)
+	}
+	if c.CPUUsed == 0 {
+		c.CPUUsed = -6
+	}
+	if c.CPUUsed < -16 || c.CPUUsed > 16 {
+		return c, fmt.Errorf("vp8 cpu-used %d: %w", c.CPUUsed, ErrInvalidConfig)
+	}
+	if c.Threads < 0 || c.Threads > 16 {
+		return c, fmt.Errorf("vp8 threads %d: %w", c.Threads, ErrInvalidConfig)
+	}
+	if c.KeyFrameInterval == 0 {
+		c.KeyFrameInterval = 10 * c.FPS
+	}
+	if c.KeyFrameInterval < 1 {
+		return c, fmt.Errorf("vp8 keyframe interval %d: %w", c.KeyFrameInterval, ErrInvalidConfig)
+	}
+	return c, nil
+}
+
+// threads resolves Threads = 0 for the current picture size.
+func (c VP8Config) threads() int {
+	if c.Threads > 0 {
+		return c.Threads
+	}
+	if c.Width*c.Height >= 1280*720 && runtime.NumCPU() > 1 {
+		return 2
+	}
+	return 1
+}
+
+// toI420 converts any image into dst (4:2:0, same bounds). Only the I420 path
+// of the encoder avoids this copy.
+func toI420(dst *image.YCbCr, src image.Image) {
+	b := src.Bounds()
+	if s, ok := src.(*image.YCbCr); ok {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			copy(dst.Y[dst.YOffset(b.Min.X, y):dst.YOffset(b.Min.X, y)+b.Dx()], s.Y[s.YOffset(b.Min.X, y):])
+		}
+		for y := b.Min.Y; y < b.Max.Y; y += 2 {
+			for x := b.Min.X; x < b.Max.X; x += 2 {
+				ci := s.COffset(x, y)
+				di := dst.COffset(x, y)
+				dst.Cb[di], dst.Cr[di] = s.Cb[ci], s.Cr[ci]
+			}
+		}
+		return
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := src.At(x, y).RGBA()
+			yy, cb, cr := color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+			dst.Y[dst.YOffset(x, y)] = yy
+			if (x-b.Min.X)&1 == 0 && (y-b.Min.Y)&1 == 0 {
+				ci := dst.COffset(x, y)
+				dst.Cb[ci], dst.Cr[ci] = cb, cr
+			}
+		}
+	}
+}
