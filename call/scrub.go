@@ -1,0 +1,159 @@
+package call
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Leak safety. pion fills raddr/rport of srflx and relay candidates with the
+// local address whenever an IP or interface filter is set, even in relay-only
+// mode, and SDP may carry candidates gathered so far. Every strict preset
+// therefore passes each outgoing candidate and SDP through these functions:
+// forbidden candidate types are dropped and related addresses zeroed the way
+// browsers do ("raddr 0.0.0.0 rport 0").
+
+const (
+	zeroAddr = "0.0.0.0"
+	zeroPort = "0"
+)
+
+// candidate is a parsed a=candidate value (RFC 8839 section 5.1):
+// foundation component transport priority address port "typ" type [...].
+type candidate struct {
+	fields []string
+	typ    string
+	addr   string
+}
+
+func parseCandidate(v string) (candidate, bool) {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "candidate:")
+	f := strings.Fields(v)
+	if len(f) < 8 || f[6] != "typ" {
+		return candidate{}, false
+	}
+
+	return candidate{fields: f, typ: strings.ToLower(f[7]), addr: f[4]}, true
+}
+
+// allowed reports whether p may signal a candidate of this type and address.
+func (c candidate) allowed(p Policy) bool {
+	switch p {
+	case PolicyMDNS:
+		if c.typ == "host" {
+			return strings.HasSuffix(strings.ToLower(c.addr), ".local")
+		}
+
+		return c.typ == "srflx" || c.typ == "relay"
+	case PolicyNoHost:
+		return c.typ == "srflx" || c.typ == "relay"
+	case PolicyRelay, PolicyProxy:
+		return c.typ == "relay"
+	default:
+		return true
+	}
+}
+
+func (c candidate) scrubbed() string {
+	f := append([]string(nil), c.fields...)
+	for i := 8; i+1 < len(f); i += 2 {
+		switch strings.ToLower(f[i]) {
+		case "raddr":
+			f[i+1] = zeroAddr
+		case "rport":
+			f[i+1] = zeroPort
+		default:
+		}
+	}
+
+	return strings.Join(f, " ")
+}
+
+// ScrubCandidate applies p to one candidate attribute value (with or without
+// the "candidate:" prefix, which is kept as given). ok is false when the
+// candidate must not be sent. Under PolicyAll the value is returned as is;
+// under strict presets a malformed candidate is dropped.
+func ScrubCandidate(p Policy, value string) (out string, ok bool) {
+	if !p.Strict() {
+		return value, true
+	}
+	c, parsed := parseCandidate(value)
+	if !parsed || !c.allowed(p) {
+		return "", false
+	}
+	prefix := ""
+	if strings.HasPrefix(strings.TrimSpace(value), "candidate:") {
+		prefix = "candidate:"
+	}
+
+	return prefix + c.scrubbed(), true
+}
+
+// ScrubSDP applies p to a whole SDP: candidates are filtered and scrubbed,
+// o= and c= addresses set to the unspecified address, a=rtcp addresses
+// removed. Under PolicyAll the SDP is returned unchanged.
+func ScrubSDP(p Policy, text string) (string, error) {
+	if !p.Strict() {
+		return text, nil
+	}
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(text); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSDP, err)
+	}
+	sd.Origin.UnicastAddress = unspecifiedFor(sd.Origin.AddressType)
+	scrubConn(sd.ConnectionInformation)
+	sd.Attributes = scrubAttrs(p, sd.Attributes)
+	for _, md := range sd.MediaDescriptions {
+		scrubConn(md.ConnectionInformation)
+		md.Attributes = scrubAttrs(p, md.Attributes)
+	}
+	out, err := sd.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrSDP, err)
+	}
+
+	return string(out), nil
+}
+
+func unspecifiedFor(addrType string) string {
+	if strings.EqualFold(addrType, "IP6") {
+		return "::"
+	}
+
+	return zeroAddr
+}
+
+func scrubConn(ci *sdp.ConnectionInformation) {
+	if ci == nil {
+		return
+	}
+	if ci.Address == nil {
+		ci.Address = &sdp.Address{}
+	}
+	ci.Address.Address = unspecifiedFor(ci.AddressType)
+	ci.Address.TTL, ci.Address.Range = nil, nil
+}
+
+func scrubAttrs(p Policy, attrs []sdp.Attribute) []sdp.Attribute {
+	out := attrs[:0]
+	for _, a := range attrs {
+		switch strings.ToLower(a.Key) {
+		case "candidate":
+			v, ok := ScrubCandidate(p, a.Value)
+			if !ok {
+				continue
+			}
+			a.Value = v
+		case "rtcp":
+			// "a=rtcp:port [nettype addrtype addr]": keep the port only.
+			if f := strings.Fields(a.Value); len(f) > 1 {
+				a.Value = f[0]
+			}
+		default:
+		}
+		out = append(out, a)
+	}
+
+	return out
+}
