@@ -1,0 +1,309 @@
+package signalserver
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Defaults. Every one can be changed with an Option and a CLI flag.
+const (
+	DefaultRoomCapacity      = 2
+	DefaultMaxRooms          = 10000
+	DefaultMaxConnsPerIP     = 16
+	DefaultMaxMessageSize    = 64 << 10
+	DefaultRate              = 20 // messages per second per connection
+	DefaultBurst             = 60 // ICE gathering sends candidates in bursts
+	DefaultPingInterval      = 25 * time.Second
+	DefaultPongWait          = 60 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultSendQueue         = 32
+	DefaultResumeGrace       = 30 * time.Second
+	DefaultResumeTTL         = 24 * time.Hour
+	DefaultTURNCredentialTTL = 12 * time.Hour
+	DefaultShutdownTimeout   = 5 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultBufferSize        = 512
+)
+
+type config struct {
+	logger          *slog.Logger
+	secret          []byte
+	secretEphemeral bool
+	requireToken    bool
+
+	roomCapacity  int
+	maxRooms      int
+	maxConnsPerIP int
+	maxMsgSize    int
+	rate          float64
+	burst         int
+
+	pingInterval time.Duration
+	pongWait     time.Duration
+	writeTimeout time.Duration
+	sendQueue    int
+	bufferSize   int
+
+	resumeGrace time.Duration
+	resumeTTL   time.Duration
+
+	allowedOrigins []string
+	trustProxy     bool
+
+	iceServers []ICEServer
+	turnCredTTL time.Duration
+	turn        *TURNConfig
+
+	tlsConfig         *tls.Config
+	shutdownTimeout   time.Duration
+	readHeaderTimeout time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		logger:            slog.New(slog.DiscardHandler),
+		roomCapacity:      DefaultRoomCapacity,
+		maxRooms:          DefaultMaxRooms,
+		maxConnsPerIP:     DefaultMaxConnsPerIP,
+		maxMsgSize:        DefaultMaxMessageSize,
+		rate:              DefaultRate,
+		burst:             DefaultBurst,
+		pingInterval:      DefaultPingInterval,
+		pongWait:          DefaultPongWait,
+		writeTimeout:      DefaultWriteTimeout,
+		sendQueue:         DefaultSendQueue,
+		bufferSize:        DefaultBufferSize,
+		resumeGrace:       DefaultResumeGrace,
+		resumeTTL:         DefaultResumeTTL,
+		turnCredTTL:       DefaultTURNCredentialTTL,
+		shutdownTimeout:   DefaultShutdownTimeout,
+		readHeaderTimeout: DefaultReadHeaderTimeout,
+	}
+}
+
+// Option configures a Server.
+type Option func(*config) error
+
+// WithLogger sets the structured logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
+
+// WithSecret sets the server secret that signs join tokens, resume tokens
+// and TURN REST credentials. Without it a random per-process secret is
+// used: tokens then die with the process and a client resuming after a
+// restart gets a new peer id.
+func WithSecret(secret []byte) Option {
+	return func(c *config) error {
+		if len(secret) < 16 {
+			return configErr("secret must be at least 16 bytes")
+		}
+		c.secret = append([]byte(nil), secret...)
+		return nil
+	}
+}
+
+// WithRequireToken makes every join present a valid join token
+// (see MintToken). A valid resume token also suffices.
+func WithRequireToken(on bool) Option {
+	return func(c *config) error { c.requireToken = on; return nil }
+}
+
+// WithRoomCapacity sets peers per room (default 2).
+func WithRoomCapacity(n int) Option { return positive(&n, "room capacity", func(c *config) { c.roomCapacity = n }) }
+
+// WithMaxRooms caps concurrent rooms.
+func WithMaxRooms(n int) Option { return positive(&n, "max rooms", func(c *config) { c.maxRooms = n }) }
+
+// WithMaxConnsPerIP caps concurrent WebSocket connections from one IP.
+func WithMaxConnsPerIP(n int) Option {
+	return positive(&n, "connections per IP", func(c *config) { c.maxConnsPerIP = n })
+}
+
+// WithMaxMessageSize caps one message in bytes (default 64 KiB).
+func WithMaxMessageSize(n int) Option {
+	return positive(&n, "max message size", func(c *config) { c.maxMsgSize = n })
+}
+
+// WithRateLimit sets the per-connection token bucket: perSecond refill, burst size.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if perSecond <= 0 || burst <= 0 {
+			return configErr("rate limit must be positive")
+		}
+		c.rate, c.burst = perSecond, burst
+		return nil
+	}
+}
+
+// WithHeartbeat sets the ping interval and how long to wait for any frame
+// (pong included) before dropping a connection. pongWait must exceed ping.
+func WithHeartbeat(ping, pongWait time.Duration) Option {
+	return func(c *config) error {
+		if ping <= 0 || pongWait <= ping {
+			return configErr("heartbeat needs 0 < ping < pong wait")
+		}
+		c.pingInterval, c.pongWait = ping, pongWait
+		return nil
+	}
+}
+
+// WithWriteTimeout bounds each write to a client.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("write timeout must be positive")
+		}
+		c.writeTimeout = d
+		return nil
+	}
+}
+
+// WithSendQueue sets the per-connection outgoing queue length; a client
+// whose queue is full is a slow consumer and is dropped.
+func WithSendQueue(n int) Option { return positive(&n, "send queue", func(c *config) { c.sendQueue = n }) }
+
+// WithBufferSize sets the WebSocket read buffer and pooled write buffer size.
+func WithBufferSize(n int) Option {
+	return positive(&n, "buffer size", func(c *config) { c.bufferSize = max(n, 128) })
+}
+
+// WithResumeGrace sets how long a disconnected peer's slot is kept (and
+// peer-left withheld) waiting for a resume. Zero announces at once.
+func WithResumeGrace(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return configErr("resume grace must not be negative")
+		}
+		c.resumeGrace = d
+		return nil
+	}
+}
+
+// WithResumeTTL sets how long an issued resume token stays valid.
+func WithResumeTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("resume ttl must be positive")
+		}
+		c.resumeTTL = d
+		return nil
+	}
+}
+
+// WithAllowedOrigins sets the browser Origin allow-list (exact
+// "scheme://host[:port]" matches, or "*"). Requests without an Origin
+// header (desktop clients) are always allowed. Without a list only
+// same-host origins are allowed.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(c *config) error {
+		for _, o := range origins {
+			if o = strings.TrimSpace(o); o != "" {
+				c.allowedOrigins = append(c.allowedOrigins, strings.ToLower(strings.TrimRight(o, "/")))
+			}
+		}
+		return nil
+	}
+}
+
+// WithTrustProxy takes the client IP from X-Real-IP (set by the reverse
+// proxy) for per-IP limits. Only enable it behind a proxy.
+func WithTrustProxy(on bool) Option {
+	return func(c *config) error { c.trustProxy = on; return nil }
+}
+
+// WithICEServers adds STUN/TURN servers to hand out on join. Entries with
+// a turn: or turns: URL and no Username get per-join TURN REST credentials
+// minted from the server secret.
+func WithICEServers(servers ...ICEServer) Option {
+	return func(c *config) error {
+		for _, s := range servers {
+			if len(s.URLs) == 0 {
+				return configErr("ICE server without URLs")
+			}
+			for _, u := range s.URLs {
+				if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") &&
+					!strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+					return configErr("ICE URL %q must start with stun:, stuns:, turn: or turns:", u)
+				}
+			}
+			c.iceServers = append(c.iceServers, s)
+		}
+		return nil
+	}
+}
+
+// WithTURNCredentialTTL sets the lifetime of minted TURN credentials.
+func WithTURNCredentialTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("TURN credential ttl must be positive")
+		}
+		c.turnCredTTL = d
+		return nil
+	}
+}
+
+// TURNConfig enables the built-in STUN/TURN server (pion/turn).
+type TURNConfig struct {
+	// Listen is the UDP address, e.g. "0.0.0.0:3478".
+	Listen string
+	// RelayIP is the address put in relay candidates (the public IP).
+	// Default: the Listen host when it is a specific address.
+	RelayIP net.IP
+	// MinPort and MaxPort bound relay ports (default 49152-65535).
+	MinPort, MaxPort uint16
+	// AllowPrivate permits relaying to loopback, private and link-local peers.
+	AllowPrivate bool
+	// URLs are the URLs clients use to reach this server (public names).
+	// Default: stun:/turn: URLs from RelayIP and the listen port.
+	URLs []string
+	// Realm (default "peercall").
+	Realm string
+}
+
+// WithTURN enables the built-in TURN server.
+func WithTURN(t TURNConfig) Option {
+	return func(c *config) error {
+		if t.Listen == "" {
+			return configErr("TURN listen address is empty")
+		}
+		cp := t
+		c.turn = &cp
+		return nil
+	}
+}
+
+// WithTLSConfig makes Serve speak TLS (wss://) on its listener.
+func WithTLSConfig(tc *tls.Config) Option {
+	return func(c *config) error { c.tlsConfig = tc; return nil }
+}
+
+// WithShutdownTimeout bounds graceful shutdown before connections are cut.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("shutdown timeout must be positive")
+		}
+		c.shutdownTimeout = d
+		return nil
+	}
+}
+
+func positive(n *int, what string, set func(*config)) Option {
+	return func(c *config) error {
+		if *n <= 0 {
+			return configErr("%s must be positive", what)
+		}
+		set(c)
+		return nil
+	}
+}

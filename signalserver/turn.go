@@ -1,0 +1,115 @@
+package signalserver
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
+)
+
+// startTURN runs the built-in STUN/TURN server. It authenticates with the
+// TURN REST scheme over the server secret, so credentials minted on join
+// work here and on a coturn configured with the same use-auth-secret.
+func (s *Server) startTURN() error {
+	t := s.cfg.turn
+	host, portStr, err := net.SplitHostPort(t.Listen)
+	if err != nil {
+		return configErr("TURN listen %q: %v", t.Listen, err)
+	}
+	relayIP := t.RelayIP
+	if relayIP == nil {
+		relayIP = net.ParseIP(host)
+		if relayIP == nil || relayIP.IsUnspecified() {
+			return configErr("TURN relay IP is required when listening on %q", t.Listen)
+		}
+	}
+	minPort, maxPort := t.MinPort, t.MaxPort
+	if minPort == 0 && maxPort == 0 {
+		minPort, maxPort = 49152, 65535
+	}
+	if minPort == 0 || maxPort < minPort {
+		return configErr("TURN relay port range %d-%d is invalid", minPort, maxPort)
+	}
+	relayBind := host
+	if relayBind == "" {
+		relayBind = "0.0.0.0"
+	}
+	pc, err := net.ListenPacket("udp", t.Listen)
+	if err != nil {
+		return fmt.Errorf("turn listen: %w", err)
+	}
+	realm := t.Realm
+	if realm == "" {
+		realm = "peercall"
+	}
+	lf := slogLoggerFactory{l: s.log}
+	allowPrivate := t.AllowPrivate
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm:         realm,
+		LoggerFactory: lf,
+		AuthHandler:   turn.LongTermTURNRESTAuthHandler(string(s.cfg.secret), lf.NewLogger("turn-auth")),
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: pc,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
+				RelayAddress: relayIP,
+				Address:      relayBind,
+				MinPort:      minPort,
+				MaxPort:      maxPort,
+			},
+			PermissionHandler: func(_ net.Addr, peerIP net.IP) bool {
+				return allowPrivate || relayablePeer(peerIP)
+			},
+		}},
+	})
+	if err != nil {
+		_ = pc.Close()
+		return fmt.Errorf("turn server: %w", err)
+	}
+	s.turn = srv
+	s.turnAddr = pc.LocalAddr()
+	if len(t.URLs) > 0 {
+		s.turnURLs = append([]string(nil), t.URLs...)
+	} else {
+		port := portStr
+		if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok {
+			port = strconv.Itoa(ua.Port)
+		}
+		hp := net.JoinHostPort(relayIP.String(), port)
+		s.turnURLs = []string{"stun:" + hp, "turn:" + hp + "?transport=udp"}
+	}
+	s.log.Info("built-in TURN listening", "addr", pc.LocalAddr().String(), "relay_ip", relayIP.String(),
+		"ports", fmt.Sprintf("%d-%d", minPort, maxPort), "allow_private", allowPrivate)
+	return nil
+}
+
+// relayablePeer refuses peers a public relay must not reach: loopback,
+// private, link-local, unspecified and multicast addresses (the relay
+// would otherwise be a door into the server's own network).
+func relayablePeer(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
+		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() ||
+		ip.IsUnspecified())
+}
+
+// slogLoggerFactory routes pion logs into slog.
+type slogLoggerFactory struct{ l *slog.Logger }
+
+func (f slogLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLeveled{l: f.l.With("scope", scope)}
+}
+
+type slogLeveled struct{ l *slog.Logger }
+
+func (s slogLeveled) Trace(msg string)                  {}
+func (s slogLeveled) Tracef(format string, args ...any) {}
+func (s slogLeveled) Debug(msg string)                  { s.l.Debug("pion", "detail", msg) }
+func (s slogLeveled) Debugf(format string, args ...any) { s.l.Debug("pion", "detail", fmt.Sprintf(format, args...)) }
+func (s slogLeveled) Info(msg string)                   { s.l.Info("pion", "detail", msg) }
+func (s slogLeveled) Infof(format string, args ...any)  { s.l.Info("pion", "detail", fmt.Sprintf(format, args...)) }
+func (s slogLeveled) Warn(msg string)                   { s.l.Warn("pion", "detail", msg) }
+func (s slogLeveled) Warnf(format string, args ...any)  { s.l.Warn("pion", "detail", fmt.Sprintf(format, args...)) }
+func (s slogLeveled) Error(msg string)                  { s.l.Error("pion", "detail", msg) }
+func (s slogLeveled) Errorf(format string, args ...any) { s.l.Error("pion", "detail", fmt.Sprintf(format, args...)) }
