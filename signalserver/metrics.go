@@ -41,6 +41,15 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.connections, m.rooms, m.relayed, m.rejects, m.relayLatency)
+	// Export zero series up front so dashboards and alerts see them.
+	for _, t := range []Type{TypeOffer, TypeAnswer, TypeCandidate, TypeBye} {
+		m.relayed.WithLabelValues(string(t))
+	}
+	for _, r := range []string{string(CodeRoomFull), string(CodeRateLimited), string(CodeMessageTooBig),
+		string(CodeWrongPassword), string(CodeTokenInvalid), string(CodeTokenExpired),
+		string(CodeOriginNotAllowed), string(CodeTooManyConnections), "slow-consumer"} {
+		m.rejects.WithLabelValues(r)
+	}
 	return m
 }
 

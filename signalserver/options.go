@@ -53,7 +53,7 @@ type config struct {
 	allowedOrigins []string
 	trustProxy     bool
 
-	iceServers []ICEServer
+	iceServers  []ICEServer
 	turnCredTTL time.Duration
 	turn        *TURNConfig
 
@@ -118,7 +118,9 @@ func WithRequireToken(on bool) Option {
 }
 
 // WithRoomCapacity sets peers per room (default 2).
-func WithRoomCapacity(n int) Option { return positive(&n, "room capacity", func(c *config) { c.roomCapacity = n }) }
+func WithRoomCapacity(n int) Option {
+	return positive(&n, "room capacity", func(c *config) { c.roomCapacity = n })
+}
 
 // WithMaxRooms caps concurrent rooms.
 func WithMaxRooms(n int) Option { return positive(&n, "max rooms", func(c *config) { c.maxRooms = n }) }
@@ -169,7 +171,9 @@ func WithWriteTimeout(d time.Duration) Option {
 
 // WithSendQueue sets the per-connection outgoing queue length; a client
 // whose queue is full is a slow consumer and is dropped.
-func WithSendQueue(n int) Option { return positive(&n, "send queue", func(c *config) { c.sendQueue = n }) }
+func WithSendQueue(n int) Option {
+	return positive(&n, "send queue", func(c *config) { c.sendQueue = n })
+}
 
 // WithBufferSize sets the WebSocket read buffer and pooled write buffer size.
 func WithBufferSize(n int) Option {

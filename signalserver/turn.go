@@ -106,10 +106,18 @@ type slogLeveled struct{ l *slog.Logger }
 func (s slogLeveled) Trace(msg string)                  {}
 func (s slogLeveled) Tracef(format string, args ...any) {}
 func (s slogLeveled) Debug(msg string)                  { s.l.Debug("pion", "detail", msg) }
-func (s slogLeveled) Debugf(format string, args ...any) { s.l.Debug("pion", "detail", fmt.Sprintf(format, args...)) }
-func (s slogLeveled) Info(msg string)                   { s.l.Info("pion", "detail", msg) }
-func (s slogLeveled) Infof(format string, args ...any)  { s.l.Info("pion", "detail", fmt.Sprintf(format, args...)) }
-func (s slogLeveled) Warn(msg string)                   { s.l.Warn("pion", "detail", msg) }
-func (s slogLeveled) Warnf(format string, args ...any)  { s.l.Warn("pion", "detail", fmt.Sprintf(format, args...)) }
-func (s slogLeveled) Error(msg string)                  { s.l.Error("pion", "detail", msg) }
-func (s slogLeveled) Errorf(format string, args ...any) { s.l.Error("pion", "detail", fmt.Sprintf(format, args...)) }
+func (s slogLeveled) Debugf(format string, args ...any) {
+	s.l.Debug("pion", "detail", fmt.Sprintf(format, args...))
+}
+func (s slogLeveled) Info(msg string) { s.l.Info("pion", "detail", msg) }
+func (s slogLeveled) Infof(format string, args ...any) {
+	s.l.Info("pion", "detail", fmt.Sprintf(format, args...))
+}
+func (s slogLeveled) Warn(msg string) { s.l.Warn("pion", "detail", msg) }
+func (s slogLeveled) Warnf(format string, args ...any) {
+	s.l.Warn("pion", "detail", fmt.Sprintf(format, args...))
+}
+func (s slogLeveled) Error(msg string) { s.l.Error("pion", "detail", msg) }
+func (s slogLeveled) Errorf(format string, args ...any) {
+	s.l.Error("pion", "detail", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,267 @@
+package signalserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const envPrefix = "PEERCALL_"
+
+// DefaultAddr is where the standalone server listens unless told
+// otherwise: loopback only, for the usual deployment behind a TLS reverse
+// proxy (docs/deploy/nginx.conf). Use --addr :8443 with TLS flags to
+// expose it directly.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Main is the peercall-signal command: `peercall-signal [flags]` runs the
+// server until ctx is cancelled; `peercall-signal token --room R --ttl 1h`
+// prints a join token. Every flag can also come from PEERCALL_<FLAG> (upper
+// case, dashes as underscores); command-line values win.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("peercall-signal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr          = fs.String("addr", DefaultAddr, "listen address HOST:PORT for HTTP/WebSocket (/ws, /healthz, /metrics)")
+		secret        = fs.String("secret", "", "server secret (>=16 bytes) for join/resume tokens and TURN credentials; default random per process")
+		secretFile    = fs.String("secret-file", "", "read the server secret from this file")
+		requireToken  = fs.Bool("require-token", false, "every join must carry a token from `peercall-signal token`")
+		capacity      = fs.Int("room-capacity", DefaultRoomCapacity, "peers per room")
+		maxRooms      = fs.Int("max-rooms", DefaultMaxRooms, "maximum concurrent rooms")
+		connsPerIP    = fs.Int("max-conns-per-ip", DefaultMaxConnsPerIP, "maximum WebSocket connections per client IP")
+		maxMsg        = fs.Int("max-message-size", DefaultMaxMessageSize, "maximum message size in bytes")
+		rateF         = fs.Float64("rate", DefaultRate, "messages per second per connection (token bucket refill)")
+		burst         = fs.Int("burst", DefaultBurst, "message burst per connection (token bucket size)")
+		ping          = fs.Duration("ping-interval", DefaultPingInterval, "WebSocket ping interval")
+		pongWait      = fs.Duration("pong-wait", DefaultPongWait, "drop a connection silent for this long")
+		writeTimeout  = fs.Duration("write-timeout", DefaultWriteTimeout, "per-write deadline")
+		sendQueue     = fs.Int("send-queue", DefaultSendQueue, "per-connection send queue; a full queue drops the slow client")
+		grace         = fs.Duration("resume-grace", DefaultResumeGrace, "keep a disconnected peer's slot this long for a resume")
+		shutdownT     = fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "graceful shutdown deadline")
+		origins       = fs.String("allowed-origins", "", "comma-separated browser origins allowed (scheme://host[:port] or *); default same host. Clients without Origin are always allowed")
+		trustProxy    = fs.Bool("trust-proxy", false, "take the client IP from X-Real-IP (only behind a reverse proxy)")
+		stunURLs      = fs.String("stun-url", "", "comma-separated STUN URLs handed to clients (default none)")
+		turnURLs      = fs.String("turn-url", "", "comma-separated TURN URLs handed to clients with minted REST credentials; with --turn-listen, the public URLs of the built-in server")
+		turnTTL       = fs.Duration("turn-ttl", DefaultTURNCredentialTTL, "lifetime of minted TURN credentials")
+		turnListen    = fs.String("turn-listen", "", "enable the built-in STUN/TURN server on this UDP address (e.g. 0.0.0.0:3478)")
+		turnRelayIP   = fs.String("turn-relay-ip", "", "public IP advertised for TURN relays (required if --turn-listen host is unspecified)")
+		turnPorts     = fs.String("turn-relay-ports", "49152-65535", "TURN relay port range MIN-MAX")
+		turnPrivate   = fs.Bool("turn-allow-private", false, "let TURN relay to loopback/private/link-local peers (tests, LANs)")
+		tlsCert       = fs.String("tls-cert", "", "TLS certificate file (PEM); serve wss:// directly")
+		tlsKey        = fs.String("tls-key", "", "TLS key file (PEM)")
+		tlsSelfSigned = fs.Bool("tls-self-signed", false, "generate a self-signed certificate and print its SHA-256 fingerprint for client pinning")
+		tlsHosts      = fs.String("tls-hosts", "localhost,127.0.0.1", "comma-separated names/IPs for the self-signed certificate")
+		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn, error")
+		logJSON       = fs.Bool("log-json", false, "log as JSON instead of text")
+	)
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel, *logJSON)
+	if err != nil {
+		return err
+	}
+	sec, err := loadSecret(*secret, *secretFile)
+	if err != nil {
+		return err
+	}
+	opts := []Option{
+		WithLogger(logger),
+		WithRequireToken(*requireToken),
+		WithRoomCapacity(*capacity),
+		WithMaxRooms(*maxRooms),
+		WithMaxConnsPerIP(*connsPerIP),
+		WithMaxMessageSize(*maxMsg),
+		WithRateLimit(*rateF, *burst),
+		WithHeartbeat(*ping, *pongWait),
+		WithWriteTimeout(*writeTimeout),
+		WithSendQueue(*sendQueue),
+		WithResumeGrace(*grace),
+		WithShutdownTimeout(*shutdownT),
+		WithAllowedOrigins(splitList(*origins)...),
+		WithTrustProxy(*trustProxy),
+		WithTURNCredentialTTL(*turnTTL),
+	}
+	if sec != nil {
+		opts = append(opts, WithSecret(sec))
+	}
+	if u := splitList(*stunURLs); len(u) > 0 {
+		opts = append(opts, WithICEServers(ICEServer{URLs: u}))
+	}
+	if *turnListen != "" {
+		tc := TURNConfig{Listen: *turnListen, AllowPrivate: *turnPrivate, URLs: splitList(*turnURLs)}
+		if *turnRelayIP != "" {
+			if tc.RelayIP = net.ParseIP(*turnRelayIP); tc.RelayIP == nil {
+				return configErr("--turn-relay-ip %q is not an IP", *turnRelayIP)
+			}
+		}
+		if tc.MinPort, tc.MaxPort, err = parsePortRange(*turnPorts); err != nil {
+			return err
+		}
+		opts = append(opts, WithTURN(tc))
+	} else if u := splitList(*turnURLs); len(u) > 0 {
+		opts = append(opts, WithICEServers(ICEServer{URLs: u}))
+	}
+	switch {
+	case *tlsSelfSigned:
+		cert, fp, err := SelfSignedCertificate(splitList(*tlsHosts), 365*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "tls-fingerprint-sha256: %s\n", fp)
+		opts = append(opts, WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	case *tlsCert != "" || *tlsKey != "":
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		opts = append(opts, WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	}
+	srv, err := New(opts...)
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *addr)
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+func runToken(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("peercall-signal token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	room := fs.String("room", "", "room the token admits to (required)")
+	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
+	secret := fs.String("secret", "", "server secret (same as the server's)")
+	secretFile := fs.String("secret-file", "", "read the server secret from this file")
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	sec, err := loadSecret(*secret, *secretFile)
+	if err != nil {
+		return err
+	}
+	if sec == nil {
+		return configErr("token needs --secret or --secret-file (the server's secret)")
+	}
+	tok, err := MintToken(sec, *room, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+// parseWithEnv fills flags not given on the command line from PEERCALL_*.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return configErr("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = configErr("%s=%q: %v", envName(f.Name), v, e)
+			}
+		}
+	})
+	return err
+}
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage:\n  peercall-signal [flags]\n  peercall-signal token --room ROOM [--ttl 1h] [--secret S]\n\nFlags (each also read from the environment variable shown):\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  --%s  [%s]%s\n      %s\n", f.Name, envName(f.Name), def, f.Usage)
+	})
+}
+
+func loadSecret(secret, file string) ([]byte, error) {
+	if secret != "" && file != "" {
+		return nil, configErr("use --secret or --secret-file, not both")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read secret file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if secret == "" {
+		return nil, nil
+	}
+	if len(secret) < 16 {
+		return nil, configErr("secret must be at least 16 bytes")
+	}
+	return []byte(secret), nil
+}
+
+func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, configErr("log level %q: %v", level, err)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, o)), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePortRange(s string) (uint16, uint16, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 16)
+	b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 16)
+	if !ok || err1 != nil || err2 != nil || a == 0 || b < a {
+		return 0, 0, configErr("port range %q must be MIN-MAX", s)
+	}
+	return uint16(a), uint16(b), nil
+}
