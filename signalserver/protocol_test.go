@@ -76,7 +76,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{Type: TypeJoin, Room: "room-1", Name: "Ann", Password: "pw", Token: "tok", Resume: "res"},
 		{Type: TypeJoined, Room: "room-1", PeerID: "p1", Peers: []Peer{{ID: "p2", Name: "Bob"}},
 			ICEServers: []ICEServer{{URLs: []string{"turn:127.0.0.1:3478?transport=udp"}, Username: "1:p1", Credential: "c"}},
-			Resume: "res", Resumed: true},
+			Resume:     "res", Resumed: true},
 		{Type: TypePeerJoined, PeerID: "p2", Name: "Bob"},
 		{Type: TypePeerLeft, PeerID: "p2", Reason: "bye"},
 		{Type: TypeOffer, From: "p1", To: "p2", SDP: json.RawMessage(`{"type":"offer","sdp":"v=0\r\n"}`)},

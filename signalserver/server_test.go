@@ -146,7 +146,9 @@ func TestRejections(t *testing.T) {
 					rawJoin(t, ws, Message{Room: "full"})
 				}
 			},
-			act:  func(t *testing.T, ws *websocket.Conn) { sendRaw(t, ws, Message{Type: TypeJoin, Room: "full", Name: "c"}) },
+			act: func(t *testing.T, ws *websocket.Conn) {
+				sendRaw(t, ws, Message{Type: TypeJoin, Room: "full", Name: "c"})
+			},
 			code: CodeRoomFull, closeCode: CloseTryAgainLater,
 		},
 		{
