@@ -233,7 +233,9 @@ func TestAudioSourceConfig(t *testing.T) {
 		{"8 kHz no markers ok", func() (*AudioSource, error) {
 			return NewSpeechSource(AudioConfig{SampleRate: 8000, MarkerInterval: -1})
 		}, nil},
-		{"10 ms frames ok", func() (*AudioSource, error) { return NewToneSource(440, AudioConfig{FrameDuration: 10 * time.Millisecond}) }, nil},
+		{"10 ms frames ok", func() (*AudioSource, error) {
+			return NewToneSource(440, AudioConfig{FrameDuration: 10 * time.Millisecond})
+		}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -14,7 +16,22 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PEERCALL_CAPTURE_INIT_PROBE") == "1" {
+		// Re-executed by TestImportIsQuiet: package init has run; stop here.
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// TestImportIsQuiet checks that loading the package (and the device drivers
+// it registers) neither crashes nor prints on this machine.
+func TestImportIsQuiet(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "PEERCALL_CAPTURE_INIT_PROBE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Fatalf("package init: err %v, output %q", err, out)
+	}
 }
 
 var testEpoch = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
