@@ -92,4 +92,3 @@ func (rc *vp8ReadCloser) ForceKeyFrame() error {
 	rc.enc.ForceKeyFrame()
 	return nil
 }
-

@@ -1,0 +1,366 @@
+package codec
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+)
+
+const (
+	assemblerRing          = 1024 // packets held; power of two
+	defaultReorderWindow   = 32   // packets we wait for a missing one
+	maxAssemblerReorderWin = assemblerRing / 2
+)
+
+// Frame is one complete VP8 frame assembled from RTP packets.
+type Frame struct {
+	Data      []byte // VP8 frame (payloads without descriptors); the caller owns it
+	Timestamp uint32 // RTP timestamp (90 kHz)
+	FirstSeq  uint16 // sequence number of the first packet
+	LastSeq   uint16 // sequence number of the last packet
+	KeyFrame  bool   // from the VP8 payload header P bit
+	Packets   int
+}
+
+// AssemblerStats are running counters of a VP8Assembler.
+type AssemblerStats struct {
+	Frames           uint64 // complete frames handed out
+	Dropped          uint64 // frames with at least one packet received that were discarded
+	Gaps             uint64 // sequence gaps that cost a frame
+	Duplicates       uint64 // packets received twice
+	Late             uint64 // packets that arrived after their frame was handed out or dropped
+	Malformed        uint64 // packets rejected by Push with ErrMalformedPacket
+	DecodeErrors     uint64 // ReportDecodeError calls
+	KeyFrameRequests uint64 // times NeedKeyFrame turned true
+}
+
+// AssemblerOption configures a VP8Assembler.
+type AssemblerOption func(*VP8Assembler)
+
+// WithReorderWindow sets how many packets past a missing one the assembler
+// waits for it before it declares a gap (default 32, at most 512). Larger
+// values leave NACK retransmissions time to arrive, at the cost of a longer
+// freeze when the packet is really lost.
+func WithReorderWindow(packets int) AssemblerOption {
+	return func(a *VP8Assembler) {
+		a.window = max(1, min(packets, maxAssemblerReorderWin))
+	}
+}
+
+type asmSlot struct {
+	valid   bool
+	ext     int64
+	ts      uint32
+	marker  bool
+	start   bool // S=1 and PID=0: first packet of a frame
+	key     bool // start packet of a keyframe
+	payload []byte
+}
+
+// VP8Assembler rebuilds VP8 frames from RTP packets (RFC 7741). A frame is
+// handed out as soon as its marker packet is in and every packet back to its
+// first one (S=1, PID=0) is present, without waiting for the next frame.
+// After a sequence gap, a decode error reported back, or a stream that starts
+// mid-GOP it drops interframes and reports NeedKeyFrame until a keyframe
+// arrives. All methods are safe for concurrent use.
+type VP8Assembler struct {
+	mu      sync.Mutex
+	ring    [assemblerRing]asmSlot
+	window  int
+	init    bool
+	highest int64 // highest extended sequence number seen
+	low     int64 // everything below is handed out or dropped
+	synced  bool  // low is the first packet of the next frame to hand out
+	started bool  // a frame was handed out
+	needKF  bool
+	stats   AssemblerStats
+}
+
+// NewVP8Assembler returns an assembler waiting for the first keyframe.
+func NewVP8Assembler(opts ...AssemblerOption) *VP8Assembler {
+	a := &VP8Assembler{window: defaultReorderWindow}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// NeedKeyFrame reports whether the receiver should ask the sender for a
+// keyframe (RTCP PLI). It stays true until a keyframe has been handed out;
+// rate-limiting the PLIs is up to the caller.
+func (a *VP8Assembler) NeedKeyFrame() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.needKF
+}
+
+// ReportDecodeError tells the assembler that the decoder failed on a frame it
+// handed out: interframes are dropped and NeedKeyFrame is true until the next
+// keyframe.
+func (a *VP8Assembler) ReportDecodeError() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.DecodeErrors++
+	a.synced = false
+	a.requestKeyFrame()
+}
+
+// Stats returns a snapshot of the counters.
+func (a *VP8Assembler) Stats() AssemblerStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
+
+func (a *VP8Assembler) requestKeyFrame() {
+	if !a.needKF {
+		a.needKF = true
+		a.stats.KeyFrameRequests++
+	}
+}
+
+func (a *VP8Assembler) slot(ext int64) *asmSlot { return &a.ring[ext&(assemblerRing-1)] }
+
+// Push adds one RTP packet and returns the frames it completed, oldest first
+// (usually none or one). A packet that is not a valid VP8 RTP payload is
+// rejected with an error wrapping ErrMalformedPacket and changes nothing.
+// Push copies what it keeps: pkt may be reused afterwards.
+func (a *VP8Assembler) Push(pkt *rtp.Packet) ([]Frame, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if pkt == nil {
+		a.stats.Malformed++
+		return nil, fmt.Errorf("nil packet: %w", ErrMalformedPacket)
+	}
+	var vp codecs.VP8Packet
+	body, err := vp.Unmarshal(pkt.Payload)
+	if err != nil {
+		a.stats.Malformed++
+		return nil, fmt.Errorf("vp8 descriptor: %v: %w", err, ErrMalformedPacket)
+	}
+	if len(body) == 0 {
+		a.stats.Malformed++
+		return nil, fmt.Errorf("vp8 packet without payload: %w", ErrMalformedPacket)
+	}
+
+	var ext int64
+	if !a.init {
+		a.init = true
+		ext = 1<<32 + int64(pkt.SequenceNumber)
+		a.highest = ext
+		a.low = ext - int64(a.window) // leave room for packets reordered before the first one
+	} else {
+		ext = a.highest + int64(int16(pkt.SequenceNumber-uint16(a.highest)))
+	}
+	if ext < a.low {
+		a.stats.Late++
+		return nil, nil
+	}
+	if ext > a.highest {
+		a.highest = ext
+	}
+	if ext-a.low >= assemblerRing {
+		// A jump past the ring: what is left behind can no longer complete.
+		if a.synced {
+			a.stats.Gaps++
+			a.synced = false
+			a.requestKeyFrame()
+		}
+		a.discard(a.low, ext-assemblerRing+1)
+	}
+	s := a.slot(ext)
+	if s.valid && s.ext == ext {
+		a.stats.Duplicates++
+		return nil, nil
+	}
+	start := vp.S == 1 && vp.PID == 0
+	*s = asmSlot{
+		valid:   true,
+		ext:     ext,
+		ts:      pkt.Timestamp,
+		marker:  pkt.Marker,
+		start:   start,
+		key:     start && body[0]&1 == 0,
+		payload: append(s.payload[:0], body...),
+	}
+	return a.assemble(ext), nil
+}
+
+// assemble hands out what packet ext made complete.
+func (a *VP8Assembler) assemble(ext int64) []Frame {
+	var out []Frame
+	out = a.drain(out)
+	{
+		// The frame holding ext, or the one before it when ext starts a
+		// frame (its marker may have been lost), may be a complete keyframe
+		// to resynchronise on (at once, even while an earlier frame still
+		// waits for a packet), or reveal a stream that started mid-GOP.
+		for _, s := range a.frameStarts(ext) {
+			if a.synced && s == a.low {
+				continue
+			}
+			end, ok := a.complete(s)
+			if !ok {
+				continue
+			}
+			if a.slot(s).key {
+				if a.synced {
+					if a.discard(a.low, s) {
+						a.stats.Gaps++
+					}
+				} else {
+					a.discard(a.low, s)
+				}
+				out = append(out, a.take(s, end))
+				a.low = end + 1
+				a.synced = true
+				a.needKF = false
+				out = a.drain(out)
+				break
+			}
+			if !a.synced {
+				if !a.started {
+					a.requestKeyFrame() // the stream started mid-GOP
+				}
+				// Waiting for a keyframe: a complete interframe and all
+				// before it are useless. (A keyframe still being
+				// reordered behind it is lost too, and asked for again.)
+				a.discard(a.low, end+1)
+			}
+		}
+	}
+	if a.synced && a.highest-a.low >= int64(a.window) {
+		// The frame at low is still incomplete a window later: lost.
+		a.stats.Gaps++
+		a.synced = false
+		a.requestKeyFrame()
+	}
+	return out
+}
+
+// drain hands out consecutive complete frames from low while synced.
+func (a *VP8Assembler) drain(out []Frame) []Frame {
+	for a.synced {
+		end, ok := a.complete(a.low)
+		if !ok {
+			break
+		}
+		out = append(out, a.take(a.low, end))
+		a.low = end + 1
+	}
+	return out
+}
+
+// frameStarts returns the first packet of the frame holding ext and, when
+// ext itself starts a frame, the first packet of the frame just before.
+func (a *VP8Assembler) frameStarts(ext int64) []int64 {
+	var starts []int64
+	findStart := func(from int64) (int64, bool) {
+		s := a.slot(from)
+		if !s.valid || s.ext != from {
+			return 0, false
+		}
+		ts := s.ts
+		for e := from; e >= a.low && from-e < assemblerRing; e-- {
+			p := a.slot(e)
+			if !p.valid || p.ext != e || p.ts != ts {
+				return 0, false
+			}
+			if p.start {
+				return e, true
+			}
+		}
+		return 0, false
+	}
+	if s, ok := findStart(ext); ok {
+		starts = append(starts, s)
+		if s == ext && ext-1 >= a.low {
+			if p, ok := findStart(ext - 1); ok {
+				starts = append(starts, p)
+			}
+		}
+	}
+	return starts
+}
+
+// complete reports whether the frame starting at s is complete and where it
+// ends: the packets from s to a marker packet with the same timestamp are all
+// present, or (lost marker) the packet after the last one starts a new frame.
+func (a *VP8Assembler) complete(s int64) (int64, bool) {
+	first := a.slot(s)
+	if !first.valid || first.ext != s || !first.start {
+		return 0, false
+	}
+	for e := s; e <= a.highest && e-s < assemblerRing; e++ {
+		p := a.slot(e)
+		if !p.valid || p.ext != e {
+			return 0, false
+		}
+		if p.ts != first.ts {
+			if p.start && e > s {
+				return e - 1, true
+			}
+			return 0, false
+		}
+		if e > s && p.start {
+			return 0, false // a second frame start with the same timestamp
+		}
+		if p.marker {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
+// take hands out the frame [s, end] and frees its slots.
+func (a *VP8Assembler) take(s, end int64) Frame {
+	n := 0
+	for e := s; e <= end; e++ {
+		n += len(a.slot(e).payload)
+	}
+	f := Frame{
+		Data:      make([]byte, 0, n),
+		Timestamp: a.slot(s).ts,
+		FirstSeq:  uint16(s),
+		LastSeq:   uint16(end),
+		KeyFrame:  a.slot(s).key,
+		Packets:   int(end - s + 1),
+	}
+	for e := s; e <= end; e++ {
+		p := a.slot(e)
+		f.Data = append(f.Data, p.payload...)
+		p.valid = false
+	}
+	a.stats.Frames++
+	a.started = true
+	return f
+}
+
+// discard drops the packets in [from, to), counts the frames they belonged
+// to, moves low to to, and reports whether any packet was missing.
+func (a *VP8Assembler) discard(from, to int64) (holes bool) {
+	if to-from > assemblerRing {
+		from = to - assemblerRing
+		holes = true
+	}
+	var lastTS uint32
+	have := false
+	for e := from; e < to; e++ {
+		p := a.slot(e)
+		if !p.valid || p.ext != e {
+			holes = true
+			continue
+		}
+		if !have || p.ts != lastTS {
+			a.stats.Dropped++
+			lastTS, have = p.ts, true
+		}
+		p.valid = false
+	}
+	if to > a.low {
+		a.low = to
+	}
+	return holes
+}
