@@ -36,7 +36,7 @@ var (
 	// Loose on purpose: any run of hex groups with two or more colons.
 	ipv6Re  = regexp.MustCompile(`\[?\b[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}\]?`)
 	mdnsRe  = regexp.MustCompile(`[0-9A-Za-z-]+\.local\b`)
-	sdpHint = []string{"candidate", "v=0", "a=", "typ host", "typ srflx", "typ relay", "raddr"}
+	sdpHint = []string{"candidate", "v=0", "a=", "typ host", "typ srflx", "typ relay", "raddr", "ufrag", "pwd", "password"}
 )
 
 // redact returns the message with addresses removed, or false to drop it.

@@ -1,0 +1,130 @@
+package call
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/stats"
+	"github.com/pion/webrtc/v4"
+)
+
+// Bitrate defaults (bits per second) for the GCC estimator.
+const (
+	DefaultMinBitrate   = 100_000
+	DefaultMaxBitrate   = 2_500_000
+	DefaultStartBitrate = 600_000
+	// FlexFECPayloadType is the payload type registered for flexfec-03; it
+	// is free in pion's default codec table.
+	FlexFECPayloadType = 118
+)
+
+// mediaHooks receives per-peer-connection objects from interceptor
+// factories, which only hand them out through callbacks.
+type mediaHooks struct {
+	mu     sync.Mutex
+	bwe    cc.BandwidthEstimator
+	getter stats.Getter
+	target atomic.Int64
+}
+
+func (h *mediaHooks) estimator() cc.BandwidthEstimator {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+
+	return h.bwe
+}
+
+func (h *mediaHooks) stats() stats.Getter {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+
+	return h.getter
+}
+
+func clamp(v, lo, hi int) int {
+	return max(lo, min(v, hi))
+}
+
+// buildAPI assembles the per-session API: codecs, the interceptor chain
+// (FlexFEC, GCC over TWCC, NACK, RTCP reports, stats, TWCC feedback) and the
+// policy's SettingEngine. One API per session because the GCC and stats
+// factories hand their per-connection objects out through callbacks.
+func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
+	se, err := NewSettingEngine(cfg.Policy, cfg.ICE)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SettingEngine != nil {
+		cfg.SettingEngine(se)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	// FlexFEC must see packets before anything rewrites them (TWCC ids).
+	if cfg.FlexFEC {
+		if err := webrtc.ConfigureFlexFEC03(FlexFECPayloadType, m, reg); err != nil {
+			return nil, fmt.Errorf("flexfec: %w", err)
+		}
+	}
+	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
+	start := clamp(cfg.StartBitrate, lo, hi)
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: the encoder follows OnTargetBitrate instead, and a
+		// leaky bucket at the start rate would delay key frames.
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(start),
+			gcc.SendSideBWEMinBitrate(lo),
+			gcc.SendSideBWEMaxBitrate(hi),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			gcc.WithLoggerFactory(se.LoggerFactory),
+		)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gcc: %w", err)
+	}
+	hooks.target.Store(int64(start))
+	onTarget := cfg.OnTargetBitrate
+	ccf.OnNewPeerConnection(func(_ string, bwe cc.BandwidthEstimator) {
+		hooks.mu.Lock()
+		hooks.bwe = bwe
+		hooks.mu.Unlock()
+		bwe.OnTargetBitrateChange(func(bps int) {
+			bps = clamp(bps, lo, hi)
+			hooks.target.Store(int64(bps))
+			if onTarget != nil {
+				onTarget(bps)
+			}
+		})
+	})
+	reg.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, fmt.Errorf("twcc header: %w", err)
+	}
+	if err := webrtc.ConfigureNack(m, reg); err != nil {
+		return nil, fmt.Errorf("nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+	sf, err := stats.NewInterceptor(stats.WithLoggerFactory(se.LoggerFactory))
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	sf.OnNewPeerConnection(func(_ string, g stats.Getter) {
+		hooks.mu.Lock()
+		hooks.getter = g
+		hooks.mu.Unlock()
+	})
+	reg.Add(sf)
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, fmt.Errorf("twcc: %w", err)
+	}
+
+	return webrtc.NewAPI(webrtc.WithSettingEngine(*se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)), nil
+}
