@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -83,12 +84,13 @@ func benchChildMain() int {
 	return 0
 }
 
-func serverMem() uint64 {
-	runtime.GC()
-	runtime.GC()
+func serverMem() (heap, stack uint64) {
+	for range 6 { // stacks shrink by half per GC cycle
+		runtime.GC()
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse + ms.StackInuse
+	return ms.HeapInuse, ms.StackInuse
 }
 
 // BenchmarkIdleConnections holds 10,000 joined, idle WebSocket connections
@@ -115,7 +117,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		if i > 0 {
 			continue // bounded: one run of the fixed workload
 		}
-		before := serverMem()
+		heap0, stack0 := serverMem()
 		g0 := runtime.NumGoroutine()
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), benchChildEnv+"=1", benchURLEnv+"="+ts.url, benchNEnv+"="+strconv.Itoa(idleConns))
@@ -143,9 +145,17 @@ func BenchmarkIdleConnections(b *testing.B) {
 		setup := time.Since(start)
 		waitConns(idleConns)
 		time.Sleep(500 * time.Millisecond)
-		after := serverMem()
+		heap1, stack1 := serverMem()
+		if p := os.Getenv("PEERCALL_BENCH_HEAPPROFILE"); p != "" {
+			if f, err := os.Create(p); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				_ = f.Close()
+			}
+		}
 		g1 := runtime.NumGoroutine()
-		b.ReportMetric(float64(after-before)/idleConns, "bytes/conn")
+		b.ReportMetric(float64(heap1+stack1-heap0-stack0)/idleConns, "bytes/conn")
+		b.ReportMetric(float64(heap1-heap0)/idleConns, "heap-bytes/conn")
+		b.ReportMetric(float64(stack1-stack0)/idleConns, "stack-bytes/conn")
 		b.ReportMetric(float64(g1-g0)/idleConns, "goroutines/conn")
 		b.ReportMetric(setup.Seconds(), "setup-s")
 		_ = stdin.Close()

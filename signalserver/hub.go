@@ -278,7 +278,7 @@ func (h *hub) relay(c *conn, msg Message, start int64) {
 			h.s.metrics.reject("peer-away")
 			return
 		}
-		if t.c.enqueue(outFrame{data: b, start: start}, false) {
+		if t.c.enqueue(&outFrame{data: b, start: start}, false) {
 			h.s.metrics.relayed.WithLabelValues(string(msg.Type)).Inc()
 		}
 		return
@@ -287,7 +287,7 @@ func (h *hub) relay(c *conn, msg Message, start int64) {
 		if t.c == nil || t.c == c {
 			continue
 		}
-		if t.c.enqueue(outFrame{data: b, start: start}, false) {
+		if t.c.enqueue(&outFrame{data: b, start: start}, false) {
 			h.s.metrics.relayed.WithLabelValues(string(msg.Type)).Inc()
 		}
 	}
@@ -377,7 +377,7 @@ func (h *hub) shutdown() {
 
 func (h *hub) sendTo(c *conn, m Message) {
 	if b, err := m.Encode(); err == nil {
-		c.enqueue(outFrame{data: b}, false)
+		c.enqueue(&outFrame{data: b}, false)
 	}
 }
 
@@ -389,7 +389,7 @@ func (h *hub) broadcast(r *room, skip *member, m Message) {
 	}
 	for _, o := range r.members {
 		if o != skip && o.c != nil {
-			o.c.enqueue(outFrame{data: b}, false)
+			o.c.enqueue(&outFrame{data: b}, false)
 		}
 	}
 }

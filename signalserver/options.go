@@ -175,9 +175,10 @@ func WithSendQueue(n int) Option {
 	return positive(&n, "send queue", func(c *config) { c.sendQueue = n })
 }
 
-// WithBufferSize sets the WebSocket read buffer and pooled write buffer size.
+// WithBufferSize sets the WebSocket read buffer and pooled write buffer
+// size (minimum 512: gorilla only adopts readers above 256 bytes).
 func WithBufferSize(n int) Option {
-	return positive(&n, "buffer size", func(c *config) { c.bufferSize = max(n, 128) })
+	return positive(&n, "buffer size", func(c *config) { c.bufferSize = max(n, 512) })
 }
 
 // WithResumeGrace sets how long a disconnected peer's slot is kept (and

@@ -74,7 +74,8 @@ func New(opts ...Option) (*Server, error) {
 		epoch:   time.Now(),
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  cfg.bufferSize,
+		// 0: gorilla adopts the hijacked reader, which ownReader supplies.
+		ReadBufferSize:  0,
 		WriteBufferSize: cfg.bufferSize,
 		// A shared pool: idle connections hold no write buffer.
 		WriteBufferPool:  &sync.Pool{},
@@ -227,14 +228,15 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ow := &ownReader{ResponseWriter: w, size: s.cfg.bufferSize}
+	ws, err := s.upgrader.Upgrade(ow, r, nil)
 	if err != nil {
 		// Upgrade already wrote an HTTP error.
 		s.metrics.reject("bad-handshake")
 		return
 	}
 	ip := s.clientIP(r)
-	c := newConn(s, ws, ip)
+	c := newConn(s, ws, ow.br, ip)
 
 	code := ErrorCode("")
 	s.mu.Lock()
@@ -262,7 +264,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.metrics.connections.Inc()
 
-	go c.writePump()
 	if code != "" {
 		s.log.Info("connection rejected", "code", string(code), "ip", ip)
 		c.fail(code, rejectText(code))
