@@ -1,7 +1,6 @@
 package signalserver
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -445,5 +444,3 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
-
-var _ = context.Background
