@@ -59,7 +59,7 @@ type AudioSource struct {
 	mkW     []float64
 	mkPos   int // index into mkSig of the next sample, len(mkSig) = idle
 	scratch []float64
-	start   time.Time
+	pace    pacer
 	closed  chan struct{}
 	once    sync.Once
 }
@@ -120,7 +120,7 @@ func (s *AudioSource) NextFrame() (AudioFrame, error) {
 	default:
 	}
 	if s.cfg.Paced {
-		if err := s.wait(); err != nil {
+		if err := s.pace.wait(s.cfg.FrameDuration, s.closed); err != nil {
 			return AudioFrame{}, err
 		}
 	}
@@ -152,31 +152,6 @@ func (s *AudioSource) NextFrame() (AudioFrame, error) {
 	}
 	s.pos += int64(s.frameLen)
 	return AudioFrame{PCM: out, SampleRate: s.cfg.SampleRate, CaptureTime: t}, nil
-}
-
-func (s *AudioSource) wait() error {
-	now := time.Now()
-	if s.start.IsZero() {
-		s.start = now
-		return nil
-	}
-	s.start = s.start.Add(s.cfg.FrameDuration)
-	d := s.start.Sub(now)
-	if d < -s.cfg.FrameDuration {
-		s.start = now
-		return nil
-	}
-	if d <= 0 {
-		return nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-s.closed:
-		return ErrClosed
-	}
 }
 
 // Next returns the next chunk of mono PCM16 (the plain pull API).

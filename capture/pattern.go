@@ -48,7 +48,7 @@ type PatternSource struct {
 
 	mu     sync.Mutex
 	seq    uint32
-	start  time.Time
+	pace   pacer
 	closed chan struct{}
 	once   sync.Once
 }
@@ -167,7 +167,7 @@ func (s *PatternSource) NextFrame() (VideoFrame, error) {
 	default:
 	}
 	if s.cfg.Paced {
-		if err := s.wait(); err != nil {
+		if err := s.pace.wait(s.interval, s.closed); err != nil {
 			return VideoFrame{}, err
 		}
 	}
@@ -179,32 +179,6 @@ func (s *PatternSource) NextFrame() (VideoFrame, error) {
 	}
 	s.seq++
 	return VideoFrame{Image: img, Seq: seq, CaptureTime: time.UnixMilli(t.UnixMilli())}, nil
-}
-
-// wait sleeps until the next frame slot; called with mu held.
-func (s *PatternSource) wait() error {
-	now := time.Now()
-	if s.start.IsZero() {
-		s.start = now
-		return nil
-	}
-	s.start = s.start.Add(s.interval)
-	d := s.start.Sub(now)
-	if d < -s.interval {
-		s.start = now
-		return nil
-	}
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-s.closed:
-		return ErrClosed
-	}
 }
 
 // Next returns the next frame image (the plain pull API).
