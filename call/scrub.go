@@ -97,9 +97,19 @@ func ScrubSDP(p Policy, text string) (string, error) {
 	if !p.Strict() {
 		return text, nil
 	}
+	if err := checkSDPChars(text); err != nil {
+		return "", err
+	}
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(text); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrSDP, err)
+	}
+	// Marshal needs a complete o= line; fill what a sloppy peer left out.
+	if sd.Origin.NetworkType == "" {
+		sd.Origin.NetworkType = "IN"
+	}
+	if !strings.EqualFold(sd.Origin.AddressType, "IP6") {
+		sd.Origin.AddressType = "IP4"
 	}
 	sd.Origin.UnicastAddress = unspecifiedFor(sd.Origin.AddressType)
 	scrubConn(sd.ConnectionInformation)
@@ -116,6 +126,22 @@ func ScrubSDP(p Policy, text string) (string, error) {
 	return string(out), nil
 }
 
+// checkSDPChars rejects control characters and bare CRs, which the parser
+// would carry into values and a strict receiver would refuse anyway.
+func checkSDPChars(text string) error {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '\r' && (i+1 == len(text) || text[i+1] != '\n'):
+			return fmt.Errorf("%w: bare CR at byte %d", ErrSDP, i)
+		case c < 0x20 && c != '\r' && c != '\n' && c != '\t', c == 0x7f:
+			return fmt.Errorf("%w: control character at byte %d", ErrSDP, i)
+		}
+	}
+
+	return nil
+}
+
 func unspecifiedFor(addrType string) string {
 	if strings.EqualFold(addrType, "IP6") {
 		return "::"
@@ -127,6 +153,12 @@ func unspecifiedFor(addrType string) string {
 func scrubConn(ci *sdp.ConnectionInformation) {
 	if ci == nil {
 		return
+	}
+	if ci.NetworkType == "" {
+		ci.NetworkType = "IN"
+	}
+	if !strings.EqualFold(ci.AddressType, "IP6") {
+		ci.AddressType = "IP4"
 	}
 	if ci.Address == nil {
 		ci.Address = &sdp.Address{}

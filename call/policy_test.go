@@ -1,0 +1,109 @@
+package call
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func TestParsePolicy(t *testing.T) {
+	for _, p := range Policies {
+		got, err := ParsePolicy(" " + string(p) + " ")
+		if err != nil || got != p || got.String() != string(p) {
+			t.Fatalf("ParsePolicy(%q) = %q, %v", p, got, err)
+		}
+	}
+	if got, err := ParsePolicy(""); err != nil || got != PolicyAll {
+		t.Fatalf("empty = %q, %v", got, err)
+	}
+	if _, err := ParsePolicy("public"); !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("unknown: %v", err)
+	}
+	want := map[Policy]webrtc.ICETransportPolicy{
+		PolicyAll: webrtc.ICETransportPolicyAll, PolicyMDNS: webrtc.ICETransportPolicyAll,
+		PolicyNoHost: webrtc.ICETransportPolicyNoHost,
+		PolicyRelay:  webrtc.ICETransportPolicyRelay, PolicyProxy: webrtc.ICETransportPolicyRelay,
+	}
+	for p, tp := range want {
+		if p.TransportPolicy() != tp || p.Strict() == (p == PolicyAll) {
+			t.Errorf("%s: transport %s strict %v", p, p.TransportPolicy(), p.Strict())
+		}
+	}
+}
+
+func TestNewSettingEngine(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Policy
+		o    ICEOptions
+		err  error
+	}{
+		{"all defaults", PolicyAll, ICEOptions{}, nil},
+		{"mdns", PolicyMDNS, ICEOptions{MDNSHostName: "peer.local"}, nil},
+		{"no-host loopback", PolicyNoHost, ICEOptions{Loopback: true}, nil},
+		{"relay ipv6 ports", PolicyRelay, ICEOptions{IPv6: true, PortMin: 40000, PortMax: 40100}, nil},
+		{"interfaces", PolicyAll, ICEOptions{AllowInterfaces: []string{"eth0"}, DenyInterfaces: []string{"docker0"}}, nil},
+		{"unknown policy", "lan", ICEOptions{}, ErrInvalidPolicy},
+		{"half port range", PolicyAll, ICEOptions{PortMin: 5000}, ErrInvalidPolicy},
+		{"reversed port range", PolicyAll, ICEOptions{PortMin: 6000, PortMax: 5000}, ErrInvalidPolicy},
+		{"allowed and denied", PolicyAll, ICEOptions{AllowInterfaces: []string{"eth0"}, DenyInterfaces: []string{"eth0"}}, ErrInvalidPolicy},
+		{"mdns loopback", PolicyMDNS, ICEOptions{Loopback: true}, ErrInvalidPolicy},
+		{"mdns name without mdns", PolicyAll, ICEOptions{MDNSHostName: "x.local"}, ErrInvalidPolicy},
+		{"mdns name not .local", PolicyMDNS, ICEOptions{MDNSHostName: "x.example"}, ErrInvalidPolicy},
+		{"timeouts reversed", PolicyAll, ICEOptions{DisconnectedTimeout: 10e9, FailedTimeout: 5e9}, ErrInvalidPolicy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			se, err := NewSettingEngine(tt.p, tt.o)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if tt.err == nil && se == nil {
+				t.Fatal("nil engine")
+			}
+		})
+	}
+}
+
+func TestFilterICEServers(t *testing.T) {
+	servers := []webrtc.ICEServer{
+		{URLs: []string{"stun:stun.example:3478"}},
+		{URLs: []string{"turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp", "turns:t.example:5349"}, Username: "u", Credential: "p"},
+	}
+	urls := func(ss []webrtc.ICEServer) []string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.URLs...)
+		}
+
+		return out
+	}
+	tests := []struct {
+		p    Policy
+		in   []webrtc.ICEServer
+		want []string
+		err  error
+	}{
+		{PolicyAll, servers, urls(servers), nil},
+		{PolicyNoHost, servers, urls(servers), nil},
+		{PolicyRelay, servers, []string{"turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp", "turns:t.example:5349"}, nil},
+		{PolicyProxy, servers, []string{"turn:t.example:3478?transport=tcp", "turns:t.example:5349"}, nil},
+		{PolicyRelay, servers[:1], nil, ErrNoRelayServer},
+		{PolicyProxy, []webrtc.ICEServer{{URLs: []string{"turn:t.example:3478"}}}, nil, ErrNoRelayServer},
+		{PolicyAll, []webrtc.ICEServer{{URLs: []string{"http://x"}}}, nil, ErrInvalidConfig},
+	}
+	for _, tt := range tests {
+		got, err := FilterICEServers(tt.p, tt.in)
+		if !errors.Is(err, tt.err) {
+			t.Fatalf("%s: err = %v, want %v", tt.p, err, tt.err)
+		}
+		if err == nil && !slices.Equal(urls(got), tt.want) {
+			t.Fatalf("%s: got %v, want %v", tt.p, urls(got), tt.want)
+		}
+		if err == nil && tt.p == PolicyProxy && got[0].Username != "u" {
+			t.Fatal("credentials lost")
+		}
+	}
+}
