@@ -120,3 +120,14 @@ func TestOpusEncoderSettings(t *testing.T) {
 		t.Fatalf("44.1 kHz: %v", err)
 	}
 }
+
+// TestWriteSpeechOpus regenerates testdata/speech.opus with -update.
+func TestWriteSpeechOpus(t *testing.T) {
+	if !*updateGolden {
+		t.Skip("run with -update to rewrite testdata")
+	}
+	cfg := DefaultOpusConfig()
+	cfg.PacketLossPerc = 20
+	pkts, _ := encodeSpeech(t, cfg, 150)
+	writeSpeechPackets(t, pkts)
+}
