@@ -86,16 +86,16 @@ func (c JitterBufferConfig) withDefaults() (JitterBufferConfig, error) {
 
 // JitterStats are the counters of an AudioJitterBuffer.
 type JitterStats struct {
-	Received     uint64 // packets accepted
-	Duplicates   uint64 // packets received twice
-	Late         uint64 // packets that came after their playout time
-	Malformed    uint64 // empty packets and packets the decoder rejected
-	Decoded      uint64 // frames played from their own packet
-	FECRecovered uint64 // lost frames rebuilt from the next packet's FEC
-	Lost         uint64 // frames whose packet was missing at playout time
-	ConcealedMs  uint64 // milliseconds of PLC (or silence) played for losses and underruns
-	Underruns    uint64 // Pop calls with nothing buffered
-	Dropped      uint64 // frames skipped to bring the delay down (missing ones also count as Lost)
+	Received     uint64        // packets accepted
+	Duplicates   uint64        // packets received twice
+	Late         uint64        // packets that came after their playout time
+	Malformed    uint64        // empty packets and packets the decoder rejected
+	Decoded      uint64        // frames played from their own packet
+	FECRecovered uint64        // lost frames rebuilt from the next packet's FEC
+	Lost         uint64        // frames whose packet was missing at playout time
+	ConcealedMs  uint64        // milliseconds of PLC (or silence) played for losses and underruns
+	Underruns    uint64        // Pop calls with nothing buffered
+	Dropped      uint64        // frames skipped to bring the delay down (missing ones also count as Lost)
 	Jitter       time.Duration // RFC 3550 interarrival jitter
 	TargetDelay  time.Duration // current target playout delay
 	Buffered     time.Duration // audio between the playout point and the newest packet
