@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -120,4 +121,21 @@ func FuzzParseFingerprint(f *testing.F) {
 		}
 		SAS(fp, fp)
 	})
+}
+
+// TestSASWordListMatchesDocs keeps docs/ice-policy.md (which the browser
+// page copies) identical to the built-in list.
+func TestSASWordListMatchesDocs(t *testing.T) {
+	b, err := os.ReadFile("../docs/ice-policy.md")
+	if err != nil {
+		t.Skip("docs not present:", err)
+	}
+	_, rest, ok := strings.Cut(string(b), "<!-- sas-words:begin -->")
+	list, _, ok2 := strings.Cut(rest, "<!-- sas-words:end -->")
+	if !ok || !ok2 {
+		t.Fatal("word list markers missing in docs/ice-policy.md")
+	}
+	if got := strings.Fields(list); !slices.Equal(got, sasWords[:]) {
+		t.Fatalf("docs list has %d words and differs from sasWords", len(got))
+	}
 }
