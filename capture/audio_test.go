@@ -171,17 +171,63 @@ func TestAudioMarkerNoFalsePositives(t *testing.T) {
 			}
 		})
 	}
-	// Damaged marker: one symbol replaced by another tone must be skipped.
-	src, err := NewToneSource(440, AudioConfig{})
+}
+
+// TestAudioMarkerDamage overwrites marker symbols with wrong tones: up to 3
+// per codeword are corrected; beyond that the marker may be lost (or still
+// recovered, when shifted windows turn damaged symbols into erasures) but is
+// never misread.
+func TestAudioMarkerDamage(t *testing.T) {
+	g, err := newAMGeom(48000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcm := collect(t, src, 10)
-	g, _ := newAMGeom(48000)
-	sym := 7 * g.n // a payload symbol
-	copy(pcm[sym:sym+g.n], sine(48000, 3000+float64(g.rate)/float64(g.n)/2, g.n))
-	if ms, _ := ReadAudioMarkers(pcm, 48000); len(ms) != 0 {
-		t.Fatalf("damaged marker read as %+v", ms)
+	tests := []struct {
+		name  string
+		syms  []int // indices into the 32 marker symbols
+		found int   // 1 must be found, 0 must not, -1 either
+	}{
+		{"intact", nil, 1},
+		{"one symbol", []int{9}, 1},
+		{"three in codeword A", []int{2, 10, 30}, 1},
+		{"three in each codeword", []int{2, 3, 10, 11, 30, 31}, 1},
+		{"preamble symbol", []int{0}, 0},
+		{"four in codeword A", []int{2, 4, 10, 30}, -1},
+		{"eight in codeword B", []int{3, 5, 7, 9, 11, 13, 15, 17}, -1},
+		{"every other symbol", []int{2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sig, w := make([]float64, g.Len()), make([]float64, g.Len())
+			g.render(77, testEpoch, sig, w)
+			pcm := make([]int16, 2000+len(sig)+2000)
+			for i, v := range sig {
+				pcm[2000+i] = int16(v)
+			}
+			syms := amSymbols(77, uint64(testEpoch.UnixMilli()))
+			for _, j := range tc.syms {
+				wrong := (syms[j] + 5) % amTones
+				for i := range g.n {
+					pcm[2000+j*g.n+i] = int16(10000 * math.Sin(g.omegas[wrong]*float64(i)))
+				}
+			}
+			ms, err := readAudioMarkersAt(pcm, 48000, testEpoch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.found == 0 && len(ms) != 0 {
+				t.Fatalf("damaged marker read as %+v", ms)
+			}
+			if tc.found == -1 && len(ms) == 0 || tc.found == 0 {
+				return
+			}
+			if len(ms) != 1 || ms[0].Seq != 77 || !ms[0].CaptureTime.Equal(testEpoch) {
+				t.Fatalf("got %+v", ms)
+			}
+			if d := ms[0].Offset - 2000; d < -48 || d > 48 {
+				t.Fatalf("offset %d, want 2000", ms[0].Offset)
+			}
+		})
 	}
 }
 

@@ -14,32 +14,39 @@ type AudioMarker struct {
 	Seq         uint32
 	CaptureTime time.Time
 	// Offset is the sample index in the analysed buffer where the marker
-	// starts (within about half a millisecond).
+	// starts: exact on clean PCM, within ~1 ms after a lossy codec.
 	Offset int
 }
 
 // Audio marker: 16-ary FSK, one 5 ms tone per symbol, 4 bits per symbol.
 // Tones sit on exact DFT bins of the symbol window (200 Hz apart, 600-3600
-// Hz), the band speech codecs spend their bits on, so Opus keeps the dominant
-// tone of each symbol at 32 kbps (measured: every marker survives; 4 ms
-// symbols or tones up to 4.75 kHz lost some). A two-symbol preamble, a
-// purity test per symbol and a 16-bit check make false detections in speech
-// negligible. Payload: seq (32 bits), capture time ms (low 32 bits, unwrapped
-// to the instant nearest to now), check (16 bits) = 20 symbols.
+// Hz), the band speech codecs spend their bits on. Opus at 32 kbit/s with
+// FEC on (which takes bits from the primary encoding) still garbles up to
+// ~3 of 22 symbols now and then, so the payload is protected by two
+// interleaved Reed-Solomon RS(15,9) codewords over GF(16): each corrects 3
+// wrong symbols, or 6 unreadable ones. Layout: a two-symbol preamble, then 30
+// code symbols carrying seq (32 bits), capture time in ms (low 32 bits,
+// unwrapped to the instant nearest to now) and an 8-bit check that catches
+// the rare miscorrection. 32 symbols = 160 ms.
 const (
-	amSymbolDur   = 5 * time.Millisecond
-	amLowHz       = 600.0
-	amAmplitude   = 0.4 // of full scale
-	amTones       = 16
-	amPayloadSyms = 20
-	amPreamble0   = 15
-	amPreamble1   = 2
-	amSyms        = 2 + amPayloadSyms
-	amRamp        = 0.001 // s, fade in/out of the whole marker
+	amSymbolDur = 5 * time.Millisecond
+	amLowHz     = 600.0
+	amAmplitude = 0.4 // of full scale
+	amTones     = 16
+	amDataSyms  = 18 // 72 bits
+	amRSn       = 15
+	amRSk       = 9
+	amCodeSyms  = 2 * amRSn
+	amPreamble0 = 15
+	amPreamble1 = 2
+	amSyms      = 2 + amCodeSyms
+	amRamp      = 0.001 // s, fade in/out of the whole marker
 	// amMinPurity is the share of a window's energy the strongest tone must
-	// hold for the window to count as a marker symbol.
+	// hold for the window to count as a readable symbol; below it the
+	// symbol is an erasure.
 	amMinPurity = 0.3
 	amTimeBits  = 32
+	amCheckXor  = 0xA5
 )
 
 // amGeom is the marker geometry for one sample rate.
@@ -73,23 +80,65 @@ func (g amGeom) Len() int { return amSyms * g.n }
 // AudioMarkerDuration is how long one audio marker lasts.
 func AudioMarkerDuration() time.Duration { return amSyms * amSymbolDur }
 
-func amPayload(seq uint32, ms uint64) [10]byte {
-	var b [10]byte
-	binary.BigEndian.PutUint32(b[0:4], seq)
-	binary.BigEndian.PutUint32(b[4:8], uint32(ms))
-	binary.BigEndian.PutUint16(b[8:10], uint16(crc32.ChecksumIEEE(b[:8])^0xA5C3))
-	return b
-}
+// amCheck is the 8-bit check over seq and time.
+func amCheck(b []byte) byte { return byte(crc32.ChecksumIEEE(b)) ^ amCheckXor }
 
 func amSymbols(seq uint32, ms uint64) [amSyms]int {
+	var b [9]byte
+	binary.BigEndian.PutUint32(b[0:4], seq)
+	binary.BigEndian.PutUint32(b[4:8], uint32(ms))
+	b[8] = amCheck(b[:8])
+	var a, c [amRSk]byte
+	for i := range amDataSyms {
+		nib := b[i/2] >> 4
+		if i%2 == 1 {
+			nib = b[i/2] & 0xF
+		}
+		if i%2 == 0 {
+			a[i/2] = nib
+		} else {
+			c[i/2] = nib
+		}
+	}
+	ca, cc := rsEncode(a[:], amRSn-amRSk), rsEncode(c[:], amRSn-amRSk)
 	var s [amSyms]int
 	s[0], s[1] = amPreamble0, amPreamble1
-	p := amPayload(seq, ms)
-	for i, b := range p {
-		s[2+2*i] = int(b >> 4)
-		s[3+2*i] = int(b & 0xF)
+	for j := range amRSn {
+		s[2+2*j] = int(ca[j])
+		s[3+2*j] = int(cc[j])
 	}
 	return s
+}
+
+// amDecode turns 30 code symbols (with erasure flags) back into seq and the
+// low time bits.
+func amDecode(code *[amCodeSyms]byte, erased *[amCodeSyms]bool) (uint32, uint32, bool) {
+	var words [2][amRSn]byte
+	var eras [2][]int
+	for i, v := range code {
+		words[i%2][i/2] = v
+		if erased[i] {
+			eras[i%2] = append(eras[i%2], i/2)
+		}
+	}
+	for w := range words {
+		if !rsDecode(words[w][:], amRSn-amRSk, eras[w]) {
+			return 0, 0, false
+		}
+	}
+	var b [9]byte
+	for i := range amDataSyms {
+		nib := words[i%2][i/2]
+		if i%2 == 0 {
+			b[i/2] = nib << 4
+		} else {
+			b[i/2] |= nib
+		}
+	}
+	if b[8] != amCheck(b[:8]) {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8]), true
 }
 
 // render writes the marker waveform (sig) and its blend weight (w, 0..1) for
@@ -183,10 +232,12 @@ func readAudioMarkersAt(pcm []int16, sampleRate int, now time.Time) ([]AudioMark
 	var out []AudioMarker
 	lastIdx := nPos - 1 - (amSyms-1)*perSym
 	for i := 0; i <= lastIdx; i++ {
-		if s, ok := at(i); !ok || s != amPreamble0 {
-			continue
-		}
-		if s, ok := at(i + perSym); !ok || s != amPreamble1 {
+		// One preamble symbol may be unreadable, not wrong: the code
+		// and the check reject the rest.
+		s0, ok0 := at(i)
+		s1, ok1 := at(i + perSym)
+		m0, m1 := ok0 && s0 == amPreamble0, ok1 && s1 == amPreamble1
+		if !(m0 && m1 || m0 && !ok1 || m1 && !ok0) {
 			continue
 		}
 		m, last, ok := decodeAM(at, i, perSym, step, sampleRate, now)
@@ -241,30 +292,24 @@ func (g amGeom) refine(pcm []int16, m AudioMarker, lo, hi int) int {
 // grid point within a symbol and places the marker in the middle of the run
 // that decodes.
 func decodeAM(at func(int) (int, bool), i, perSym, step, rate int, now time.Time) (AudioMarker, int, bool) {
-	var first [10]byte
+	type result struct{ seq, ms uint32 }
+	var first result
 	dFirst, dLast := -1, -1
 	for d := 0; d <= perSym; d++ {
-		var p [10]byte
-		good := true
-		for j := range amPayloadSyms {
+		var code [amCodeSyms]byte
+		var erased [amCodeSyms]bool
+		for j := range amCodeSyms {
 			s, ok := at(i + d + (2+j)*perSym)
-			if !ok {
-				good = false
-				break
-			}
-			if j%2 == 0 {
-				p[j/2] = byte(s) << 4
-			} else {
-				p[j/2] |= byte(s)
-			}
+			code[j], erased[j] = byte(s), !ok
 		}
-		good = good && binary.BigEndian.Uint16(p[8:10]) == uint16(crc32.ChecksumIEEE(p[:8])^0xA5C3)
-		if dFirst >= 0 && (!good || p != first) {
+		seq, ms, good := amDecode(&code, &erased)
+		r := result{seq, ms}
+		if dFirst >= 0 && (!good || r != first) {
 			break
 		}
 		if good {
 			if dFirst < 0 {
-				dFirst, first = d, p
+				dFirst, first = d, r
 			}
 			dLast = d
 		}
@@ -272,9 +317,9 @@ func decodeAM(at func(int) (int, bool), i, perSym, step, rate int, now time.Time
 	if dFirst < 0 {
 		return AudioMarker{}, 0, false
 	}
-	ms := unwrapMillis(uint64(binary.BigEndian.Uint32(first[4:8])), amTimeBits, now.UnixMilli())
+	ms := unwrapMillis(uint64(first.ms), amTimeBits, now.UnixMilli())
 	return AudioMarker{
-		Seq:         binary.BigEndian.Uint32(first[0:4]),
+		Seq:         first.seq,
 		CaptureTime: time.UnixMilli(ms),
 		Offset:      (2*i + dFirst + dLast) * step / 2,
 	}, i + dLast, true
