@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,14 +28,6 @@ const (
 	benchNEnv     = "PEERCALL_BENCH_N"
 	idleConns     = 10000
 )
-
-func raiseFileLimit() {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
-	}
-}
 
 // benchChildMain dials N joined, idle clients, prints READY and holds them
 // until stdin closes.

@@ -424,7 +424,8 @@ func (c *Client) readLoop(ws *websocket.Conn) error {
 		if err != nil {
 			continue
 		}
-		if m.Type == TypeError {
+		if m.Type == TypeError && closeCodeFor(m.Code) != 0 {
+			// The server closes after this one; remember why.
 			lastErr = &ProtocolError{Code: m.Code, Text: m.Text, Err: ErrRejected}
 		}
 		if !c.deliver(m) {
