@@ -340,7 +340,12 @@ func (c *Client) run(ws *websocket.Conn) {
 		close(c.events)
 	}()
 	for {
+		// Close may race with a reconnect; whichever ws is current when the
+		// context ends gets closed, which ends readLoop.
+		cur := ws
+		stop := context.AfterFunc(c.ctx, func() { _ = cur.Close() })
 		err := c.readLoop(ws)
+		stop()
 		_ = ws.Close()
 		c.mu.Lock()
 		c.ws = nil

@@ -236,7 +236,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP(r)
-	c := newConn(s, ws, ow.br, ip)
 
 	code := ErrorCode("")
 	s.mu.Lock()
@@ -247,6 +246,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		rejectNow(ws, CodeShuttingDown, s.cfg.writeTimeout)
 		return
 	}
+	c := newConn(s, ws, ow.br, ip)
 	switch {
 	case !s.originAllowed(r):
 		code = CodeOriginNotAllowed
