@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,7 +207,27 @@ func TestSessionLoopbackCall(t *testing.T) {
 	defer test.CheckRoutines(t)()
 
 	video := newVP8Track(t, "camera")
-	p := newPair(t, func(a, _ *Config) { a.Tracks = []webrtc.TrackLocal{video} })
+	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "peercall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bitrates, losses atomic.Int64
+	var badBitrate atomic.Bool
+	p := newPair(t, func(a, _ *Config) {
+		a.Tracks = []webrtc.TrackLocal{video, audio}
+		a.MinBitrate, a.MaxBitrate = 150_000, 1_000_000
+		a.OnTargetBitrate = func(bps int) {
+			bitrates.Add(1)
+			if bps < 150_000 || bps > 1_000_000 {
+				badBitrate.Store(true)
+			}
+		}
+		a.OnAudioLoss = func(pct int) {
+			if pct >= 0 && pct <= 100 {
+				losses.Add(1)
+			}
+		}
+	})
 	if p.a.Polite() || !p.b.Polite() {
 		t.Fatal("bob (greater id) must be polite")
 	}
@@ -215,8 +236,9 @@ func TestSessionLoopbackCall(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go writeSamples(video, stop, &wg)
+	go writeSamples(audio, stop, &wg)
 	defer func() { close(stop); wg.Wait() }()
 
 	t.Run("media", func(t *testing.T) {
@@ -226,6 +248,23 @@ func TestSessionLoopbackCall(t *testing.T) {
 		}
 		if n := p.received.Load(); n < 20 {
 			t.Fatalf("bob received %d RTP packets", n)
+		}
+	})
+
+	t.Run("feedback", func(t *testing.T) {
+		// GCC (fed by TWCC) and RTCP receiver reports for audio.
+		deadline := time.Now().Add(10 * time.Second)
+		for (bitrates.Load() == 0 || losses.Load() == 0) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if bitrates.Load() == 0 || losses.Load() == 0 {
+			t.Fatalf("OnTargetBitrate calls %d, OnAudioLoss calls %d", bitrates.Load(), losses.Load())
+		}
+		if badBitrate.Load() {
+			t.Fatal("target bitrate outside [min, max]")
+		}
+		if tb := p.a.TargetBitrate(); tb < 150_000 || tb > 1_000_000 {
+			t.Fatalf("TargetBitrate() = %d", tb)
 		}
 	})
 
@@ -302,8 +341,6 @@ func TestSessionLoopbackCall(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		stop = make(chan struct{})
-		wg.Add(1)
-		go func() { wg.Done() }()
 		if err := p.a.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -481,5 +518,38 @@ func TestNewValidates(t *testing.T) {
 		if _, err := New(c); err == nil {
 			t.Errorf("config %d accepted", i)
 		}
+	}
+}
+
+func TestSessionFlexFEC(t *testing.T) {
+	defer test.TimeOut(30 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+
+	video := newVP8Track(t, "camera")
+	p := newPair(t, func(a, b *Config) {
+		a.Tracks = []webrtc.TrackLocal{video}
+		a.FlexFEC, b.FlexFEC = true, true
+	})
+	defer p.close()
+	var offers sent
+	p.sa.Tap(offers.tap)
+	p.start(t)
+	p.waitConnected(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go writeSamples(video, stop, &wg)
+	defer func() { close(stop); wg.Wait() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.received.Load() < 20 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := p.received.Load(); n < 20 {
+		t.Fatalf("bob received %d RTP packets with FlexFEC on", n)
+	}
+	sigs := offers.all()
+	if len(sigs) == 0 || sigs[0].Kind != SignalOffer ||
+		!strings.Contains(sigs[0].SDP, "flexfec-03") || !strings.Contains(sigs[0].SDP, "FEC-FR") {
+		t.Fatal("offer does not announce a flexfec-03 repair stream")
 	}
 }

@@ -3,6 +3,7 @@ package call
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,6 +351,18 @@ func TestVNetLeaks(t *testing.T) {
 				if bad := checkLeaks(tt.p, items, side.public); len(bad) > 0 {
 					t.Errorf("%s leaks under %s:\n  %s", side.name, tt.p, strings.Join(bad, "\n  "))
 				}
+				// Each preset must still offer what it promises.
+				want := map[Policy]func(leakItem) bool{
+					// vnet has no multicast, so pion cannot register mDNS
+					// names here and its raw host candidates must have been
+					// dropped by the scrubber; srflx still flows.
+					PolicyMDNS:   func(it leakItem) bool { return it.typ == "srflx" && it.addr == side.public },
+					PolicyNoHost: func(it leakItem) bool { return it.typ == "srflx" && it.addr == side.public },
+					PolicyRelay:  func(it leakItem) bool { return it.typ == "relay" && it.addr == turnIP },
+				}[tt.p]
+				if want != nil && !slices.ContainsFunc(items, want) {
+					t.Errorf("%s: %s sent none of its expected candidates", side.name, tt.p)
+				}
 				if tt.p == PolicyAll {
 					// The inspection itself must see private addresses.
 					found := false
@@ -461,5 +474,52 @@ func TestLoopbackProxyTURNTCP(t *testing.T) {
 				t.Errorf("proxy sent %+v", it)
 			}
 		}
+	}
+}
+
+// TestVNetInterfaceChange: a new local address makes the session restart
+// ICE (a new ufrag in the next offer) and the call stays up.
+func TestVNetInterfaceChange(t *testing.T) {
+	defer test.TimeOut(40 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+	tp := newTopo(t, fullCone, fullCone)
+	defer tp.close()
+	p := newVNetPair(t, tp, func(a, _ *Config) { a.InterfacePoll = 100 * time.Millisecond })
+	defer p.close()
+	var sa sent
+	p.sa.Tap(sa.tap)
+	p.start(t)
+	p.waitConnected(t)
+	ufrags := func() []string {
+		var out []string
+		for _, sig := range sa.all() {
+			if sig.Kind != SignalOffer {
+				continue
+			}
+			for _, line := range strings.Split(sig.SDP, "\r\n") {
+				if v, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok && !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+		}
+
+		return out
+	}
+	if n := len(ufrags()); n != 1 {
+		t.Fatalf("%d ufrags before the change", n)
+	}
+	if err := tp.netA.AddAddress("eth0", &net.IPNet{IP: net.ParseIP("192.168.0.77"), Mask: net.CIDRMask(24, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ufrags()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(ufrags()); n < 2 {
+		t.Fatalf("no ICE restart offer after the address change (%d ufrags)", n)
+	}
+	time.Sleep(time.Second)
+	if st := p.a.State(); st != StateConnected {
+		t.Fatalf("state after restart %s", st)
 	}
 }
