@@ -28,12 +28,7 @@ func TestReconnectAcrossRestart(t *testing.T) {
 	waitMsg(t, a, ofType(TypeServerShutdown))
 	waitMsg(t, b, ofType(TypeServerShutdown))
 
-	var ln net.Listener
-	waitFor(t, func() bool {
-		var err error
-		ln, err = net.Listen("tcp", addr)
-		return err == nil
-	})
+	ln := relisten(t, addr)
 	serveOn(t, ln, WithSecret(testSecret))
 
 	ja := waitMsg(t, a, ofType(TypeJoined))
@@ -61,12 +56,7 @@ func TestReconnectWithoutSecretGetsNewID(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMsg(t, a, ofType(TypeServerShutdown))
-	var ln net.Listener
-	waitFor(t, func() bool {
-		var err error
-		ln, err = net.Listen("tcp", addr)
-		return err == nil
-	})
+	ln := relisten(t, addr)
 	serveOn(t, ln)
 	j := waitMsg(t, a, ofType(TypeJoined))
 	if j.PeerID == old || j.Resumed {
@@ -149,4 +139,16 @@ func TestClientCloseWhileReconnecting(t *testing.T) {
 	if st := c.State(); st != StateClosed || st.String() != "closed" {
 		t.Fatalf("state = %v", st)
 	}
+}
+
+// relisten listens again on the address a stopped server used.
+func relisten(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	waitFor(t, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
+	})
+	return ln
 }

@@ -160,13 +160,7 @@ func WithHeartbeat(ping, pongWait time.Duration) Option {
 
 // WithWriteTimeout bounds each write to a client.
 func WithWriteTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return configErr("write timeout must be positive")
-		}
-		c.writeTimeout = d
-		return nil
-	}
+	return positiveDuration(d, "write timeout", func(c *config) { c.writeTimeout = d })
 }
 
 // WithSendQueue sets the per-connection outgoing queue length; a client
@@ -195,13 +189,7 @@ func WithResumeGrace(d time.Duration) Option {
 
 // WithResumeTTL sets how long an issued resume token stays valid.
 func WithResumeTTL(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return configErr("resume ttl must be positive")
-		}
-		c.resumeTTL = d
-		return nil
-	}
+	return positiveDuration(d, "resume ttl", func(c *config) { c.resumeTTL = d })
 }
 
 // WithAllowedOrigins sets the browser Origin allow-list (exact
@@ -248,13 +236,7 @@ func WithICEServers(servers ...ICEServer) Option {
 
 // WithTURNCredentialTTL sets the lifetime of minted TURN credentials.
 func WithTURNCredentialTTL(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return configErr("TURN credential ttl must be positive")
-		}
-		c.turnCredTTL = d
-		return nil
-	}
+	return positiveDuration(d, "TURN credential ttl", func(c *config) { c.turnCredTTL = d })
 }
 
 // TURNConfig enables the built-in STUN/TURN server (pion/turn).
@@ -294,18 +276,22 @@ func WithTLSConfig(tc *tls.Config) Option {
 
 // WithShutdownTimeout bounds graceful shutdown before connections are cut.
 func WithShutdownTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return configErr("shutdown timeout must be positive")
-		}
-		c.shutdownTimeout = d
-		return nil
-	}
+	return positiveDuration(d, "shutdown timeout", func(c *config) { c.shutdownTimeout = d })
 }
 
 func positive(n *int, what string, set func(*config)) Option {
 	return func(c *config) error {
 		if *n <= 0 {
+			return configErr("%s must be positive", what)
+		}
+		set(c)
+		return nil
+	}
+}
+
+func positiveDuration(d time.Duration, what string, set func(*config)) Option {
+	return func(c *config) error {
+		if d <= 0 {
 			return configErr("%s must be positive", what)
 		}
 		set(c)
