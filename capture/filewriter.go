@@ -51,19 +51,28 @@ func WriteIVF(w io.Writer, width, height int, frames []EncodedFrame) error {
 	return iw.Close()
 }
 
+// oggSerial is the stream serial of files we write; fixed (instead of
+// random) so generated files are reproducible.
+const oggSerial = 0x5043_4c4c
+
 // WriteOgg writes Opus packets (48 kHz clock) as an Ogg Opus file.
 func WriteOgg(w io.Writer, channels int, packets []EncodedFrame) error {
 	if channels < 1 || channels > 2 {
 		return fmt.Errorf("ogg channels %d: %w", channels, ErrBadConfig)
 	}
-	ow, err := oggwriter.NewWith(w, 48000, uint16(channels))
+	ow, err := oggwriter.NewWriter(w, oggwriter.WithSampleRate(48000), oggwriter.WithChannelCount(uint16(channels)))
 	if err != nil {
 		return fmt.Errorf("ogg writer: %w", err)
 	}
+	const ssrc = 1
+	track, err := ow.NewTrack(ssrc, oggwriter.WithSerial(oggSerial))
+	if err != nil {
+		return fmt.Errorf("ogg track: %w", err)
+	}
 	var ts uint32
 	for i, p := range packets {
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: ts}, Payload: p.Data}
-		if err := ow.WriteRTP(pkt); err != nil {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: ssrc, SequenceNumber: uint16(i), Timestamp: ts}, Payload: p.Data}
+		if err := track.WriteRTP(pkt); err != nil {
 			return fmt.Errorf("ogg packet %d: %w", i, err)
 		}
 		ts += uint32((p.Duration*48000 + time.Second/2) / time.Second)
