@@ -33,6 +33,22 @@ func TestReconnectAcrossRestart(t *testing.T) {
 
 	ja := waitMsg(t, a, ofType(TypeJoined))
 	jb := waitMsg(t, b, ofType(TypeJoined))
+	// Events: connected (Dial), reconnecting, connected again, same id.
+	var states []State
+	for len(states) < 3 {
+		select {
+		case ev := <-a.Events():
+			states = append(states, ev.State)
+			if ev.State == StateConnected && ev.PeerID != idA {
+				t.Fatalf("event peer id %s, want %s", ev.PeerID, idA)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events so far %v", states)
+		}
+	}
+	if states[0] != StateConnected || states[1] != StateReconnecting || states[2] != StateConnected {
+		t.Fatalf("events %v", states)
+	}
 	if ja.PeerID != idA || jb.PeerID != idB || !ja.Resumed || !jb.Resumed {
 		t.Fatalf("ids after restart: a %s→%s b %s→%s", idA, ja.PeerID, idB, jb.PeerID)
 	}

@@ -217,6 +217,31 @@ func TestRejections(t *testing.T) {
 			code: CodeNotJoined,
 		},
 		{
+			name: "second join",
+			act: func(t *testing.T, ws *websocket.Conn) {
+				rawJoin(t, ws, Message{Room: "twice"})
+				sendRaw(t, ws, Message{Type: TypeJoin, Room: "twice-again", Name: "n"})
+			},
+			code: CodeAlreadyJoined,
+		},
+		{
+			name: "bye then unknown peer",
+			act: func(t *testing.T, ws *websocket.Conn) {
+				rawJoin(t, ws, Message{Room: "byes"})
+				sendRaw(t, ws, Message{Type: TypeBye})
+				sendRaw(t, ws, Message{Type: TypeOffer, SDP: json.RawMessage(`{}`)})
+				expectError(t, ws, CodeNotJoined, 0)
+				rawJoin(t, ws, Message{Room: "byes"}) // the connection may join again
+				sendRaw(t, ws, Message{Type: TypeOffer, To: "nobody", SDP: json.RawMessage(`{}`)})
+			},
+			code: CodeUnknownPeer,
+		},
+		{
+			name: "join without version",
+			act:  func(t *testing.T, ws *websocket.Conn) { sendRaw(t, ws, `{"type":"join","room":"r","name":"n"}`) },
+			code: CodeUnsupportedVersion, closeCode: ClosePolicy,
+		},
+		{
 			name: "message flood",
 			act: func(t *testing.T, ws *websocket.Conn) {
 				for range 100 {
