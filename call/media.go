@@ -66,6 +66,11 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
+	// Simulated loss goes first so that every later interceptor (NACK,
+	// reports, TWCC) sees the stream as a lossy network would deliver it.
+	if cfg.ReceiveLoss > 0 {
+		reg.Add(&lossFactory{rate: cfg.ReceiveLoss})
+	}
 	// FlexFEC must see packets before anything rewrites them (TWCC ids).
 	if cfg.FlexFEC {
 		if err := webrtc.ConfigureFlexFEC03(FlexFECPayloadType, m, reg); err != nil {

@@ -74,6 +74,14 @@ type Config struct {
 	// FlexFEC decoder interceptor (v0.1.48), so only browsers recover
 	// with it; a pion peer ignores the repair stream.
 	FlexFEC bool
+	// OnKeyFrameRequest is called when the peer asks for a keyframe (PLI or
+	// FIR) on a video track we send. Called on an RTCP reader goroutine;
+	// must not block.
+	OnKeyFrameRequest func()
+	// ReceiveLoss drops this fraction (0..1) of received RTP at random
+	// before NACK, FEC and jitter buffers see it: loss experiments
+	// (headless --simulate-loss). Zero in real calls.
+	ReceiveLoss float64
 
 	// Timeouts: zero means the default; ConnectTimeout runs from Start to
 	// the first "connected", ReconnectTimeout from each loss of the path.
@@ -215,6 +223,9 @@ func New(cfg Config) (*Session, error) {
 	cfg.StartBitrate = cmp0(cfg.StartBitrate, DefaultStartBitrate)
 	if cfg.MinBitrate > cfg.MaxBitrate {
 		return nil, fmt.Errorf("%w: min bitrate above max", ErrInvalidConfig)
+	}
+	if cfg.ReceiveLoss < 0 || cfg.ReceiveLoss >= 1 {
+		return nil, fmt.Errorf("%w: receive loss %v outside [0, 1)", ErrInvalidConfig, cfg.ReceiveLoss)
 	}
 	cfg.ConnectTimeout = cmp0(cfg.ConnectTimeout, DefaultConnectTimeout)
 	cfg.ReconnectTimeout = cmp0(cfg.ReconnectTimeout, DefaultReconnectTimeout)
@@ -645,7 +656,13 @@ func (s *Session) readSenderRTCP(snd *webrtc.RTPSender, audio bool, ssrc uint32)
 		if err != nil {
 			return
 		}
-		if !audio || s.cfg.OnAudioLoss == nil {
+		if !audio {
+			if s.cfg.OnKeyFrameRequest != nil && wantsKeyFrame(pkts) {
+				s.cfg.OnKeyFrameRequest()
+			}
+			continue
+		}
+		if s.cfg.OnAudioLoss == nil {
 			continue
 		}
 		for _, p := range pkts {

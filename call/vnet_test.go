@@ -394,6 +394,8 @@ func TestVNetICERestart(t *testing.T) {
 		a.Tracks = []webrtc.TrackLocal{video}
 	})
 	defer p.close()
+	var sa sent
+	p.sa.Tap(sa.tap)
 	p.start(t)
 	p.waitConnected(t)
 	stop := make(chan struct{})
@@ -419,6 +421,9 @@ func TestVNetICERestart(t *testing.T) {
 	}
 	if p.received.Load() < before+10 {
 		t.Fatalf("media did not resume: %d -> %d", before, p.received.Load())
+	}
+	if n := len(offerUfrags(sa.all())); n < 2 {
+		t.Fatalf("alice never restarted ICE (%d ufrags)", n)
 	}
 }
 
@@ -490,21 +495,7 @@ func TestVNetInterfaceChange(t *testing.T) {
 	p.sa.Tap(sa.tap)
 	p.start(t)
 	p.waitConnected(t)
-	ufrags := func() []string {
-		var out []string
-		for _, sig := range sa.all() {
-			if sig.Kind != SignalOffer {
-				continue
-			}
-			for _, line := range strings.Split(sig.SDP, "\r\n") {
-				if v, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok && !slices.Contains(out, v) {
-					out = append(out, v)
-				}
-			}
-		}
-
-		return out
-	}
+	ufrags := func() []string { return offerUfrags(sa.all()) }
 	if n := len(ufrags()); n != 1 {
 		t.Fatalf("%d ufrags before the change", n)
 	}
@@ -522,4 +513,22 @@ func TestVNetInterfaceChange(t *testing.T) {
 	if st := p.a.State(); st != StateConnected {
 		t.Fatalf("state after restart %s", st)
 	}
+}
+
+// offerUfrags lists the distinct ICE ufrags of the offers among sigs; a new
+// one means an ICE restart.
+func offerUfrags(sigs []Signal) []string {
+	var out []string
+	for _, sig := range sigs {
+		if sig.Kind != SignalOffer {
+			continue
+		}
+		for _, line := range strings.Split(sig.SDP, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+
+	return out
 }
