@@ -1,0 +1,179 @@
+//go:build cgo
+
+package codec
+
+import (
+	"fmt"
+	"image"
+	"testing"
+	"time"
+
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+)
+
+// benchFrames renders n frames of the moving pattern once, outside the timer.
+func benchFrames(w, h, n int) []*image.YCbCr {
+	frames := make([]*image.YCbCr, n)
+	for i := range frames {
+		frames[i] = image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+		movingPattern(frames[i], i)
+	}
+	return frames
+}
+
+func reportMsPerFrame(b *testing.B, frames int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(frames), "ms/frame")
+}
+
+var vp8BenchSizes = []struct {
+	w, h, threads, bitrate int
+}{
+	{640, 480, 1, 1_000_000},
+	{1280, 720, 1, 2_000_000},
+	{1280, 720, 2, 2_000_000},
+}
+
+// BenchmarkVP8Encode compares Peercall's encoder (realtime, cpu-used -6)
+// with mediadevices' vpx encoder (its defaults) on the same pictures.
+func BenchmarkVP8Encode(b *testing.B) {
+	for _, sz := range vp8BenchSizes {
+		frames := benchFrames(sz.w, sz.h, 30)
+		b.Run(fmt.Sprintf("peercall/%dx%d/threads=%d", sz.w, sz.h, sz.threads), func(b *testing.B) {
+			enc, err := NewVP8Encoder(VP8Config{Width: sz.w, Height: sz.h, BitRate: sz.bitrate, Threads: sz.threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer enc.Close()
+			var bytes int
+			i := 0
+			for b.Loop() {
+				out, _, err := enc.Encode(frames[i%len(frames)], time.Duration(i)*frameDur)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes += len(out)
+				i++
+			}
+			reportMsPerFrame(b, i)
+			b.ReportMetric(float64(bytes)*8*30/float64(i)/1000, "kbit/s@30fps")
+		})
+		if sz.threads != 1 {
+			continue // mediadevices' encoder is single-threaded
+		}
+		b.Run(fmt.Sprintf("mediadevices/%dx%d", sz.w, sz.h), func(b *testing.B) {
+			params, err := vpx.NewVP8Params()
+			if err != nil {
+				b.Fatal(err)
+			}
+			params.BitRate = sz.bitrate
+			i := 0
+			src := video.ReaderFunc(func() (image.Image, func(), error) {
+				img := frames[i%len(frames)]
+				i++
+				return img, func() {}, nil
+			})
+			rc, err := params.BuildVideoEncoder(src, prop.Media{Video: prop.Video{Width: sz.w, Height: sz.h, FrameRate: 30}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rc.Close()
+			var bytes int
+			n := 0
+			for b.Loop() {
+				out, release, err := rc.Read()
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes += len(out)
+				release()
+				n++
+			}
+			reportMsPerFrame(b, n)
+			b.ReportMetric(float64(bytes)*8*30/float64(n)/1000, "kbit/s@30fps")
+		})
+	}
+}
+
+func BenchmarkVP8Decode(b *testing.B) {
+	for _, sz := range vp8BenchSizes[:2] {
+		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
+			frames := benchFrames(sz.w, sz.h, 30)
+			enc, err := NewVP8Encoder(VP8Config{Width: sz.w, Height: sz.h, BitRate: sz.bitrate, KeyFrameInterval: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var stream [][]byte
+			for i, f := range frames {
+				out, _, err := enc.Encode(f, time.Duration(i)*frameDur)
+				if err != nil {
+					b.Fatal(err)
+				}
+				stream = append(stream, out)
+			}
+			enc.Close()
+			dec, err := NewVP8Decoder()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer dec.Close()
+			i := 0
+			for b.Loop() {
+				// The stream restarts at its keyframe after the last frame.
+				if _, err := dec.Decode(stream[i%len(stream)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportMsPerFrame(b, i)
+		})
+	}
+}
+
+func BenchmarkYCbCrToRGBA(b *testing.B) {
+	for _, sz := range vp8BenchSizes[:2] {
+		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
+			src := benchFrames(sz.w, sz.h, 1)[0]
+			dst := YCbCrToRGBA(nil, src)
+			n := 0
+			for b.Loop() {
+				dst = YCbCrToRGBA(dst, src)
+				n++
+			}
+			reportMsPerFrame(b, n)
+		})
+	}
+}
+
+// BenchmarkOpus measures encoding and decoding one second of 48 kHz mono
+// speech at 32 kbit/s with FEC (50 frames of 20 ms).
+func BenchmarkOpus(b *testing.B) {
+	cfg := DefaultOpusConfig()
+	pcm := speechLike(48000, 48000)
+	enc, err := NewOpusEncoder(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	dec, err := NewOpusDecoder(48000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dec.Close()
+	out := make([]int16, 960)
+	seconds := 0
+	for b.Loop() {
+		for f := 0; f < 50; f++ {
+			pkt, err := enc.Encode(pcm[f*960 : (f+1)*960])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := dec.Decode(pkt, out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		seconds++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(seconds), "ms/s-of-audio")
+}
