@@ -139,3 +139,10 @@ func TestSASWordListMatchesDocs(t *testing.T) {
 		t.Fatalf("docs list has %d words and differs from sasWords", len(got))
 	}
 }
+
+func BenchmarkSAS(b *testing.B) {
+	a, c := fakeFingerprint("a"), fakeFingerprint("b")
+	for b.Loop() {
+		SAS(a, c)
+	}
+}

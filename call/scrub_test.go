@@ -151,3 +151,18 @@ func FuzzScrubCandidate(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkScrubSDP(b *testing.B) {
+	for b.Loop() {
+		if _, err := ScrubSDP(PolicyRelay, testSDP); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScrubCandidate(b *testing.B) {
+	c := "candidate:3 1 udp 1694498815 1.2.3.10 6000 typ srflx raddr 192.168.0.2 rport 5000"
+	for b.Loop() {
+		ScrubCandidate(PolicyNoHost, c)
+	}
+}

@@ -300,6 +300,10 @@ func (s *Session) Start() error {
 		return ErrClosed
 	}
 	if !s.started.CompareAndSwap(false, true) {
+		if s.ctx.Err() != nil {
+			return ErrClosed // lost the race with Close
+		}
+
 		return ErrAlreadyStarted
 	}
 	go s.run()

@@ -553,3 +553,74 @@ func TestSessionFlexFEC(t *testing.T) {
 		t.Fatal("offer does not announce a flexfec-03 repair stream")
 	}
 }
+
+// reorderSignaler holds back every offer and answer until the candidates
+// sent after it have gone out, so the peer sees candidates before the
+// description they belong to.
+type reorderSignaler struct {
+	*PipeSignaler
+	mu   sync.Mutex
+	held []Signal
+}
+
+func (r *reorderSignaler) Send(ctx context.Context, s Signal) error {
+	r.mu.Lock()
+	if s.Kind == SignalOffer || s.Kind == SignalAnswer {
+		r.held = append(r.held, s)
+		r.mu.Unlock()
+		go func() { // release after the trickle burst
+			time.Sleep(300 * time.Millisecond)
+			r.mu.Lock()
+			held := r.held
+			r.held = nil
+			r.mu.Unlock()
+			for _, h := range held {
+				_ = r.PipeSignaler.Send(context.Background(), h)
+			}
+		}()
+
+		return nil
+	}
+	r.mu.Unlock()
+
+	return r.PipeSignaler.Send(ctx, s)
+}
+
+func TestSessionLateDescription(t *testing.T) {
+	defer test.TimeOut(30 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+
+	var order []SignalKind
+	var mu sync.Mutex
+	p := newPair(t, func(a, _ *Config) {
+		ps := a.Signaler.(*PipeSignaler)
+		ps.Tap(func(s Signal) {
+			mu.Lock()
+			order = append(order, s.Kind)
+			mu.Unlock()
+		})
+		a.Signaler = &reorderSignaler{PipeSignaler: ps}
+	})
+	defer p.close()
+	p.start(t)
+	p.waitConnected(t)
+	time.Sleep(300 * time.Millisecond) // let the held goroutine finish
+	mu.Lock()
+	defer mu.Unlock()
+	first := slices.Index(order, SignalCandidate)
+	offer := slices.Index(order, SignalOffer)
+	if first < 0 || offer < 0 || first > offer {
+		t.Fatalf("bob did not get candidates before the offer: %v", order)
+	}
+	// Bob's remote candidates are alice's host candidates, not prflx
+	// learned from checks: the queued candidates were applied.
+	found := false
+	for _, st := range p.b.pcPtr.Load().GetStats() {
+		if c, ok := st.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeRemoteCandidate && c.CandidateType == webrtc.ICECandidateTypeHost {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("queued candidates were not applied")
+	}
+}
