@@ -162,34 +162,68 @@ func (g amGeom) render(seq uint32, t time.Time, sig, w []float64) {
 	}
 }
 
-// symbolAt classifies the window pcm[p:p+n]: the strongest tone and whether
-// it is pure enough to be a marker symbol.
-func (g amGeom) symbolAt(pcm []int16, p int) (int, bool) {
-	x := pcm[p : p+g.n]
-	var energy float64
-	for _, v := range x {
-		f := float64(v)
-		energy += f * f
+// amAnalyzer classifies symbol windows of one PCM buffer. Window energies
+// come from a prefix sum, so the cheap single-tone test used while scanning
+// costs one Goertzel filter per window.
+type amAnalyzer struct {
+	g   amGeom
+	pcm []int16
+	sq  []float64 // sq[i] = sum of pcm[:i]^2
+}
+
+func newAMAnalyzer(g amGeom, pcm []int16) *amAnalyzer {
+	sq := make([]float64, len(pcm)+1)
+	for i, v := range pcm {
+		sq[i+1] = sq[i] + float64(v)*float64(v)
 	}
-	// Ignore near-silence: a marker is loud by construction.
-	if energy < float64(g.n)*100*100 {
+	return &amAnalyzer{g: g, pcm: pcm, sq: sq}
+}
+
+// energy of the window at p, or 0 for near-silence (a marker is loud by
+// construction).
+func (a *amAnalyzer) energy(p int) float64 {
+	e := a.sq[p+a.g.n] - a.sq[p]
+	if e < float64(a.g.n)*100*100 {
+		return 0
+	}
+	return e
+}
+
+func (a *amAnalyzer) power(p, tone int) float64 {
+	c := a.g.coeffs[tone]
+	var s1, s2 float64
+	for _, v := range a.pcm[p : p+a.g.n] {
+		s0 := float64(v) + c*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return s1*s1 + s2*s2 - c*s1*s2
+}
+
+// A pure tone of energy E gives Goertzel power E*n/2; purity is the share
+// of the window's energy in one tone.
+func (a *amAnalyzer) purity(pw, e float64) float64 { return pw / (e * float64(a.g.n) / 2) }
+
+// mayBe reports whether the window at p could read as symbol tone: a
+// necessary condition for symbolAt(p) == (tone, true).
+func (a *amAnalyzer) mayBe(p, tone int) bool {
+	e := a.energy(p)
+	return e > 0 && a.purity(a.power(p, tone), e) >= amMinPurity
+}
+
+// symbolAt classifies the window at p: the strongest tone and whether it is
+// pure enough to be a marker symbol.
+func (a *amAnalyzer) symbolAt(p int) (int, bool) {
+	e := a.energy(p)
+	if e == 0 {
 		return 0, false
 	}
 	best, bestP := 0, 0.0
-	for k, c := range g.coeffs {
-		var s1, s2 float64
-		for _, v := range x {
-			s0 := float64(v) + c*s1 - s2
-			s2, s1 = s1, s0
-		}
-		pw := s1*s1 + s2*s2 - c*s1*s2
-		if pw > bestP {
+	for k := range a.g.coeffs {
+		if pw := a.power(p, k); pw > bestP {
 			best, bestP = k, pw
 		}
 	}
-	// A pure tone of energy E gives Goertzel power E*n/2.
-	purity := bestP / (energy * float64(g.n) / 2)
-	return best, purity >= amMinPurity
+	return best, a.purity(bestP, e) >= amMinPurity
 }
 
 // ReadAudioMarkers finds every audio marker in mono PCM at sampleRate. It
@@ -209,6 +243,7 @@ func readAudioMarkersAt(pcm []int16, sampleRate int, now time.Time) ([]AudioMark
 	}
 	// Classify windows on a grid finer than a symbol; a marker then starts
 	// within step/2 of some grid point.
+	an := newAMAnalyzer(g, pcm)
 	step := max(1, g.n/8)
 	perSym := g.n / step
 	nPos := (len(pcm)-g.n)/step + 1
@@ -224,7 +259,7 @@ func readAudioMarkersAt(pcm []int16, sampleRate int, now time.Time) ([]AudioMark
 		}
 		c := &track[i]
 		if !c.done {
-			s, ok := g.symbolAt(pcm, i*step)
+			s, ok := an.symbolAt(i * step)
 			c.sym, c.ok, c.done = int8(s), ok, true
 		}
 		return int(c.sym), c.ok
@@ -232,6 +267,10 @@ func readAudioMarkersAt(pcm []int16, sampleRate int, now time.Time) ([]AudioMark
 	var out []AudioMarker
 	lastIdx := nPos - 1 - (amSyms-1)*perSym
 	for i := 0; i <= lastIdx; i++ {
+		// Cheap scan first: neither preamble tone present means no marker.
+		if !an.mayBe(i*step, amPreamble0) && !an.mayBe((i+perSym)*step, amPreamble1) {
+			continue
+		}
 		// One preamble symbol may be unreadable, not wrong: the code
 		// and the check reject the rest.
 		s0, ok0 := at(i)

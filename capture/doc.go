@@ -1,4 +1,18 @@
 // Package capture turns cameras, microphones, synthetic generators and media
 // files into sources for a call. Synthetic sources embed machine-readable
 // sequence/time markers so a receiver can measure latency and frame loss.
+//
+//   - Devices: ListDevices, OpenCamera, OpenMicrophone on pion/mediadevices
+//     (V4L2 camera, miniaudio microphone; drivers_linux.go). Without a device
+//     they fail with ErrNoCamera / ErrNoMicrophone so the app can go
+//     audio-only.
+//   - Synthetic video: NewPatternSource, a scrolling test pattern with a video
+//     marker (WriteVideoMarker / ReadVideoMarker) that survives VP8.
+//   - Synthetic audio: NewToneSource, NewSpeechSource, NewWAVSource, with
+//     audio markers (ReadAudioMarkers) that survive Opus at 32 kbit/s.
+//   - Files: OpenIVF / OpenOgg stream pre-encoded VP8 / Opus without
+//     re-encoding; WriteIVF / WriteOgg write them.
+//
+// Every source has a plain pull API (Next, optionally paced on the real-time
+// clock) and, where mediadevices defines one, a video.Reader / audio.Reader.
 package capture

@@ -39,7 +39,7 @@ const markerTimeMask = 1<<markerTimeBits - 1
 // markerGeometry returns cell size and origin for a frame size, or false
 // when the frame is too small. Reader and writer derive it from size alone.
 func markerGeometry(w, h int) (cell int, ok bool) {
-	for _, c := range []int{16, 8} {
+	for _, c := range [...]int{16, 8} {
 		if w >= (markerCols+2)*c && h >= (markerRows+2)*c {
 			return c, true
 		}
@@ -94,15 +94,39 @@ func WriteVideoMarker(img *image.YCbCr, seq uint32, t time.Time) error {
 			}
 		}
 	}
-	// Neutral chroma over the whole marker rectangle.
-	for y := y0; y < y0+markerRows*cell; y++ {
-		for x := x0; x < x0+markerCols*cell; x++ {
-			off := img.COffset(x, y)
-			img.Cb[off] = 128
-			img.Cr[off] = 128
-		}
+	// Neutral chroma over the whole marker rectangle; the rectangle is
+	// 8-aligned, so it maps onto whole chroma samples for every ratio.
+	hs, vs := chromaStep(img.SubsampleRatio)
+	w8 := markerCols * cell / hs
+	for y := y0; y < y0+markerRows*cell; y += vs {
+		off := img.COffset(x0, y)
+		clear8(img.Cb[off:off+w8], 128)
+		clear8(img.Cr[off:off+w8], 128)
 	}
 	return nil
+}
+
+// chromaStep is the luma distance between chroma samples.
+func chromaStep(r image.YCbCrSubsampleRatio) (h, v int) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return 2, 1
+	case image.YCbCrSubsampleRatio420:
+		return 2, 2
+	case image.YCbCrSubsampleRatio440:
+		return 1, 2
+	case image.YCbCrSubsampleRatio411:
+		return 4, 1
+	case image.YCbCrSubsampleRatio410:
+		return 4, 2
+	}
+	return 1, 1
+}
+
+func clear8(b []byte, v byte) {
+	for i := range b {
+		b[i] = v
+	}
 }
 
 // cellMean averages the centre half of a cell; edges are where compression
