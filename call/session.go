@@ -93,8 +93,8 @@ type Config struct {
 	InterfacePoll time.Duration
 
 	// Logger for session events; nil discards. Never receives SDP or
-	// candidates. Pion logs go through ICE.LoggerFactory (defaults to
-	// this logger at warn level and above, redacted).
+	// candidates. Pion logs go through ICE.LoggerFactory, which defaults
+	// to NewSlogLoggerFactory(Logger): same handler and level, redacted.
 	Logger *slog.Logger
 }
 
