@@ -442,3 +442,41 @@ func BenchmarkSpeechSource(b *testing.B) {
 		}
 	}
 }
+
+func TestAudioMarkerScanner(t *testing.T) {
+	for _, chunk := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 170 * time.Millisecond} {
+		src, err := NewSpeechSource(AudioConfig{FrameDuration: chunk, MarkerInterval: 250 * time.Millisecond, Now: fixedClock(testEpoch, chunk)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := NewAudioMarkerScanner(48000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.now = func() time.Time { return testEpoch }
+		var got []AudioMarker
+		n := int(4 * time.Second / chunk)
+		for range n {
+			pcm, err := src.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, sc.Write(pcm)...)
+		}
+		got = append(got, sc.Flush()...)
+		// Markers at 0, 0.25 ... up to the end of the stream.
+		total := n * src.FrameLen()
+		want := (total-int(AudioMarkerDuration().Milliseconds())*48)/12000 + 1
+		if len(got) != want {
+			t.Fatalf("chunk %v: %d markers, want %d", chunk, len(got), want)
+		}
+		for i, m := range got {
+			if d := m.Offset - i*12000; m.Seq != uint32(i) || d < -48 || d > 48 {
+				t.Fatalf("chunk %v: marker %d = %+v", chunk, i, m)
+			}
+		}
+	}
+	if _, err := NewAudioMarkerScanner(4000); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("4 kHz: %v", err)
+	}
+}
