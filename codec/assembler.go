@@ -225,9 +225,13 @@ func (a *VP8Assembler) assemble(ext int64) []Frame {
 					a.requestKeyFrame() // the stream started mid-GOP
 				}
 				// Waiting for a keyframe: a complete interframe and all
-				// before it are useless. (A keyframe still being
-				// reordered behind it is lost too, and asked for again.)
-				a.discard(a.low, end+1)
+				// before it are useless, unless an incomplete keyframe
+				// precedes it. That one may still be repaired (NACK
+				// retransmission, reordering) and then the interframes
+				// after it are good again.
+				if !a.keyStartIn(a.low, s) {
+					a.discard(a.low, end+1)
+				}
 			}
 		}
 	}
@@ -238,6 +242,16 @@ func (a *VP8Assembler) assemble(ext int64) []Frame {
 		a.requestKeyFrame()
 	}
 	return out
+}
+
+// keyStartIn reports whether a keyframe's first packet is in [from, to).
+func (a *VP8Assembler) keyStartIn(from, to int64) bool {
+	for e := max(from, to-assemblerRing); e < to; e++ {
+		if p := a.slot(e); p.valid && p.ext == e && p.key {
+			return true
+		}
+	}
+	return false
 }
 
 // drain hands out consecutive complete frames from low while synced.

@@ -67,6 +67,14 @@ func (st *testStream) packetOf(f, k int) int {
 	panic("no such frame")
 }
 
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
 func gop(n int, keyAt ...int) []testFrame {
 	fs := make([]testFrame, n)
 	for i := range fs {
@@ -179,6 +187,30 @@ func TestVP8Assembler(t *testing.T) {
 				return p
 			},
 			want: []int{0, 1, 2},
+		},
+		{
+			name: "keyframe packet retransmitted after the window", frames: gop(30, 0),
+			edit: func(st *testStream) []*rtp.Packet {
+				// A NACK brings the lost keyframe packet back late: the
+				// keyframe and the interframes held since are handed out.
+				p := slices.Clone(st.packets)
+				i := st.packetOf(0, 1)
+				lost := p[i]
+				p = slices.Delete(p, i, i+1)
+				return append(p, lost)
+			},
+			want: seq(0, 30),
+		},
+		{
+			name: "loss, then the new keyframe repaired late", frames: gop(45, 0, 5),
+			edit: func(st *testStream) []*rtp.Packet {
+				p := slices.Clone(st.packets)
+				late := p[st.packetOf(5, 1)]
+				p = slices.Delete(p, st.packetOf(5, 1), st.packetOf(5, 1)+1)
+				p = slices.Delete(p, st.packetOf(3, 1), st.packetOf(3, 1)+1)
+				return append(p, late)
+			},
+			want: append([]int{0, 1, 2}, seq(5, 45)...), gaps: 1, minDrops: 2,
 		},
 		{
 			name: "whole frame lost", frames: gop(50, 0),

@@ -272,6 +272,7 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 		j.playing = true
 	}
 	frameMs := uint64(j.cfg.FrameDuration / time.Millisecond)
+	j.skipDTX()
 
 	// Deeper than the target: drop one frame (still decoded, so that the
 	// decoder state stays continuous).
@@ -308,19 +309,6 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 		return j.pcm, FrameConcealed
 	}
 
-	// The packet for next is missing but later ones are here. If the first
-	// later packet directly follows the last one played in sequence
-	// numbers, nothing was lost: the sender skipped time (DTX). Resume there.
-	for i := j.next + 1; i <= j.highest; i++ {
-		if s := j.slot(i); s.valid && s.idx == i {
-			if j.haveSeq && s.seq == j.lastSeq+1 {
-				j.next = i
-				return j.popLocked(frameMs)
-			}
-			break
-		}
-	}
-
 	j.stats.Lost++
 	if n := j.slot(j.next + 1); n.valid && n.idx == j.next+1 && j.dec.CanConceal() {
 		if err := j.dec.DecodeFEC(n.payload, j.pcm); err == nil {
@@ -334,19 +322,25 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 	return j.pcm, FrameConcealed
 }
 
-// popLocked plays the packet at next, which is present.
-func (j *AudioJitterBuffer) popLocked(frameMs uint64) ([]int16, FrameKind) {
-	s := j.slot(j.next)
-	s.valid = false
-	j.next++
-	j.lastSeq, j.haveSeq = s.seq, true
-	if j.decodeInto(s.payload) {
-		j.stats.Decoded++
-		return j.pcm, FrameDecoded
+// skipDTX moves the playout point over a pause of the sender: when the
+// packet for next is missing and the first later packet directly follows the
+// last one played in sequence numbers, nothing was lost, the sender skipped
+// time (DTX), and playout resumes at that packet.
+func (j *AudioJitterBuffer) skipDTX() {
+	if !j.haveSeq {
+		return
 	}
-	j.stats.Malformed++
-	j.conceal(frameMs)
-	return j.pcm, FrameConcealed
+	if s := j.slot(j.next); s.valid && s.idx == j.next {
+		return
+	}
+	for i := j.next + 1; i <= j.highest; i++ {
+		if s := j.slot(i); s.valid && s.idx == i {
+			if s.seq == j.lastSeq+1 {
+				j.next = i
+			}
+			return
+		}
+	}
 }
 
 // decodeInto decodes payload into j.pcm, padding or cutting to one frame.

@@ -184,6 +184,25 @@ func TestAudioJitterBuffer(t *testing.T) {
 			},
 		},
 		{
+			name: "dtx pause",
+			pkts: func() []sentPacket {
+				// After packet 30 the sender stays silent for 400 ms:
+				// timestamps jump, sequence numbers do not.
+				p := base()
+				for i := 31; i < len(p); i++ {
+					p[i].ts += 20 * 960
+					p[i].arrival += 400 * time.Millisecond
+				}
+				return p
+			}(),
+			want: JitterStats{Received: 100, Decoded: 100},
+			checkFn: func(t *testing.T, s JitterStats) {
+				if s.Underruns < 15 {
+					t.Errorf("underruns %d during a 400 ms pause", s.Underruns)
+				}
+			},
+		},
+		{
 			name: "one packet far too late",
 			pkts: func() []sentPacket {
 				p := base()
@@ -200,7 +219,7 @@ func TestAudioJitterBuffer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer jb.Close()
-			kinds := playout(t, jb, tc.pkts, 110)
+			kinds := playout(t, jb, tc.pkts, 130)
 			s := jb.Stats()
 			got := JitterStats{Received: s.Received, Decoded: s.Decoded, Lost: s.Lost, Late: s.Late, Duplicates: s.Duplicates}
 			want := tc.want
@@ -275,4 +294,30 @@ func TestAudioJitterBufferInvalid(t *testing.T) {
 	if _, kind := jb.Pop(); kind != FrameSilence {
 		t.Fatalf("empty buffer gave %v", kind)
 	}
+}
+
+// FuzzAudioJitterBuffer pushes arbitrary packets (and garbage payloads
+// straight into the decoder) between pops: nothing may panic and every frame
+// has the right size.
+func FuzzAudioJitterBuffer(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 0xf8, 1, 1, 1, 0xf8, 3, 2, 1, 0xf8, 2, 40, 2, 0x08, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		jb, err := NewAudioJitterBuffer(JitterBufferConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer jb.Close()
+		epoch := time.Unix(0, 0)
+		for k := 0; len(data) >= 3; k++ {
+			seq, tsStep, n := data[0], data[1], int(data[2]%64)
+			data = data[3:]
+			n = min(n, len(data))
+			_ = jb.Push(uint16(seq), uint32(tsStep)*960, data[:n], epoch.Add(time.Duration(k)*7*time.Millisecond))
+			data = data[n:]
+			if pcm, _ := jb.Pop(); len(pcm) != jb.FrameSamples() {
+				t.Fatalf("frame of %d samples", len(pcm))
+			}
+		}
+		_ = jb.Stats()
+	})
 }

@@ -13,6 +13,10 @@ import (
 	"github.com/gen2brain/malgo"
 )
 
+// miniaudioNullID is the ID ("null" in hex) of the device of miniaudio's
+// null backend, which it falls back to on machines without sound.
+const miniaudioNullID = "6e756c6c"
+
 // devicePlayer is a malgo (miniaudio) playback device.
 type devicePlayer struct {
 	ctx *malgo.AllocatedContext
@@ -60,6 +64,9 @@ func listDevices(ctx *malgo.AllocatedContext) ([]Device, error) {
 	}
 	out := make([]Device, 0, len(infos))
 	for i := range infos {
+		if infos[i].ID.String() == miniaudioNullID {
+			continue // miniaudio's own null backend: NullDeviceID does that
+		}
 		out = append(out, Device{ID: infos[i].ID.String(), Name: infos[i].Name(), Default: infos[i].IsDefault != 0})
 	}
 	return out, nil
