@@ -72,10 +72,8 @@ func (c JitterBufferConfig) withDefaults() (JitterBufferConfig, error) {
 	if err := validOpusFormat(c.SampleRate, c.Channels); err != nil {
 		return c, err
 	}
-	switch c.FrameDuration {
-	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
-	default:
-		return c, fmt.Errorf("jitter buffer frame duration %v: %w", c.FrameDuration, ErrInvalidConfig)
+	if err := validFrameDuration(c.FrameDuration); err != nil {
+		return c, err
 	}
 	if c.MinDelay < 0 || c.MaxDelay < c.MinDelay || c.MaxDelay > time.Duration(jbRing/2)*c.FrameDuration {
 		return c, fmt.Errorf("jitter buffer delay bounds %v..%v: %w", c.MinDelay, c.MaxDelay, ErrInvalidConfig)

@@ -73,12 +73,19 @@ func (c OpusConfig) withDefaults() (OpusConfig, error) {
 	if c.PacketLossPerc < 0 || c.PacketLossPerc > 100 {
 		return c, fmt.Errorf("opus packet loss %d%%: %w", c.PacketLossPerc, ErrInvalidConfig)
 	}
-	switch c.FrameDuration {
-	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
-	default:
-		return c, fmt.Errorf("opus frame duration %v: %w", c.FrameDuration, ErrInvalidConfig)
+	if err := validFrameDuration(c.FrameDuration); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// validFrameDuration accepts the Opus frame sizes Peercall uses.
+func validFrameDuration(d time.Duration) error {
+	switch d {
+	case 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond:
+		return nil
+	}
+	return fmt.Errorf("opus frame duration %v: %w", d, ErrInvalidConfig)
 }
 
 // FrameSamples is the number of samples per channel in one frame.

@@ -62,23 +62,15 @@ func (e *OpusEncoder) FrameSamples() int { return e.Config().FrameSamples() }
 // Encode compresses one frame of interleaved 16-bit PCM (FrameSamples() ×
 // channels samples) and returns a new packet the caller owns.
 func (e *OpusEncoder) Encode(pcm []int16) ([]byte, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, ErrClosed
-	}
-	if want := e.cfg.FrameSamples() * e.cfg.Channels; len(pcm) != want {
-		return nil, fmt.Errorf("opus encode: %d samples, want %d: %w", len(pcm), want, ErrInvalidConfig)
-	}
-	n, err := e.enc.Encode(pcm, e.buf)
-	if err != nil {
-		return nil, fmt.Errorf("opus encode: %v: %w", err, ErrCodec)
-	}
-	return append([]byte(nil), e.buf[:n]...), nil
+	return encodeFrame(e, pcm, e.enc.Encode)
 }
 
 // EncodeFloat32 is Encode for float PCM in [-1, 1].
 func (e *OpusEncoder) EncodeFloat32(pcm []float32) ([]byte, error) {
+	return encodeFrame(e, pcm, e.enc.EncodeFloat32)
+}
+
+func encodeFrame[S int16 | float32](e *OpusEncoder, pcm []S, encode func([]S, []byte) (int, error)) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -87,7 +79,7 @@ func (e *OpusEncoder) EncodeFloat32(pcm []float32) ([]byte, error) {
 	if want := e.cfg.FrameSamples() * e.cfg.Channels; len(pcm) != want {
 		return nil, fmt.Errorf("opus encode: %d samples, want %d: %w", len(pcm), want, ErrInvalidConfig)
 	}
-	n, err := e.enc.EncodeFloat32(pcm, e.buf)
+	n, err := encode(pcm, e.buf)
 	if err != nil {
 		return nil, fmt.Errorf("opus encode: %v: %w", err, ErrCodec)
 	}
