@@ -190,20 +190,22 @@ type Session struct {
 	sas   *SASCode
 
 	// Owner goroutine only.
-	pc             *webrtc.PeerConnection
-	state          State
-	remoteSet      bool
-	ignoreOffer    bool
-	offerPending   bool
-	restartPending bool
-	pendingCands   []webrtc.ICECandidateInit
-	senders        map[string]*webrtc.RTPSender
-	connectTimer   *time.Timer
-	reconnTimer    *time.Timer
-	restartTimer   *time.Timer
-	restartAttempt int
-	ifaces         string
-	prev           statsPrev
+	pc              *webrtc.PeerConnection
+	state           State
+	remoteSet       bool
+	ignoreOffer     bool
+	offerPending    bool
+	lastOffer       string // scrubbed copy of our latest offer, for resends
+	lastRemoteOffer string
+	restartPending  bool
+	pendingCands    []webrtc.ICECandidateInit
+	senders         map[string]*webrtc.RTPSender
+	connectTimer    *time.Timer
+	reconnTimer     *time.Timer
+	restartTimer    *time.Timer
+	restartAttempt  int
+	ifaces          string
+	prev            statsPrev
 }
 
 // New validates cfg and builds the session's API. Nothing touches the
@@ -455,7 +457,11 @@ func (s *Session) run() {
 		return
 	}
 	s.transition(EventReady, "waiting for peer", nil)
-	if !s.polite {
+	if s.polite {
+		// "I am here": if the impolite side's first offer went out before
+		// our signaling was listening, this makes it send it again.
+		s.send(Signal{Kind: SignalOfferRequest})
+	} else {
 		s.negotiate(false)
 	}
 	statsTick := time.NewTicker(s.cfg.StatsInterval)
@@ -790,6 +796,14 @@ func (s *Session) onOfferRequest(sig Signal) {
 
 		return
 	}
+	if !s.remoteSet && s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer && s.lastOffer != "" {
+		// The peer is (again) waiting for our first offer: it may have
+		// been sent before the peer listened. Resend it unchanged; the
+		// peer drops exact duplicates.
+		s.send(Signal{Kind: SignalOffer, SDP: s.lastOffer})
+
+		return
+	}
 	for _, k := range sig.Kinds {
 		kind := webrtc.NewRTPCodecType(k)
 		if kind == 0 {
@@ -812,6 +826,9 @@ func (s *Session) sendDescription(kind SignalKind, sdpText string) {
 		s.transition(EventError, "internal error", err)
 
 		return
+	}
+	if kind == SignalOffer {
+		s.lastOffer = scrubbed
 	}
 	s.send(Signal{Kind: kind, SDP: scrubbed})
 }
@@ -880,6 +897,11 @@ func (s *Session) onDescription(sig Signal) {
 	if sig.Kind == SignalAnswer {
 		typ = webrtc.SDPTypeAnswer
 	}
+	if typ == webrtc.SDPTypeOffer && sig.SDP == s.lastRemoteOffer {
+		s.log.Debug("duplicate offer ignored")
+
+		return
+	}
 	desc := webrtc.SessionDescription{Type: typ, SDP: sig.SDP}
 	collision := typ == webrtc.SDPTypeOffer && s.pc.SignalingState() != webrtc.SignalingStateStable
 	s.ignoreOffer = collision
@@ -905,6 +927,9 @@ func (s *Session) onDescription(sig Signal) {
 	}
 	first := !s.remoteSet
 	s.remoteSet = true
+	if typ == webrtc.SDPTypeOffer {
+		s.lastRemoteOffer = sig.SDP
+	}
 	for _, c := range s.pendingCands {
 		if err := s.pc.AddICECandidate(c); err != nil {
 			s.log.Debug("queued candidate rejected", "err", err)

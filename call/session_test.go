@@ -624,3 +624,44 @@ func TestSessionLateDescription(t *testing.T) {
 		t.Fatal("queued candidates were not applied")
 	}
 }
+
+// dropFirstOffer loses the first offer, as when the impolite side offers
+// before the peer's signaling listens.
+type dropFirstOffer struct {
+	*PipeSignaler
+	dropped atomic.Bool
+}
+
+func (d *dropFirstOffer) Send(ctx context.Context, s Signal) error {
+	if s.Kind == SignalOffer && d.dropped.CompareAndSwap(false, true) {
+		return nil
+	}
+
+	return d.PipeSignaler.Send(ctx, s)
+}
+
+func TestSessionLostFirstOffer(t *testing.T) {
+	defer test.TimeOut(30 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+
+	var drop *dropFirstOffer
+	p := newPair(t, func(a, _ *Config) {
+		drop = &dropFirstOffer{PipeSignaler: a.Signaler.(*PipeSignaler)}
+		a.Signaler = drop
+	})
+	defer p.close()
+	// Alice (impolite) starts alone; her offer is lost. Bob's later
+	// "here" request must make her send it again.
+	if err := p.a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.updA.wait(t, "alice waiting", 5*time.Second, isState(StateWaiting))
+	time.Sleep(200 * time.Millisecond)
+	if err := p.b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitConnected(t)
+	if !drop.dropped.Load() {
+		t.Fatal("no offer was dropped")
+	}
+}
