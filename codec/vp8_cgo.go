@@ -166,7 +166,6 @@ type VP8Encoder struct {
 	cfg     VP8Config // applied configuration (size follows the input)
 	conv    *image.YCbCr
 	lastPTS int64 // 90 kHz ticks
-	frames  int64
 	closed  bool
 
 	ctlMu    sync.Mutex // guards the pending settings, never held across C calls
@@ -351,7 +350,6 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, e
 		}
 		return nil, false, vpxError("vp8 encode", rc)
 	}
-	e.frames++
 
 	var out []byte
 	key := false

@@ -194,3 +194,39 @@ func TestVP8ConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestVP8EncoderConcurrentControl changes settings from another goroutine
+// while frames are encoded, as RTCP feedback does (run with -race).
+func TestVP8EncoderConcurrentControl(t *testing.T) {
+	enc, err := NewVP8Encoder(VP8Config{Width: 160, Height: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	src := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			enc.ForceKeyFrame()
+			if err := enc.SetBitRate(100_000 + i*10_000); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := enc.SetCPUUsed(-4 - i%8); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 30; i++ {
+		movingPattern(src, i)
+		if _, _, err := enc.Encode(src, time.Duration(i)*frameDur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if got := enc.BitRate(); got != 100_000+49*10_000 {
+		t.Fatalf("BitRate() = %d", got)
+	}
+}
