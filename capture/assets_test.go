@@ -13,7 +13,7 @@ import (
 var sampleEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestSampleIVF(t *testing.T) {
-	src, err := NewIVFSource(assets.SampleIVF, FileOptions{})
+	src, err := NewIVFSource(assets.SampleIVF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestSampleIVF(t *testing.T) {
 }
 
 func TestSampleOgg(t *testing.T) {
-	src, err := NewOggSource(assets.SampleOgg, FileOptions{})
+	src, err := NewOggSource(assets.SampleOgg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,8 @@ type AudioConfig struct {
 // DefaultMarkerInterval is the audio marker spacing when none is set.
 const DefaultMarkerInterval = 500 * time.Millisecond
 
-// AudioFrame is one chunk of mono PCM with its capture time.
+// AudioFrame is one chunk of mono PCM with the capture time of its first
+// sample.
 type AudioFrame struct {
 	PCM         []int16
 	SampleRate  int
@@ -125,6 +126,11 @@ func (s *AudioSource) NextFrame() (AudioFrame, error) {
 		}
 	}
 	t := s.cfg.Now()
+	if s.cfg.Paced {
+		// Like a microphone, a paced chunk is released when its last sample
+		// is due, so its first sample was captured one chunk earlier.
+		t = t.Add(-s.cfg.FrameDuration)
+	}
 	if cap(s.scratch) < s.frameLen {
 		s.scratch = make([]float64, s.frameLen)
 	}

@@ -93,6 +93,19 @@ func toDevice(d driver.Driver) Device {
 	return Device{ID: d.ID(), Label: info.Label, Name: info.Name, Kind: kindOf(d)}
 }
 
+// rescanCameras re-runs camera discovery; set where the camera driver is
+// compiled in.
+var rescanCameras func()
+
+// RescanDevices looks for cameras plugged in since start (V4L2 only;
+// microphones are enumerated once, at start, by the miniaudio driver). Do
+// not call it while a camera is being opened.
+func RescanDevices() {
+	if rescanCameras != nil {
+		rescanCameras()
+	}
+}
+
 // ListDevices returns cameras then microphones. A machine without devices
 // gives an empty list and no error.
 func ListDevices() ([]Device, error) {

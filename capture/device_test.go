@@ -81,6 +81,7 @@ func (f *fakeMic) AudioRecord(p prop.Media) (audio.Reader, error) {
 func TestNoDevices(t *testing.T) {
 	driverMu.Lock()
 	defer driverMu.Unlock()
+	RescanDevices() // must be harmless without cameras
 	devs, err := ListDevices()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ package capture
 // which ListDevices hides). Build with -tags peercall_nodevices (or
 // mediadevices' own nomicrophone) to leave the drivers out entirely.
 import (
-	_ "github.com/pion/mediadevices/pkg/driver/camera"
+	"github.com/pion/mediadevices/pkg/driver/camera"
 	_ "github.com/pion/mediadevices/pkg/driver/microphone"
 )
+
+func init() { rescanCameras = camera.Initialize }

@@ -17,12 +17,26 @@ import (
 // parsed whole at open so that a bad file fails there, not mid-call.
 const maxMediaFile = 64 << 20
 
-// FileOptions control file sources.
-type FileOptions struct {
-	// Loop restarts at the first frame/packet instead of returning io.EOF.
-	Loop bool
-	// Paced makes Next wait each item's duration on the real-time clock.
-	Paced bool
+// fileOptions control file sources.
+type fileOptions struct {
+	loop, paced bool
+}
+
+// FileOption configures OpenIVF, OpenOgg and their in-memory variants.
+type FileOption func(*fileOptions)
+
+// Loop restarts at the first frame/packet instead of returning io.EOF.
+func Loop() FileOption { return func(o *fileOptions) { o.loop = true } }
+
+// Paced makes Next wait each item's duration on the real-time clock.
+func Paced() FileOption { return func(o *fileOptions) { o.paced = true } }
+
+func applyFileOptions(opts []FileOption) fileOptions {
+	var o fileOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
 }
 
 // EncodedFrame is one pre-encoded media unit (VP8 frame or Opus packet)
@@ -36,7 +50,7 @@ type EncodedFrame struct {
 
 // fileSource is the shared playback state of IVF and Ogg sources.
 type fileSource struct {
-	opts   FileOptions
+	opts   fileOptions
 	frames []EncodedFrame
 
 	mu     sync.Mutex
@@ -55,13 +69,13 @@ func (s *fileSource) next() (EncodedFrame, error) {
 	default:
 	}
 	if s.pos >= len(s.frames) {
-		if !s.opts.Loop {
+		if !s.opts.loop {
 			return EncodedFrame{}, io.EOF
 		}
 		s.pos = 0
 	}
 	f := s.frames[s.pos]
-	if s.opts.Paced {
+	if s.opts.paced {
 		// Each item is released when the previous one has played out.
 		if err := s.pace.wait(f.Duration, s.closed); err != nil {
 			return EncodedFrame{}, err
@@ -101,18 +115,18 @@ type IVFSource struct {
 const ivfHeaderLen, ivfFrameHeaderLen = 32, 12
 
 // OpenIVF reads a VP8 IVF file.
-func OpenIVF(path string, opts FileOptions) (*IVFSource, error) {
+func OpenIVF(path string, opts ...FileOption) (*IVFSource, error) {
 	data, err := readMediaFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewIVFSource(data, opts)
+	return NewIVFSource(data, opts...)
 }
 
 // NewIVFSource parses a VP8 IVF held in memory. Errors match ErrBadFile or
 // ErrUnsupportedFormat (e.g. VP9). The stream must start with a key frame so
 // that looping restarts cleanly.
-func NewIVFSource(data []byte, opts FileOptions) (*IVFSource, error) {
+func NewIVFSource(data []byte, opts ...FileOption) (*IVFSource, error) {
 	r, hdr, err := ivfreader.NewWith(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("ivf header: %w: %w", ErrBadFile, err)
@@ -130,7 +144,7 @@ func NewIVFSource(data []byte, opts FileOptions) (*IVFSource, error) {
 		return nil, fmt.Errorf("ivf time base %d/%d: %w", num, den, ErrBadFile)
 	}
 	s := &IVFSource{Width: int(hdr.Width), Height: int(hdr.Height)}
-	s.opts, s.closed = opts, make(chan struct{})
+	s.opts, s.closed = applyFileOptions(opts), make(chan struct{})
 	var pts []uint64
 	off := ivfHeaderLen
 	for off < len(data) {
@@ -218,19 +232,19 @@ type OggSource struct {
 }
 
 // OpenOgg reads an Ogg Opus file.
-func OpenOgg(path string, opts FileOptions) (*OggSource, error) {
+func OpenOgg(path string, opts ...FileOption) (*OggSource, error) {
 	data, err := readMediaFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewOggSource(data, opts)
+	return NewOggSource(data, opts...)
 }
 
 // NewOggSource parses an Ogg Opus stream held in memory. Pages are read and
 // CRC-checked by pion's oggreader; packets are split with the page's lacing
 // values (several packets per page, and packets spanning pages, both occur
 // in files from opusenc).
-func NewOggSource(data []byte, opts FileOptions) (*OggSource, error) {
+func NewOggSource(data []byte, opts ...FileOption) (*OggSource, error) {
 	if len(data) < 4 || string(data[:4]) != "OggS" {
 		return nil, fmt.Errorf("ogg: no OggS capture pattern: %w", ErrBadFile)
 	}
@@ -242,7 +256,7 @@ func NewOggSource(data []byte, opts FileOptions) (*OggSource, error) {
 		return nil, fmt.Errorf("ogg opus with %d channels: %w", hdr.Channels, ErrUnsupportedFormat)
 	}
 	s := &OggSource{Channels: int(hdr.Channels), PreSkip: int(hdr.PreSkip)}
-	s.opts, s.closed = opts, make(chan struct{})
+	s.opts, s.closed = applyFileOptions(opts), make(chan struct{})
 	// Skip the ID header page pion already consumed.
 	off, err := oggPageLen(data, 0)
 	if err != nil {

@@ -73,7 +73,7 @@ func TestIVFRoundTrip(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src, err := OpenIVF(path, FileOptions{})
+	src, err := OpenIVF(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestIVFRoundTrip(t *testing.T) {
 
 func TestFileSourceLoopPaceClose(t *testing.T) {
 	packets := fakeOggPackets()
-	src, err := NewOggSource(oggBytes(t, packets), FileOptions{Loop: true, Paced: true})
+	src, err := NewOggSource(oggBytes(t, packets), Loop(), Paced())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestOggRoundTrip(t *testing.T) {
 	if err := os.WriteFile(path, oggBytes(t, want), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src, err := OpenOgg(path, FileOptions{})
+	src, err := OpenOgg(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +179,12 @@ func TestBadIVF(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewIVFSource(tc.data, FileOptions{}); !errors.Is(err, tc.want) {
+			if _, err := NewIVFSource(tc.data); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
 	}
-	if _, err := OpenIVF(filepath.Join(t.TempDir(), "missing.ivf"), FileOptions{}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := OpenIVF(filepath.Join(t.TempDir(), "missing.ivf")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestBadOgg(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewOggSource(tc.data, FileOptions{}); !errors.Is(err, tc.want) {
+			if _, err := NewOggSource(tc.data); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
@@ -259,7 +259,7 @@ func FuzzIVF(f *testing.F) {
 	f.Add(ivfBytes(f, fakeIVFFrames()[:3]))
 	f.Add([]byte("DKIF\x00\x00\x20\x00VP80"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, err := NewIVFSource(data, FileOptions{})
+		src, err := NewIVFSource(data)
 		if err != nil {
 			return
 		}
@@ -275,7 +275,7 @@ func FuzzOgg(f *testing.F) {
 	f.Add(oggBytes(f, fakeOggPackets()[:3]))
 	f.Add([]byte("OggS"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, err := NewOggSource(data, FileOptions{})
+		src, err := NewOggSource(data)
 		if err != nil {
 			return
 		}

@@ -15,14 +15,14 @@ func TestRun(t *testing.T) {
 	if err := run(p); err != nil {
 		t.Fatal(err)
 	}
-	ivf, err := capture.OpenIVF(filepath.Join(dir, "sample.ivf"), capture.FileOptions{})
+	ivf, err := capture.OpenIVF(filepath.Join(dir, "sample.ivf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ivf.Width != 160 || ivf.Height != 120 || ivf.Frames() < 10 {
 		t.Fatalf("ivf %dx%d, %d frames", ivf.Width, ivf.Height, ivf.Frames())
 	}
-	ogg, err := capture.OpenOgg(filepath.Join(dir, "sample.ogg"), capture.FileOptions{})
+	ogg, err := capture.OpenOgg(filepath.Join(dir, "sample.ogg"))
 	if err != nil {
 		t.Fatal(err)
 	}
