@@ -38,8 +38,8 @@ const (
 // Config describes one session. LocalID, RemoteID and Signaler are required.
 type Config struct {
 	// LocalID and RemoteID are the peers' ids in the room. The side with
-	// the lexicographically greater id is polite: it yields in offer
-	// glare and waits for the impolite side's first offer.
+	// the lexicographically greater id is polite: it never offers, it
+	// answers and asks the impolite side for offers (docs/ice-policy.md).
 	LocalID, RemoteID string
 	Signaler          Signaler
 
@@ -281,7 +281,7 @@ func cmp0[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// Polite reports whether this side yields in offer glare.
+// Polite reports whether this side is the polite (never offering) one.
 func (s *Session) Polite() bool { return s.polite }
 
 // State returns the current state (a snapshot; Updates has every change).
