@@ -78,21 +78,29 @@ func convertRows(dst *image.RGBA, src *image.YCbCr, y0, y1 int) {
 // rowI420 converts one row whose chroma is shared by pixel pairs.
 func rowI420(d, ys, cbs, crs []uint8) {
 	w := len(ys)
-	for cx := 0; cx < len(cbs); cx++ {
+	pairs := w / 2
+	d = d[:4*w]
+	cbs, crs = cbs[:(w+1)/2], crs[:(w+1)/2]
+	for cx := 0; cx < pairs; cx++ {
 		cb := int32(cbs[cx]) - 128
 		cr := int32(crs[cx]) - 128
-		rc := 409 * cr
-		gc := -100*cb - 208*cr
-		bc := 516 * cb
-		x := 2 * cx
-		for k := 0; k < 2 && x+k < w; k++ {
-			yy := (int32(ys[x+k])-16)*298 + 128
-			p := d[4*(x+k) : 4*(x+k)+4 : 4*(x+k)+4]
-			p[0] = clamp8((yy + rc) >> 8)
-			p[1] = clamp8((yy + gc) >> 8)
-			p[2] = clamp8((yy + bc) >> 8)
-			p[3] = 0xff
-		}
+		rc := 409*cr + 128
+		gc := -100*cb - 208*cr + 128
+		bc := 516*cb + 128
+		y0 := (int32(ys[2*cx]) - 16) * 298
+		y1 := (int32(ys[2*cx+1]) - 16) * 298
+		p := d[8*cx : 8*cx+8 : 8*cx+8]
+		p[0] = clamp8((y0 + rc) >> 8)
+		p[1] = clamp8((y0 + gc) >> 8)
+		p[2] = clamp8((y0 + bc) >> 8)
+		p[3] = 0xff
+		p[4] = clamp8((y1 + rc) >> 8)
+		p[5] = clamp8((y1 + gc) >> 8)
+		p[6] = clamp8((y1 + bc) >> 8)
+		p[7] = 0xff
+	}
+	if w&1 == 1 {
+		putRGBA(d[4*(w-1):4*w], ys[w-1], cbs[pairs], crs[pairs])
 	}
 }
 
