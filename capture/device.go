@@ -192,27 +192,43 @@ type Camera struct {
 // the mode closest to c. With no camera it returns an error matching
 // ErrNoCamera, so the caller can fall back to audio-only.
 func OpenCamera(id string, c VideoConstraints) (*Camera, error) {
-	d, err := find(KindVideo, id, ErrNoCamera)
+	var r video.Reader
+	dev, d, mode, err := openDevice(KindVideo, id, ErrNoCamera,
+		func(props []prop.Media) (prop.Media, bool) { return pickVideoProp(props, c) },
+		func(d driver.Driver, m prop.Media) (err error) {
+			r, err = d.(driver.VideoRecorder).VideoRecord(m)
+			return err
+		})
 	if err != nil {
 		return nil, err
-	}
-	dev := toDevice(d)
-	if err := d.Open(); err != nil {
-		return nil, fmt.Errorf("open camera %q: %w: %w", dev.Label, ErrDeviceOpen, err)
-	}
-	mode, ok := pickVideoProp(d.Properties(), c)
-	if !ok {
-		d.Close()
-		return nil, fmt.Errorf("camera %q has no usable format: %w", dev.Label, ErrDeviceOpen)
-	}
-	r, err := d.(driver.VideoRecorder).VideoRecord(mode)
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("start camera %q: %w: %w", dev.Label, ErrDeviceOpen, err)
 	}
 	slog.Info("camera opened", "label", dev.Label, "width", mode.Width, "height", mode.Height,
 		"fps", mode.FrameRate, "format", string(mode.FrameFormat))
 	return &Camera{dev: dev, d: d, r: r, mode: mode}, nil
+}
+
+// openDevice finds a driver, opens it, picks a mode and starts recording,
+// closing the driver again on any failure.
+func openDevice(k Kind, id string, none error, pick func([]prop.Media) (prop.Media, bool),
+	start func(driver.Driver, prop.Media) error) (Device, driver.Driver, prop.Media, error) {
+	d, err := find(k, id, none)
+	if err != nil {
+		return Device{}, nil, prop.Media{}, err
+	}
+	dev := toDevice(d)
+	if err := d.Open(); err != nil {
+		return dev, nil, prop.Media{}, fmt.Errorf("open %s device %q: %w: %w", k, dev.Label, ErrDeviceOpen, err)
+	}
+	mode, ok := pick(d.Properties())
+	if !ok {
+		d.Close()
+		return dev, nil, prop.Media{}, fmt.Errorf("%s device %q has no usable format: %w", k, dev.Label, ErrDeviceOpen)
+	}
+	if err := start(d, mode); err != nil {
+		d.Close()
+		return dev, nil, prop.Media{}, fmt.Errorf("start %s device %q: %w: %w", k, dev.Label, ErrDeviceOpen, err)
+	}
+	return dev, d, mode, nil
 }
 
 // Device describes the open camera.
@@ -300,23 +316,15 @@ type Microphone struct {
 // default). With no microphone it returns an error matching
 // ErrNoMicrophone.
 func OpenMicrophone(id string, c AudioConstraints) (*Microphone, error) {
-	d, err := find(KindAudio, id, ErrNoMicrophone)
+	var r audio.Reader
+	dev, d, mode, err := openDevice(KindAudio, id, ErrNoMicrophone,
+		func(props []prop.Media) (prop.Media, bool) { return pickAudioProp(props, c) },
+		func(d driver.Driver, m prop.Media) (err error) {
+			r, err = d.(driver.AudioRecorder).AudioRecord(m)
+			return err
+		})
 	if err != nil {
 		return nil, err
-	}
-	dev := toDevice(d)
-	if err := d.Open(); err != nil {
-		return nil, fmt.Errorf("open microphone %q: %w: %w", dev.Label, ErrDeviceOpen, err)
-	}
-	mode, ok := pickAudioProp(d.Properties(), c)
-	if !ok {
-		d.Close()
-		return nil, fmt.Errorf("microphone %q has no usable format: %w", dev.Label, ErrDeviceOpen)
-	}
-	r, err := d.(driver.AudioRecorder).AudioRecord(mode)
-	if err != nil {
-		d.Close()
-		return nil, fmt.Errorf("start microphone %q: %w: %w", dev.Label, ErrDeviceOpen, err)
 	}
 	slog.Info("microphone opened", "label", dev.Label, "rate", mode.SampleRate, "channels", mode.ChannelCount)
 	return &Microphone{dev: dev, d: d, r: r, mode: mode}, nil

@@ -90,18 +90,19 @@ func (s *fileSource) close() error {
 	return nil
 }
 
-func readMediaFile(path string) ([]byte, error) {
+// readMediaFile reads a whole file of at most limit bytes.
+func readMediaFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open media file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMediaFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read media file: %w", err)
 	}
-	if len(data) > maxMediaFile {
-		return nil, fmt.Errorf("media file over %d bytes: %w", maxMediaFile, ErrUnsupportedFormat)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("media file over %d bytes: %w", limit, ErrUnsupportedFormat)
 	}
 	return data, nil
 }
@@ -116,7 +117,7 @@ const ivfHeaderLen, ivfFrameHeaderLen = 32, 12
 
 // OpenIVF reads a VP8 IVF file.
 func OpenIVF(path string, opts ...FileOption) (*IVFSource, error) {
-	data, err := readMediaFile(path)
+	data, err := readMediaFile(path, maxMediaFile)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +234,7 @@ type OggSource struct {
 
 // OpenOgg reads an Ogg Opus file.
 func OpenOgg(path string, opts ...FileOption) (*OggSource, error) {
-	data, err := readMediaFile(path)
+	data, err := readMediaFile(path, maxMediaFile)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 )
 
 // WAVInfo describes a parsed WAV file.
@@ -147,17 +146,9 @@ func NewWAVSource(data []byte, loop bool, cfg AudioConfig) (*AudioSource, error)
 
 // OpenWAV reads a WAV file and returns NewWAVSource for it.
 func OpenWAV(path string, loop bool, cfg AudioConfig) (*AudioSource, error) {
-	f, err := os.Open(path)
+	data, err := readMediaFile(path, maxWAVSize)
 	if err != nil {
-		return nil, fmt.Errorf("open wav: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxWAVSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read wav: %w", err)
-	}
-	if len(data) > maxWAVSize {
-		return nil, fmt.Errorf("wav larger than %d bytes: %w", maxWAVSize, ErrUnsupportedFormat)
+		return nil, err
 	}
 	return NewWAVSource(data, loop, cfg)
 }
