@@ -235,13 +235,28 @@ func (a *VP8Assembler) assemble(ext int64) []Frame {
 			}
 		}
 	}
-	if a.synced && a.highest-a.low >= int64(a.window) {
-		// The frame at low is still incomplete a window later: lost.
-		a.stats.Gaps++
-		a.synced = false
-		a.requestKeyFrame()
+	if a.synced {
+		// A packet missing since a window of later packets came in is
+		// lost. (Measured from the hole, not from the frame start: a big
+		// keyframe spans many more packets than the window.)
+		if hole, ok := a.firstHole(); ok && a.highest-hole >= int64(a.window) {
+			a.stats.Gaps++
+			a.synced = false
+			a.requestKeyFrame()
+		}
 	}
 	return out
+}
+
+// firstHole returns the first missing sequence number after low, if any
+// packet after it has arrived.
+func (a *VP8Assembler) firstHole() (int64, bool) {
+	for e := a.low; e <= a.highest; e++ {
+		if p := a.slot(e); !p.valid || p.ext != e {
+			return e, true
+		}
+	}
+	return 0, false
 }
 
 // keyStartIn reports whether a keyframe's first packet is in [from, to).

@@ -100,6 +100,10 @@ func TestVP8Assembler(t *testing.T) {
 			want: []int{0, 1, 2, 3, 4},
 		},
 		{
+			name: "keyframe far bigger than the reorder window", frames: []testFrame{{key: true, size: 6000}, {size: 200}, {size: 3000}},
+			want: []int{0, 1, 2},
+		},
+		{
 			name: "sequence wrap", seq: 65530, frames: gop(6, 0),
 			want: []int{0, 1, 2, 3, 4, 5},
 		},
