@@ -22,8 +22,8 @@ var (
 	ErrMalformedFrame = errors.New("codec: malformed VP8 frame")
 	// ErrNeedKeyFrame reports that decoding cannot go on until a keyframe arrives.
 	ErrNeedKeyFrame = errors.New("codec: need keyframe")
-	// ErrNoFrame is returned by a decoder that consumed input without producing
-	// a picture.
+	// ErrNoFrame is returned by an encoder or decoder that consumed its input
+	// without producing output; not a failure, go on with the next input.
 	ErrNoFrame = errors.New("codec: no frame produced")
 	// ErrNoDevice reports that no audio output device matches.
 	ErrNoDevice = errors.New("codec: no audio output device")

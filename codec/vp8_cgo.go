@@ -274,9 +274,10 @@ func (e *VP8Encoder) BitRate() int {
 // the configured FPS). A *image.YCbCr with 4:2:0 subsampling is passed to
 // libvpx without copying; other images are converted first.
 //
-// It returns the compressed frame (a new slice the caller owns), whether it is
-// a keyframe, and an error. A nil frame with a nil error means the encoder
-// produced no output for this picture.
+// It returns the compressed frame (a new slice the caller owns) and whether it
+// is a keyframe. When libvpx produces no output for the picture (it does not
+// drop frames in Peercall's configuration, but may), the error is ErrNoFrame
+// and the caller just goes on with the next picture.
 func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, error) {
 	if img == nil {
 		return nil, false, fmt.Errorf("vp8 encode: nil image: %w", ErrUnsupportedImage)
@@ -362,6 +363,9 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, e
 		}
 		out = append(out, unsafe.Slice((*byte)(p), int(sz))...)
 		key = key || isKey != 0
+	}
+	if len(out) == 0 {
+		return nil, false, ErrNoFrame
 	}
 	return out, key, nil
 }

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -71,12 +72,13 @@ func (rc *vp8ReadCloser) Read() ([]byte, func(), error) {
 		rc.once.Do(func() { rc.start = now })
 		out, _, err := rc.enc.Encode(img, now.Sub(rc.start))
 		release()
+		if errors.Is(err, ErrNoFrame) {
+			continue
+		}
 		if err != nil {
 			return nil, func() {}, err
 		}
-		if len(out) > 0 {
-			return out, func() {}, nil
-		}
+		return out, func() {}, nil
 	}
 }
 
