@@ -17,24 +17,27 @@ import (
 // parsed whole at open so that a bad file fails there, not mid-call.
 const maxMediaFile = 64 << 20
 
-// fileOptions control file sources.
-type fileOptions struct {
-	loop, paced bool
+// FileOptions control file sources; pass one (or none) to OpenIVF, OpenOgg
+// and their in-memory variants.
+type FileOptions struct {
+	// Loop restarts at the first frame/packet instead of returning io.EOF.
+	Loop bool
+	// Paced makes Next wait each item's duration on the real-time clock.
+	Paced bool
 }
 
-// FileOption configures OpenIVF, OpenOgg and their in-memory variants.
-type FileOption func(*fileOptions)
+// FileOption is an option for file sources; FileOptions is one.
+type FileOption interface{ applyFile(*FileOptions) }
 
-// Loop restarts at the first frame/packet instead of returning io.EOF.
-func Loop() FileOption { return func(o *fileOptions) { o.loop = true } }
+func (o FileOptions) applyFile(dst *FileOptions) {
+	dst.Loop = dst.Loop || o.Loop
+	dst.Paced = dst.Paced || o.Paced
+}
 
-// Paced makes Next wait each item's duration on the real-time clock.
-func Paced() FileOption { return func(o *fileOptions) { o.paced = true } }
-
-func applyFileOptions(opts []FileOption) fileOptions {
-	var o fileOptions
+func applyFileOptions(opts []FileOption) FileOptions {
+	var o FileOptions
 	for _, f := range opts {
-		f(&o)
+		f.applyFile(&o)
 	}
 	return o
 }
@@ -50,7 +53,7 @@ type EncodedFrame struct {
 
 // fileSource is the shared playback state of IVF and Ogg sources.
 type fileSource struct {
-	opts   fileOptions
+	opts   FileOptions
 	frames []EncodedFrame
 
 	mu     sync.Mutex
@@ -69,13 +72,13 @@ func (s *fileSource) next() (EncodedFrame, error) {
 	default:
 	}
 	if s.pos >= len(s.frames) {
-		if !s.opts.loop {
+		if !s.opts.Loop {
 			return EncodedFrame{}, io.EOF
 		}
 		s.pos = 0
 	}
 	f := s.frames[s.pos]
-	if s.opts.paced {
+	if s.opts.Paced {
 		// Each item is released when the previous one has played out.
 		if err := s.pace.wait(f.Duration, s.closed); err != nil {
 			return EncodedFrame{}, err

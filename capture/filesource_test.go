@@ -100,7 +100,7 @@ func TestIVFRoundTrip(t *testing.T) {
 
 func TestFileSourceLoopPaceClose(t *testing.T) {
 	packets := fakeOggPackets()
-	src, err := NewOggSource(oggBytes(t, packets), Loop(), Paced())
+	src, err := NewOggSource(oggBytes(t, packets), FileOptions{Loop: true, Paced: true})
 	if err != nil {
 		t.Fatal(err)
 	}
