@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -228,5 +229,23 @@ func TestVP8EncoderConcurrentControl(t *testing.T) {
 	<-done
 	if got := enc.BitRate(); got != 100_000+49*10_000 {
 		t.Fatalf("BitRate() = %d", got)
+	}
+}
+
+func TestVP8ConfigThreads(t *testing.T) {
+	many := runtime.NumCPU() >= 3
+	cases := []struct {
+		cfg  VP8Config
+		want int
+	}{
+		{VP8Config{Width: 640, Height: 480}, 1},
+		{VP8Config{Width: 1280, Height: 720}, map[bool]int{true: 2, false: 1}[many]},
+		{VP8Config{Width: 1280, Height: 720, Threads: 3}, 3},
+		{VP8Config{Width: 320, Height: 240, Threads: 2}, 2},
+	}
+	for _, tc := range cases {
+		if got := tc.cfg.threads(); got != tc.want {
+			t.Errorf("%dx%d threads=%d: auto %d, want %d", tc.cfg.Width, tc.cfg.Height, tc.cfg.Threads, got, tc.want)
+		}
 	}
 }

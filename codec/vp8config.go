@@ -22,7 +22,10 @@ type VP8Config struct {
 	// the realtime deadline. 0 means the default, -6.
 	CPUUsed int
 	// Threads is the number of encoder threads. 0 = auto: 1 below 720p,
-	// 2 for 720p and larger (never more than the CPUs of the machine).
+	// 2 for 720p and larger when the machine has 3 or more CPUs (as
+	// libwebrtc does). libvpx's threads spin-wait for each other: on a busy
+	// two-core machine a second thread made 720p encoding 1-5x slower in
+	// BenchmarkVP8Encode, never faster.
 	Threads int
 	// KeyFrameInterval is the longest distance between keyframes in frames,
 	// default 10 s of frames. Receivers ask for keyframes with PLI anyway.
@@ -71,7 +74,7 @@ func (c VP8Config) threads() int {
 	if c.Threads > 0 {
 		return c.Threads
 	}
-	if c.Width*c.Height >= 1280*720 && runtime.NumCPU() > 1 {
+	if c.Width*c.Height >= 1280*720 && runtime.NumCPU() >= 3 {
 		return 2
 	}
 	return 1
