@@ -278,7 +278,7 @@ func (e *VP8Encoder) BitRate() int {
 // is a keyframe. When libvpx produces no output for the picture (it does not
 // drop frames in Peercall's configuration, but may), the error is ErrNoFrame
 // and the caller just goes on with the next picture.
-func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, error) {
+func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, key bool, err error) {
 	if img == nil {
 		return nil, false, fmt.Errorf("vp8 encode: nil image: %w", ErrUnsupportedImage)
 	}
@@ -297,6 +297,11 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, e
 	rate, cpu, force := e.wantRate, e.wantCPU, e.forceKF
 	e.forceKF = false
 	e.ctlMu.Unlock()
+	defer func() {
+		if err != nil && force {
+			e.ForceKeyFrame() // do not lose the request
+		}
+	}()
 
 	if w != e.cfg.Width || h != e.cfg.Height || e.enc == nil {
 		// VP8 cannot grow the picture with vpx_codec_enc_config_set, so a
@@ -321,6 +326,10 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, e
 	}
 
 	yuv := e.toI420(img)
+	if !planesCover(yuv, b) {
+		// libvpx would read past the end of the Go slices.
+		return nil, false, fmt.Errorf("vp8 encode: planes shorter than %v: %w", b, ErrUnsupportedImage)
+	}
 	frameTicks := int64(90000 / e.cfg.FPS)
 	ticks := int64(pts) * 9 / int64(100*time.Microsecond) // 90 kHz
 	if pts < 0 || ticks <= e.lastPTS {
@@ -346,14 +355,10 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) ([]byte, bool, e
 		C.int(yuv.YStride), C.int(yuv.CStride), C.longlong(ticks), C.ulong(dur), C.int(kf))
 	runtime.KeepAlive(yuv)
 	if rc != C.VPX_CODEC_OK {
-		if force {
-			e.ForceKeyFrame() // do not lose the request
-		}
 		return nil, false, vpxError("vp8 encode", rc)
 	}
 
 	var out []byte
-	key := false
 	for {
 		var sz C.size_t
 		var isKey C.int
@@ -383,6 +388,20 @@ func (e *VP8Encoder) toI420(img image.Image) *image.YCbCr {
 	}
 	toI420(e.conv, img)
 	return e.conv
+}
+
+// planesCover reports whether the 4:2:0 planes of y hold every row libvpx
+// reads for the rectangle r.
+func planesCover(y *image.YCbCr, r image.Rectangle) bool {
+	w, h := r.Dx(), r.Dy()
+	cw, ch := (w+1)/2, (h+1)/2
+	if y.YStride < w || y.CStride < cw {
+		return false
+	}
+	yEnd := y.YOffset(r.Min.X, r.Min.Y) + (h-1)*y.YStride + w
+	cEnd := y.COffset(r.Min.X, r.Min.Y) + (ch-1)*y.CStride + cw
+	return y.YOffset(r.Min.X, r.Min.Y) >= 0 && y.COffset(r.Min.X, r.Min.Y) >= 0 &&
+		yEnd <= len(y.Y) && cEnd <= len(y.Cb) && cEnd <= len(y.Cr)
 }
 
 // Close releases the encoder. It is safe to call more than once.

@@ -169,6 +169,11 @@ func TestVP8EncoderInputs(t *testing.T) {
 			t.Fatalf("input %d: size %v, want %v", i, out.Rect.Size(), img.Bounds().Size())
 		}
 	}
+	short := image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)
+	short.Y = short.Y[:len(short.Y)-1]
+	if _, _, err := enc.Encode(short, time.Second); !errors.Is(err, ErrUnsupportedImage) {
+		t.Fatalf("short Y plane: %v", err)
+	}
 	if _, _, err := enc.Encode(nil, 0); !errors.Is(err, ErrUnsupportedImage) {
 		t.Fatalf("nil image: %v", err)
 	}
