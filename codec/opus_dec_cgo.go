@@ -46,7 +46,9 @@ func (d *OpusDecoder) Decode(packet []byte, pcm []int16) (int, error) {
 	if d.closed {
 		return 0, ErrClosed
 	}
-	n, err := d.dec.Decode(packet, pcm)
+	// hraban/opus sizes the output by cap: bound it by len.
+	l := len(pcm) - len(pcm)%d.channels
+	n, err := d.dec.Decode(packet, pcm[:l:l])
 	if err != nil {
 		return 0, fmt.Errorf("opus decode: %v: %w", err, ErrCodec)
 	}
@@ -65,8 +67,8 @@ func (d *OpusDecoder) DecodeFEC(next []byte, pcm []int16) error {
 	if d.closed {
 		return ErrClosed
 	}
-	// hraban/opus sizes the output by cap, not len.
-	if err := d.dec.DecodeFEC(next, pcm[:len(pcm):len(pcm)]); err != nil {
+	l := len(pcm) - len(pcm)%d.channels
+	if err := d.dec.DecodeFEC(next, pcm[:l:l]); err != nil {
 		return fmt.Errorf("opus fec: %v: %w", err, ErrCodec)
 	}
 	return nil
@@ -79,7 +81,8 @@ func (d *OpusDecoder) DecodePLC(pcm []int16) error {
 	if d.closed {
 		return ErrClosed
 	}
-	if err := d.dec.DecodePLC(pcm[:len(pcm):len(pcm)]); err != nil {
+	l := len(pcm) - len(pcm)%d.channels
+	if err := d.dec.DecodePLC(pcm[:l:l]); err != nil {
 		return fmt.Errorf("opus plc: %v: %w", err, ErrCodec)
 	}
 	return nil
