@@ -183,3 +183,6 @@ func ParsePortRange(s string) (lo, hi uint16, err error) {
 	}
 	return uint16(x), uint16(y), nil
 }
+
+// errHelp is returned by ParseHeadlessFlags for -h/--help.
+var errHelp = flag.ErrHelp

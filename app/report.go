@@ -59,6 +59,8 @@ type VideoInStats struct {
 	PacketsLost     int     `json:"packets_lost"`
 	NACKsSent       int     `json:"nacks_sent"`
 	PLIsSent        int     `json:"plis_sent"`
+	FramesDropped   int     `json:"frames_dropped"`
+	RetransmitsIn   int     `json:"late_packets"`
 	BitrateKbps     float64 `json:"bitrate_kbps"`
 }
 

@@ -29,6 +29,10 @@ func (l *lossInterceptor) BindRemoteStream(_ *interceptor.StreamInfo, reader int
 			if err != nil || !l.drop() {
 				return n, attr, err
 			}
+			// Attributes cache the parsed RTP header: forget the dropped
+			// packet's, or later interceptors would see its sequence number.
+			clear(a)
+			clear(attr)
 		}
 	})
 }

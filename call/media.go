@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/stats"
 	"github.com/pion/webrtc/v4"
 )
@@ -20,6 +22,10 @@ const (
 	// FlexFECPayloadType is the payload type registered for flexfec-03; it
 	// is free in pion's default codec table.
 	FlexFECPayloadType = 118
+	// nackInterval is how often missing packets are NACKed.
+	nackInterval = 30 * time.Millisecond
+	// nackRepeats bounds how often one packet is NACKed.
+	nackRepeats = 3
 )
 
 // mediaHooks receives per-peer-connection objects from interceptor
@@ -77,6 +83,16 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 			return nil, fmt.Errorf("flexfec: %w", err)
 		}
 	}
+	// The NACK responder sits below the congestion controller: its
+	// retransmissions go out on the RTX SSRC, which GCC's pacer does not
+	// know and would drop ("unknown stream").
+	responder, err := nack.NewResponderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack responder: %w", err)
+	}
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	reg.Add(responder)
 	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
 	start := clamp(cfg.StartBitrate, lo, hi)
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
@@ -111,9 +127,6 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc header: %w", err)
 	}
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
-		return nil, fmt.Errorf("nack: %w", err)
-	}
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, fmt.Errorf("rtcp reports: %w", err)
 	}
@@ -127,6 +140,16 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		hooks.mu.Unlock()
 	})
 	reg.Add(sf)
+	// NACK quickly: a gap on a low-RTT path is repaired well within a
+	// frame. Registered after stats so that the NACKs it writes are counted.
+	// Repairs arrive on the RTX stream, which the generator does not see, so
+	// it would NACK a repaired packet again every interval: cap the repeats.
+	generator, err := nack.NewGeneratorInterceptor(
+		nack.GeneratorInterval(nackInterval), nack.GeneratorMaxNacksPerPacket(nackRepeats))
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	reg.Add(generator)
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc: %w", err)
 	}

@@ -1,0 +1,601 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
+	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/capture"
+	"github.com/peercall/peercall/codec"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// peerWait bounds how long a headless peer waits for the other one.
+const peerWait = 60 * time.Second
+
+// HeadlessMain is the whole headless program: parse args, run, write the
+// report, print errors in plain words. It returns the process exit code.
+func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := ParseHeadlessFlags(args, stderr)
+	if errors.Is(err, errHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
+		return ExitBadFlags
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rep, err := RunHeadless(ctx, o, log)
+	if rep != nil && o.ReportPath != "" {
+		if werr := WriteReport(rep, o.ReportPath, stdout); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
+	}
+	return ExitCode(err)
+}
+
+// headlessRun holds one run's moving parts.
+type headlessRun struct {
+	o     HeadlessOptions
+	log   *slog.Logger
+	start time.Time
+
+	link  *roomLink
+	sess  *call.Session
+	video *videoReceiver
+	audio *audioReceiver
+
+	vs  *videoSender
+	fs  *encodedSender // video from file
+	as  *audioSender
+	afs *encodedSender // audio from file
+
+	mu           sync.Mutex
+	iceConnected time.Time
+	connectedAt  time.Time
+	endedAt      time.Time
+	restarts     int
+	lastStats    call.Stats
+	sas          string
+}
+
+// RunHeadless runs one call and returns its report. The report is returned
+// with ok=false alongside most errors, so testers always get figures.
+func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Report, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &headlessRun{o: o, log: log, start: time.Now()}
+	u0, s0 := cpuTimes()
+	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}}
+	err := r.run(ctx, rep)
+	r.fill(rep, u0, s0)
+	if err == nil {
+		err = r.checkExpectations(rep)
+	}
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	return rep, err
+}
+
+func (r *headlessRun) run(ctx context.Context, rep *Report) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	url := r.o.Server
+	if r.o.Serve != "" {
+		addr, stop, err := serveSignaling(ctx, r.o.Serve, r.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		if url == "" {
+			url = "ws://" + addr + "/ws"
+		}
+	}
+
+	client, err := signalserver.Dial(ctx, url, signalserver.ClientOptions{
+		Room: r.o.Room, Name: r.o.Name, Password: r.o.Password, Token: r.o.Token, Logger: r.log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: signaling server %s: %w", ErrConnect, url, err)
+	}
+	rep.SetupMS.Signaling = msSince(r.start, time.Now())
+	r.link = newRoomLink(client, r.log)
+	defer func() {
+		_ = client.Close()
+		r.link.Wait()
+	}()
+
+	remote, err := r.waitForPeer(ctx)
+	if err != nil {
+		return err
+	}
+	r.link.SetRemote(remote)
+
+	tracks, err := r.buildSenders()
+	if err != nil {
+		return err
+	}
+	if err := r.openRecorders(); err != nil {
+		return err
+	}
+	sess, err := call.New(r.callConfig(client, remote, tracks))
+	if err != nil {
+		return fmt.Errorf("call setup: %w", err)
+	}
+	r.sess = sess
+	defer sess.Close()
+	if err := sess.Start(); err != nil {
+		return fmt.Errorf("call start: %w", err)
+	}
+
+	var wg sync.WaitGroup
+	mediaCtx, stopMedia := context.WithCancel(ctx)
+	defer func() {
+		stopMedia()
+		wg.Wait()
+	}()
+	r.startSenders(mediaCtx, &wg)
+
+	// Follow the call until connected, then for Duration.
+	var end <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-end:
+			r.mu.Lock()
+			r.endedAt = time.Now()
+			r.mu.Unlock()
+			_ = sess.Close()
+			return nil
+		case ev, ok := <-r.link.Events():
+			if !ok {
+				return fmt.Errorf("%w: signaling closed", ErrConnect)
+			}
+			if ev.Kind == RoomClosed && r.connected().IsZero() {
+				return fmt.Errorf("%w: signaling closed: %v", ErrConnect, ev.Err)
+			}
+		case up, ok := <-sess.Updates():
+			if !ok {
+				return r.endedEarly(end != nil)
+			}
+			switch up.Kind {
+			case call.UpdateState:
+				switch up.State {
+				case call.StateConnected:
+					r.onConnected(up.From, rep)
+					if end == nil {
+						end = time.After(r.o.Duration)
+					}
+				case call.StateReconnecting:
+					r.mu.Lock()
+					r.restarts++
+					r.mu.Unlock()
+				case call.StateFailed:
+					if end == nil {
+						return fmt.Errorf("%w: %s", ErrConnect, up.Reason)
+					}
+					return fmt.Errorf("call failed: %s", up.Reason)
+				case call.StateEnded:
+					return r.endedEarly(end != nil)
+				}
+			case call.UpdateStats:
+				if up.Stats != nil {
+					r.mu.Lock()
+					r.lastStats = *up.Stats
+					r.mu.Unlock()
+				}
+			case call.UpdateSAS:
+				if up.SAS != nil {
+					r.mu.Lock()
+					r.sas = up.SAS.Digits
+					r.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+func (r *headlessRun) connected() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.connectedAt
+}
+
+// endedEarly: the peer hung up or left. After the call connected that is a
+// normal end (the figures cover the connected time); before, it is a
+// failure to connect.
+func (r *headlessRun) endedEarly(wasConnected bool) error {
+	r.mu.Lock()
+	if r.endedAt.IsZero() {
+		r.endedAt = time.Now()
+	}
+	r.mu.Unlock()
+	if !wasConnected {
+		return fmt.Errorf("%w: the call ended before it connected", ErrConnect)
+	}
+	return nil
+}
+
+func (r *headlessRun) onConnected(from call.State, rep *Report) {
+	now := time.Now()
+	r.mu.Lock()
+	if r.iceConnected.IsZero() {
+		r.iceConnected = now
+		r.connectedAt = now
+	}
+	r.mu.Unlock()
+	if rep.SetupMS.ICEConnected < 0 {
+		rep.SetupMS.ICEConnected = msSince(r.start, now)
+	}
+	// A keyframe sent before the path existed was lost: send a fresh one.
+	if r.vs != nil {
+		r.vs.ForceKeyFrame()
+	}
+	_ = from
+}
+
+// waitForPeer returns the id of the first other peer in the room.
+func (r *headlessRun) waitForPeer(ctx context.Context) (string, error) {
+	timer := time.NewTimer(peerWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-timer.C:
+			return "", fmt.Errorf("%w: nobody joined room %q within %s", ErrConnect, r.o.Room, peerWait)
+		case ev, ok := <-r.link.Events():
+			if !ok {
+				return "", fmt.Errorf("%w: signaling closed", ErrConnect)
+			}
+			switch ev.Kind {
+			case RoomJoined:
+				if len(ev.Peers) > 0 {
+					return ev.Peers[0].ID, nil
+				}
+			case RoomPeerJoined:
+				return ev.PeerID, nil
+			case RoomClosed, RoomShutdown:
+				return "", fmt.Errorf("%w: signaling ended before a peer joined", ErrConnect)
+			}
+		}
+	}
+}
+
+func (r *headlessRun) callConfig(client *signalserver.Client, remote string, tracks []webrtc.TrackLocal) call.Config {
+	servers := toWebRTCServers(client.ICEServers())
+	for _, u := range r.o.STUN {
+		servers = append(servers, webrtc.ICEServer{URLs: []string{u}})
+	}
+	if len(r.o.TURN) > 0 {
+		servers = append(servers, webrtc.ICEServer{URLs: r.o.TURN, Username: r.o.TURNUser, Credential: r.o.TURNPass})
+	}
+	cfg := call.Config{
+		LocalID:    client.PeerID(),
+		RemoteID:   remote,
+		Signaler:   r.link,
+		ICEServers: servers,
+		Policy:     call.Policy(r.o.ICEPolicy),
+		ICE: call.ICEOptions{
+			PortMin: r.o.PortMin, PortMax: r.o.PortMax, Loopback: r.o.LoopbackOnly,
+			LoggerFactory: call.NewSlogLoggerFactory(r.log),
+		},
+		Tracks:        tracks,
+		OnTrack:       r.onTrack,
+		ReceiveLoss:   r.o.SimulateLoss / 100,
+		InterfacePoll: -1,
+		Logger:        r.log,
+	}
+	if r.vs != nil {
+		vs := r.vs
+		cfg.OnTargetBitrate = func(bps int) { vs.SetBitRate(bps - audioBitrate) }
+		cfg.OnKeyFrameRequest = func() { vs.ForceKeyFrame() }
+	}
+	if r.as != nil {
+		as := r.as
+		cfg.OnAudioLoss = as.SetPacketLoss
+	}
+	return cfg
+}
+
+func toWebRTCServers(in []signalserver.ICEServer) []webrtc.ICEServer {
+	out := make([]webrtc.ICEServer, 0, len(in))
+	for _, s := range in {
+		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}
+
+// audioBitrate is what the Opus sender uses; the rest of the estimate goes to video.
+const audioBitrate = 32_000
+
+func (r *headlessRun) buildSenders() ([]webrtc.TrackLocal, error) {
+	var tracks []webrtc.TrackLocal
+	switch v := r.o.Video; {
+	case v == "none":
+	case v == "synthetic" || v == "camera":
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		next, err := r.rawVideo()
+		if err != nil {
+			return nil, err
+		}
+		r.vs, err = newVideoSender(track, next, codec.VP8Config{
+			Width: r.o.Width, Height: r.o.Height, FPS: r.o.FPS, BitRate: call.DefaultStartBitrate - audioBitrate, ErrorResilient: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		tracks = append(tracks, track)
+	case strings.HasSuffix(strings.ToLower(v), ".ivf"):
+		src, err := capture.OpenIVF(v, capture.FileOptions{Loop: true, Paced: true})
+		if err != nil {
+			return nil, fmt.Errorf("--video %s: %w", v, err)
+		}
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		r.fs = &encodedSender{track: track, next: src.Next}
+		tracks = append(tracks, track)
+	default:
+		return nil, badFlag("--video %q: want synthetic, camera, FILE.ivf or none", v)
+	}
+
+	opusCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	switch a := r.o.Audio; {
+	case a == "none":
+	case strings.HasSuffix(strings.ToLower(a), ".ogg"):
+		src, err := capture.OpenOgg(a, capture.FileOptions{Loop: true, Paced: true})
+		if err != nil {
+			return nil, fmt.Errorf("--audio %s: %w", a, err)
+		}
+		track, err := webrtc.NewTrackLocalStaticSample(opusCap, "audio", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		r.afs = &encodedSender{track: track, next: src.Next}
+		tracks = append(tracks, track)
+	default:
+		next, err := r.rawAudio(a)
+		if err != nil {
+			return nil, err
+		}
+		track, err := webrtc.NewTrackLocalStaticSample(opusCap, "audio", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		cfg := codec.DefaultOpusConfig()
+		cfg.FEC = r.o.OpusFEC
+		cfg.BitRate = audioBitrate
+		if cfg.FEC {
+			cfg.PacketLossPerc = 10
+		}
+		r.as, err = newAudioSender(track, next, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		tracks = append(tracks, track)
+	}
+	return tracks, nil
+}
+
+func (r *headlessRun) rawVideo() (func() (*image.YCbCr, error), error) {
+	if r.o.Video == "camera" {
+		cam, err := capture.OpenCamera("", capture.VideoConstraints{Width: r.o.Width, Height: r.o.Height, FPS: float64(r.o.FPS)})
+		if err != nil {
+			return nil, fmt.Errorf("--video camera: %w", err)
+		}
+		return cam.Next, nil
+	}
+	src, err := capture.NewPatternSource(capture.PatternConfig{Width: r.o.Width, Height: r.o.Height, FPS: float64(r.o.FPS), Paced: true})
+	if err != nil {
+		return nil, fmt.Errorf("--video synthetic: %w", err)
+	}
+	return src.Next, nil
+}
+
+func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
+	cfg := capture.AudioConfig{SampleRate: 48000, Paced: true}
+	var src interface{ Next() ([]int16, error) }
+	var err error
+	switch {
+	case a == "synthetic":
+		src, err = capture.NewSpeechSource(cfg)
+	case a == "tone":
+		src, err = capture.NewToneSource(440, cfg)
+	case a == "mic":
+		src, err = capture.OpenMicrophone("", capture.AudioConstraints{SampleRate: 48000})
+	case strings.HasSuffix(strings.ToLower(a), ".wav"):
+		src, err = capture.OpenWAV(a, true, cfg)
+	default:
+		return nil, badFlag("--audio %q: want synthetic, tone, mic, FILE.ogg, FILE.wav or none", a)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--audio %s: %w", a, err)
+	}
+	return src.Next, nil
+}
+
+func (r *headlessRun) startSenders(ctx context.Context, wg *sync.WaitGroup) {
+	type runner interface{ run(context.Context) error }
+	for _, s := range []runner{nilIfNil(r.vs), nilIfNil(r.fs), nilIfNil(r.as), nilIfNil(r.afs)} {
+		if s == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(ctx); err != nil {
+				r.log.Warn("media sender stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// nilIfNil turns a typed nil pointer into a nil interface.
+func nilIfNil[T any](p *T) interface{ run(context.Context) error } {
+	if p == nil {
+		return nil
+	}
+	return any(p).(interface{ run(context.Context) error })
+}
+
+// onTrack dispatches a remote track to its receiver (pion goroutine).
+func (r *headlessRun) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	switch tr.Kind() {
+	case webrtc.RTPCodecTypeVideo:
+		if r.video == nil {
+			return
+		}
+		ssrc := uint32(tr.SSRC())
+		r.video.requestKF = func() { _ = r.sess.RequestKeyFrame(ssrc) }
+		r.video.run(tr)
+	case webrtc.RTPCodecTypeAudio:
+		if r.audio == nil {
+			return
+		}
+		r.audio.run(tr)
+	}
+}
+
+// openRecorders creates the receivers, with file writers under --record.
+func (r *headlessRun) openRecorders() error {
+	var vrec, arec rtpWriter
+	if dir := r.o.RecordDir; dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+		iw, err := ivfwriter.New(filepath.Join(dir, "video.ivf"), ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		if err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+		ow, err := oggwriter.New(filepath.Join(dir, "audio.ogg"), 48000, 2)
+		if err != nil {
+			_ = iw.Close()
+			return fmt.Errorf("--record: %w", err)
+		}
+		vrec, arec = iw, ow
+	}
+	r.video = newVideoReceiver(nil, nil, vrec, r.log)
+	r.audio = newAudioReceiver(arec, r.log)
+	return nil
+}
+
+// fill completes the report from the receivers, senders and last stats.
+func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
+	end := time.Now()
+	u1, s1 := cpuTimes()
+	wall := end.Sub(r.start).Seconds()
+	rep.Duration = wall
+	rep.CPU = CPUStats{UserS: (u1 - u0).Seconds(), SysS: (s1 - s0).Seconds()}
+	if wall > 0 {
+		rep.CPU.PercentOfCore = 100 * (rep.CPU.UserS + rep.CPU.SysS) / wall
+	}
+	r.mu.Lock()
+	st, connectedAt, restarts, sas := r.lastStats, r.connectedAt, r.restarts, r.sas
+	if !r.endedAt.IsZero() {
+		end = r.endedAt
+	}
+	r.mu.Unlock()
+	if r.sess != nil {
+		st = r.sess.Stats()
+		if code, err := r.sess.SAS(); err == nil && sas == "" {
+			sas = code.Digits
+		}
+	}
+	rep.SAS = sas
+	if r.link != nil {
+		rep.ICE.LocalCandidateTypes = r.link.CandidateTypes()
+	}
+	rep.ICE.SelectedPair = SelectedPair{Local: st.LocalCandidate, Remote: st.RemoteCandidate}
+	rep.ICE.Restarts = restarts
+	rep.RTTMS = float64(st.RTT.Microseconds()) / 1000
+	if r.video != nil {
+		from := connectedAt
+		if from.IsZero() {
+			from = end
+		}
+		rep.VideoIn, rep.Latency = r.video.summary(from, end)
+		if t := r.video.firstFrame(); !t.IsZero() {
+			rep.SetupMS.FirstVideoFrame = msSince(r.start, t)
+		}
+	}
+	rep.VideoIn.PacketsLost = int(st.VideoIn.PacketsLost)
+	rep.VideoIn.NACKsSent = int(st.VideoIn.NACKs)
+	rep.VideoIn.PLIsSent = max(rep.VideoIn.PLIsSent, int(st.VideoIn.PLIs))
+	rep.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
+	if r.vs != nil {
+		n := r.vs.frames.Load()
+		rep.VideoOut.FramesEncoded = int(n)
+		if n > 0 {
+			rep.VideoOut.EncodeMSAvg = float64(r.vs.encodeNS.Load()) / float64(n) / 1e6
+		}
+	}
+	rep.VideoOut.BitrateKbps = float64(st.VideoOut.Bitrate) / 1000
+	if r.audio != nil {
+		rep.AudioIn = r.audio.summary()
+		if t := r.audio.firstPacket(); !t.IsZero() {
+			rep.SetupMS.FirstAudioPacket = msSince(r.start, t)
+		}
+	}
+}
+
+func (r *headlessRun) checkExpectations(rep *Report) error {
+	var unmet []string
+	if r.o.ExpectFPS > 0 && rep.VideoIn.FPS < r.o.ExpectFPS {
+		unmet = append(unmet, fmt.Sprintf("received video at %.1f fps, expected at least %.1f", rep.VideoIn.FPS, r.o.ExpectFPS))
+	}
+	if r.o.ExpectMinFrames > 0 && rep.VideoIn.FramesDecoded < r.o.ExpectMinFrames {
+		unmet = append(unmet, fmt.Sprintf("decoded %d video frames, expected at least %d", rep.VideoIn.FramesDecoded, r.o.ExpectMinFrames))
+	}
+	if len(unmet) > 0 {
+		return fmt.Errorf("%w: %s", ErrExpectationUnmet, strings.Join(unmet, "; "))
+	}
+	return nil
+}
+
+// serveSignaling hosts the signaling server in-process on addr and returns
+// its host:port and a stop function that waits for it.
+func serveSignaling(ctx context.Context, addr string, log *slog.Logger) (string, func(), error) {
+	srv, err := signalserver.New(signalserver.WithLogger(log))
+	if err != nil {
+		return "", nil, fmt.Errorf("signaling server: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: --serve %s: %w", ErrBadFlags, addr, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("signaling server stopped", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}

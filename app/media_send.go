@@ -1,0 +1,191 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/peercall/peercall/capture"
+	"github.com/peercall/peercall/codec"
+)
+
+// sendCounters are read by the report and the stats overlay.
+type sendCounters struct {
+	frames   atomic.Int64
+	bytes    atomic.Int64
+	encodeNS atomic.Int64
+}
+
+// videoSender pulls raw frames, encodes them with our libvpx encoder and
+// writes samples to a local track. PLIs from the peer and the GCC target
+// reach the encoder through ForceKeyFrame and SetBitRate.
+type videoSender struct {
+	track *webrtc.TrackLocalStaticSample
+	next  func() (*image.YCbCr, error)
+	fps   int
+
+	mu  sync.Mutex // guards enc between the send loop and control calls
+	enc *codec.VP8Encoder
+
+	sendCounters
+}
+
+func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) (*videoSender, error) {
+	enc, err := codec.NewVP8Encoder(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("video encoder: %w", err)
+	}
+	return &videoSender{track: track, next: next, fps: cfg.FPS, enc: enc}, nil
+}
+
+// ForceKeyFrame makes the next encoded frame a keyframe (peer sent PLI).
+func (v *videoSender) ForceKeyFrame() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.enc != nil {
+		v.enc.ForceKeyFrame()
+	}
+}
+
+// SetBitRate follows the congestion controller's target.
+func (v *videoSender) SetBitRate(bps int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.enc != nil {
+		_ = v.enc.SetBitRate(bps)
+	}
+}
+
+// run encodes until ctx ends or the source fails. The source paces it.
+func (v *videoSender) run(ctx context.Context) error {
+	defer func() {
+		v.mu.Lock()
+		_ = v.enc.Close()
+		v.enc = nil
+		v.mu.Unlock()
+	}()
+	frameDur := time.Second / time.Duration(max(v.fps, 1))
+	start := time.Now()
+	for ctx.Err() == nil {
+		img, err := v.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("video source: %w", err)
+		}
+		t0 := time.Now()
+		v.mu.Lock()
+		data, _, err := v.enc.Encode(img, t0.Sub(start))
+		v.mu.Unlock()
+		if errors.Is(err, codec.ErrNoFrame) {
+			continue // rate control skipped the frame
+		}
+		if err != nil {
+			return fmt.Errorf("encode video: %w", err)
+		}
+		v.encodeNS.Add(int64(time.Since(t0)))
+		v.frames.Add(1)
+		v.bytes.Add(int64(len(data)))
+		if err := v.track.WriteSample(media.Sample{Data: data, Duration: frameDur}); err != nil {
+			return fmt.Errorf("send video: %w", err)
+		}
+	}
+	return nil
+}
+
+// encodedSender streams pre-encoded frames (IVF video, Ogg Opus) as they are.
+type encodedSender struct {
+	track *webrtc.TrackLocalStaticSample
+	next  func() (capture.EncodedFrame, error)
+	sendCounters
+}
+
+func (s *encodedSender) run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		f, err := s.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("file source: %w", err)
+		}
+		s.frames.Add(1)
+		s.bytes.Add(int64(len(f.Data)))
+		if err := s.track.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration}); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	return nil
+}
+
+// audioSender encodes 20 ms PCM frames with our libopus encoder (in-band
+// FEC) and follows the loss the peer reports.
+type audioSender struct {
+	track *webrtc.TrackLocalStaticSample
+	next  func() ([]int16, error)
+
+	mu  sync.Mutex
+	enc *codec.OpusEncoder
+
+	sendCounters
+}
+
+func newAudioSender(track *webrtc.TrackLocalStaticSample, next func() ([]int16, error), cfg codec.OpusConfig) (*audioSender, error) {
+	enc, err := codec.NewOpusEncoder(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("audio encoder: %w", err)
+	}
+	return &audioSender{track: track, next: next, enc: enc}, nil
+}
+
+// SetPacketLoss tells the encoder how much loss to protect against, which
+// sizes its in-band FEC.
+func (a *audioSender) SetPacketLoss(pct int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.enc != nil {
+		// Never below 10 %: FEC must already be there when the first burst hits.
+		_ = a.enc.SetPacketLossPerc(min(max(pct, 10), 50))
+	}
+}
+
+func (a *audioSender) run(ctx context.Context) error {
+	defer func() {
+		a.mu.Lock()
+		_ = a.enc.Close()
+		a.enc = nil
+		a.mu.Unlock()
+	}()
+	frameDur := a.enc.Config().FrameDuration
+	for ctx.Err() == nil {
+		pcm, err := a.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("audio source: %w", err)
+		}
+		t0 := time.Now()
+		a.mu.Lock()
+		data, err := a.enc.Encode(pcm)
+		a.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("encode audio: %w", err)
+		}
+		a.encodeNS.Add(int64(time.Since(t0)))
+		a.frames.Add(1)
+		a.bytes.Add(int64(len(data)))
+		if err := a.track.WriteSample(media.Sample{Data: data, Duration: frameDur}); err != nil {
+			return fmt.Errorf("send audio: %w", err)
+		}
+	}
+	return nil
+}
