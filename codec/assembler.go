@@ -12,6 +12,7 @@ const (
 	assemblerRing          = 1024 // packets held; power of two
 	defaultReorderWindow   = 32   // packets we wait for a missing one
 	maxAssemblerReorderWin = assemblerRing / 2
+	maxLateRun             = 64 // consecutive late packets that mean a sender restart
 )
 
 // Frame is one complete VP8 frame assembled from RTP packets.
@@ -75,6 +76,7 @@ type VP8Assembler struct {
 	synced  bool  // low is the first packet of the next frame to hand out
 	started bool  // a frame was handed out
 	needKF  bool
+	lateRun int // consecutive packets older than low
 	stats   AssemblerStats
 }
 
@@ -144,7 +146,11 @@ func (a *VP8Assembler) Push(pkt *rtp.Packet) ([]Frame, error) {
 		a.stats.Malformed++
 		return nil, fmt.Errorf("vp8 packet without payload: %w", ErrMalformedPacket)
 	}
+	return a.insert(pkt, &vp, body), nil
+}
 
+// insert stores a parsed packet and returns the frames it completed.
+func (a *VP8Assembler) insert(pkt *rtp.Packet, vp *codecs.VP8Packet, body []byte) []Frame {
 	var ext int64
 	if !a.init {
 		a.init = true
@@ -156,8 +162,15 @@ func (a *VP8Assembler) Push(pkt *rtp.Packet) ([]Frame, error) {
 	}
 	if ext < a.low {
 		a.stats.Late++
-		return nil, nil
+		if a.lateRun++; a.lateRun >= maxLateRun {
+			// Nothing but "late" packets: the sender restarted with
+			// new sequence numbers far from the old ones. Start over.
+			a.restart()
+			return a.insert(pkt, vp, body)
+		}
+		return nil
 	}
+	a.lateRun = 0
 	if ext > a.highest {
 		a.highest = ext
 	}
@@ -173,7 +186,7 @@ func (a *VP8Assembler) Push(pkt *rtp.Packet) ([]Frame, error) {
 	s := a.slot(ext)
 	if s.valid && s.ext == ext {
 		a.stats.Duplicates++
-		return nil, nil
+		return nil
 	}
 	start := vp.S == 1 && vp.PID == 0
 	*s = asmSlot{
@@ -185,7 +198,18 @@ func (a *VP8Assembler) Push(pkt *rtp.Packet) ([]Frame, error) {
 		key:     start && body[0]&1 == 0,
 		payload: append(s.payload[:0], body...),
 	}
-	return a.assemble(ext), nil
+	return a.assemble(ext)
+}
+
+// restart forgets the stream (keeping the counters) after the sender jumped
+// to unrelated sequence numbers.
+func (a *VP8Assembler) restart() {
+	for i := range a.ring {
+		a.ring[i].valid = false
+	}
+	a.init, a.synced, a.lateRun = false, false, 0
+	a.stats.Gaps++
+	a.requestKeyFrame()
 }
 
 // assemble hands out what packet ext made complete.

@@ -217,6 +217,24 @@ func TestVP8Assembler(t *testing.T) {
 			want: append([]int{0, 1, 2}, seq(5, 45)...), gaps: 1, minDrops: 2,
 		},
 		{
+			name: "sender restarts with new sequence numbers", frames: gop(60, 0, 40),
+			edit: func(st *testStream) []*rtp.Packet {
+				// From frame 5 on the sequence numbers jump by 40000,
+				// which looks like 25536 packets back.
+				var p []*rtp.Packet
+				for i, pk := range st.packets {
+					if st.owner[i] >= 5 {
+						c := *pk
+						c.SequenceNumber += 40000
+						pk = &c
+					}
+					p = append(p, pk)
+				}
+				return p
+			},
+			want: append(seq(0, 5), seq(40, 60)...), gaps: 1,
+		},
+		{
 			name: "whole frame lost", frames: gop(50, 0),
 			edit: func(st *testStream) []*rtp.Packet {
 				p := slices.Clone(st.packets)
