@@ -11,6 +11,7 @@ const (
 	jbRing         = 128 // frames held (2.56 s of 20 ms frames)
 	jbTransitWin   = 100 // packets over which the delay spread is measured
 	jbShrinkMargin = 2   // frames above target before the buffer drops one
+	jbMaxLateRun   = 25  // consecutive late packets that mean a sender restart
 )
 
 // FrameKind says where a frame handed out by AudioJitterBuffer.Pop came from.
@@ -138,6 +139,8 @@ type AudioJitterBuffer struct {
 	jitter    float64 // seconds
 	targetDur time.Duration
 
+	lateRun int // consecutive late packets
+
 	pcm     []int16
 	scratch []int16
 	stats   JitterStats
@@ -185,6 +188,21 @@ func (j *AudioJitterBuffer) Push(seq uint16, ts uint32, payload []byte, arrival 
 		j.stats.Malformed++
 		return fmt.Errorf("opus packet %d: empty: %w", seq, ErrMalformedPacket)
 	}
+	return j.pushLocked(seq, ts, payload, arrival)
+}
+
+// restart forgets the stream but keeps the counters and the decoder.
+func (j *AudioJitterBuffer) restart() {
+	for i := range j.ring {
+		j.ring[i].valid = false
+	}
+	j.init, j.playing, j.haveSeq = false, false, false
+	j.next, j.highest, j.nTransit, j.lateRun = 0, 0, 0, 0
+	// The late packets fed absurd transit times: measure afresh.
+	j.jitter, j.targetDur = 0, j.cfg.InitialDelay
+}
+
+func (j *AudioJitterBuffer) pushLocked(seq uint16, ts uint32, payload []byte, arrival time.Time) error {
 	var ext int64
 	if !j.init {
 		j.init = true
@@ -205,10 +223,17 @@ func (j *AudioJitterBuffer) Push(seq uint16, ts uint32, payload []byte, arrival 
 	if idx < j.next {
 		if j.playing || j.stats.Decoded+j.stats.Lost > 0 {
 			j.stats.Late++
+			if j.lateRun++; j.lateRun >= jbMaxLateRun {
+				// Only late packets for a while: the sender restarted
+				// its timestamps. Start over with this packet.
+				j.restart()
+				return j.pushLocked(seq, ts, payload, arrival)
+			}
 			return nil
 		}
 		j.next = idx // reordered before the first packet, nothing played yet
 	}
+	j.lateRun = 0
 	if idx-j.next >= jbRing {
 		// The sender jumped far ahead (restart, clock jump): start over.
 		for i := range j.ring {

@@ -203,6 +203,20 @@ func TestAudioJitterBuffer(t *testing.T) {
 			},
 		},
 		{
+			name: "sender restarts its timestamps",
+			pkts: func() []sentPacket {
+				p := base()
+				for i := 50; i < len(p); i++ {
+					p[i].ts -= 1 << 30
+					p[i].seq += 3000
+				}
+				return p
+			}(),
+			// The first jbMaxLateRun packets after the jump are taken
+			// as late; then the buffer starts over.
+			want: JitterStats{Received: 100 - jbMaxLateRun + 1, Decoded: 100 - jbMaxLateRun + 1, Late: jbMaxLateRun},
+		},
+		{
 			name: "one packet far too late",
 			pkts: func() []sentPacket {
 				p := base()
