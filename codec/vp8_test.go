@@ -254,3 +254,54 @@ func TestVP8ConfigThreads(t *testing.T) {
 		}
 	}
 }
+
+func TestVP8DecoderDamagedFrames(t *testing.T) {
+	enc, err := NewVP8Encoder(VP8Config{Width: 320, Height: 240})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	src := image.NewYCbCr(image.Rect(0, 0, 320, 240), image.YCbCrSubsampleRatio420)
+	var frames [][]byte
+	for i := 0; i < 3; i++ {
+		movingPattern(src, i)
+		if i == 2 {
+			enc.ForceKeyFrame()
+		}
+		data, _, err := enc.Encode(src, time.Duration(i)*frameDur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, data)
+	}
+	dec, err := NewVP8Decoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	cases := []struct {
+		name  string
+		frame []byte
+		ok    bool
+	}{
+		{"truncated keyframe", frames[0][:len(frames[0])/3], false},
+		{"header only", frames[0][:10], false},
+		{"empty", nil, false},
+		{"keyframe", frames[0], true},
+		{"interframe", frames[1], true},
+		{"truncated interframe", frames[1][:len(frames[1])/2], false},
+		{"next keyframe", frames[2], true},
+	}
+	for _, tc := range cases {
+		img, err := dec.Decode(tc.frame)
+		if tc.ok != (err == nil) {
+			t.Fatalf("%s: err %v", tc.name, err)
+		}
+		if err != nil && !errors.Is(err, ErrCodec) && !errors.Is(err, ErrMalformedFrame) && !errors.Is(err, ErrNoFrame) {
+			t.Fatalf("%s: unexpected error kind %v", tc.name, err)
+		}
+		if tc.ok && img.Rect.Dx() != 320 {
+			t.Fatalf("%s: size %v", tc.name, img.Rect)
+		}
+	}
+}
