@@ -16,16 +16,7 @@ import (
 // looped back to the encoder as a PLI would be.
 func TestVP8PipelineRecoversFromLoss(t *testing.T) {
 	const w, h, frames, lossAt = 320, 240, 40, 12
-	enc, err := NewVP8Encoder(VP8Config{Width: w, Height: h, BitRate: 600_000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	dec, err := NewVP8Decoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
+	enc, dec := newVP8Pair(t, VP8Config{Width: w, Height: h, BitRate: 600_000})
 	asm := NewVP8Assembler(WithReorderWindow(8))
 	pay := &codecs.VP8Payloader{EnablePictureID: true}
 	src := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)

@@ -13,6 +13,22 @@ import (
 
 const frameDur = time.Second / 30
 
+// newVP8Pair returns an encoder and a decoder closed when the test ends.
+func newVP8Pair(t *testing.T, cfg VP8Config) (*VP8Encoder, *VP8Decoder) {
+	t.Helper()
+	enc, err := NewVP8Encoder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = enc.Close() })
+	dec, err := NewVP8Decoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dec.Close() })
+	return enc, dec
+}
+
 func TestVP8RoundTripPSNR(t *testing.T) {
 	cases := []struct {
 		w, h    int
@@ -24,16 +40,7 @@ func TestVP8RoundTripPSNR(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%dx%d", tc.w, tc.h), func(t *testing.T) {
-			enc, err := NewVP8Encoder(VP8Config{Width: tc.w, Height: tc.h, BitRate: tc.bitrate})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer enc.Close()
-			dec, err := NewVP8Decoder()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dec.Close()
+			enc, dec := newVP8Pair(t, VP8Config{Width: tc.w, Height: tc.h, BitRate: tc.bitrate})
 			src := image.NewYCbCr(image.Rect(0, 0, tc.w, tc.h), image.YCbCrSubsampleRatio420)
 			const frames = 20
 			var sum float64
@@ -143,16 +150,7 @@ func TestVP8SetBitRate(t *testing.T) {
 }
 
 func TestVP8EncoderInputs(t *testing.T) {
-	enc, err := NewVP8Encoder(VP8Config{Width: 64, Height: 48})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	dec, err := NewVP8Decoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
+	enc, dec := newVP8Pair(t, VP8Config{Width: 64, Height: 48})
 	rgba := image.NewRGBA(image.Rect(0, 0, 64, 48))
 	yuv444 := image.NewYCbCr(image.Rect(0, 0, 80, 60), image.YCbCrSubsampleRatio444)
 	inputs := []image.Image{rgba, yuv444, rgba}
