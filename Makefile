@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
-	libxkbcommon-dev xvfb xauth
+	libxkbcommon-dev xvfb xauth chromium
 
 .PHONY: deps build run test test-nocgo vet bench fuzz clean signal headless
 
@@ -52,10 +52,19 @@ test: deps vet test-nocgo
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/...
 
+# Each fuzz target for FUZZTIME (one at a time: go test -fuzz takes one target).
+FUZZTIME ?= 20s
+FUZZ_TARGETS := signalserver:FuzzDecodeMessage codec:FuzzVP8Assembler codec:FuzzVP8FrameCheck \
+	codec:FuzzAudioJitterBuffer call:FuzzScrubSDP \
+	call:FuzzScrubCandidate call:FuzzParseFingerprint call:FuzzDecodePayload \
+	capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzDecodeMessage -fuzztime 30s ./signalserver/
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

@@ -71,6 +71,7 @@ type headlessRun struct {
 	iceConnected time.Time
 	connectedAt  time.Time
 	endedAt      time.Time
+	cpuAtConnect [2]time.Duration // user, sys
 	restarts     int
 	lastStats    call.Stats
 	sas          string
@@ -100,6 +101,14 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Media first: a missing file or device fails at once, before anyone waits.
+	tracks, err := r.buildSenders()
+	if err != nil {
+		return err
+	}
+	if err := r.openRecorders(); err != nil {
+		return err
+	}
 	url := r.o.Server
 	if r.o.Serve != "" {
 		addr, stop, err := serveSignaling(ctx, r.o.Serve, r.log)
@@ -119,6 +128,12 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("%w: signaling server %s: %w", ErrConnect, url, err)
 	}
 	rep.SetupMS.Signaling = msSince(r.start, time.Now())
+	if r.o.ReadyFile != "" {
+		if err := os.WriteFile(r.o.ReadyFile, nil, 0o644); err != nil {
+			_ = client.Close()
+			return fmt.Errorf("--ready-file: %w", err)
+		}
+	}
 	r.link = newRoomLink(client, r.log)
 	defer func() {
 		_ = client.Close()
@@ -131,13 +146,6 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	}
 	r.link.SetRemote(remote)
 
-	tracks, err := r.buildSenders()
-	if err != nil {
-		return err
-	}
-	if err := r.openRecorders(); err != nil {
-		return err
-	}
 	sess, err := call.New(r.callConfig(client, remote, tracks))
 	if err != nil {
 		return fmt.Errorf("call setup: %w", err)
@@ -243,6 +251,7 @@ func (r *headlessRun) onConnected(from call.State, rep *Report) {
 	if r.iceConnected.IsZero() {
 		r.iceConnected = now
 		r.connectedAt = now
+		r.cpuAtConnect[0], r.cpuAtConnect[1] = cpuTimes()
 	}
 	r.mu.Unlock()
 	if rep.SetupMS.ICEConnected < 0 {
@@ -509,13 +518,17 @@ func (r *headlessRun) openRecorders() error {
 func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	end := time.Now()
 	u1, s1 := cpuTimes()
-	wall := end.Sub(r.start).Seconds()
-	rep.Duration = wall
+	rep.Duration = end.Sub(r.start).Seconds()
 	rep.CPU = CPUStats{UserS: (u1 - u0).Seconds(), SysS: (s1 - s0).Seconds()}
-	if wall > 0 {
-		rep.CPU.PercentOfCore = 100 * (rep.CPU.UserS + rep.CPU.SysS) / wall
-	}
 	r.mu.Lock()
+	// CPU share over the connected time: the steady cost of the call,
+	// without process start-up and waiting for the peer.
+	if !r.connectedAt.IsZero() {
+		if span := end.Sub(r.connectedAt).Seconds(); span > 0 {
+			used := (u1 - r.cpuAtConnect[0]) + (s1 - r.cpuAtConnect[1])
+			rep.CPU.PercentOfCore = 100 * used.Seconds() / span
+		}
+	}
 	st, connectedAt, restarts, sas := r.lastStats, r.connectedAt, r.restarts, r.sas
 	if !r.endedAt.IsZero() {
 		end = r.endedAt

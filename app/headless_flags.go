@@ -41,6 +41,7 @@ type HeadlessOptions struct {
 	SimulateLoss float64 // percent of received RTP dropped at random
 	OpusFEC      bool
 	ReportPath   string // "-" for stdout, "" for none
+	ReadyFile    string // created once joined (scripts wait for it)
 
 	ExpectFPS       float64
 	ExpectMinFrames int
@@ -81,6 +82,7 @@ func ParseHeadlessFlags(args []string, out io.Writer) (HeadlessOptions, error) {
 	fs.Float64Var(&o.SimulateLoss, "simulate-loss", 0, "drop this percentage of received RTP at random")
 	fs.BoolVar(&o.OpusFEC, "opus-fec", true, "enable Opus in-band FEC on the sent audio")
 	fs.StringVar(&o.ReportPath, "report", "", "write the JSON report to `FILE` (- for stdout)")
+	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
 	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps")
 	fs.IntVar(&o.ExpectMinFrames, "expect-min-frames", 0, "exit 3 unless at least N video frames were decoded")
 	if err := fs.Parse(args); err != nil {

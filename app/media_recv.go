@@ -181,7 +181,7 @@ func (v *videoReceiver) summary(from, to time.Time) (VideoInStats, LatencyStats)
 	}
 	as := v.asm.Stats()
 	st := VideoInStats{FramesDecoded: len(v.decodedAt), Width: v.width, Height: v.height, PLIsSent: v.plis,
-		FramesDropped: int(as.Dropped), RetransmitsIn: int(as.Late)}
+		FramesDropped: int(as.Dropped), LatePackets: int(as.Late), Gaps: int(as.Gaps), DuplicatePkts: int(as.Duplicates)}
 	if span := to.Sub(from).Seconds(); span > 0 {
 		st.FPS = float64(len(times)) / span
 	}

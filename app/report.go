@@ -60,7 +60,9 @@ type VideoInStats struct {
 	NACKsSent       int     `json:"nacks_sent"`
 	PLIsSent        int     `json:"plis_sent"`
 	FramesDropped   int     `json:"frames_dropped"`
-	RetransmitsIn   int     `json:"late_packets"`
+	LatePackets     int     `json:"late_packets"`
+	Gaps            int     `json:"gaps"`
+	DuplicatePkts   int     `json:"duplicate_packets"`
 	BitrateKbps     float64 `json:"bitrate_kbps"`
 }
 

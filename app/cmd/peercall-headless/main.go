@@ -1,5 +1,6 @@
 // Command peercall-headless joins a Peercall room without a window, sends
 // synthetic or file media and writes a JSON report (docs/headless-report.md).
+// `peercall-headless bench` runs the call-quality bench (docs/benchmarks.md).
 package main
 
 import (
@@ -13,7 +14,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := app.HeadlessMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		code = app.BenchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		code = app.HeadlessMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }

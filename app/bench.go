@@ -1,0 +1,431 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BenchOptions configures `peercall-headless bench`.
+type BenchOptions struct {
+	Calls       int           // setup calls
+	SetupDur    time.Duration // duration of each setup call
+	QualityDur  time.Duration // duration of each quality call
+	LossDur     time.Duration // duration of each loss-matrix call
+	Sizes       []string      // quality sizes, e.g. 640x480
+	Losses      []float64     // loss-matrix percentages
+	JSONPath    string        // "" none, "-" stdout
+	Binary      string        // headless binary for the peers (default: this executable)
+	Timeout     time.Duration // bound for each call's processes
+	GoBenchFile string        // optional `go test -bench` output to include in the doc
+	DocPath     string        // rewrite this markdown file (docs/benchmarks.md)
+}
+
+// BenchCall is one two-peer call of the bench: the joiner's report (the
+// peer that joined second, whose setup times are the user-visible ones) and
+// the host's.
+type BenchCall struct {
+	Scenario string  `json:"scenario"`
+	Size     string  `json:"size"`
+	Loss     float64 `json:"loss_pct"`
+	FEC      bool    `json:"opus_fec"`
+	Host     *Report `json:"host"`
+	Joiner   *Report `json:"joiner"`
+	Err      string  `json:"error,omitempty"`
+}
+
+// Spread is a median with its range over repeated calls.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
+}
+
+// BenchResult is the JSON the bench prints.
+type BenchResult struct {
+	Time    time.Time   `json:"time"`
+	Machine MachineInfo `json:"machine"`
+	Setup   struct {
+		ICEConnectedMS Spread `json:"ice_connected_ms"`
+		FirstFrameMS   Spread `json:"first_frame_ms"`
+	} `json:"setup"`
+	Calls []BenchCall `json:"calls"`
+}
+
+// MachineInfo says what the figures were measured on.
+type MachineInfo struct {
+	Cores   int       `json:"cores"`
+	LoadAvg []float64 `json:"load_avg"`
+	GoOS    string    `json:"goos"`
+	GoArch  string    `json:"goarch"`
+	Model   string    `json:"cpu_model,omitempty"`
+}
+
+// BenchMain runs the call-quality bench and returns an exit code.
+func BenchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseBenchFlags(args, stderr)
+	if errors.Is(err, errHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
+		return ExitBadFlags
+	}
+	res, err := RunBench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
+		return ExitCode(err)
+	}
+	md := res.Markdown()
+	fmt.Fprint(stdout, md)
+	if o.JSONPath != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		b = append(b, '\n')
+		if o.JSONPath == "-" {
+			_, _ = stdout.Write(b)
+		} else if err := os.WriteFile(o.JSONPath, b, 0o644); err != nil {
+			fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
+			return ExitError
+		}
+	}
+	if o.DocPath != "" {
+		if err := writeBenchDoc(o, res, md); err != nil {
+			fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
+			return ExitError
+		}
+	}
+	return ExitOK
+}
+
+func parseBenchFlags(args []string, out io.Writer) (BenchOptions, error) {
+	o := BenchOptions{}
+	fs := flag.NewFlagSet("peercall-headless bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var sizes, losses string
+	fs.IntVar(&o.Calls, "calls", 5, "number of calls for the setup-time figures")
+	fs.DurationVar(&o.SetupDur, "setup-duration", 2*time.Second, "length of each setup call")
+	fs.DurationVar(&o.QualityDur, "duration", 10*time.Second, "length of each quality call")
+	fs.DurationVar(&o.LossDur, "loss-duration", 8*time.Second, "length of each loss-matrix call")
+	fs.StringVar(&sizes, "sizes", "640x480,1280x720", "video sizes for the quality calls")
+	fs.StringVar(&losses, "loss", "0,10,20", "loss percentages for the loss matrix")
+	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON result to `FILE` (- for stdout)")
+	fs.StringVar(&o.Binary, "peer-binary", "", "headless binary to run the peers with (default: this program)")
+	fs.DurationVar(&o.Timeout, "call-timeout", 60*time.Second, "bound for each call")
+	fs.StringVar(&o.GoBenchFile, "go-bench", "", "go test -bench output to include in --doc")
+	fs.StringVar(&o.DocPath, "doc", "", "rewrite this markdown file with the results (docs/benchmarks.md)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, badFlag("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return o, badFlag("unexpected argument %q", fs.Arg(0))
+	}
+	if o.Calls < 1 || o.Calls > 50 {
+		return o, badFlag("--calls must be 1..50")
+	}
+	for _, d := range []time.Duration{o.SetupDur, o.QualityDur, o.LossDur} {
+		if d <= 0 || d > 5*time.Minute {
+			return o, badFlag("durations must be between 0 and 5m")
+		}
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if _, _, err := ParseSize(s); err != nil {
+			return o, badFlag("--sizes: %v", err)
+		}
+		o.Sizes = append(o.Sizes, s)
+	}
+	for _, s := range strings.Split(losses, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 || v >= 100 {
+			return o, badFlag("--loss %q: want percentages in [0, 100)", s)
+		}
+		o.Losses = append(o.Losses, v)
+	}
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, fmt.Errorf("find own executable: %w", err)
+		}
+		o.Binary = exe
+	}
+	return o, nil
+}
+
+// RunBench runs every scenario in turn; progress goes to log.
+func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult, error) {
+	res := &BenchResult{Time: time.Now().UTC(), Machine: machineInfo()}
+	url, stop, err := serveSignaling(ctx, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	url = "ws://" + url + "/ws"
+	tmp, err := os.MkdirTemp("", "peercall-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	n := 0
+	run := func(c BenchCall, dur time.Duration, extra ...string) BenchCall {
+		n++
+		fmt.Fprintf(log, "bench: %s %s loss=%.0f%% fec=%v\n", c.Scenario, c.Size, c.Loss, c.FEC)
+		args := append([]string{"--size", c.Size, "--duration", dur.String(), "--simulate-loss", fmt.Sprint(c.Loss),
+			"--opus-fec=" + strconv.FormatBool(c.FEC)}, extra...)
+		c.Host, c.Joiner, err = benchPair(ctx, o, url, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), tmp, args)
+		if err != nil {
+			c.Err = err.Error()
+			fmt.Fprintf(log, "bench: call failed: %v\n", err)
+		}
+		return c
+	}
+
+	var ice, first []float64
+	for range o.Calls {
+		c := run(BenchCall{Scenario: "setup", Size: "640x480", FEC: true}, o.SetupDur)
+		res.Calls = append(res.Calls, c)
+		if c.Joiner != nil && c.Joiner.SetupMS.FirstVideoFrame > 0 {
+			ice = append(ice, c.Joiner.SetupMS.ICEConnected)
+			first = append(first, c.Joiner.SetupMS.FirstVideoFrame)
+		}
+	}
+	res.Setup.ICEConnectedMS = spread(ice)
+	res.Setup.FirstFrameMS = spread(first)
+	for _, size := range o.Sizes {
+		res.Calls = append(res.Calls, run(BenchCall{Scenario: "quality", Size: size, FEC: true}, o.QualityDur))
+	}
+	for _, loss := range o.Losses {
+		for _, fec := range []bool{true, false} {
+			res.Calls = append(res.Calls, run(BenchCall{Scenario: "loss", Size: "640x480", Loss: loss, FEC: fec}, o.LossDur))
+		}
+	}
+	res.Machine.LoadAvg = loadAvg()
+	return res, ctx.Err()
+}
+
+// benchPair runs host and joiner as separate processes in one room.
+func benchPair(ctx context.Context, o BenchOptions, url, room, dir string, args []string) (host, joiner *Report, err error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	type result struct {
+		rep *Report
+		err error
+	}
+	start := func(name string, more ...string) (*exec.Cmd, string, *strings.Builder) {
+		report := filepath.Join(dir, room+"-"+name+".json")
+		a := append([]string{"--server", url, "--room", room, "--name", name, "--loopback-only",
+			"--ice-policy", "all", "--audio", "synthetic", "--video", "synthetic", "--report", report}, args...)
+		a = append(a, more...)
+		cmd := exec.CommandContext(ctx, o.Binary, a...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		return cmd, report, &stderr
+	}
+	wait := func(cmd *exec.Cmd, report string, stderr *strings.Builder, ch chan<- result) {
+		err := cmd.Wait()
+		rep, rerr := readReport(report)
+		if err != nil {
+			err = fmt.Errorf("%s: %w: %s", filepath.Base(report), err, strings.TrimSpace(stderr.String()))
+		} else if rerr != nil {
+			err = rerr
+		}
+		ch <- result{rep, err}
+	}
+	ready := filepath.Join(dir, room+"-host.ready")
+	hc, hr, hs := start("host", "--ready-file", ready)
+	if err := hc.Start(); err != nil {
+		return nil, nil, err
+	}
+	hch := make(chan result, 1)
+	hostDone := make(chan struct{})
+	go func() { defer close(hostDone); wait(hc, hr, hs, hch) }()
+	// The joiner starts once the host is in the room: its setup times are
+	// then those of a person joining a waiting peer.
+	if err := waitForFile(ctx, ready, hostDone); err != nil {
+		cancel()
+		<-hch
+		return nil, nil, err
+	}
+	jc, jr, js := start("joiner")
+	if err := jc.Start(); err != nil {
+		cancel()
+		<-hch
+		return nil, nil, err
+	}
+	jch := make(chan result, 1)
+	go wait(jc, jr, js, jch)
+	h, j := <-hch, <-jch
+	return h.rep, j.rep, errors.Join(h.err, j.err)
+}
+
+// waitForFile waits until the host has created its ready file (joined).
+func waitForFile(ctx context.Context, path string, hostDone <-chan struct{}) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: host never joined: %w", ErrConnect, ctx.Err())
+		case <-hostDone:
+			return fmt.Errorf("%w: host exited before joining", ErrConnect)
+		case <-t.C:
+		}
+	}
+}
+
+func readReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("parse report %s: %w", filepath.Base(path), err)
+	}
+	return &r, nil
+}
+
+func spread(xs []float64) Spread {
+	if len(xs) == 0 {
+		return Spread{}
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: round1(med), Min: round1(s[0]), Max: round1(s[len(s)-1]), N: len(s)}
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+func machineInfo() MachineInfo {
+	m := MachineInfo{Cores: runtime.NumCPU(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, LoadAvg: loadAvg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func loadAvg() []float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	f := strings.Fields(string(b))
+	var out []float64
+	for i := 0; i < 3 && i < len(f); i++ {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		out = append(out, v)
+	}
+	return out
+}
+
+// Markdown renders the result as the tables of docs/benchmarks.md.
+func (r *BenchResult) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %d cores (%s), %s/%s, load average %v at the end.\n\n", r.Machine.Cores, r.Machine.Model, r.Machine.GoOS, r.Machine.GoArch, r.Machine.LoadAvg)
+	fmt.Fprintf(&b, "### Call setup (joiner, %d calls, 640x480)\n\n", r.Setup.FirstFrameMS.N)
+	b.WriteString("| figure | median | min | max | goal |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| join → ICE connected (ms) | %.1f | %.1f | %.1f | |\n", r.Setup.ICEConnectedMS.Median, r.Setup.ICEConnectedMS.Min, r.Setup.ICEConnectedMS.Max)
+	fmt.Fprintf(&b, "| join → first decoded frame (ms) | %.1f | %.1f | %.1f | ≤ 100 (Chromium 129) |\n\n", r.Setup.FirstFrameMS.Median, r.Setup.FirstFrameMS.Min, r.Setup.FirstFrameMS.Max)
+
+	b.WriteString("### Two-way video + audio at 30 fps\n\n")
+	b.WriteString("| size | peer | fps in | freezes | latency p50 / p95 (ms) | CPU % of a core | encode ms/frame |\n|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Calls {
+		if c.Scenario != "quality" {
+			continue
+		}
+		for _, p := range []struct {
+			name string
+			rep  *Report
+		}{{"host", c.Host}, {"joiner", c.Joiner}} {
+			if p.rep == nil {
+				fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | |\n", c.Size, p.name, c.Err)
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %d | %.1f / %.1f | %.0f | %.2f |\n", c.Size, p.name, p.rep.VideoIn.FPS, p.rep.VideoIn.Freezes,
+				p.rep.Latency.VideoP50, p.rep.Latency.VideoP95, p.rep.CPU.PercentOfCore, p.rep.VideoOut.EncodeMSAvg)
+		}
+	}
+	b.WriteString("\nGoals: ≥ 29 fps at 1280x720, latency ≤ 20 / 35 ms (Chromium 28.5 / 41.5), ≤ 30 % of a core at 640x480 (Chromium 43 %).\n\n")
+
+	b.WriteString("### Loss matrix (640x480, speech-like audio, random loss on received media, both peers)\n\n")
+	b.WriteString("| loss | Opus FEC | audio concealed | FEC-recovered packets | video fps | freezes | NACKs | PLIs |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Calls {
+		if c.Scenario != "loss" {
+			continue
+		}
+		if c.Host == nil || c.Joiner == nil {
+			fmt.Fprintf(&b, "| %.0f %% | %v | failed: %s | | | | | |\n", c.Loss, onOff(c.FEC), c.Err)
+			continue
+		}
+		h, j := c.Host, c.Joiner
+		fmt.Fprintf(&b, "| %.0f %% | %s | %.2f %% | %d | %.1f | %d | %d | %d |\n", c.Loss, onOff(c.FEC),
+			100*(h.AudioIn.ConcealedRatio+j.AudioIn.ConcealedRatio)/2, h.AudioIn.FECRecovered+j.AudioIn.FECRecovered,
+			(h.VideoIn.FPS+j.VideoIn.FPS)/2, h.VideoIn.Freezes+j.VideoIn.Freezes, h.VideoIn.NACKsSent+j.VideoIn.NACKsSent,
+			h.VideoIn.PLIsSent+j.VideoIn.PLIsSent)
+	}
+	b.WriteString("\nGoals: concealed ≤ 1 % at 10 % loss and ≤ 5 % at 20 % (Chromium with FEC 1.1 % / 6.5 %, without 11.3 % / 18 %).\n")
+	return b.String()
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func writeBenchDoc(o BenchOptions, r *BenchResult, md string) error {
+	var b strings.Builder
+	b.WriteString("# Peercall benchmarks\n\nRewritten by `make bench`; do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "Measured %s.\n\n", r.Time.Format("2006-01-02 15:04 MST"))
+	b.WriteString("## Call quality\n\nCommand: `peercall-headless bench` (two headless peers as separate processes, signaling on 127.0.0.1, ICE on loopback).\n\n")
+	b.WriteString(md)
+	if o.GoBenchFile != "" {
+		gb, err := os.ReadFile(o.GoBenchFile)
+		if err != nil {
+			return fmt.Errorf("--go-bench: %w", err)
+		}
+		b.WriteString("\n## Component benchmarks\n\nCommand: `go test -run '^$' -bench . -benchmem ./signalserver/... ./codec/... ./capture/... ./call/...`\n\n```\n")
+		for _, line := range strings.Split(string(gb), "\n") {
+			if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "pkg:") || strings.HasPrefix(line, "cpu:") {
+				b.WriteString(line + "\n")
+			}
+		}
+		b.WriteString("```\n")
+	}
+	return os.WriteFile(o.DocPath, []byte(b.String()), 0o644)
+}

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseBenchFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"defaults", nil, false},
+		{"custom", []string{"--calls", "3", "--sizes", "320x240", "--loss", "0,5"}, false},
+		{"zero calls", []string{"--calls", "0"}, true},
+		{"bad size", []string{"--sizes", "big"}, true},
+		{"bad loss", []string{"--loss", "100"}, true},
+		{"neg duration", []string{"--duration", "-1s"}, true},
+		{"extra", []string{"x"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseBenchFlags(tt.args, io.Discard)
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadFlags) {
+					t.Fatalf("err = %v, want ErrBadFlags", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Binary == "" || len(o.Sizes) == 0 || len(o.Losses) == 0 {
+				t.Errorf("incomplete options %+v", o)
+			}
+		})
+	}
+}
+
+func TestSpread(t *testing.T) {
+	tests := []struct {
+		xs   []float64
+		want Spread
+	}{
+		{nil, Spread{}},
+		{[]float64{3, 1, 2}, Spread{Median: 2, Min: 1, Max: 3, N: 3}},
+		{[]float64{4, 1, 2, 3}, Spread{Median: 2.5, Min: 1, Max: 4, N: 4}},
+	}
+	for _, tt := range tests {
+		if got := spread(tt.xs); got != tt.want {
+			t.Errorf("spread(%v) = %+v, want %+v", tt.xs, got, tt.want)
+		}
+	}
+}
+
+func TestBenchMarkdown(t *testing.T) {
+	rep := &Report{VideoIn: VideoInStats{FPS: 29.5}, AudioIn: AudioInStats{ConcealedRatio: 0.01, FECRecovered: 7}}
+	r := &BenchResult{Time: time.Now(), Calls: []BenchCall{
+		{Scenario: "quality", Size: "640x480", Host: rep, Joiner: rep},
+		{Scenario: "loss", Size: "640x480", Loss: 10, FEC: true, Host: rep, Joiner: rep},
+		{Scenario: "quality", Size: "1280x720", Err: "boom"},
+	}}
+	md := r.Markdown()
+	for _, want := range []string{"| 640x480 | host | 29.5 |", "| 10 % | on | 1.00 % | 14 |", "failed: boom"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
