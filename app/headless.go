@@ -319,7 +319,10 @@ func (r *headlessRun) callConfig(client *signalserver.Client, remote string, tra
 	if r.vs != nil {
 		vs := r.vs
 		cfg.OnTargetBitrate = func(bps int) { vs.SetBitRate(bps - audioBitrate) }
-		cfg.OnKeyFrameRequest = func() { vs.ForceKeyFrame() }
+		cfg.OnKeyFrameRequest = vs.ForceKeyFrame
+	}
+	if r.fs != nil {
+		cfg.OnKeyFrameRequest = r.fs.ForceKeyFrame
 	}
 	if r.as != nil {
 		as := r.as

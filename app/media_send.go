@@ -103,10 +103,15 @@ func (v *videoSender) run(ctx context.Context) error {
 
 // encodedSender streams pre-encoded frames (IVF video, Ogg Opus) as they are.
 type encodedSender struct {
-	track *webrtc.TrackLocalStaticSample
-	next  func() (capture.EncodedFrame, error)
+	track   *webrtc.TrackLocalStaticSample
+	next    func() (capture.EncodedFrame, error)
+	wantKey atomic.Bool // a PLI arrived: skip to the next keyframe
 	sendCounters
 }
+
+// ForceKeyFrame cannot encode one: it makes the sender skip ahead to the
+// file's next keyframe, the soonest the peer can decode again.
+func (s *encodedSender) ForceKeyFrame() { s.wantKey.Store(true) }
 
 func (s *encodedSender) run(ctx context.Context) error {
 	for ctx.Err() == nil {
@@ -116,6 +121,12 @@ func (s *encodedSender) run(ctx context.Context) error {
 				return nil
 			}
 			return fmt.Errorf("file source: %w", err)
+		}
+		if s.wantKey.Load() {
+			if !f.Keyframe {
+				continue
+			}
+			s.wantKey.Store(false)
 		}
 		s.frames.Add(1)
 		s.bytes.Add(int64(len(f.Data)))

@@ -88,6 +88,9 @@ func video(p params) ([]byte, error) {
 	// One thread keeps libvpx's output deterministic.
 	enc, err := codec.NewVP8Encoder(codec.VP8Config{
 		Width: p.width, Height: p.height, FPS: p.fps, BitRate: p.videoBitRate, Threads: 1,
+		// A keyframe every second: a file sender cannot encode one on a
+		// PLI, it skips ahead to the next.
+		KeyFrameInterval: p.fps,
 	})
 	if err != nil {
 		return nil, err
