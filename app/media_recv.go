@@ -19,6 +19,11 @@ import (
 // burst of losses does not flood the sender with keyframe requests.
 const keyFrameRequestGap = 250 * time.Millisecond
 
+// holeWait is how long a missing video packet is waited for (NACK repair:
+// three NACK rounds of 30 ms plus a round trip) before the frame counts as
+// lost and a keyframe is requested.
+const holeWait = 150 * time.Millisecond
+
 // DecodedFrame is one received picture with what its marker says.
 type DecodedFrame struct {
 	Image   *image.YCbCr // nil in the CGO-free build (integrity check only)
@@ -57,7 +62,7 @@ type rtpWriter interface {
 }
 
 func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec rtpWriter, log *slog.Logger) *videoReceiver {
-	v := &videoReceiver{asm: codec.NewVP8Assembler(), requestKF: requestKF, onFrame: onFrame, rec: rec, log: log}
+	v := &videoReceiver{asm: codec.NewVP8Assembler(codec.WithMaxHoleWait(holeWait)), requestKF: requestKF, onFrame: onFrame, rec: rec, log: log}
 	if dec, err := codec.NewVP8Decoder(); err == nil {
 		v.dec = dec
 	}

@@ -3,6 +3,7 @@ package codec
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -52,12 +53,34 @@ func WithReorderWindow(packets int) AssemblerOption {
 
 type asmSlot struct {
 	valid   bool
+	arrived time.Time
 	ext     int64
 	ts      uint32
 	marker  bool
 	start   bool // S=1 and PID=0: first packet of a frame
 	key     bool // start packet of a keyframe
 	payload []byte
+}
+
+// WithMaxHoleWait makes a missing packet count as lost once d has passed
+// since the first packet after it arrived, instead of after a window of
+// packets. Time is what NACK repair needs (a retransmission takes about one
+// round trip plus the NACK interval), while packet counts mislead both ways:
+// a keyframe burst fills any window in a millisecond, and at low bitrates 32
+// packets take most of a second, which is a long freeze. The packet window
+// stays as a backstop at its maximum unless WithReorderWindow sets it.
+func WithMaxHoleWait(d time.Duration) AssemblerOption {
+	return func(a *VP8Assembler) {
+		a.maxWait = max(0, d)
+		if a.window == defaultReorderWindow {
+			a.window = maxAssemblerReorderWin
+		}
+	}
+}
+
+// withClock replaces time.Now (tests).
+func withClock(now func() time.Time) AssemblerOption {
+	return func(a *VP8Assembler) { a.now = now }
 }
 
 // VP8Assembler rebuilds VP8 frames from RTP packets (RFC 7741). A frame is
@@ -70,6 +93,8 @@ type VP8Assembler struct {
 	mu      sync.Mutex
 	ring    [assemblerRing]asmSlot
 	window  int
+	maxWait time.Duration    // 0: holes are judged by packet count only
+	now     func() time.Time // clock for maxWait (tests inject one)
 	init    bool
 	highest int64 // highest extended sequence number seen
 	low     int64 // everything below is handed out or dropped
@@ -82,7 +107,7 @@ type VP8Assembler struct {
 
 // NewVP8Assembler returns an assembler waiting for the first keyframe.
 func NewVP8Assembler(opts ...AssemblerOption) *VP8Assembler {
-	a := &VP8Assembler{window: defaultReorderWindow}
+	a := &VP8Assembler{window: defaultReorderWindow, now: time.Now}
 	for _, o := range opts {
 		o(a)
 	}
@@ -189,8 +214,13 @@ func (a *VP8Assembler) insert(pkt *rtp.Packet, vp *codecs.VP8Packet, body []byte
 		return nil
 	}
 	start := vp.S == 1 && vp.PID == 0
+	var arrived time.Time
+	if a.maxWait > 0 {
+		arrived = a.now()
+	}
 	*s = asmSlot{
 		valid:   true,
+		arrived: arrived,
 		ext:     ext,
 		ts:      pkt.Timestamp,
 		marker:  pkt.Marker,
@@ -263,13 +293,27 @@ func (a *VP8Assembler) assemble(ext int64) []Frame {
 		// A packet missing since a window of later packets came in is
 		// lost. (Measured from the hole, not from the frame start: a big
 		// keyframe spans many more packets than the window.)
-		if hole, ok := a.firstHole(); ok && a.highest-hole >= int64(a.window) {
+		if hole, ok := a.firstHole(); ok && (a.highest-hole >= int64(a.window) || a.waitedOut(hole)) {
 			a.stats.Gaps++
 			a.synced = false
 			a.requestKeyFrame()
 		}
 	}
 	return out
+}
+
+// waitedOut reports whether the hole at ext has been waited for maxWait,
+// counted from the arrival of the first packet after it.
+func (a *VP8Assembler) waitedOut(hole int64) bool {
+	if a.maxWait <= 0 {
+		return false
+	}
+	for e := hole + 1; e <= a.highest; e++ {
+		if p := a.slot(e); p.valid && p.ext == e {
+			return a.now().Sub(p.arrived) >= a.maxWait
+		}
+	}
+	return false
 }
 
 // firstHole returns the first missing sequence number after low, if any
