@@ -92,6 +92,7 @@ func New(opts ...Option) (*Server, error) {
 	mux.HandleFunc("/ws", s.serveWS)
 	mux.HandleFunc("/healthz", s.serveHealth)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	registerWeb(mux) // the browser client at / and /r/{room} (docs/browser.md)
 	s.handler = mux
 	s.hub = newHub(s)
 	go s.hub.run(s.hub.ctx)
@@ -101,8 +102,9 @@ func New(opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves /ws, /healthz and /metrics, for hosting the server inside
-// another http.Server (the app does this in-process).
+// Handler serves /ws, /healthz, /metrics and the browser page (/, /r/{room},
+// /static/), for hosting the server inside another http.Server (the app
+// does this in-process).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Gatherer exposes the server's private metrics registry.
@@ -312,16 +314,16 @@ func (s *Server) clientIP(r *http.Request) string {
 }
 
 // originAllowed: no Origin means a desktop client; otherwise the origin
-// must be listed, or (no list) be the host the request was sent to.
+// must be the host the request was sent to (the server's own browser page,
+// which therefore works without configuration) or be listed.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
 	o := strings.ToLower(strings.TrimRight(origin, "/"))
-	if len(s.cfg.allowedOrigins) == 0 {
-		u, err := url.Parse(o)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+	if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return true
 	}
 	for _, a := range s.cfg.allowedOrigins {
 		if a == "*" || a == o {

@@ -1,0 +1,978 @@
+// Peercall browser client: joins a room on this signaling server and calls
+// the other peer with the same negotiation, ICE rules and short
+// authentication string as the desktop app (docs/browser.md,
+// docs/ice-policy.md, call/session.go). Vanilla JS, no dependencies.
+'use strict';
+
+(() => {
+  // ---- short authentication string (docs/ice-policy.md, version 1) ----
+
+  // SAS_WORDS must equal call/sas_words.go (signalserver/web_test.go checks).
+  // sas-words:begin
+  const SAS_WORDS = [
+	'acorn', 'actor', 'adobe', 'agent', 'alarm', 'album', 'alley', 'amber', 'anchor', 'angel',
+	'ankle', 'apple', 'apron', 'arena', 'armor', 'arrow', 'aspen', 'atlas', 'attic', 'autumn',
+	'badge', 'bagel', 'baker', 'bamboo', 'banjo', 'barn', 'basin', 'basket', 'beach', 'beacon',
+	'beard', 'beaver', 'berry', 'bison', 'blade', 'blanket', 'blossom', 'boat', 'bonnet', 'bottle',
+	'boulder', 'bracket', 'branch', 'bread', 'breeze', 'brick', 'bridge', 'brook', 'broom', 'bucket',
+	'buffalo', 'bugle', 'butter', 'button', 'cabin', 'cactus', 'camel', 'candle', 'canoe', 'canyon',
+	'carpet', 'carrot', 'castle', 'cedar', 'cello', 'chalk', 'cherry', 'chess', 'chimney', 'cider',
+	'circus', 'clock', 'cloud', 'clover', 'cobra', 'cocoa', 'comet', 'copper', 'coral', 'cotton',
+	'cougar', 'crane', 'crayon', 'cricket', 'crown', 'crystal', 'curtain', 'daisy', 'dancer', 'delta',
+	'desert', 'diamond', 'dinner', 'dolphin', 'donkey', 'dragon', 'drum', 'eagle', 'easel', 'echo',
+	'elbow', 'ember', 'engine', 'falcon', 'feather', 'fence', 'fern', 'ferry', 'fiddle', 'flame',
+	'flute', 'forest', 'fossil', 'fox', 'garden', 'garlic', 'geyser', 'ginger', 'glacier', 'globe',
+	'goose', 'grape', 'gravel', 'guitar', 'hammer', 'harbor', 'harp', 'hazel', 'helmet', 'heron',
+	'hollow', 'honey', 'horizon', 'hornet', 'island', 'ivory', 'jacket', 'jaguar', 'jasmine', 'jelly',
+	'jewel', 'jungle', 'kayak', 'kettle', 'kiwi', 'koala', 'ladder', 'lagoon', 'lantern', 'lemon',
+	'leopard', 'lily', 'lizard', 'llama', 'lobster', 'locket', 'lotus', 'magnet', 'mango', 'maple',
+	'marble', 'meadow', 'melon', 'meteor', 'mirror', 'mitten', 'monkey', 'moose', 'mosaic', 'muffin',
+	'mustard', 'needle', 'nest', 'nickel', 'noodle', 'nutmeg', 'oasis', 'ocean', 'olive', 'onion',
+	'orbit', 'orchid', 'otter', 'oyster', 'paddle', 'palace', 'panda', 'panther', 'parrot', 'peach',
+	'pebble', 'pelican', 'pepper', 'piano', 'pigeon', 'pillow', 'pine', 'planet', 'plum', 'pocket',
+	'pony', 'poppy', 'potato', 'prism', 'puddle', 'pumpkin', 'puzzle', 'quail', 'quartz', 'quilt',
+	'rabbit', 'radar', 'radish', 'raven', 'ribbon', 'river', 'robin', 'rocket', 'saddle', 'salmon',
+	'sandal', 'saturn', 'scarf', 'shadow', 'shell', 'silver', 'sketch', 'sparrow', 'spider', 'spoon',
+	'squid', 'stable', 'statue', 'stone', 'sunset', 'swan', 'table', 'teapot', 'tiger', 'tomato',
+	'topaz', 'tulip', 'tunnel', 'turtle', 'valley', 'velvet', 'violin', 'volcano', 'wagon', 'walnut',
+	'walrus', 'whale', 'willow', 'window', 'yacht', 'zebra'
+  ];
+  // sas-words:end
+
+  const SAS_LABEL = 'peercall-sas-v1\n';
+
+  // normalizeFingerprint turns "sha-256 ab:cd:..." into "sha-256 AB:CD:..."
+  // (call.NormalizeFingerprint); null if it is not a fingerprint.
+  function normalizeFingerprint(fp) {
+    const fields = fp.trim().split(/\s+/);
+    if (fields.length !== 2) return null;
+    const algo = fields[0].toLowerCase();
+    const parts = fields[1].toUpperCase().split(':');
+    if (!parts.every((p) => /^[0-9A-F]{2}$/.test(p))) return null;
+    if (algo === 'sha-256' && parts.length !== 32) return null;
+    return algo + ' ' + parts.join(':');
+  }
+
+  // parseFingerprint returns the normalized DTLS fingerprint of an SDP,
+  // preferring sha-256 (call.ParseFingerprint); null if there is none or
+  // one does not parse.
+  function parseFingerprint(sdp) {
+    let first = null;
+    for (const raw of sdp.split('\n')) {
+      const line = raw.trim();
+      if (!line.startsWith('a=fingerprint:')) continue;
+      const n = normalizeFingerprint(line.slice('a=fingerprint:'.length));
+      if (n === null) return null;
+      if (n.startsWith('sha-256 ')) return n;
+      if (first === null) first = n;
+    }
+    return first;
+  }
+
+  // sas derives {digits, words} from two fingerprints in either order
+  // (call.SAS).
+  async function sas(fpA, fpB) {
+    let a = normalizeFingerprint(fpA) ?? fpA.trim();
+    let b = normalizeFingerprint(fpB) ?? fpB.trim();
+    if (b < a) [a, b] = [b, a];
+    const data = new TextEncoder().encode(SAS_LABEL + a + '\n' + b);
+    const h = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+    const n = ((h[0] << 24) | (h[1] << 16) | (h[2] << 8) | h[3]) >>> 0;
+    const digits = String(n % 1000000).padStart(6, '0');
+    const words = [SAS_WORDS[h[4]], SAS_WORDS[h[5]], SAS_WORDS[h[6]], SAS_WORDS[h[7]]];
+    return { digits, words };
+  }
+
+  // ---- addresses, candidates and SDP ----
+
+  const params = new URLSearchParams(location.search);
+  // loopback=1 (tests only): ICE uses 127.0.0.0/8 and ::1 only; every other
+  // local candidate is dropped before it is sent, every other remote one is
+  // ignored, in trickle and in SDP alike.
+  const LOOPBACK_ONLY = params.get('loopback') === '1';
+
+  function isLoopbackAddress(addr) {
+    const a = addr.replace(/^\[|\]$/g, '').toLowerCase();
+    return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || a === '::1' || /^::ffff:127\./.test(a);
+  }
+
+  // parseCandidate splits an SDP candidate attribute value.
+  function parseCandidate(c) {
+    const f = c.replace(/^a=/, '').replace(/^candidate:/, '').trim().split(/\s+/);
+    if (f.length < 8 || f[6] !== 'typ') return null;
+    const out = { address: f[4], port: f[5], type: f[7], raddrIndex: -1, rportIndex: -1, fields: f };
+    for (let i = 8; i + 1 < f.length; i++) {
+      if (f[i] === 'raddr') out.raddrIndex = i + 1;
+      if (f[i] === 'rport') out.rportIndex = i + 1;
+    }
+    return out;
+  }
+
+  // scrubCandidate applies the page's ICE rules to one local candidate
+  // (call.ScrubCandidate): null drops it. Under relay only relay candidates
+  // leave, with raddr/rport hidden as browsers do.
+  function scrubCandidate(c, relayOnly) {
+    const p = parseCandidate(c);
+    if (p === null) return null; // fail closed
+    if (LOOPBACK_ONLY && !isLoopbackAddress(p.address)) return null;
+    if (relayOnly && p.type !== 'relay') return null;
+    if (p.type !== 'host') {
+      if (p.raddrIndex > 0) p.fields[p.raddrIndex] = p.fields[p.raddrIndex].includes(':') ? '::' : '0.0.0.0';
+      if (p.rportIndex > 0) p.fields[p.rportIndex] = '0';
+    }
+    return 'candidate:' + p.fields.join(' ');
+  }
+
+  function remoteCandidateAllowed(c) {
+    const p = parseCandidate(c);
+    return p !== null && (!LOOPBACK_ONLY || isLoopbackAddress(p.address));
+  }
+
+  // filterSdpCandidates keeps the a=candidate lines keep() accepts and hides
+  // connection addresses when any candidate was dropped (call.ScrubSDP).
+  function filterSdpCandidates(sdp, keep) {
+    const lines = sdp.split('\r\n');
+    const out = [];
+    let dropped = false;
+    for (const line of lines) {
+      if (line.startsWith('a=candidate:')) {
+        const v = keep(line.slice(2));
+        if (v === null) {
+          dropped = true;
+          continue;
+        }
+        out.push('a=' + v);
+        continue;
+      }
+      out.push(line);
+    }
+    if (!dropped) return out.join('\r\n');
+    return out.map((line) => {
+      if (line.startsWith('c=IN IP4 ')) return 'c=IN IP4 0.0.0.0';
+      if (line.startsWith('c=IN IP6 ')) return 'c=IN IP6 ::';
+      if (line.startsWith('a=rtcp:')) return 'a=rtcp:' + line.slice(7).split(' ')[0];
+      return line;
+    }).join('\r\n');
+  }
+
+  // ensureOpusFEC adds useinbandfec=1 to every Opus payload type's fmtp
+  // (creating the line if needed): the peer then sends in-band FEC we can
+  // recover lost packets from.
+  function ensureOpusFEC(sdp) {
+    const lines = sdp.split('\r\n');
+    const opus = new Set();
+    for (const line of lines) {
+      const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(line);
+      if (m) opus.add(m[1]);
+    }
+    const seen = new Set();
+    const out = [];
+    for (const line of lines) {
+      const m = /^a=fmtp:(\d+) (.*)$/.exec(line);
+      if (m && opus.has(m[1])) {
+        seen.add(m[1]);
+        out.push(/(^|;)\s*useinbandfec=/.test(m[2]) ? line : line + ';useinbandfec=1');
+        continue;
+      }
+      out.push(line);
+    }
+    const res = [];
+    for (const line of out) {
+      res.push(line);
+      const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(line);
+      if (m && !seen.has(m[1])) res.push('a=fmtp:' + m[1] + ' useinbandfec=1');
+    }
+    return res.join('\r\n');
+  }
+
+  // preferCodecs puts VP8 (video) or Opus (audio) first on a transceiver;
+  // the other codecs (and RTX, RED, FEC) stay as fallbacks.
+  function preferCodecs(tr) {
+    if (typeof tr.setCodecPreferences !== 'function' || tr.stopped) return;
+    const kind = tr.receiver.track.kind;
+    const caps = RTCRtpReceiver.getCapabilities(kind);
+    if (!caps) return;
+    const want = kind === 'video' ? 'video/vp8' : 'audio/opus';
+    const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === want);
+    const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== want);
+    try {
+      tr.setCodecPreferences(first.concat(rest));
+    } catch (err) {
+      log('codec preferences not applied', err);
+    }
+  }
+
+  // ---- session: one call with one peer (call/session.go) ----
+
+  const CONNECT_TIMEOUT = 30000;
+  const RECONNECT_TIMEOUT = 30000;
+  const RESTART_BACKOFF0 = 500;
+  const RESTART_BACKOFF_MAX = 8000;
+
+  class Session {
+    // signal(type, payload) sends a call signal to the peer; onUpdate(s) is
+    // called on every state change.
+    constructor({ localId, remoteId, iceServers, relayOnly, stream, signal, onUpdate, onTrack }) {
+      this.localId = localId;
+      this.remoteId = remoteId;
+      // The greater id is polite: it never offers (pion cannot roll back).
+      this.polite = localId > remoteId;
+      this.iceServers = relayOnly ? iceServers.filter((s) => urls(s).some((u) => /^turns?:/.test(u))) : iceServers;
+      this.relayOnly = relayOnly;
+      this.stream = stream;
+      this.signal = signal;
+      this.onUpdate = onUpdate;
+      this.onTrack = onTrack;
+
+      this.state = 'idle';
+      this.reason = '';
+      this.pc = null;
+      this.remoteSet = false;
+      this.ignoreOffer = false;
+      this.offerPending = false;
+      this.restartPending = false;
+      this.lastOffer = '';
+      this.lastRemoteOffer = '';
+      this.pendingCands = [];
+      this.senders = new Map(); // kind -> RTCRtpSender
+      this.sas = null;
+      this.sentCandidates = [];
+      this.remoteCandidates = [];
+      this.restartAttempt = 0;
+      this.timers = {};
+      this.chain = Promise.resolve();
+      this.chat = null;
+    }
+
+    // enqueue serializes all work on the peer connection (the owner
+    // goroutine of call.Session): callbacks only enqueue.
+    enqueue(fn) {
+      this.chain = this.chain.then(() => (this.terminal() ? undefined : fn())).catch((err) => log('session step failed', err));
+      return this.chain;
+    }
+
+    terminal() {
+      return this.state === 'ended' || this.state === 'failed';
+    }
+
+    setState(state, reason) {
+      if (this.terminal() || this.state === state) return;
+      this.state = state;
+      this.reason = reason || '';
+      if (state === 'connected') {
+        this.clearTimer('connect');
+        this.clearTimer('reconnect');
+        this.clearTimer('restart');
+        this.restartAttempt = 0;
+        this.updateSAS();
+      } else if (state === 'reconnecting') {
+        this.setTimer('reconnect', RECONNECT_TIMEOUT, () => this.fail('reconnect timeout'));
+      }
+      if (this.terminal()) this.teardown();
+      this.onUpdate(this);
+    }
+
+    setTimer(name, ms, fn) {
+      this.clearTimer(name);
+      this.timers[name] = setTimeout(() => this.enqueue(fn), ms);
+    }
+
+    clearTimer(name) {
+      if (this.timers[name] !== undefined) clearTimeout(this.timers[name]);
+      delete this.timers[name];
+    }
+
+    start() {
+      this.setTimer('connect', CONNECT_TIMEOUT, () => this.fail('connect timeout'));
+      this.setState('starting', 'starting');
+      this.enqueue(() => {
+        this.setup();
+        this.setState('waiting', 'waiting for peer');
+        if (this.polite) {
+          // "I am here": if the impolite side's first offer went out before
+          // we listened, this makes it send it again.
+          this.send('offer', { request: true });
+          return undefined;
+        }
+        return this.negotiate(false, false);
+      });
+    }
+
+    setup() {
+      const pc = new RTCPeerConnection({
+        iceServers: this.iceServers,
+        iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+        bundlePolicy: 'max-bundle',
+        rtcpMuxPolicy: 'require',
+      });
+      this.pc = pc;
+      pc.onicecandidate = (e) => {
+        if (e.candidate && e.candidate.candidate) {
+          const c = e.candidate.toJSON();
+          this.enqueue(() => this.sendCandidate(c));
+        }
+      };
+      pc.onnegotiationneeded = () => this.enqueue(() => this.negotiate(false, true));
+      pc.onconnectionstatechange = () => {
+        const st = pc.connectionState;
+        this.enqueue(() => this.onConnectionState(st));
+      };
+      pc.ontrack = (e) => this.onTrack(e);
+      pc.ondatachannel = (e) => {
+        if (e.channel.label === 'chat') this.bindChat(e.channel);
+      };
+      if (this.stream) {
+        for (const t of this.stream.getTracks()) this.senders.set(t.kind, pc.addTrack(t, this.stream));
+      }
+      // The impolite side opens the call: it receives audio and video even
+      // without tracks of its own (so the polite side's tracks bind in the
+      // first answer) and opens the chat channel.
+      if (!this.polite) {
+        for (const kind of ['audio', 'video']) {
+          if (!this.senders.has(kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+        }
+        this.bindChat(pc.createDataChannel('chat'));
+      }
+    }
+
+    bindChat(dc) {
+      dc.onopen = () => {
+        this.chat = dc;
+      };
+      dc.onmessage = (e) => {
+        if (typeof e.data !== 'string' || e.data.length > 4096 + 256) return;
+        try {
+          const m = JSON.parse(e.data);
+          if (typeof m.text === 'string') log('chat message received', { length: m.text.length });
+        } catch (err) {
+          // not ours: drop
+        }
+      };
+    }
+
+    send(type, payload) {
+      if (this.terminal()) return;
+      this.signal(type, payload, this.remoteId);
+    }
+
+    // ---- negotiation (perfect negotiation without rollback) ----
+
+    async negotiate(restart, fromEvent) {
+      const pc = this.pc;
+      if (this.terminal() || !pc) return;
+      if (this.polite) {
+        if (this.remoteSet) this.requestOffer(restart, fromEvent);
+        return;
+      }
+      if (pc.signalingState !== 'stable') {
+        // The browser fires negotiationneeded again once stable if still
+        // needed; explicit requests and restarts are remembered.
+        if (fromEvent && !restart) return;
+        this.offerPending = true;
+        this.restartPending = this.restartPending || restart;
+        return;
+      }
+      restart = restart || this.restartPending;
+      this.offerPending = false;
+      this.restartPending = false;
+      pc.getTransceivers().forEach(preferCodecs);
+      const offer = await pc.createOffer({ iceRestart: restart });
+      offer.sdp = ensureOpusFEC(offer.sdp);
+      await pc.setLocalDescription(offer);
+      this.sendDescription('offer', offer.sdp);
+    }
+
+    // requestOffer (polite side) names the kinds whose tracks have no m-line
+    // yet, so the impolite side adds receive slots for them.
+    requestOffer(restart, fromEvent) {
+      const kinds = [];
+      for (const tr of this.pc.getTransceivers()) {
+        if (tr.mid === null && tr.sender.track) kinds.push(tr.sender.track.kind);
+      }
+      // Nothing to add and no restart: an event we need not bother the peer with.
+      if (fromEvent && kinds.length === 0 && !restart) return;
+      const p = { request: true };
+      if (kinds.length > 0) p.kinds = kinds;
+      if (restart) p.restart = true;
+      this.send('offer', p);
+    }
+
+    // onOfferRequest (impolite side): resend the first offer if the peer is
+    // still waiting for it, else add receive slots and offer.
+    async onOfferRequest(p) {
+      if (this.polite) return;
+      const pc = this.pc;
+      if (!this.remoteSet && pc.signalingState === 'have-local-offer' && this.lastOffer !== '') {
+        this.send('offer', { sdp: this.lastOffer });
+        return;
+      }
+      for (const k of p.kinds || []) {
+        if (k === 'audio' || k === 'video') pc.addTransceiver(k, { direction: 'recvonly' });
+      }
+      await this.negotiate(!!p.restart, false);
+    }
+
+    sendDescription(type, sdp) {
+      const out = filterSdpCandidates(sdp, (c) => scrubCandidate(c, this.relayOnly));
+      if (type === 'offer') this.lastOffer = out;
+      this.send(type, { sdp: out });
+    }
+
+    sendCandidate(c) {
+      const v = scrubCandidate(c.candidate, this.relayOnly);
+      if (v === null) return;
+      const p = { candidate: v };
+      if (c.sdpMid !== null && c.sdpMid !== undefined) p.sdpMid = c.sdpMid;
+      if (c.sdpMLineIndex !== null && c.sdpMLineIndex !== undefined) p.sdpMLineIndex = c.sdpMLineIndex;
+      if (c.usernameFragment) p.usernameFragment = c.usernameFragment;
+      this.sentCandidates.push(v);
+      this.send('candidate', p);
+    }
+
+    // handleSignal takes one relayed message from the remote peer.
+    handleSignal(type, p) {
+      this.enqueue(async () => {
+        switch (type) {
+          case 'offer':
+            if (p && p.request === true) return this.onOfferRequest(p);
+            if (p && typeof p.sdp === 'string' && p.sdp !== '') return this.onDescription('offer', p.sdp);
+            return undefined;
+          case 'answer':
+            if (p && typeof p.sdp === 'string' && p.sdp !== '') return this.onDescription('answer', p.sdp);
+            return undefined;
+          case 'candidate':
+            if (p && typeof p.candidate === 'string' && p.candidate !== '') return this.onRemoteCandidate(p);
+            return undefined;
+          case 'bye':
+            this.setState('ended', p && p.reason ? 'peer: ' + p.reason : 'peer hung up');
+            return undefined;
+          default:
+            return undefined;
+        }
+      });
+    }
+
+    async onDescription(type, sdp) {
+      const pc = this.pc;
+      if (type === 'offer' && sdp === this.lastRemoteOffer) return; // a resend we applied already
+      const collision = type === 'offer' && pc.signalingState !== 'stable';
+      this.ignoreOffer = collision;
+      if (collision) return; // impolite keeps its own offer; polite never has one
+      if (type === 'answer' && pc.signalingState !== 'have-local-offer') return; // stale
+      const remote = LOOPBACK_ONLY ? filterSdpCandidates(sdp, (c) => (remoteCandidateAllowed(c) ? c : null)) : sdp;
+      try {
+        await pc.setRemoteDescription({ type, sdp: remote });
+      } catch (err) {
+        log('set remote description failed', err);
+        if (!this.remoteSet) this.fail('peer sent an unusable description');
+        return;
+      }
+      const first = !this.remoteSet;
+      this.remoteSet = true;
+      if (type === 'offer') this.lastRemoteOffer = sdp;
+      for (const c of this.pendingCands) await this.addCandidate(c);
+      this.pendingCands = [];
+      if (type === 'offer') {
+        pc.getTransceivers().forEach(preferCodecs);
+        const answer = await pc.createAnswer();
+        answer.sdp = ensureOpusFEC(answer.sdp);
+        await pc.setLocalDescription(answer);
+        this.sendDescription('answer', answer.sdp);
+      }
+      if (first) this.setState('connecting', 'connecting');
+      if (this.state === 'connected') this.updateSAS();
+      if (this.offerPending) await this.negotiate(false, false);
+    }
+
+    async onRemoteCandidate(p) {
+      if (!remoteCandidateAllowed(p.candidate)) return;
+      const c = { candidate: p.candidate, sdpMid: p.sdpMid ?? null, sdpMLineIndex: p.sdpMLineIndex ?? null };
+      if (p.usernameFragment) c.usernameFragment = p.usernameFragment;
+      this.remoteCandidates.push(p.candidate);
+      if (!this.remoteSet || !this.pc.remoteDescription) {
+        this.pendingCands.push(c);
+        return;
+      }
+      await this.addCandidate(c);
+    }
+
+    async addCandidate(c) {
+      try {
+        await this.pc.addIceCandidate(c);
+      } catch (err) {
+        if (!this.ignoreOffer) log('remote candidate rejected', err);
+      }
+    }
+
+    // ---- connectivity ----
+
+    onConnectionState(st) {
+      if (st === 'connected') {
+        this.setState('connected', 'connected');
+      } else if (st === 'disconnected' || st === 'failed') {
+        if (this.state === 'connected' || this.state === 'connecting') this.setState('reconnecting', 'connection lost, reconnecting');
+        // The impolite side drives ICE restarts; "failed" will not heal.
+        if (!this.polite && this.state === 'reconnecting') {
+          this.setTimer('restart', st === 'failed' ? 0 : RESTART_BACKOFF0, () => this.restartICE());
+        }
+      }
+    }
+
+    restartICE() {
+      if (this.state !== 'reconnecting') return undefined;
+      this.restartAttempt++;
+      const backoff = Math.min(RESTART_BACKOFF0 * 2 ** Math.min(this.restartAttempt, 6), RESTART_BACKOFF_MAX);
+      this.setTimer('restart', backoff, () => this.restartICE());
+      return this.negotiate(true, false);
+    }
+
+    // peerResumed: the peer came back on the signaling server under its old
+    // id; its ICE path may be gone, so renegotiate with a restart.
+    peerResumed() {
+      this.enqueue(() => (this.polite ? this.requestOffer(true, false) : this.negotiate(true, false)));
+    }
+
+    async updateSAS() {
+      const ld = this.pc && this.pc.currentLocalDescription;
+      const rd = this.pc && this.pc.currentRemoteDescription;
+      if (!ld || !rd) return;
+      const lfp = parseFingerprint(ld.sdp);
+      const rfp = parseFingerprint(rd.sdp);
+      if (lfp === null || rfp === null) {
+        log('no fingerprint for the security code');
+        return;
+      }
+      if (this.sas && this.sas.localFingerprint === lfp && this.sas.remoteFingerprint === rfp) return;
+      const code = await sas(lfp, rfp);
+      this.sas = { digits: code.digits, words: code.words, localFingerprint: lfp, remoteFingerprint: rfp };
+      this.onUpdate(this);
+    }
+
+    fail(reason) {
+      this.sendBye(reason);
+      this.setState('failed', reason);
+    }
+
+    sendBye(reason) {
+      if (this.terminal() || this.state === 'idle') return;
+      this.signal('bye', { reason }, this.remoteId);
+    }
+
+    // hangup ends the call from this side.
+    hangup() {
+      this.sendBye('hung up');
+      this.setState('ended', 'hung up');
+    }
+
+    // peerLeft: the server says the peer is gone.
+    peerLeft(reason) {
+      this.setState('ended', reason === 'bye' ? 'peer hung up' : 'peer left');
+    }
+
+    teardown() {
+      for (const name of Object.keys(this.timers)) this.clearTimer(name);
+      if (this.pc) this.pc.close();
+    }
+
+    // setCamera swaps the sent video track without renegotiation (null:
+    // camera off), like call.Session.ReplaceTrack.
+    async setCamera(track) {
+      const s = this.senders.get('video');
+      if (s) await s.replaceTrack(track);
+    }
+
+    // stats summarizes getStats for the page and for tests.
+    async stats() {
+      if (!this.pc) return null;
+      const report = await this.pc.getStats();
+      const out = { videoIn: null, videoOut: null, audioIn: null, audioOut: null, pair: null, localCandidates: [], remoteCandidates: [] };
+      let pairId = null;
+      report.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          out.videoIn = { framesDecoded: r.framesDecoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0, packetsLost: r.packetsLost || 0, keyFramesDecoded: r.keyFramesDecoded || 0, codecId: r.codecId };
+        } else if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+          out.audioIn = { packetsReceived: r.packetsReceived || 0, packetsLost: r.packetsLost || 0, fecPacketsReceived: r.fecPacketsReceived || 0, codecId: r.codecId };
+        } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
+          out.videoOut = { framesEncoded: r.framesEncoded || 0, framesSent: r.framesSent || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0, keyFramesEncoded: r.keyFramesEncoded || 0, pliCount: r.pliCount || 0, qualityLimitationReason: r.qualityLimitationReason || '', codecId: r.codecId };
+        } else if (r.type === 'outbound-rtp' && r.kind === 'audio') {
+          out.audioOut = { packetsSent: r.packetsSent || 0, codecId: r.codecId };
+        } else if (r.type === 'transport' && r.selectedCandidatePairId) {
+          pairId = r.selectedCandidatePairId;
+        } else if (r.type === 'local-candidate') {
+          out.localCandidates.push({ address: r.address || r.ip || '', port: r.port, type: r.candidateType });
+        } else if (r.type === 'remote-candidate') {
+          out.remoteCandidates.push({ address: r.address || r.ip || '', port: r.port, type: r.candidateType });
+        }
+      });
+      const codec = (id) => (id && report.get(id) ? report.get(id).mimeType : '');
+      for (const k of ['videoIn', 'videoOut', 'audioIn', 'audioOut']) {
+        if (out[k]) out[k].codec = codec(out[k].codecId);
+      }
+      const pair = pairId && report.get(pairId);
+      if (pair) {
+        const l = report.get(pair.localCandidateId) || {};
+        const r = report.get(pair.remoteCandidateId) || {};
+        out.pair = { local: l.address || l.ip || '', localType: l.candidateType, remote: r.address || r.ip || '', remoteType: r.candidateType, rttMs: Math.round((pair.currentRoundTripTime || 0) * 1000) };
+      }
+      return out;
+    }
+  }
+
+  function urls(server) {
+    return Array.isArray(server.urls) ? server.urls : [server.urls];
+  }
+
+  // ---- page: signaling connection, media, controls ----
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    form: $('join-form'),
+    room: $('room'),
+    name: $('name'),
+    password: $('password'),
+    relay: $('relay'),
+    join: $('join'),
+    call: $('call'),
+    status: $('status'),
+    error: $('error'),
+    remoteVideo: $('remote-video'),
+    localVideo: $('local-video'),
+    sasDigits: $('sas-digits'),
+    sasWords: $('sas-words'),
+    mute: $('mute'),
+    camera: $('camera'),
+    hangup: $('hangup'),
+    stats: $('stats'),
+  };
+
+  function log(msg, detail) {
+    // Never SDP or candidates: only the message and an error name.
+    const d = detail instanceof Error ? detail.name + ': ' + detail.message : detail;
+    console.log('[peercall] ' + msg, d === undefined ? '' : d);
+  }
+
+  // window.peercall is what the page shows, for tests and curious users.
+  const view = {
+    state: 'idle', // idle | joining | waiting | starting | connecting | connected | reconnecting | ended | failed
+    reason: '',
+    peerId: '',
+    remoteId: '',
+    polite: null,
+    sas: null,
+    stats: null,
+    sentCandidates: [],
+    remoteCandidates: [],
+    error: '',
+  };
+  window.peercall = { view, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, scrubCandidate, words: SAS_WORDS };
+
+  let ws = null;
+  let session = null;
+  let stream = null;
+  let joinInfo = null; // {room, name, password}
+  let resumeToken = '';
+  let iceServers = [];
+  let leaving = false;
+  let reconnectDelay = 1000;
+  let statsTimer = 0;
+  let muted = false;
+  let cameraOff = false;
+
+  function setStatus(text) {
+    ui.status.textContent = text;
+  }
+
+  function showError(text) {
+    view.error = text;
+    ui.error.textContent = text;
+    ui.error.hidden = text === '';
+  }
+
+  function render() {
+    const s = session;
+    if (s) {
+      view.state = s.state;
+      view.reason = s.reason;
+      view.remoteId = s.remoteId;
+      view.polite = s.polite;
+      view.sas = s.sas ? { digits: s.sas.digits, words: s.sas.words.slice(), localFingerprint: s.sas.localFingerprint, remoteFingerprint: s.sas.remoteFingerprint } : null;
+      view.sentCandidates = s.sentCandidates.slice();
+      view.remoteCandidates = s.remoteCandidates.slice();
+    }
+    setStatus(view.reason || view.state);
+    if (view.sas && view.state === 'connected') {
+      ui.sasDigits.textContent = view.sas.digits.slice(0, 3) + ' ' + view.sas.digits.slice(3);
+      ui.sasWords.textContent = view.sas.words.join(' ');
+    } else {
+      ui.sasDigits.textContent = '--- ---';
+      ui.sasWords.textContent = '';
+    }
+  }
+
+  function wsURL() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(Object.assign({ v: 1 }, msg)));
+  }
+
+  // signal puts a call signal on the wire like app/signaling.go: the payload
+  // travels in "sdp" (offer, answer, offer request, bye) or "candidate".
+  function signal(type, payload, to) {
+    const m = { type, to };
+    if (type === 'candidate') m.candidate = payload;
+    else m.sdp = payload;
+    if (type === 'bye' && payload.reason) m.reason = payload.reason;
+    send(m);
+  }
+
+  function connect() {
+    view.state = 'joining';
+    view.reason = 'connecting to the server';
+    render();
+    ws = new WebSocket(wsURL());
+    const sock = ws;
+    sock.onopen = () => {
+      const m = { type: 'join', room: joinInfo.room, name: joinInfo.name };
+      if (joinInfo.password) m.password = joinInfo.password;
+      if (resumeToken) m.resume = resumeToken;
+      send(m);
+    };
+    sock.onmessage = (e) => {
+      let m;
+      try {
+        m = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      onMessage(m);
+    };
+    sock.onclose = (e) => {
+      if (sock !== ws) return;
+      ws = null;
+      if (leaving) return;
+      // Policy and size errors do not heal by retrying (docs/protocol.md).
+      if (e.code === 1008 || e.code === 1009) {
+        leave(view.error || 'the server refused the connection');
+        return;
+      }
+      view.reason = 'signaling lost, reconnecting';
+      render();
+      setTimeout(() => {
+        if (!leaving && ws === null) connect();
+      }, reconnectDelay);
+      reconnectDelay = Math.min(reconnectDelay * 2, 8000);
+    };
+  }
+
+  function onMessage(m) {
+    switch (m.type) {
+      case 'joined':
+        reconnectDelay = 1000;
+        view.peerId = m.peer_id;
+        resumeToken = m.resume || '';
+        iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
+        showError('');
+        if (session && !session.terminal()) {
+          if (m.resumed) session.peerResumed();
+          else endSession('signaling restarted');
+        }
+        if (!session || session.terminal()) {
+          if (Array.isArray(m.peers) && m.peers.length > 0) startSession(m.peers[0].id);
+          else waitForPeer();
+        }
+        break;
+      case 'peer-joined':
+        if (session && !session.terminal() && m.peer_id === session.remoteId) {
+          if (m.resumed) session.peerResumed();
+        } else if (!session || session.terminal()) {
+          startSession(m.peer_id);
+        }
+        break;
+      case 'peer-left':
+        if (session && m.peer_id === session.remoteId) {
+          session.peerLeft(m.reason);
+        }
+        break;
+      case 'offer':
+      case 'answer':
+      case 'candidate':
+      case 'bye':
+        if (session && m.from === session.remoteId) {
+          session.handleSignal(m.type, m.type === 'candidate' ? m.candidate : m.sdp || (m.type === 'bye' ? { reason: m.reason } : null));
+        }
+        break;
+      case 'error':
+        showError(m.message || m.code || 'error');
+        break;
+      case 'server-shutdown':
+        view.reason = 'the server is restarting';
+        render();
+        break;
+      default:
+        break;
+    }
+  }
+
+  function waitForPeer() {
+    view.state = 'waiting';
+    view.reason = 'waiting for someone to join room ' + joinInfo.room;
+    render();
+  }
+
+  function startSession(remoteId) {
+    session = new Session({
+      localId: view.peerId,
+      remoteId,
+      iceServers,
+      relayOnly: ui.relay.checked,
+      stream,
+      signal,
+      onUpdate: onSessionUpdate,
+      onTrack: (e) => {
+        const s = e.streams[0] || new MediaStream([e.track]);
+        if (ui.remoteVideo.srcObject !== s) ui.remoteVideo.srcObject = s;
+      },
+    });
+    if (stream && cameraOff) {
+      // keep the camera off in a new call too
+      const v = stream.getVideoTracks()[0];
+      if (v) v.enabled = false;
+    }
+    session.start();
+    render();
+  }
+
+  function onSessionUpdate(s) {
+    if (s !== session) return;
+    render();
+    if (s.terminal()) {
+      ui.remoteVideo.srcObject = null;
+      if (!leaving && ws) {
+        view.reason = s.reason + '; waiting for someone to join';
+        render();
+      }
+    }
+  }
+
+  function endSession(reason) {
+    if (session && !session.terminal()) session.setState('ended', reason);
+  }
+
+  async function pollStats() {
+    const s = session;
+    if (!s || s.terminal()) return;
+    const st = await s.stats();
+    if (s !== session || !st) return;
+    view.stats = st;
+    const lines = [];
+    if (st.videoIn) lines.push(`video in  ${st.videoIn.width}x${st.videoIn.height} ${Math.round(st.videoIn.framesPerSecond)} fps, ${st.videoIn.framesDecoded} frames (${st.videoIn.codec})`);
+    if (st.videoOut) lines.push(`video out ${st.videoOut.width}x${st.videoOut.height} ${Math.round(st.videoOut.framesPerSecond)} fps, ${st.videoOut.framesEncoded} frames (${st.videoOut.codec})`);
+    if (st.audioIn) lines.push(`audio in  ${st.audioIn.packetsReceived} packets, ${st.audioIn.packetsLost} lost (${st.audioIn.codec})`);
+    if (st.pair) lines.push(`path      ${st.pair.localType} → ${st.pair.remoteType}, rtt ${st.pair.rttMs} ms`);
+    ui.stats.textContent = lines.join('\n');
+  }
+
+  async function join(ev) {
+    ev.preventDefault();
+    const room = ui.room.value.trim();
+    const name = ui.name.value.trim() || 'Browser';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(room)) {
+      showError('Room names are 1-64 letters, digits, dots, dashes or underscores.');
+      return;
+    }
+    showError('');
+    leaving = false;
+    joinInfo = { room, name, password: ui.password.value };
+    ui.form.hidden = true;
+    ui.call.hidden = false;
+    if (location.pathname !== '/r/' + room) history.replaceState(null, '', '/r/' + room + location.search);
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true },
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+      });
+      ui.localVideo.srcObject = stream;
+    } catch (err) {
+      log('no camera or microphone', err);
+      showError('Camera or microphone unavailable: joining to watch and listen only.');
+      stream = null;
+    }
+    statsTimer = setInterval(() => pollStats().catch((err) => log('stats failed', err)), 1000);
+    connect();
+  }
+
+  function leave(reason) {
+    leaving = true;
+    if (session && !session.terminal()) session.hangup();
+    // bye also makes the server remove us from the room at once.
+    if (ws) {
+      ws.close(1000);
+      ws = null;
+    }
+    resumeToken = '';
+    clearInterval(statsTimer);
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    ui.localVideo.srcObject = null;
+    ui.remoteVideo.srcObject = null;
+    view.state = 'ended';
+    view.reason = reason;
+    render();
+    ui.call.hidden = true;
+    ui.form.hidden = false;
+  }
+
+  function toggleMute() {
+    muted = !muted;
+    if (stream) stream.getAudioTracks().forEach((t) => (t.enabled = !muted));
+    ui.mute.textContent = muted ? 'Unmute' : 'Mute';
+    ui.mute.setAttribute('aria-pressed', String(muted));
+  }
+
+  async function toggleCamera() {
+    if (!stream) return;
+    cameraOff = !cameraOff;
+    ui.camera.textContent = cameraOff ? 'Camera on' : 'Camera off';
+    ui.camera.setAttribute('aria-pressed', String(cameraOff));
+    const old = stream.getVideoTracks()[0];
+    if (cameraOff) {
+      if (session) await session.setCamera(null);
+      if (old) {
+        old.stop(); // the camera light goes off
+        stream.removeTrack(old);
+      }
+      return;
+    }
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } } });
+      const t = s.getVideoTracks()[0];
+      stream.addTrack(t);
+      ui.localVideo.srcObject = stream;
+      if (session) await session.setCamera(t);
+    } catch (err) {
+      log('camera unavailable', err);
+      showError('The camera could not be turned back on.');
+      cameraOff = true;
+      ui.camera.textContent = 'Camera on';
+    }
+  }
+
+  function init() {
+    const m = /^\/r\/([A-Za-z0-9._-]{1,64})$/.exec(location.pathname);
+    if (m) ui.room.value = m[1];
+    if (params.get('name')) ui.name.value = params.get('name');
+    if (params.get('relay') === '1') ui.relay.checked = true;
+    ui.form.addEventListener('submit', join);
+    ui.mute.addEventListener('click', toggleMute);
+    ui.camera.addEventListener('click', () => toggleCamera().catch((err) => log('camera toggle failed', err)));
+    ui.hangup.addEventListener('click', () => leave('hung up'));
+    window.addEventListener('pagehide', () => {
+      if (session && !session.terminal()) session.hangup();
+    });
+    render();
+  }
+
+  init();
+})();
