@@ -51,8 +51,12 @@ test-nocgo:
 test: deps vet test-nocgo
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/...
+	mkdir -p $(BUILD)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... | tee $(BUILD)/go-bench.txt
+	$(GO) build -o $(BUILD)/peercall-headless ./app/cmd/peercall-headless
+	$(BUILD)/peercall-headless bench --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
 
 # Each fuzz target for FUZZTIME (one at a time: go test -fuzz takes one target).
 FUZZTIME ?= 20s

@@ -170,7 +170,8 @@ func TestHeadlessExitCodes(t *testing.T) {
 	}{
 		{"bad flags", []string{"--room", "r"}, app.ExitBadFlags},
 		{"no server", []string{"--server", "ws://127.0.0.1:1/ws", "--room", "r"}, app.ExitConnect},
-		{"bad video file", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", "/nonexistent.ivf"}, app.ExitConnect},
+		{"bad video file", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", "/nonexistent.ivf"}, app.ExitError},
+		{"bad audio source", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", "beep"}, app.ExitBadFlags},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,9 @@ type audioReceiver struct {
 	jb  *codec.AudioJitterBuffer
 	rec rtpWriter
 	log *slog.Logger
+	// player, if set, plays jb on a device instead of the 20 ms ticker
+	// (the GUI); the returned stop is called before jb closes.
+	player func(jb *codec.AudioJitterBuffer) (stop func())
 
 	mu       sync.Mutex
 	first    time.Time
@@ -50,13 +53,20 @@ func (a *audioReceiver) run(tr *webrtc.TrackRemote) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	playDone := make(chan struct{})
-	go func() {
-		defer close(playDone)
-		a.playout(ctx)
-	}()
+	stopPlayer := func() {}
+	if a.player != nil && a.jb != nil {
+		stopPlayer = a.player(a.jb)
+		close(playDone)
+	} else {
+		go func() {
+			defer close(playDone)
+			a.playout(ctx)
+		}()
+	}
 	defer func() {
 		cancel()
 		<-playDone
+		stopPlayer()
 		if a.jb != nil {
 			_ = a.jb.Close()
 		}

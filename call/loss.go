@@ -1,44 +1,100 @@
 package call
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"net"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 )
 
-// lossFactory builds lossInterceptors: received RTP is dropped at random
-// with the given rate, before any other interceptor sees it.
-type lossFactory struct{ rate float64 }
-
-func (f *lossFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &lossInterceptor{rate: f.rate}, nil
-}
-
-type lossInterceptor struct {
-	interceptor.NoOp
+// lossyNet wraps the network ICE uses so that received RTP is dropped at
+// random, as a lossy path would: below SRTP, so a dropped packet leaves no
+// trace in the replay window and a retransmission of it still gets through,
+// and below every interceptor (NACK, reports, TWCC). STUN, DTLS and RTCP
+// pass untouched: the call must stay up, only media suffers.
+type lossyNet struct {
+	transport.Net
 	rate float64
 }
 
-// BindRemoteStream wraps the reader: a dropped packet is simply not
-// returned, and the next one is read in its place.
-func (l *lossInterceptor) BindRemoteStream(_ *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
-	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		for {
-			n, attr, err := reader.Read(b, a)
-			if err != nil || !l.drop() {
-				return n, attr, err
-			}
-			// Attributes cache the parsed RTP header: forget the dropped
-			// packet's, or later interceptors would see its sequence number.
-			clear(a)
-			clear(attr)
+func newLossyNet(base transport.Net, rate float64) (transport.Net, error) {
+	if base == nil {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("network: %w", err)
 		}
-	})
+		base = n
+	}
+	return &lossyNet{Net: base, rate: rate}, nil
 }
 
-func (l *lossInterceptor) drop() bool {
-	return rand.Float64() < l.rate //nolint:gosec // simulation, not security
+func (n *lossyNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return &lossyUDPConn{UDPConn: c, rate: n.rate}, nil
+}
+
+func (n *lossyNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &lossyPacketConn{PacketConn: c, rate: n.rate}, nil
+}
+
+type lossyUDPConn struct {
+	transport.UDPConn
+	rate float64
+}
+
+func (c *lossyUDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.UDPConn.ReadFrom(b)
+		if err != nil || !dropRTP(b[:n], c.rate) {
+			return n, addr, err
+		}
+	}
+}
+
+func (c *lossyUDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	for {
+		n, addr, err := c.UDPConn.ReadFromUDP(b)
+		if err != nil || !dropRTP(b[:n], c.rate) {
+			return n, addr, err
+		}
+	}
+}
+
+type lossyPacketConn struct {
+	net.PacketConn
+	rate float64
+}
+
+func (c *lossyPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !dropRTP(b[:n], c.rate) {
+			return n, addr, err
+		}
+	}
+}
+
+// isRTP tells (S)RTP from STUN, DTLS and (S)RTCP on a muxed socket
+// (RFC 7983: first byte 128..191; RFC 5761: RTCP packet types 192..223).
+func isRTP(b []byte) bool {
+	if len(b) < 12 || b[0] < 128 || b[0] > 191 {
+		return false
+	}
+	return b[1] < 192 || b[1] > 223
+}
+
+func dropRTP(b []byte, rate float64) bool {
+	return isRTP(b) && rand.Float64() < rate //nolint:gosec // simulation, not security
 }
 
 // wantsKeyFrame reports whether an RTCP compound asks for a keyframe.

@@ -2,10 +2,10 @@ package call
 
 import (
 	"errors"
-	"io"
+	"net"
 	"testing"
+	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 )
 
@@ -28,41 +28,82 @@ func TestWantsKeyFrame(t *testing.T) {
 	}
 }
 
-func TestLossInterceptorDropsShare(t *testing.T) {
+func TestIsRTP(t *testing.T) {
+	rtpPkt := make([]byte, 20)
+	rtpPkt[0], rtpPkt[1] = 0x80, 96
+	marked := append([]byte(nil), rtpPkt...)
+	marked[1] = 0x80 | 96 // marker bit set
+	rtcpPkt := append([]byte(nil), rtpPkt...)
+	rtcpPkt[1] = 201 // receiver report
 	tests := []struct {
-		rate     float64
-		min, max int // kept packets out of 10000
+		name string
+		b    []byte
+		want bool
 	}{
-		{0.1, 8700, 9300},
-		{0.5, 4600, 5400},
+		{"rtp", rtpPkt, true},
+		{"rtp with marker", marked, true},
+		{"rtcp", rtcpPkt, false},
+		{"stun", append([]byte{0x00, 0x01}, make([]byte, 18)...), false},
+		{"dtls", append([]byte{22, 0xfe}, make([]byte, 18)...), false},
+		{"short", []byte{0x80, 96}, false},
 	}
 	for _, tt := range tests {
-		ic, err := (&lossFactory{rate: tt.rate}).NewInterceptor("")
-		if err != nil {
+		if got := isRTP(tt.b); got != tt.want {
+			t.Errorf("%s: isRTP = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestLossyNetDropsOnlyRTP sends RTP and STUN-like packets over loopback
+// through the lossy network and counts what arrives.
+func TestLossyNetDropsOnlyRTP(t *testing.T) {
+	n, err := newLossyNet(nil, 0.3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.DialUDP("udp4", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	const total = 2000
+	rtpPkt := make([]byte, 100)
+	rtpPkt[0], rtpPkt[1] = 0x80, 96
+	stun := make([]byte, 100)
+	stun[1] = 1
+	sent := 0
+	got := map[bool]int{}
+	buf := make([]byte, 1500)
+	for i := range total {
+		p := rtpPkt
+		if i%10 == 0 {
+			p = stun
+		}
+		if _, err := tx.Write(p); err != nil {
 			t.Fatal(err)
 		}
-		const total = 10000
-		sent := 0
-		src := interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-			if sent == total {
-				return 0, nil, io.EOF
-			}
-			sent++
-			return 1, a, nil
-		})
-		r := ic.BindRemoteStream(&interceptor.StreamInfo{}, src)
-		kept := 0
-		buf := make([]byte, 10)
+		sent++
+		// Read back what arrived so the socket buffer never overflows.
 		for {
-			_, _, err := r.Read(buf, nil)
-			if errors.Is(err, io.EOF) {
+			_ = rx.SetReadDeadline(time.Now().Add(time.Millisecond))
+			k, _, err := rx.ReadFrom(buf)
+			if err != nil {
 				break
 			}
-			kept++
+			got[isRTP(buf[:k])]++
 		}
-		if kept < tt.min || kept > tt.max {
-			t.Errorf("rate %v: kept %d of %d, want %d..%d", tt.rate, kept, total, tt.min, tt.max)
-		}
+	}
+	if got[false] != total/10 {
+		t.Errorf("STUN-like packets received %d of %d: non-RTP must never be dropped", got[false], total/10)
+	}
+	rtpSent := total - total/10
+	if kept := float64(got[true]) / float64(rtpSent); kept < 0.64 || kept > 0.76 {
+		t.Errorf("kept %.2f of RTP at 30%% loss", kept)
 	}
 }
 

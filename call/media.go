@@ -60,7 +60,15 @@ func clamp(v, lo, hi int) int {
 // policy's SettingEngine. One API per session because the GCC and stats
 // factories hand their per-connection objects out through callbacks.
 func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
-	se, err := NewSettingEngine(cfg.Policy, cfg.ICE)
+	ice := cfg.ICE
+	if cfg.ReceiveLoss > 0 {
+		n, err := newLossyNet(ice.Net, cfg.ReceiveLoss)
+		if err != nil {
+			return nil, err
+		}
+		ice.Net = n
+	}
+	se, err := NewSettingEngine(cfg.Policy, ice)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +80,6 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	// Simulated loss goes first so that every later interceptor (NACK,
-	// reports, TWCC) sees the stream as a lossy network would deliver it.
-	if cfg.ReceiveLoss > 0 {
-		reg.Add(&lossFactory{rate: cfg.ReceiveLoss})
-	}
 	// FlexFEC must see packets before anything rewrites them (TWCC ids).
 	if cfg.FlexFEC {
 		if err := webrtc.ConfigureFlexFEC03(FlexFECPayloadType, m, reg); err != nil {

@@ -66,8 +66,17 @@ func TestNACKRepairsLoss(t *testing.T) {
 		seen[<-got] = true
 	}
 	// Without repair ~80 % arrive; NACK retries leave a few double losses.
-	if len(seen) < total*95/100 {
-		t.Errorf("received %d of %d distinct packets with 20%% loss: NACK/RTX did not repair", len(seen), total)
+	// The last packets have no successor to reveal their loss; before them,
+	// three NACK rounds leave ~0.2 % of 20 % loss unrepaired (a packet
+	// and all its retransmissions lost).
+	var miss []int
+	for i := range total - 5 {
+		if !seen[uint16(i)] {
+			miss = append(miss, i)
+		}
+	}
+	if len(miss) > 4 {
+		t.Errorf("%d of %d packets never arrived with 20%% loss (NACK/RTX should repair nearly all): %v", len(miss), total, miss)
 	}
 	if nacks == 0 {
 		t.Error("stats counted no NACKs sent")

@@ -78,9 +78,9 @@ type Config struct {
 	// FIR) on a video track we send. Called on an RTCP reader goroutine;
 	// must not block.
 	OnKeyFrameRequest func()
-	// ReceiveLoss drops this fraction (0..1) of received RTP at random
-	// before NACK, FEC and jitter buffers see it: loss experiments
-	// (headless --simulate-loss). Zero in real calls.
+	// ReceiveLoss drops this fraction (0..1) of received RTP at random at
+	// the socket, before SRTP, NACK, FEC and jitter buffers see it: loss
+	// experiments (headless --simulate-loss). Zero in real calls.
 	ReceiveLoss float64
 
 	// Timeouts: zero means the default; ConnectTimeout runs from Start to
