@@ -333,7 +333,9 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 	}
 
 	j.stats.Lost++
-	if n := j.slot(j.next + 1); n.valid && n.idx == j.next+1 && j.dec.CanConceal() {
+	// Only a next packet that really carries FEC rebuilds this one;
+	// otherwise libopus would run PLC under the FEC name.
+	if n := j.slot(j.next + 1); n.valid && n.idx == j.next+1 && j.dec.CanConceal() && OpusHasFEC(n.payload) {
 		if err := j.dec.DecodeFEC(n.payload, j.pcm); err == nil {
 			j.next++
 			j.stats.FECRecovered++
