@@ -61,7 +61,7 @@ bench: deps
 # Each fuzz target for FUZZTIME (one at a time: go test -fuzz takes one target).
 FUZZTIME ?= 20s
 FUZZ_TARGETS := signalserver:FuzzDecodeMessage codec:FuzzVP8Assembler codec:FuzzVP8FrameCheck \
-	codec:FuzzAudioJitterBuffer call:FuzzScrubSDP \
+	codec:FuzzAudioJitterBuffer codec:FuzzOpusHasFEC call:FuzzScrubSDP \
 	call:FuzzScrubCandidate call:FuzzParseFingerprint call:FuzzDecodePayload \
 	capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV
 fuzz: deps
