@@ -1,0 +1,503 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// The browser tests drive Debian's chromium (never a downloaded browser)
+// through the page the signaling server serves (docs/browser.md). ICE stays
+// on 127.0.0.0/8: see newBrowser for how.
+
+const chromiumPath = "/usr/bin/chromium"
+
+func skipUnlessBrowser(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser end-to-end test skipped in -short mode")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser end-to-end test needs %s (apt-get install chromium): %v", chromiumPath, err)
+	}
+}
+
+// browserHeadlessBin compiles peercall-headless once per test binary.
+var browserHeadlessBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "peercall-browser")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "peercall-headless")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/peercall/peercall/app/cmd/peercall-headless").CombinedOutput()
+	if err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+// startWebSignal runs the signaling server (and its page) in-process on
+// 127.0.0.1 and returns its host:port.
+func startWebSignal(t *testing.T, opts ...signalserver.Option) string {
+	t.Helper()
+	srv, err := signalserver.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// newBrowser starts headless chromium with a fresh profile, fake camera and
+// microphone (640x480 at 30 fps), and WebRTC kept off every address but
+// loopback:
+//
+//   - The profile's webrtc.ip_handling_policy is
+//     default_public_and_private_interfaces: Chrome binds its ICE sockets to
+//     the wildcard address instead of one per interface, so a packet to
+//     127.0.0.1 leaves from 127.0.0.1 and every reply goes to loopback. (With
+//     per-interface sockets Chrome also probes 127.0.0.1 from the LAN
+//     address, and a peer answering a peer-reflexive check would send to the
+//     LAN address.) --force-webrtc-ip-handling-policy is not honoured by this
+//     build, hence the preference file.
+//   - The page runs with ?loopback=1: it signals loopback candidates only and
+//     ignores every other remote one, so no pair targets another address.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	profile := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prefs := `{"webrtc":{"ip_handling_policy":"default_public_and_private_interfaces","multiple_routes_enabled":false}}`
+	if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("use-fake-device-for-media-stream", "fps=30"),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.WindowSize(1000, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser now so a broken install fails here. The first run
+	// must use ctx itself: the browser lives as long as that run's context.
+	timer := time.AfterFunc(30*time.Second, cancel)
+	defer timer.Stop()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// newTab opens another window (a tab in the background would be throttled).
+func newTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewWindow(true))
+	t.Cleanup(cancel)
+	timer := time.AfterFunc(30*time.Second, cancel)
+	defer timer.Stop()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("open window: %v", err)
+	}
+	return ctx
+}
+
+// pageView mirrors window.peercall.view.
+type pageView struct {
+	State, Reason, PeerID, RemoteID, Error string
+	Polite                                 *bool
+	SAS                                    *struct {
+		Digits                              string
+		Words                               []string
+		LocalFingerprint, RemoteFingerprint string
+	}
+	Stats *struct {
+		VideoIn *struct {
+			FramesDecoded, Width, Height int
+			FramesPerSecond              float64
+			Codec                        string
+		}
+		VideoOut *struct {
+			FramesEncoded, Width, Height   int
+			FramesPerSecond                float64
+			Codec, QualityLimitationReason string
+		}
+		AudioIn *struct {
+			PacketsReceived int
+			Codec           string
+		}
+		Pair *struct{ Local, LocalType, Remote, RemoteType string }
+		// Every candidate Chrome knows, from getStats.
+		LocalCandidates, RemoteCandidates []struct {
+			Address, Type string
+		}
+	}
+	SentCandidates, RemoteCandidates []string
+}
+
+func (v pageView) framesDecoded() int {
+	if v.Stats == nil || v.Stats.VideoIn == nil {
+		return 0
+	}
+	return v.Stats.VideoIn.FramesDecoded
+}
+
+func readView(ctx context.Context) (pageView, error) {
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.peercall ? window.peercall.view : null)`))
+	if err != nil {
+		return pageView{}, err
+	}
+	var v pageView
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return pageView{}, fmt.Errorf("page view %q: %w", raw, err)
+	}
+	return v, nil
+}
+
+// waitView polls the page until ok holds.
+func waitView(t *testing.T, ctx context.Context, what string, timeout time.Duration, ok func(pageView) bool) pageView {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last pageView
+	for time.Now().Before(deadline) {
+		v, err := readView(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok(v) {
+			return v
+		}
+		last = v
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s; page state %q (%s), error %q, frames decoded %d",
+		what, timeout, last.State, last.Reason, last.Error, last.framesDecoded())
+	return last
+}
+
+// joinPage opens the room page and presses Join.
+func joinPage(t *testing.T, tab context.Context, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible("#join"),
+		chromedp.Click("#join"),
+		chromedp.WaitVisible("#hangup"),
+	)
+	if err != nil {
+		t.Fatalf("join %s: %v", url, err)
+	}
+}
+
+func isLoopback(addr string) bool {
+	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// candidateAddr is the address field of an SDP candidate attribute.
+func candidateAddr(c string) string {
+	f := strings.Fields(strings.TrimPrefix(c, "candidate:"))
+	if len(f) < 5 {
+		return ""
+	}
+	return f[4]
+}
+
+// checkLoopbackOnly fails unless every candidate the page sent or accepted,
+// and every remote candidate Chrome holds (peer-reflexive ones included),
+// is on loopback: the far end of every pair Chrome could check.
+func checkLoopbackOnly(t *testing.T, name string, v pageView) {
+	t.Helper()
+	for _, c := range v.SentCandidates {
+		if !isLoopback(candidateAddr(c)) {
+			t.Errorf("%s sent a non-loopback candidate (%s)", name, candidateAddr(c))
+		}
+	}
+	for _, c := range v.RemoteCandidates {
+		if !isLoopback(candidateAddr(c)) {
+			t.Errorf("%s accepted a non-loopback candidate (%s)", name, candidateAddr(c))
+		}
+	}
+	if v.Stats == nil || v.Stats.Pair == nil {
+		t.Errorf("%s: no selected candidate pair", name)
+		return
+	}
+	for _, c := range v.Stats.RemoteCandidates {
+		if !isLoopback(c.Address) {
+			t.Errorf("%s: remote candidate %s (%s) is not loopback", name, c.Address, c.Type)
+		}
+	}
+	if !isLoopback(v.Stats.Pair.Remote) {
+		t.Errorf("%s: selected pair targets %s", name, v.Stats.Pair.Remote)
+	}
+}
+
+// checkSASAgainstGo recomputes the page's code with call.SAS from the
+// fingerprints the page used: the JS algorithm and word list must agree.
+func checkSASAgainstGo(t *testing.T, name string, v pageView) {
+	t.Helper()
+	if v.SAS == nil {
+		t.Fatalf("%s shows no security code", name)
+	}
+	digits, words := call.SAS(v.SAS.LocalFingerprint, v.SAS.RemoteFingerprint)
+	if digits != v.SAS.Digits || !slices.Equal(words, v.SAS.Words) {
+		t.Errorf("%s shows %s %v, call.SAS gives %s %v", name, v.SAS.Digits, v.SAS.Words, digits, words)
+	}
+}
+
+// TestBrowserCallsHeadless: the page in chromium calls peercall-headless
+// through the in-process server; media flows both ways and both show the
+// same security code.
+func TestBrowserCallsHeadless(t *testing.T) {
+	skipUnlessBrowser(t)
+	bin, err := browserHeadlessBin()
+	if err != nil {
+		t.Fatalf("build headless: %v", err)
+	}
+	addr := startWebSignal(t)
+	browser := newBrowser(t)
+
+	// The JS SAS against Go on fixed fingerprints (the documented vector
+	// and both argument orders) before any call.
+	for _, fp := range [][2]string{
+		{"sha-256 " + strings.Repeat("AA:", 31) + "AA", "sha-256 " + strings.Repeat("BB:", 31) + "BB"},
+		{"sha-256 " + strings.Repeat("bb:", 31) + "bb", "SHA-256  " + strings.Repeat("aa:", 31) + "aa"},
+		{"sha-256 " + strings.Repeat("01:", 31) + "FF", "sha-1 " + strings.Repeat("02:", 19) + "03"},
+		{"garbage", "sha-256 " + strings.Repeat("0C:", 31) + "0D"},
+	} {
+		ctx, cancel := context.WithTimeout(browser, 10*time.Second)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		arg, _ := json.Marshal(fp)
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+			`window.peercall.sas(...`+string(arg)+`).then(JSON.stringify)`, chromedp.EvalAwaitPromise))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Digits string
+			Words  []string
+		}
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatal(err)
+		}
+		digits, words := call.SAS(fp[0], fp[1])
+		if got.Digits != digits || !slices.Equal(got.Words, words) {
+			t.Errorf("SAS(%q, %q): page %s %v, Go %s %v", fp[0], fp[1], got.Digits, got.Words, digits, words)
+		}
+	}
+
+	const room = "browser-headless"
+	joinPage(t, browser, "http://"+addr+"/r/"+room+"?loopback=1&name=Chromium")
+	waitView(t, browser, "page waiting in the room", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
+
+	report := filepath.Join(t.TempDir(), "report.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin,
+		"--server", "ws://"+addr+"/ws", "--room", room, "--name", "headless",
+		"--loopback-only", "--ice-policy", "all", "--duration", "15s",
+		"--video", "synthetic", "--size", "640x480", "--fps", "30", "--audio", "synthetic",
+		"--report", report)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cancel()
+		<-exited
+	}()
+
+	first := waitView(t, browser, "page decoding the headless peer's video", 30*time.Second, func(v pageView) bool {
+		return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0
+	})
+	time.Sleep(3 * time.Second)
+	later, err := readView(browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.framesDecoded() <= first.framesDecoded() {
+		t.Errorf("page frames decoded did not rise: %d then %d", first.framesDecoded(), later.framesDecoded())
+	}
+	checkLoopbackOnly(t, "page", later)
+	checkSASAgainstGo(t, "page", later)
+	if vi := later.Stats.VideoIn; vi != nil {
+		t.Logf("page video in: %s %dx%d %.0f fps, %d frames decoded", vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded)
+	}
+	if vo := later.Stats.VideoOut; vo != nil {
+		t.Logf("page video out: %s %dx%d %.0f fps, %d frames encoded, limited by %q", vo.Codec, vo.Width, vo.Height, vo.FramesPerSecond, vo.FramesEncoded, vo.QualityLimitationReason)
+		if !strings.EqualFold(vo.Codec, "video/VP8") {
+			t.Errorf("page sends %s, want VP8", vo.Codec)
+		}
+	}
+	if ai := later.Stats.AudioIn; ai == nil || ai.PacketsReceived == 0 {
+		t.Errorf("page received no audio")
+	}
+
+	select {
+	case err := <-exited:
+		exited <- err
+	case <-ctx.Done():
+		t.Fatal("headless peer did not finish")
+	}
+	var rep app.Report
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("report: %v; stderr: %s", err, stderr.String())
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		t.Fatalf("headless report not ok: %s; stderr: %s", rep.Error, stderr.String())
+	}
+	t.Logf("headless: video in %.1f fps (%d frames, %dx%d), sas %s; page sas %s %v (polite page: %v)",
+		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.SAS,
+		later.SAS.Digits, later.SAS.Words, *later.Polite)
+	if rep.VideoIn.FPS < 25 {
+		t.Errorf("headless decoded %.1f fps from the browser, want >= 25", rep.VideoIn.FPS)
+	}
+	if rep.SAS == "" || rep.SAS != later.SAS.Digits {
+		t.Errorf("codes differ: headless %q, page %q", rep.SAS, later.SAS.Digits)
+	}
+	if rep.AudioIn.PacketsReceived == 0 {
+		t.Errorf("headless received no audio from the page")
+	}
+	// The headless peer said bye: the page ends the call.
+	waitView(t, browser, "page ending the call", 10*time.Second, func(v pageView) bool { return v.State == "ended" })
+}
+
+// TestBrowserToBrowser: two pages call each other through the server, relay
+// only, over the server's built-in TURN on 127.0.0.1; camera off stops the
+// video, hang up ends the peer's call.
+func TestBrowserToBrowser(t *testing.T) {
+	skipUnlessBrowser(t)
+	addr := startWebSignal(t, signalserver.WithTURN(signalserver.TURNConfig{
+		Listen: "127.0.0.1:0", AllowPrivate: true, MinPort: 40000, MaxPort: 40999,
+	}))
+	browser := newBrowser(t)
+	a, b := browser, newTab(t, browser)
+	const room = "browser-browser"
+	joinPage(t, a, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Ann")
+	joinPage(t, b, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Bob")
+
+	connected := func(v pageView) bool { return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0 }
+	va := waitView(t, a, "Ann decoding Bob's video", 40*time.Second, connected)
+	vb := waitView(t, b, "Bob decoding Ann's video", 20*time.Second, connected)
+	time.Sleep(2 * time.Second)
+	va2, err := readView(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb2, err := readView(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		name         string
+		first, later pageView
+	}{{"Ann", va, va2}, {"Bob", vb, vb2}} {
+		if p.later.framesDecoded() <= p.first.framesDecoded() {
+			t.Errorf("%s: frames decoded did not rise (%d then %d)", p.name, p.first.framesDecoded(), p.later.framesDecoded())
+		}
+		checkLoopbackOnly(t, p.name, p.later)
+		checkSASAgainstGo(t, p.name, p.later)
+		if pair := p.later.Stats.Pair; pair.LocalType != "relay" {
+			t.Errorf("%s: relay only, but the selected pair is %s -> %s", p.name, pair.LocalType, pair.RemoteType)
+		}
+		for _, c := range p.later.SentCandidates {
+			if !strings.Contains(c, " typ relay") {
+				t.Errorf("%s sent a non-relay candidate in relay-only mode", p.name)
+			}
+		}
+		vi := p.later.Stats.VideoIn
+		t.Logf("%s: video in %s %dx%d %.0f fps, %d frames; code %s %v; polite %v",
+			p.name, vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded, p.later.SAS.Digits, p.later.SAS.Words, *p.later.Polite)
+	}
+	if va2.SAS.Digits != vb2.SAS.Digits || !slices.Equal(va2.SAS.Words, vb2.SAS.Words) {
+		t.Errorf("codes differ: Ann %s %v, Bob %s %v", va2.SAS.Digits, va2.SAS.Words, vb2.SAS.Digits, vb2.SAS.Words)
+	}
+
+	// Camera off: Bob stops receiving frames; camera on: they come back.
+	click := func(tab context.Context, sel string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	click(a, "#camera")
+	time.Sleep(1500 * time.Millisecond)
+	off1, _ := readView(b)
+	time.Sleep(2 * time.Second)
+	off2, _ := readView(b)
+	if n := off2.framesDecoded() - off1.framesDecoded(); n > 2 {
+		t.Errorf("camera off: Bob still decoded %d frames in 2 s", n)
+	}
+	click(a, "#camera")
+	waitView(t, b, "video back after camera on", 10*time.Second, func(v pageView) bool {
+		return v.framesDecoded() > off2.framesDecoded()+10
+	})
+
+	// Hang up: Bob's call ends with the reason.
+	click(a, "#hangup")
+	end := waitView(t, b, "Bob seeing the hang-up", 10*time.Second, func(v pageView) bool { return v.State == "ended" })
+	if !strings.Contains(end.Reason, "hung up") {
+		t.Errorf("Bob's end reason %q, want a hang-up", end.Reason)
+	}
+}
