@@ -95,6 +95,10 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	// Audio NACK too: the jitter buffer holds 20-200 ms, so on paths with a
+	// round trip below that a lost Opus packet is usually resent in time,
+	// and FEC/PLC only cover what retransmission cannot.
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeAudio)
 	reg.Add(responder)
 	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
 	start := clamp(cfg.StartBitrate, lo, hi)
