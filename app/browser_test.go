@@ -338,10 +338,15 @@ func TestBrowserCallsHeadless(t *testing.T) {
 		}
 	}
 
-	const room = "browser-headless"
-	joinPage(t, browser, "http://"+addr+"/r/"+room+"?loopback=1&name=Chromium")
-	waitView(t, browser, "page waiting in the room", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
+	for _, order := range []string{"browser-first", "headless-first"} {
+		t.Run(order, func(t *testing.T) {
+			callHeadless(t, browser, bin, addr, "bh-"+order, order == "headless-first")
+		})
+	}
+}
 
+// callHeadless runs one call between the page and peercall-headless.
+func callHeadless(t *testing.T, browser context.Context, bin, addr, room string, headlessFirst bool) {
 	report := filepath.Join(t.TempDir(), "report.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -352,15 +357,27 @@ func TestBrowserCallsHeadless(t *testing.T) {
 		"--report", report)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cancel()
-		<-exited
-	}()
+	startHeadless := func() {
+		t.Helper()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			cancel()
+			<-exited
+		})
+	}
+	if headlessFirst {
+		startHeadless()
+		time.Sleep(time.Second) // let it join and wait
+	}
+	joinPage(t, browser, "http://"+addr+"/r/"+room+"?loopback=1&name=Chromium")
+	if !headlessFirst {
+		waitView(t, browser, "page waiting in the room", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
+		startHeadless()
+	}
 
 	first := waitView(t, browser, "page decoding the headless peer's video", 30*time.Second, func(v pageView) bool {
 		return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0
@@ -405,9 +422,13 @@ func TestBrowserCallsHeadless(t *testing.T) {
 	if !rep.OK {
 		t.Fatalf("headless report not ok: %s; stderr: %s", rep.Error, stderr.String())
 	}
-	t.Logf("headless: video in %.1f fps (%d frames, %dx%d), sas %s; page sas %s %v (polite page: %v)",
-		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.SAS,
-		later.SAS.Digits, later.SAS.Words, *later.Polite)
+	role := "impolite (offers)"
+	if *later.Polite {
+		role = "polite (answers)"
+	}
+	t.Logf("headless: video in %.1f fps (%d frames, %dx%d), audio in %d packets, sas %s; page: sas %s %v, %s",
+		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.AudioIn.PacketsReceived,
+		rep.SAS, later.SAS.Digits, later.SAS.Words, role)
 	if rep.VideoIn.FPS < 25 {
 		t.Errorf("headless decoded %.1f fps from the browser, want >= 25", rep.VideoIn.FPS)
 	}
