@@ -15,6 +15,16 @@ var (
 	ErrConnect = errors.New("could not connect")
 	// ErrUnsupportedMedia marks a --video/--audio value this build cannot serve.
 	ErrUnsupportedMedia = errors.New("unsupported media source")
+	// ErrInvalidSettings marks settings that fail validation (never saved).
+	ErrInvalidSettings = errors.New("invalid settings")
+	// ErrNoKeyring means the OS keyring is unavailable; secrets fall back
+	// to the settings store and the UI says so.
+	ErrNoKeyring = errors.New("no system keyring")
+	// ErrBusy is returned by a command that needs the controller idle (or
+	// in a call) when it is not.
+	ErrBusy = errors.New("another call is in progress")
+	// ErrNotInCall is returned by in-call commands outside a call.
+	ErrNotInCall = errors.New("not in a call")
 )
 
 // Exit codes of the headless binary, documented in docs/headless-report.md.

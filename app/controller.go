@@ -1,0 +1,822 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// Phase is where the user is, as the GUI shows it.
+type Phase int
+
+// Phases, in the order a call walks through them.
+const (
+	PhaseIdle             Phase = iota // start screen
+	PhaseConnectingServer              // starting/reaching the signaling server
+	PhaseWaiting                       // in the room, waiting for the other person
+	PhaseConnecting                    // the other person is here; ICE/DTLS running
+	PhaseConnected                     // media flows
+	PhaseReconnecting                  // path lost, ICE restart
+	PhaseEnded                         // over, with Reason
+	PhaseFailed                        // over, with a user-safe Error
+)
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseIdle:
+		return "idle"
+	case PhaseConnectingServer:
+		return "connecting to server"
+	case PhaseWaiting:
+		return "waiting for the other person"
+	case PhaseConnecting:
+		return "connecting"
+	case PhaseConnected:
+		return "connected"
+	case PhaseReconnecting:
+		return "reconnecting"
+	case PhaseEnded:
+		return "ended"
+	case PhaseFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("Phase(%d)", int(p))
+}
+
+// InCall reports whether the call screen shows (a call is being set up or live).
+func (p Phase) InCall() bool { return p >= PhaseConnectingServer && p <= PhaseReconnecting }
+
+// Terminal reports whether the call is over.
+func (p Phase) Terminal() bool { return p == PhaseEnded || p == PhaseFailed }
+
+// ChatLine is one chat message as shown.
+type ChatLine struct {
+	Local bool
+	From  string
+	Text  string
+	Time  time.Time
+}
+
+// CallStats is a call.Stats snapshot with what the media layer measures.
+type CallStats struct {
+	call.Stats
+	FPS       float64 // remote video frames decoded per second
+	LatencyMS float64 // capture to decode of marked (synthetic) frames, 0 if none
+}
+
+// Notify is one snapshot of everything the GUI shows. The controller sends a
+// new one after every change; the GUI renders it and keeps no state of its
+// own. Video frames travel separately (SetFrameSink).
+type Notify struct {
+	Phase    Phase
+	Progress string // the long step now running, for the user ("Starting the server…")
+	Reason   string // PhaseEnded: why ("The other person hung up")
+	Error    string // PhaseFailed: user-safe message
+
+	Room, Name string
+	ServerURL  string // the server this side joined
+	Hosting    bool   // the signaling server runs in this process
+	LANAddress string // host:port others on the LAN use (display only)
+	JoinString string // what to send the other person (copyable)
+
+	ConnectedAt time.Time
+	Elapsed     time.Duration // call timer
+
+	SASDigits string
+	SASWords  []string
+
+	Stats        CallStats
+	Quality      int // 0 (unknown) to 4 bars
+	MicLevel     float64
+	SpeakerLevel float64
+
+	Muted     bool
+	CameraOn  bool
+	AudioOnly bool // no camera: placeholder picture
+
+	Chat []ChatLine
+
+	NetTest        *NetTestReport
+	NetTestRunning bool
+
+	// PlainPasswords: TURN passwords are in the settings file because no
+	// keyring is available (the Settings screen says so).
+	PlainPasswords bool
+}
+
+// VideoFrame is a picture for the video view. Image is only valid during
+// the callback (decoders and sources reuse it): convert or copy it there.
+type VideoFrame struct {
+	Local bool // self-view
+	Image *image.YCbCr
+}
+
+// MediaOptions chooses the media sources of a call.
+type MediaOptions struct {
+	Video        string // camera | synthetic | none ("" = camera, falling back to audio-only)
+	Audio        string // mic | synthetic | tone | none ("" = mic, falling back to synthetic silence)
+	LoopbackOnly bool   // ICE on loopback only, both ends (tests, smoke run)
+}
+
+// CallParams is what the engine needs to place a call.
+type CallParams struct {
+	Server, Room, Name, Password string
+	Settings                     Settings
+	Media                        MediaOptions
+	OnFrame                      func(VideoFrame) // must not block
+}
+
+// HostedServer is a signaling server running in this process.
+type HostedServer struct {
+	URL     string // loopback ws:// URL this side joins
+	LANAddr string // host:port for others (display only)
+	Stop    func()
+}
+
+// CallEvent is what a running Call reports. Exactly one part is set.
+type CallEvent struct {
+	Phase     Phase // non-zero: a phase change
+	Reason    string
+	Err       error
+	Stats     *CallStats
+	SAS       *call.SASCode
+	Chat      *call.ChatMessage
+	AudioOnly bool // with Phase: the call has no local camera
+}
+
+// Call is one running call inside the engine.
+type Call interface {
+	// Events reports phases, stats, SAS and chat; closed when the call is over.
+	Events() <-chan CallEvent
+	// Levels are the current mic and speaker levels, 0..1.
+	Levels() (mic, speaker float64)
+	SetMute(on bool)
+	SetCamera(on bool) error
+	SendChat(text string) error
+	// HangUp ends the call and waits until it has released everything.
+	HangUp()
+}
+
+// Engine is the call pipeline: the real one (NewEngine) or a test fake.
+type Engine interface {
+	Host(ctx context.Context) (HostedServer, error)
+	// Dial reaches the server, joins the room and returns the call,
+	// which then waits for the other person.
+	Dial(ctx context.Context, p CallParams) (Call, error)
+}
+
+// NetTester runs the network test (NewNetTester or a fake).
+type NetTester interface {
+	Run(ctx context.Context, cfg NetTestConfig, progress func(NetTestReport)) NetTestReport
+}
+
+// ControllerOptions configures NewController.
+type ControllerOptions struct {
+	Engine    Engine
+	NetTester NetTester
+	Store     Store       // settings; nil keeps them in memory
+	Secrets   SecretStore // TURN passwords; nil means no keyring
+	Media     MediaOptions
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Tick is how often the call timer and level meters refresh (default 200 ms).
+	Tick time.Duration
+}
+
+// Controller is the Fyne-free heart of the desktop app: commands in,
+// Notify snapshots out. Every method is safe from any goroutine and none
+// blocks on the network: long steps run on the controller's goroutines.
+type Controller struct {
+	o   ControllerOptions
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	st       Notify
+	settings Settings
+	call     Call
+	callStop context.CancelFunc // cancels the call being set up
+	gen      int                // call generation: stale goroutines check it
+	watch    func(Notify)
+	pending  []Notify
+	flushing bool
+	sink     func(VideoFrame)
+	testStop context.CancelFunc
+}
+
+// NewController loads the settings and returns an idle controller.
+func NewController(o ControllerOptions) *Controller {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Tick <= 0 {
+		o.Tick = 200 * time.Millisecond
+	}
+	c := &Controller{o: o, log: o.Logger, settings: DefaultSettings()}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if o.Store != nil {
+		s, err := LoadSettings(o.Store, o.Secrets)
+		if err != nil {
+			c.log.Warn("settings reset to defaults", "err", err)
+		}
+		c.settings = s
+		c.st.PlainPasswords = hasPlainPasswords(o.Store)
+	}
+	c.st.Name = c.settings.DisplayName
+	c.st.CameraOn = true
+	return c
+}
+
+// Watch sets the function that receives every snapshot, in order, on a
+// controller goroutine. It must not block (the GUI hands it to fyne.Do).
+// The current snapshot is delivered at once.
+func (c *Controller) Watch(fn func(Notify)) {
+	c.mu.Lock()
+	c.watch = fn
+	c.mu.Unlock()
+	c.update(func(*Notify) {})
+}
+
+// SetFrameSink sets the function that receives local and remote video
+// frames (latest frame wins is the GUI's job). nil drops frames.
+func (c *Controller) SetFrameSink(fn func(VideoFrame)) {
+	c.mu.Lock()
+	c.sink = fn
+	c.mu.Unlock()
+}
+
+// Snapshot returns the current state.
+func (c *Controller) Snapshot() Notify {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cloneNotify(c.st)
+}
+
+// Settings returns the current settings.
+func (c *Controller) Settings() Settings {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.settings
+	s.ICEServers = slices.Clone(s.ICEServers)
+	s.Interfaces = slices.Clone(s.Interfaces)
+	s.RecentServers = slices.Clone(s.RecentServers)
+	return s
+}
+
+func cloneNotify(n Notify) Notify {
+	n.Chat = slices.Clone(n.Chat)
+	n.SASWords = slices.Clone(n.SASWords)
+	if n.NetTest != nil {
+		t := n.NetTest.clone()
+		n.NetTest = &t
+	}
+	return n
+}
+
+// update changes the snapshot under the lock and queues a copy for the
+// watcher. Delivery is ordered and never holds c.mu.
+func (c *Controller) update(f func(*Notify)) {
+	c.mu.Lock()
+	f(&c.st)
+	if c.watch == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.pending = append(c.pending, cloneNotify(c.st))
+	if c.flushing {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.flushing = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.pending
+		c.pending = nil
+		fn := c.watch
+		c.mu.Unlock()
+		for _, n := range batch {
+			fn(n)
+		}
+	}
+}
+
+// JoinParams are the Start screen's fields.
+type JoinParams struct {
+	Server   string // Join only: ws:// or wss:// URL (a join string also works)
+	Room     string
+	Name     string
+	Password string
+}
+
+// StartCall hosts the signaling server in this process on a free port and
+// joins it; Notify.JoinString is what the other person needs.
+func (c *Controller) StartCall(p JoinParams) error {
+	if strings.TrimSpace(p.Room) == "" {
+		return &UserError{Msg: "Enter a room name.", Err: ErrBadFlags}
+	}
+	return c.begin(p, true)
+}
+
+// Join connects to the server at p.Server (or a join string) and joins p.Room.
+func (c *Controller) Join(p JoinParams) error {
+	server, room, err := ParseJoinString(p.Server)
+	if err != nil {
+		return err
+	}
+	p.Server = server
+	if p.Room == "" {
+		p.Room = room
+	}
+	if strings.TrimSpace(p.Room) == "" {
+		return &UserError{Msg: "Enter a room name.", Err: ErrBadFlags}
+	}
+	return c.begin(p, false)
+}
+
+func (c *Controller) begin(p JoinParams, host bool) error {
+	if c.o.Engine == nil {
+		return &UserError{Msg: "Calls are not available in this build.", Err: ErrUnsupportedMedia}
+	}
+	c.mu.Lock()
+	if c.st.Phase.InCall() || c.call != nil {
+		c.mu.Unlock()
+		return ErrBusy
+	}
+	c.gen++
+	gen := c.gen
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.callStop = cancel
+	if p.Name == "" {
+		p.Name = c.settings.DisplayName
+	}
+	settings := c.settings
+	c.mu.Unlock()
+
+	c.update(func(n *Notify) {
+		*n = Notify{
+			Phase: PhaseConnectingServer, Room: p.Room, Name: p.Name, ServerURL: p.Server, Hosting: host,
+			CameraOn: true, Progress: "Connecting to the server…", NetTest: n.NetTest, PlainPasswords: n.PlainPasswords,
+		}
+		if host {
+			n.Progress = "Starting the server…"
+		}
+	})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		c.runCall(ctx, gen, p, host, settings)
+	}()
+	return nil
+}
+
+// runCall owns one call from server start to the end.
+func (c *Controller) runCall(ctx context.Context, gen int, p JoinParams, host bool, settings Settings) {
+	if host {
+		hs, err := c.o.Engine.Host(ctx)
+		if err != nil {
+			c.fail(gen, err)
+			return
+		}
+		defer hs.Stop()
+		p.Server = hs.URL
+		join := JoinString(hs.LANAddr, p.Room)
+		c.update(func(n *Notify) {
+			n.ServerURL, n.LANAddress, n.JoinString = hs.URL, hs.LANAddr, join
+			n.Progress = "Connecting to the server…"
+		})
+	} else {
+		c.mu.Lock()
+		c.settings.RememberServer(p.Server)
+		s := c.settings
+		c.mu.Unlock()
+		if c.o.Store != nil {
+			if _, err := SaveSettings(c.o.Store, c.o.Secrets, s); err != nil {
+				c.log.Warn("recent servers not saved", "err", err)
+			}
+		}
+		c.update(func(n *Notify) { n.JoinString = JoinString(hostOf(p.Server), p.Room) })
+	}
+	cl, err := c.o.Engine.Dial(ctx, CallParams{
+		Server: p.Server, Room: p.Room, Name: p.Name, Password: p.Password,
+		Settings: settings, Media: c.o.Media, OnFrame: c.frame,
+	})
+	if err != nil {
+		c.fail(gen, err)
+		return
+	}
+	c.mu.Lock()
+	if c.gen != gen || ctx.Err() != nil {
+		c.mu.Unlock()
+		cl.HangUp()
+		return
+	}
+	c.call = cl
+	c.mu.Unlock()
+	c.update(func(n *Notify) { n.Phase, n.Progress = PhaseWaiting, "Waiting for the other person to join…" })
+
+	tick := time.NewTicker(c.o.Tick)
+	defer tick.Stop()
+	events := cl.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			cl.HangUp()
+			c.finish(gen, PhaseEnded, "You hung up", nil)
+			c.drain(events)
+			return
+		case <-tick.C:
+			mic, spk := cl.Levels()
+			now := c.o.Now()
+			c.update(func(n *Notify) {
+				n.MicLevel, n.SpeakerLevel = mic, spk
+				if n.Muted {
+					n.MicLevel = 0
+				}
+				if !n.ConnectedAt.IsZero() {
+					n.Elapsed = now.Sub(n.ConnectedAt).Truncate(time.Second)
+				}
+			})
+		case ev, ok := <-events:
+			if !ok {
+				cl.HangUp()
+				c.finish(gen, PhaseEnded, "The call ended", nil)
+				return
+			}
+			if c.apply(gen, ev) {
+				cl.HangUp()
+				c.drain(events)
+				return
+			}
+		}
+	}
+}
+
+func (c *Controller) drain(events <-chan CallEvent) {
+	for range events {
+	}
+}
+
+// apply folds one call event into the snapshot; true when the call is over.
+func (c *Controller) apply(gen int, ev CallEvent) bool {
+	switch {
+	case ev.Phase == PhaseEnded || ev.Phase == PhaseFailed:
+		reason := ev.Reason
+		if reason == "" {
+			reason = "The call ended"
+		}
+		c.finish(gen, ev.Phase, reason, ev.Err)
+		return true
+	case ev.Phase != 0:
+		now := c.o.Now()
+		c.update(func(n *Notify) {
+			n.Phase = ev.Phase
+			n.Progress = progressText(ev.Phase)
+			if ev.AudioOnly {
+				n.AudioOnly, n.CameraOn = true, false
+			}
+			if ev.Phase == PhaseConnected && n.ConnectedAt.IsZero() {
+				n.ConnectedAt = now
+			}
+		})
+	case ev.Stats != nil:
+		st := *ev.Stats
+		c.update(func(n *Notify) {
+			n.Stats = st
+			n.Quality = QualityBars(st.Stats)
+		})
+	case ev.SAS != nil:
+		sas := *ev.SAS
+		c.update(func(n *Notify) { n.SASDigits, n.SASWords = sas.Digits, slices.Clone(sas.Words) })
+	case ev.Chat != nil:
+		m := *ev.Chat
+		c.update(func(n *Notify) {
+			n.Chat = append(n.Chat, ChatLine{From: "Them", Text: m.Text, Time: m.Time})
+		})
+	}
+	return false
+}
+
+func progressText(p Phase) string {
+	switch p {
+	case PhaseWaiting:
+		return "Waiting for the other person to join…"
+	case PhaseConnecting:
+		return "Connecting to the other person…"
+	case PhaseReconnecting:
+		return "Connection lost, reconnecting…"
+	}
+	return ""
+}
+
+// finish ends the call in phase (Ended or Failed) if gen is still current.
+func (c *Controller) finish(gen int, phase Phase, reason string, err error) {
+	c.mu.Lock()
+	if c.gen != gen {
+		c.mu.Unlock()
+		return
+	}
+	c.call = nil
+	c.callStop = nil
+	c.mu.Unlock()
+	c.update(func(n *Notify) {
+		n.Phase, n.Progress = phase, ""
+		if phase == PhaseFailed {
+			n.Error = UserMessage(err)
+			if n.Error == "" {
+				n.Error = reason
+			}
+		} else {
+			n.Reason = reason
+		}
+		n.MicLevel, n.SpeakerLevel = 0, 0
+	})
+}
+
+func (c *Controller) fail(gen int, err error) {
+	if errors.Is(err, context.Canceled) {
+		c.finish(gen, PhaseEnded, "You hung up", nil)
+		return
+	}
+	c.finish(gen, PhaseFailed, "", err)
+}
+
+func (c *Controller) frame(f VideoFrame) {
+	c.mu.Lock()
+	sink := c.sink
+	c.mu.Unlock()
+	if sink != nil {
+		sink(f)
+	}
+}
+
+// HangUp ends the call (or its setup). The snapshot goes to PhaseEnded.
+func (c *Controller) HangUp() {
+	c.mu.Lock()
+	stop := c.callStop
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// Dismiss returns from an ended or failed call to the start screen.
+func (c *Controller) Dismiss() {
+	c.update(func(n *Notify) {
+		if n.Phase.Terminal() {
+			n.Phase, n.Reason, n.Error, n.Progress = PhaseIdle, "", "", ""
+		}
+	})
+}
+
+func (c *Controller) current() (Call, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.call == nil {
+		return nil, ErrNotInCall
+	}
+	return c.call, nil
+}
+
+// SetMute mutes or unmutes the microphone (allowed before the call too).
+func (c *Controller) SetMute(on bool) {
+	if cl, err := c.current(); err == nil {
+		cl.SetMute(on)
+	}
+	c.update(func(n *Notify) {
+		n.Muted = on
+		if on {
+			n.MicLevel = 0
+		}
+	})
+}
+
+// SetCamera turns the camera on or off. Audio-only calls stay off.
+func (c *Controller) SetCamera(on bool) error {
+	if c.Snapshot().AudioOnly && on {
+		return &UserError{Msg: "No camera found: this is an audio-only call.", Err: ErrUnsupportedMedia}
+	}
+	if cl, err := c.current(); err == nil {
+		if err := cl.SetCamera(on); err != nil {
+			return err
+		}
+	}
+	c.update(func(n *Notify) { n.CameraOn = on })
+	return nil
+}
+
+// SendChat sends text and adds it to the chat log.
+func (c *Controller) SendChat(text string) error {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	cl, err := c.current()
+	if err != nil {
+		return err
+	}
+	if err := cl.SendChat(text); err != nil {
+		if errors.Is(err, call.ErrChatTooLong) {
+			return &UserError{Msg: "That message is too long.", Err: err}
+		}
+		return &UserError{Msg: "Chat is not available yet.", Err: err}
+	}
+	now := c.o.Now()
+	c.update(func(n *Notify) { n.Chat = append(n.Chat, ChatLine{Local: true, From: n.Name, Text: text, Time: now}) })
+	return nil
+}
+
+// ApplySettings validates and saves s. Invalid settings return a
+// *ValidationError and change nothing. They apply to the next call.
+func (c *Controller) ApplySettings(s Settings) (SaveInfo, error) {
+	if err := s.Validate(); err != nil {
+		return SaveInfo{}, err
+	}
+	var info SaveInfo
+	if c.o.Store != nil {
+		var err error
+		if info, err = SaveSettings(c.o.Store, c.o.Secrets, s); err != nil {
+			return info, err
+		}
+	}
+	c.mu.Lock()
+	c.settings = s
+	c.mu.Unlock()
+	c.update(func(n *Notify) {
+		n.PlainPasswords = info.PlainPasswords
+		if !n.Phase.InCall() {
+			n.Name = s.DisplayName
+		}
+	})
+	return info, nil
+}
+
+// RunNetworkTest checks the current settings' servers (and server, if
+// given) in the background; results arrive in Notify.NetTest.
+func (c *Controller) RunNetworkTest(server string) error {
+	if c.o.NetTester == nil {
+		return &UserError{Msg: "The network test is not available.", Err: ErrUnsupportedMedia}
+	}
+	c.mu.Lock()
+	if c.testStop != nil {
+		c.mu.Unlock()
+		return ErrBusy
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	c.testStop = cancel
+	s := c.settings
+	c.mu.Unlock()
+	if server == "" {
+		server = s.SignalingServer
+	}
+	cfg := NetTestConfig{Server: server, ICEServers: s.ICEServers, Policy: call.Policy(s.ICEPolicy), LoopbackOnly: c.o.Media.LoopbackOnly}
+	c.update(func(n *Notify) { n.NetTestRunning, n.NetTest = true, nil })
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		rep := c.o.NetTester.Run(ctx, cfg, func(r NetTestReport) {
+			c.update(func(n *Notify) { n.NetTest = &r })
+		})
+		c.mu.Lock()
+		c.testStop = nil
+		c.mu.Unlock()
+		c.update(func(n *Notify) { n.NetTest, n.NetTestRunning = &rep, false })
+	}()
+	return nil
+}
+
+// Close hangs up, stops the network test and waits for everything.
+func (c *Controller) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// QualityBars rates a connection 1 (bad) to 4 (good) from loss and RTT;
+// 0 before the first measurement.
+func QualityBars(s call.Stats) int {
+	if s.Time.IsZero() {
+		return 0
+	}
+	loss := max(s.VideoIn.LossPct, s.AudioIn.LossPct, s.VideoOut.LossPct, s.AudioOut.LossPct)
+	rtt := s.RTT
+	switch {
+	case loss < 1 && rtt < 150*time.Millisecond:
+		return 4
+	case loss < 3 && rtt < 300*time.Millisecond:
+		return 3
+	case loss < 8 && rtt < 600*time.Millisecond:
+		return 2
+	}
+	return 1
+}
+
+// UserMessage turns an error into a sentence a user can read: UserError
+// and server rejections as they are, known network failures in plain words.
+func UserMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var ue *UserError
+	if errors.As(err, &ue) {
+		return ue.Msg
+	}
+	var pe *signalserver.ProtocolError
+	if errors.As(err, &pe) {
+		return pe.UserMessage()
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "Could not reach the server: nothing is listening at that address."
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, call.ErrTimeout):
+		return "Timed out. The other person may be behind a firewall that blocks calls; try a TURN server in Settings."
+	case errors.Is(err, call.ErrNoRelayServer):
+		return "This ICE policy needs a TURN server: add one in Settings."
+	case errors.Is(err, ErrUnsupportedMedia):
+		return "Camera or microphone could not be used."
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "Could not find the server: check its address."
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return "Could not reach the server: check the address and your network."
+	}
+	return "Something went wrong: " + err.Error()
+}
+
+// JoinString is what the host shares: the server URL with the room in the
+// query, e.g. ws://192.168.1.20:41234/ws?room=kitchen.
+func JoinString(hostPort, room string) string {
+	if hostPort == "" {
+		return ""
+	}
+	u := url.URL{Scheme: "ws", Host: hostPort, Path: "/ws", RawQuery: url.Values{"room": {room}}.Encode()}
+	return u.String()
+}
+
+// ParseJoinString accepts a server URL, optionally carrying ?room=, and
+// returns the URL without the room and the room.
+func ParseJoinString(s string) (server, room string, err error) {
+	s = strings.TrimSpace(s)
+	if err := ValidateServerURL(s); err != nil {
+		return "", "", err
+	}
+	u, _ := url.Parse(s)
+	room = u.Query().Get("room")
+	q := u.Query()
+	q.Del("room")
+	u.RawQuery = q.Encode()
+	if u.Path == "" {
+		u.Path = "/ws"
+	}
+	return u.String(), room, nil
+}
+
+func hostOf(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// hasPlainPasswords reports whether the saved settings carry passwords (the
+// keyring fallback was used).
+func hasPlainPasswords(store Store) bool {
+	s, err := LoadSettings(store, nil)
+	if err != nil {
+		return false
+	}
+	for _, e := range s.ICEServers {
+		if e.Password != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,444 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"image"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// fakeCall is a Call driven by the test.
+type fakeCall struct {
+	events  chan CallEvent
+	mu      sync.Mutex
+	muted   bool
+	camera  bool
+	chat    []string
+	chatErr error
+	hung    bool
+	once    sync.Once
+}
+
+func newFakeCall() *fakeCall { return &fakeCall{events: make(chan CallEvent, 16), camera: true} }
+
+func (f *fakeCall) Events() <-chan CallEvent   { return f.events }
+func (f *fakeCall) Levels() (float64, float64) { return 0.5, 0.25 }
+func (f *fakeCall) SetMute(on bool)            { f.mu.Lock(); f.muted = on; f.mu.Unlock() }
+func (f *fakeCall) SetCamera(on bool) error    { f.mu.Lock(); f.camera = on; f.mu.Unlock(); return nil }
+func (f *fakeCall) HangUp()                    { f.mu.Lock(); f.hung = true; f.mu.Unlock(); f.end() }
+func (f *fakeCall) end()                       { f.once.Do(func() { close(f.events) }) }
+func (f *fakeCall) SendChat(text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.chatErr != nil {
+		return f.chatErr
+	}
+	f.chat = append(f.chat, text)
+	return nil
+}
+
+// fakeEngine hands out fakeCalls and records what it was asked.
+type fakeEngine struct {
+	mu       sync.Mutex
+	hostErr  error
+	dialErr  error
+	dialed   []CallParams
+	calls    chan *fakeCall
+	hostStop int
+	block    chan struct{} // if set, Dial waits for it (or ctx)
+}
+
+func newFakeEngine() *fakeEngine { return &fakeEngine{calls: make(chan *fakeCall, 4)} }
+
+func (e *fakeEngine) Host(ctx context.Context) (HostedServer, error) {
+	if e.hostErr != nil {
+		return HostedServer{}, e.hostErr
+	}
+	return HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000", Stop: func() {
+		e.mu.Lock()
+		e.hostStop++
+		e.mu.Unlock()
+	}}, nil
+}
+
+func (e *fakeEngine) Dial(ctx context.Context, p CallParams) (Call, error) {
+	e.mu.Lock()
+	e.dialed = append(e.dialed, p)
+	e.mu.Unlock()
+	if e.block != nil {
+		select {
+		case <-e.block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if e.dialErr != nil {
+		return nil, e.dialErr
+	}
+	c := newFakeCall()
+	e.calls <- c
+	return c, nil
+}
+
+// recorder collects snapshots.
+type recorder struct {
+	mu   sync.Mutex
+	all  []Notify
+	wake chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{wake: make(chan struct{}, 1)} }
+
+func (r *recorder) watch(n Notify) {
+	r.mu.Lock()
+	r.all = append(r.all, n)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor returns the first snapshot (from now on, or already seen) matching ok.
+func (r *recorder) waitFor(t *testing.T, what string, ok func(Notify) bool) Notify {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, n := range r.all {
+			if ok(n) {
+				r.mu.Unlock()
+				return n
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.wake:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func (r *recorder) phases() []Phase {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Phase
+	for _, n := range r.all {
+		if len(out) == 0 || out[len(out)-1] != n.Phase {
+			out = append(out, n.Phase)
+		}
+	}
+	return out
+}
+
+func phaseIs(p Phase) func(Notify) bool { return func(n Notify) bool { return n.Phase == p } }
+
+type memStore map[string]string
+
+func (m memStore) String(k string) string { return m[k] }
+func (m memStore) SetString(k, v string)  { m[k] = v }
+
+func newTestController(t *testing.T, eng Engine) (*Controller, *recorder) {
+	t.Helper()
+	c := NewController(ControllerOptions{Engine: eng, Store: memStore{}, Tick: 10 * time.Millisecond})
+	r := newRecorder()
+	c.Watch(r.watch)
+	t.Cleanup(c.Close)
+	return c, r
+}
+
+func TestControllerHostedCallWalksEveryPhase(t *testing.T) {
+	eng := newFakeEngine()
+	c, r := newTestController(t, eng)
+	if err := c.StartCall(JoinParams{Room: "kitchen", Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	fc := <-eng.calls
+	n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	if n.JoinString != "ws://192.0.2.10:4000/ws?room=kitchen" || !n.Hosting || n.ServerURL != "ws://127.0.0.1:4000/ws" {
+		t.Errorf("hosting snapshot = %+v", n)
+	}
+	if eng.dialed[0].Server != "ws://127.0.0.1:4000/ws" || eng.dialed[0].Room != "kitchen" || eng.dialed[0].Name != "Ann" {
+		t.Errorf("dialed %+v", eng.dialed[0])
+	}
+	fc.events <- CallEvent{Phase: PhaseConnecting}
+	r.waitFor(t, "connecting", phaseIs(PhaseConnecting))
+	fc.events <- CallEvent{Phase: PhaseConnected}
+	fc.events <- CallEvent{SAS: &call.SASCode{Digits: "123456", Words: []string{"a", "b", "c", "d"}}}
+	fc.events <- CallEvent{Stats: &CallStats{Stats: call.Stats{Time: time.Now(), RTT: 20 * time.Millisecond}, FPS: 30}}
+	n = r.waitFor(t, "stats", func(n Notify) bool { return n.Quality == 4 && n.SASDigits == "123456" && n.Stats.FPS == 30 })
+	if n.ConnectedAt.IsZero() || !slices.Equal(n.SASWords, []string{"a", "b", "c", "d"}) {
+		t.Errorf("connected snapshot = %+v", n)
+	}
+	r.waitFor(t, "levels", func(n Notify) bool { return n.MicLevel == 0.5 && n.SpeakerLevel == 0.25 })
+	fc.events <- CallEvent{Phase: PhaseReconnecting}
+	r.waitFor(t, "reconnecting", phaseIs(PhaseReconnecting))
+	fc.events <- CallEvent{Phase: PhaseConnected}
+	fc.events <- CallEvent{Phase: PhaseEnded, Reason: "The other person hung up"}
+	n = r.waitFor(t, "ended", phaseIs(PhaseEnded))
+	if n.Reason != "The other person hung up" {
+		t.Errorf("reason %q", n.Reason)
+	}
+	want := []Phase{PhaseIdle, PhaseConnectingServer, PhaseWaiting, PhaseConnecting, PhaseConnected, PhaseReconnecting, PhaseConnected, PhaseEnded}
+	if got := r.phases(); !slices.Equal(got, want) {
+		t.Errorf("phases = %v, want %v", got, want)
+	}
+	c.Dismiss()
+	r.waitFor(t, "idle again", func(n Notify) bool { return n.Phase == PhaseIdle && n.Reason == "" })
+	c.Close()
+	if eng.hostStop != 1 {
+		t.Errorf("hosted server stopped %d times", eng.hostStop)
+	}
+}
+
+func TestControllerFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		host    bool
+		hostErr error
+		dialErr error
+		event   *CallEvent
+		want    string
+	}{
+		{"host fails", true, &UserError{Msg: "Could not start the call server: port busy"}, nil, nil, "Could not start the call server: port busy"},
+		{"wrong password", false, nil, &signalserver.ProtocolError{Code: signalserver.CodeWrongPassword, Text: "Wrong room password.", Err: signalserver.ErrRejected}, nil, "Wrong room password."},
+		{"refused", false, nil, errors.New("dial: connect: connection refused"), nil, "Something went wrong: dial: connect: connection refused"},
+		{"timeout", false, nil, nil, &CallEvent{Phase: PhaseFailed, Err: call.ErrTimeout}, "Timed out. The other person may be behind a firewall that blocks calls; try a TURN server in Settings."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng := newFakeEngine()
+			eng.hostErr, eng.dialErr = tt.hostErr, tt.dialErr
+			c, r := newTestController(t, eng)
+			var err error
+			if tt.host {
+				err = c.StartCall(JoinParams{Room: "r"})
+			} else {
+				err = c.Join(JoinParams{Server: "ws://127.0.0.1:1/ws", Room: "r"})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.event != nil {
+				fc := <-eng.calls
+				fc.events <- *tt.event
+			}
+			n := r.waitFor(t, "failed", phaseIs(PhaseFailed))
+			if n.Error != tt.want {
+				t.Errorf("error %q, want %q", n.Error, tt.want)
+			}
+			if n.Phase.InCall() {
+				t.Error("failed phase counts as in call")
+			}
+		})
+	}
+}
+
+func TestControllerCommands(t *testing.T) {
+	eng := newFakeEngine()
+	c, r := newTestController(t, eng)
+	if err := c.SendChat("hi"); !errors.Is(err, ErrNotInCall) {
+		t.Errorf("chat outside a call: %v", err)
+	}
+	if err := c.Join(JoinParams{Server: "http://x", Room: "r"}); !errors.Is(err, ErrInvalidSettings) {
+		t.Errorf("bad URL: %v", err)
+	}
+	if err := c.Join(JoinParams{Server: "ws://127.0.0.1:9/ws"}); err == nil {
+		t.Error("join without a room accepted")
+	}
+	if err := c.Join(JoinParams{Server: "ws://127.0.0.1:9/ws?room=fromlink", Name: "Bo"}); err != nil {
+		t.Fatal(err)
+	}
+	fc := <-eng.calls
+	if err := c.StartCall(JoinParams{Room: "x"}); !errors.Is(err, ErrBusy) {
+		t.Errorf("second call: %v", err)
+	}
+	if p := eng.dialed[0]; p.Room != "fromlink" || p.Server != "ws://127.0.0.1:9/ws" {
+		t.Errorf("dialed %+v", p)
+	}
+	r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	if got := c.Settings().RecentServers; !slices.Equal(got, []string{"ws://127.0.0.1:9/ws"}) {
+		t.Errorf("recent servers %v", got)
+	}
+
+	c.SetMute(true)
+	if n := c.Snapshot(); !n.Muted || n.MicLevel != 0 {
+		t.Errorf("muted snapshot %+v", n)
+	}
+	if err := c.SetCamera(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendChat("  hello  "); err != nil {
+		t.Fatal(err)
+	}
+	fc.events <- CallEvent{Chat: &call.ChatMessage{Text: "hey", Time: time.Now()}}
+	n := r.waitFor(t, "chat", func(n Notify) bool { return len(n.Chat) == 2 })
+	if !n.Chat[0].Local || n.Chat[0].Text != "hello" || n.Chat[1].Local || n.Chat[1].Text != "hey" {
+		t.Errorf("chat %+v", n.Chat)
+	}
+	fc.mu.Lock()
+	if !fc.muted || fc.camera || !slices.Equal(fc.chat, []string{"hello"}) {
+		t.Errorf("call got muted=%v camera=%v chat=%v", fc.muted, fc.camera, fc.chat)
+	}
+	fc.chatErr = call.ErrChatTooLong
+	fc.mu.Unlock()
+	if err := c.SendChat("long"); UserMessage(err) != "That message is too long." {
+		t.Errorf("too long: %v", err)
+	}
+
+	c.HangUp()
+	n = r.waitFor(t, "ended", phaseIs(PhaseEnded))
+	if n.Reason != "You hung up" {
+		t.Errorf("reason %q", n.Reason)
+	}
+	fc.mu.Lock()
+	hung := fc.hung
+	fc.mu.Unlock()
+	if !hung {
+		t.Error("HangUp did not reach the call")
+	}
+	// A new call is possible after the end.
+	if err := c.Join(JoinParams{Server: "ws://127.0.0.1:9/ws", Room: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.calls
+	r.waitFor(t, "second call", func(n Notify) bool { return n.Phase == PhaseWaiting && n.Room == "again" && len(n.Chat) == 0 })
+}
+
+func TestControllerHangUpWhileConnectingServer(t *testing.T) {
+	eng := newFakeEngine()
+	eng.block = make(chan struct{})
+	c, r := newTestController(t, eng)
+	if err := c.Join(JoinParams{Server: "ws://127.0.0.1:9/ws", Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "connecting to server", func(n Notify) bool {
+		return n.Phase == PhaseConnectingServer && n.Progress == "Connecting to the server…"
+	})
+	c.HangUp()
+	n := r.waitFor(t, "ended", phaseIs(PhaseEnded))
+	if n.Reason != "You hung up" {
+		t.Errorf("reason %q", n.Reason)
+	}
+}
+
+func TestControllerAudioOnlyAndFrames(t *testing.T) {
+	eng := newFakeEngine()
+	c, r := newTestController(t, eng)
+	var mu sync.Mutex
+	var got []bool
+	c.SetFrameSink(func(f VideoFrame) { mu.Lock(); got = append(got, f.Local); mu.Unlock() })
+	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	fc := <-eng.calls
+	eng.mu.Lock()
+	onFrame := eng.dialed[0].OnFrame
+	eng.mu.Unlock()
+	onFrame(VideoFrame{Local: true, Image: image.NewYCbCr(image.Rect(0, 0, 2, 2), image.YCbCrSubsampleRatio420)})
+	onFrame(VideoFrame{Image: image.NewYCbCr(image.Rect(0, 0, 2, 2), image.YCbCrSubsampleRatio420)})
+	mu.Lock()
+	if !slices.Equal(got, []bool{true, false}) {
+		t.Errorf("frames %v", got)
+	}
+	mu.Unlock()
+	fc.events <- CallEvent{Phase: PhaseWaiting, AudioOnly: true}
+	r.waitFor(t, "audio only", func(n Notify) bool { return n.AudioOnly && !n.CameraOn })
+	if err := c.SetCamera(true); err == nil {
+		t.Error("camera on in an audio-only call")
+	}
+}
+
+func TestControllerApplySettings(t *testing.T) {
+	store := memStore{}
+	c := NewController(ControllerOptions{Store: store})
+	defer c.Close()
+	s := c.Settings()
+	s.DisplayName = "Zoe"
+	s.FPS = 0
+	if _, err := c.ApplySettings(s); !errors.Is(err, ErrInvalidSettings) {
+		t.Fatalf("invalid settings: %v", err)
+	}
+	if len(store) != 0 {
+		t.Error("invalid settings were saved")
+	}
+	s.FPS = 15
+	if _, err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if c.Snapshot().Name != "Zoe" {
+		t.Error("name not applied")
+	}
+	c2 := NewController(ControllerOptions{Store: store})
+	defer c2.Close()
+	if got := c2.Settings(); got.FPS != 15 || got.DisplayName != "Zoe" {
+		t.Errorf("reloaded %+v", got)
+	}
+}
+
+func TestQualityBars(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		loss float64
+		rtt  time.Duration
+		want int
+	}{
+		{0, 20 * time.Millisecond, 4},
+		{2, 20 * time.Millisecond, 3},
+		{0, 200 * time.Millisecond, 3},
+		{5, 400 * time.Millisecond, 2},
+		{20, 50 * time.Millisecond, 1},
+		{0, time.Second, 1},
+	}
+	for _, tt := range tests {
+		s := call.Stats{Time: now, RTT: tt.rtt}
+		s.VideoIn.LossPct = tt.loss
+		if got := QualityBars(s); got != tt.want {
+			t.Errorf("loss %.0f rtt %v: %d bars, want %d", tt.loss, tt.rtt, got, tt.want)
+		}
+	}
+	if QualityBars(call.Stats{}) != 0 {
+		t.Error("no stats should be 0 bars")
+	}
+}
+
+func TestJoinString(t *testing.T) {
+	js := JoinString("192.168.1.5:4000", "my room")
+	server, room, err := ParseJoinString(js)
+	if err != nil || server != "ws://192.168.1.5:4000/ws" || room != "my room" {
+		t.Errorf("round trip %q -> %q %q %v", js, server, room, err)
+	}
+	for _, bad := range []string{"", "http://x/ws", "ws://", "192.168.1.5:4000"} {
+		if _, _, err := ParseJoinString(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPhaseStrings(t *testing.T) {
+	for p := PhaseIdle; p <= PhaseFailed; p++ {
+		if s := p.String(); s == "" || s[0] == 'P' {
+			t.Errorf("phase %d: %q", p, s)
+		}
+	}
+}
+
+func TestLevel(t *testing.T) {
+	if Level(nil) != 0 || Level(make([]int16, 960)) != 0 {
+		t.Error("silence not 0")
+	}
+	loud := make([]int16, 960)
+	for i := range loud {
+		loud[i] = 32767 * int16(1-2*(i%2))
+	}
+	if l := Level(loud); l < 0.99 {
+		t.Errorf("full scale level %f", l)
+	}
+}

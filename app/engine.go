@@ -1,0 +1,590 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/capture"
+	"github.com/peercall/peercall/codec"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// EngineOptions configures NewEngine.
+type EngineOptions struct {
+	// HostAddr is where StartCall's signaling server listens; "" means
+	// ":0" (all interfaces, a free port) so people on the LAN can join.
+	HostAddr string
+	Logger   *slog.Logger
+	// SelfViewFPS caps how often local frames reach the frame sink
+	// (default 15): the self-view is small, full rate wastes CPU.
+	SelfViewFPS int
+}
+
+// NewEngine returns the real call pipeline (the one headless mode uses):
+// in-process signaling server, signaling client, call.Session, VP8/Opus.
+func NewEngine(o EngineOptions) Engine {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HostAddr == "" {
+		o.HostAddr = ":0"
+	}
+	if o.SelfViewFPS <= 0 {
+		o.SelfViewFPS = 15
+	}
+	return &engine{o: o}
+}
+
+type engine struct{ o EngineOptions }
+
+// Host implements Engine.
+func (e *engine) Host(ctx context.Context) (HostedServer, error) {
+	addr, stop, err := serveSignaling(context.WithoutCancel(ctx), e.o.HostAddr, e.o.Logger)
+	if err != nil {
+		return HostedServer{}, &UserError{Msg: "Could not start the call server: " + err.Error(), Err: err}
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	local := net.JoinHostPort("127.0.0.1", port)
+	lan := local
+	if h, _, _ := net.SplitHostPort(addr); h == "::" || h == "0.0.0.0" || h == "" {
+		if ip := lanIP(); ip != "" {
+			lan = net.JoinHostPort(ip, port)
+		}
+	}
+	return HostedServer{URL: "ws://" + local + "/ws", LANAddr: lan, Stop: stop}, nil
+}
+
+// lanIP picks the first private IPv4 address of an interface that is up,
+// for display. It only reads interface addresses: no traffic.
+func lanIP() string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return ""
+	}
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsPrivate() {
+				return n.IP.String()
+			}
+		}
+	}
+	return ""
+}
+
+// Dial implements Engine: media first (a broken device fails before anyone
+// waits), then signaling; the returned call waits for the other person.
+func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
+	lc := &liveCall{p: p, log: e.o.Logger, events: make(chan CallEvent, 64), done: make(chan struct{})}
+	lc.selfGap = time.Second / time.Duration(e.o.SelfViewFPS)
+	tracks, err := lc.buildMedia()
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	client, err := signalserver.Dial(dctx, p.Server, signalserver.ClientOptions{
+		Room: p.Room, Name: p.Name, Password: p.Password, Logger: e.o.Logger,
+	})
+	if err != nil {
+		lc.closeSources()
+		return nil, err
+	}
+	lc.client = client
+	lc.link = newRoomLink(client, e.o.Logger)
+	var cctx context.Context
+	cctx, lc.cancel = context.WithCancel(context.Background())
+	go lc.run(cctx, tracks)
+	return lc, nil
+}
+
+// liveCall is one real call: it owns the signaling client, the session and
+// the media goroutines.
+type liveCall struct {
+	p      CallParams
+	log    *slog.Logger
+	client *signalserver.Client
+	link   *roomLink
+	cancel context.CancelFunc
+	events chan CallEvent
+	done   chan struct{}
+
+	vs        *videoSender
+	as        *audioSender
+	video     *videoReceiver
+	audio     *audioReceiver
+	audioOnly bool
+	closers   []func() error
+
+	sess atomic.Pointer[call.Session]
+
+	muted    atomic.Bool
+	camOff   atomic.Bool
+	micLevel atomic.Uint64 // float64 bits
+	spkLevel atomic.Uint64
+	selfGap  time.Duration
+	lastSelf time.Time // sender goroutine only
+
+	frames    atomic.Int64 // remote frames decoded
+	latencyUS atomic.Int64 // smoothed marker latency
+	black     *image.YCbCr
+}
+
+func (lc *liveCall) closeSources() {
+	for _, c := range lc.closers {
+		_ = c()
+	}
+}
+
+func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
+	s, m := lc.p.Settings, lc.p.Media
+	var tracks []webrtc.TrackLocal
+	var next func() (*image.YCbCr, error)
+	switch m.Video {
+	case "none":
+	case "synthetic":
+		src, err := capture.NewPatternSource(capture.PatternConfig{Width: s.Width, Height: s.Height, FPS: float64(s.FPS), Paced: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: test pattern: %w", ErrUnsupportedMedia, err)
+		}
+		next = src.Next
+	default:
+		id := s.Camera
+		if id == "synthetic" {
+			src, err := capture.NewPatternSource(capture.PatternConfig{Width: s.Width, Height: s.Height, FPS: float64(s.FPS), Paced: true})
+			if err != nil {
+				return nil, fmt.Errorf("%w: test pattern: %w", ErrUnsupportedMedia, err)
+			}
+			next = src.Next
+			break
+		}
+		cam, err := capture.OpenCamera(id, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
+		if err != nil {
+			// No camera is normal: the call goes on audio-only.
+			lc.log.Info("no camera, audio-only", "err", err)
+			break
+		}
+		lc.closers = append(lc.closers, cam.Close)
+		next = cam.Next
+	}
+	if next != nil {
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		lc.vs, err = newVideoSender(track, lc.wrapVideo(next), codec.VP8Config{
+			Width: s.Width, Height: s.Height, FPS: s.FPS, BitRate: call.DefaultStartBitrate - audioBitrate, ErrorResilient: true,
+		})
+		if err != nil {
+			lc.closeSources()
+			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		tracks = append(tracks, track)
+	} else {
+		lc.audioOnly = true
+	}
+
+	var pcm func() ([]int16, error)
+	cfg := capture.AudioConfig{SampleRate: 48000, Paced: true}
+	switch m.Audio {
+	case "none":
+	case "synthetic":
+		src, err := capture.NewSpeechSource(cfg)
+		if err != nil {
+			return nil, err
+		}
+		pcm = src.Next
+	case "tone":
+		src, err := capture.NewToneSource(440, cfg)
+		if err != nil {
+			return nil, err
+		}
+		pcm = src.Next
+	default:
+		mic, err := capture.OpenMicrophone(s.Microphone, capture.AudioConstraints{SampleRate: 48000})
+		if err != nil {
+			lc.log.Info("no microphone", "err", err)
+			break
+		}
+		lc.closers = append(lc.closers, mic.Close)
+		pcm = mic.Next
+	}
+	if pcm != nil {
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "peercall")
+		if err != nil {
+			return nil, err
+		}
+		ocfg := codec.DefaultOpusConfig()
+		ocfg.FEC, ocfg.BitRate, ocfg.PacketLossPerc = true, audioBitrate, 10
+		lc.as, err = newAudioSender(track, lc.wrapAudio(pcm), ocfg)
+		if err != nil {
+			lc.closeSources()
+			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		tracks = append(tracks, track)
+	}
+	lc.video = newVideoReceiver(nil, lc.onRemoteFrame, nil, lc.log)
+	lc.audio = newAudioReceiver(nil, lc.log)
+	lc.audio.player = lc.play
+	return tracks, nil
+}
+
+// wrapVideo feeds the self-view (at most SelfViewFPS) and sends black
+// while the camera is off, which keeps the track and its timing intact.
+func (lc *liveCall) wrapVideo(next func() (*image.YCbCr, error)) func() (*image.YCbCr, error) {
+	return func() (*image.YCbCr, error) {
+		img, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if lc.camOff.Load() {
+			if lc.black == nil || lc.black.Rect != img.Rect {
+				lc.black = image.NewYCbCr(img.Rect, img.SubsampleRatio)
+				fill(lc.black.Y, 16)
+				fill(lc.black.Cb, 128)
+				fill(lc.black.Cr, 128)
+			}
+			return lc.black, nil
+		}
+		if now := time.Now(); lc.p.OnFrame != nil && now.Sub(lc.lastSelf) >= lc.selfGap {
+			lc.lastSelf = now
+			lc.p.OnFrame(VideoFrame{Local: true, Image: img})
+		}
+		return img, nil
+	}
+}
+
+func fill(b []byte, v byte) {
+	for i := range b {
+		b[i] = v
+	}
+}
+
+func (lc *liveCall) wrapAudio(next func() ([]int16, error)) func() ([]int16, error) {
+	var silent []int16
+	return func() ([]int16, error) {
+		pcm, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if lc.muted.Load() {
+			lc.micLevel.Store(0)
+			if len(silent) != len(pcm) {
+				silent = make([]int16, len(pcm))
+			}
+			return silent, nil
+		}
+		lc.micLevel.Store(math.Float64bits(Level(pcm)))
+		return pcm, nil
+	}
+}
+
+// play runs the received audio on the speaker chosen in Settings (the null
+// sink when there is none), metering what it plays.
+func (lc *liveCall) play(jb *codec.AudioJitterBuffer) func() {
+	src := codec.JitterSource(jb)
+	metered := func(pcm []int16) {
+		src(pcm)
+		lc.spkLevel.Store(math.Float64bits(Level(pcm)))
+	}
+	p, err := codec.NewPlayer(lc.p.Settings.Speaker, 48000, 1, metered)
+	if err != nil {
+		lc.log.Warn("speaker unavailable, audio muted", "err", err)
+		if p, err = codec.NewPlayer(codec.NullDeviceID, 48000, 1, metered); err != nil {
+			return func() {}
+		}
+	}
+	return func() { _ = p.Close() }
+}
+
+// Level maps the RMS of PCM to 0..1 over -60..0 dBFS, for level meters.
+func Level(pcm []int16) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range pcm {
+		f := float64(v) / 32768
+		sum += f * f
+	}
+	rms := math.Sqrt(sum / float64(len(pcm)))
+	if rms <= 0 {
+		return 0
+	}
+	db := 20 * math.Log10(rms)
+	return min(max((db+60)/60, 0), 1)
+}
+
+func (lc *liveCall) onRemoteFrame(df DecodedFrame) {
+	lc.frames.Add(1)
+	if df.Marked {
+		old := lc.latencyUS.Load()
+		cur := df.Latency.Microseconds()
+		if old == 0 {
+			lc.latencyUS.Store(cur)
+		} else {
+			lc.latencyUS.Store((old*7 + cur) / 8)
+		}
+	}
+	if df.Image != nil && lc.p.OnFrame != nil {
+		lc.p.OnFrame(VideoFrame{Image: df.Image})
+	}
+}
+
+// emit delivers an event unless the call is being torn down.
+func (lc *liveCall) emit(ctx context.Context, ev CallEvent) {
+	select {
+	case lc.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
+	defer close(lc.done)
+	defer close(lc.events)
+	defer lc.closeSources()
+	defer func() {
+		_ = lc.client.Close()
+		lc.link.Wait()
+	}()
+	if lc.audioOnly {
+		lc.emit(ctx, CallEvent{Phase: PhaseWaiting, AudioOnly: true})
+	}
+	remote, err := lc.waitForPeer(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
+		}
+		return
+	}
+	lc.link.SetRemote(remote)
+	lc.emit(ctx, CallEvent{Phase: PhaseConnecting})
+
+	sess, err := call.New(lc.callConfig(remote, tracks))
+	if err != nil {
+		lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
+		return
+	}
+	lc.sess.Store(sess)
+	defer func() { _ = sess.Close() }()
+	if err := sess.Start(); err != nil {
+		lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
+		return
+	}
+	var wg sync.WaitGroup
+	mctx, stopMedia := context.WithCancel(ctx)
+	defer func() {
+		stopMedia()
+		_ = sess.Close() // ends the track readers before the senders are waited for
+		wg.Wait()
+	}()
+	for _, s := range []interface{ run(context.Context) error }{nilIfNil(lc.vs), nilIfNil(lc.as)} {
+		if s == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(mctx); err != nil {
+				lc.log.Warn("media sender stopped", "err", err)
+			}
+		}()
+	}
+	lastFrames, lastT := int64(0), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-lc.link.Events():
+			if !ok {
+				continue
+			}
+			if ev.Kind == RoomShutdown && sess.State() != call.StateConnected {
+				lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: &UserError{Msg: "The server is shutting down.", Err: ErrConnect}})
+				return
+			}
+		case up, ok := <-sess.Updates():
+			if !ok {
+				lc.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: "The call ended"})
+				return
+			}
+			switch up.Kind {
+			case call.UpdateState:
+				switch up.State {
+				case call.StateWaiting, call.StateConnecting:
+					lc.emit(ctx, CallEvent{Phase: PhaseConnecting})
+				case call.StateConnected:
+					if lc.vs != nil {
+						lc.vs.ForceKeyFrame() // a keyframe sent before the path existed was lost
+					}
+					lc.emit(ctx, CallEvent{Phase: PhaseConnected})
+				case call.StateReconnecting:
+					lc.emit(ctx, CallEvent{Phase: PhaseReconnecting})
+				case call.StateEnded:
+					lc.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: endReason(up.Event)})
+					return
+				case call.StateFailed:
+					lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: up.Err, Reason: up.Reason})
+					return
+				}
+			case call.UpdateStats:
+				if up.Stats == nil {
+					continue
+				}
+				now, n := time.Now(), lc.frames.Load()
+				st := CallStats{Stats: *up.Stats, LatencyMS: float64(lc.latencyUS.Load()) / 1000}
+				if dt := now.Sub(lastT).Seconds(); dt > 0 {
+					st.FPS = float64(n-lastFrames) / dt
+				}
+				lastFrames, lastT = n, now
+				lc.emit(ctx, CallEvent{Stats: &st})
+			case call.UpdateSAS:
+				lc.emit(ctx, CallEvent{SAS: up.SAS})
+			case call.UpdateChat:
+				lc.emit(ctx, CallEvent{Chat: up.Chat})
+			}
+		}
+	}
+}
+
+func endReason(ev call.Event) string {
+	switch ev {
+	case call.EventBye:
+		return "The other person hung up"
+	case call.EventPeerLeft:
+		return "The other person left"
+	case call.EventHangup:
+		return "You hung up"
+	}
+	return "The call ended"
+}
+
+func (lc *liveCall) waitForPeer(ctx context.Context) (string, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case ev, ok := <-lc.link.Events():
+			if !ok {
+				return "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+			}
+			switch ev.Kind {
+			case RoomJoined:
+				if len(ev.Peers) > 0 {
+					return ev.Peers[0].ID, nil
+				}
+			case RoomPeerJoined:
+				return ev.PeerID, nil
+			case RoomShutdown:
+				return "", &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
+			case RoomClosed:
+				return "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+			case RoomError:
+				return "", ev.Err
+			}
+		}
+	}
+}
+
+func (lc *liveCall) callConfig(remote string, tracks []webrtc.TrackLocal) call.Config {
+	s := lc.p.Settings
+	servers := toWebRTCServers(lc.client.ICEServers())
+	policy := call.Policy(s.ICEPolicy)
+	opts := s.ICEOptions()
+	if lc.p.Media.LoopbackOnly {
+		// Same-host calls and tests: loopback both ends, no outside servers.
+		opts = call.ICEOptions{Loopback: true}
+		servers = nil
+		if policy != call.PolicyNoHost {
+			policy = call.PolicyAll
+		}
+	} else {
+		servers = append(servers, s.WebRTCICEServers()...)
+	}
+	opts.LoggerFactory = call.NewSlogLoggerFactory(lc.log)
+	cfg := call.Config{
+		LocalID: lc.client.PeerID(), RemoteID: remote, Signaler: lc.link,
+		ICEServers: servers, Policy: policy, ICE: opts, Tracks: tracks,
+		OnTrack: lc.onTrack, MaxBitrate: s.MaxBitrateKbps * 1000, Logger: lc.log,
+	}
+	if cfg.MaxBitrate < call.DefaultStartBitrate {
+		cfg.StartBitrate = cfg.MaxBitrate
+	}
+	if lc.p.Media.LoopbackOnly {
+		cfg.InterfacePoll = -1
+	}
+	if vs := lc.vs; vs != nil {
+		cfg.OnTargetBitrate = func(bps int) { vs.SetBitRate(bps - audioBitrate) }
+		cfg.OnKeyFrameRequest = vs.ForceKeyFrame
+	}
+	if as := lc.as; as != nil {
+		cfg.OnAudioLoss = as.SetPacketLoss
+	}
+	return cfg
+}
+
+func (lc *liveCall) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	switch tr.Kind() {
+	case webrtc.RTPCodecTypeVideo:
+		ssrc := uint32(tr.SSRC())
+		lc.video.requestKF = func() {
+			if s := lc.sess.Load(); s != nil {
+				_ = s.RequestKeyFrame(ssrc)
+			}
+		}
+		lc.video.run(tr)
+	case webrtc.RTPCodecTypeAudio:
+		lc.audio.run(tr)
+	}
+}
+
+// Events implements Call.
+func (lc *liveCall) Events() <-chan CallEvent { return lc.events }
+
+// Levels implements Call.
+func (lc *liveCall) Levels() (mic, speaker float64) {
+	return math.Float64frombits(lc.micLevel.Load()), math.Float64frombits(lc.spkLevel.Load())
+}
+
+// SetMute implements Call.
+func (lc *liveCall) SetMute(on bool) { lc.muted.Store(on) }
+
+// SetCamera implements Call.
+func (lc *liveCall) SetCamera(on bool) error {
+	if lc.vs == nil {
+		return &UserError{Msg: "No camera found: this is an audio-only call.", Err: ErrUnsupportedMedia}
+	}
+	lc.camOff.Store(!on)
+	if on {
+		lc.vs.ForceKeyFrame()
+	}
+	return nil
+}
+
+// SendChat implements Call.
+func (lc *liveCall) SendChat(text string) error {
+	s := lc.sess.Load()
+	if s == nil {
+		return call.ErrChatUnavailable
+	}
+	return s.SendChat(text)
+}
+
+// HangUp implements Call.
+func (lc *liveCall) HangUp() {
+	lc.cancel()
+	<-lc.done
+}

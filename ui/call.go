@@ -1,0 +1,353 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/peercall/peercall/app"
+)
+
+// callScreen: remote video filling the window, self-view inset, controls,
+// status, SAS, chat and stats.
+type callScreen struct {
+	u       *UI
+	content fyne.CanvasObject
+
+	remote, local *videoView
+	placeholder   *fyne.Container
+	placeText     *widget.Label
+	selfBox       *fyne.Container
+
+	status, timer, quality, sas *widget.Label
+	progress                    *widget.ProgressBarInfinite
+	waitBox                     *fyne.Container
+	joinString                  *widget.Entry
+	stats                       *widget.Label
+	statsBox                    *fyne.Container
+	flashLabel                  *widget.Label
+
+	muteBtn, camBtn, statsBtn, chatBtn, hangBtn *widget.Button
+	micMeter, spkMeter                          *widget.ProgressBar
+
+	chatBox   *fyne.Container
+	chatLog   *widget.Label
+	chatScr   *container.Scroll
+	chatEntry *widget.Entry
+	chatLen   int
+
+	showStats, showChat bool
+	haveRemote          bool
+	flashUntil          time.Time
+}
+
+func newCallScreen(u *UI) *callScreen {
+	c := &callScreen{u: u, remote: newVideoView(), local: newVideoView()}
+	c.remote.onShow = func(first bool) {
+		if first {
+			c.haveRemote = true
+			showIf(c.placeholder, false)
+		}
+	}
+
+	bg := canvas.NewRectangle(color.Black)
+	icon := canvas.NewImageFromResource(iconResource)
+	icon.FillMode = canvas.ImageFillContain
+	icon.SetMinSize(fyne.NewSize(96, 96))
+	c.placeText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
+	c.placeholder = container.NewCenter(container.NewVBox(container.NewCenter(icon), c.placeText))
+
+	c.local.img.SetMinSize(fyne.NewSize(160, 120))
+	selfBorder := canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x20, 0xff})
+	c.selfBox = container.NewStack(selfBorder, c.local.img)
+	inset := container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
+
+	c.progress = widget.NewProgressBarInfinite()
+	c.joinString = widget.NewEntry()
+	c.joinString.Disable() // read-only but selectable; Copy does the rest
+	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		if cb := fyne.CurrentApp().Clipboard(); cb != nil {
+			cb.SetContent(c.joinString.Text)
+		}
+		c.flash("Join link copied")
+	})
+	c.waitBox = container.NewVBox(c.progress,
+		widget.NewLabelWithStyle("Send this to the other person:", fyne.TextAlignCenter, fyne.TextStyle{}),
+		container.NewBorder(nil, nil, nil, copyBtn, c.joinString))
+	waitOverlay := container.NewCenter(container.NewGridWrap(fyne.NewSize(460, c.waitBox.MinSize().Height), c.waitBox))
+
+	c.stats = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	statsBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0xb0})
+	c.statsBox = container.NewStack(statsBg, c.stats)
+	c.statsBox.Hide()
+	statsOverlay := container.NewVBox(container.NewHBox(c.statsBox))
+
+	c.flashLabel = widget.NewLabel("")
+	c.flashLabel.Hide()
+
+	video := container.NewStack(bg, c.placeholder, c.remote.img, inset, statsOverlay, waitOverlay)
+
+	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	c.quality = widget.NewLabel("")
+	c.sas = widget.NewLabel("")
+	top := container.NewHBox(c.status, c.timer, c.quality, layout.NewSpacer(), c.sas)
+
+	c.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), u.toggleMute)
+	c.camBtn = widget.NewButtonWithIcon("Camera off", theme.VisibilityOffIcon(), u.toggleCamera)
+	c.micMeter = newMeter()
+	c.spkMeter = newMeter()
+	c.statsBtn = widget.NewButtonWithIcon("Stats", theme.InfoIcon(), func() {
+		c.showStats = !c.showStats
+		showIf(c.statsBox, c.showStats)
+	})
+	c.chatBtn = widget.NewButtonWithIcon("Chat", theme.MailComposeIcon(), func() {
+		c.showChat = !c.showChat
+		showIf(c.chatBox, c.showChat)
+	})
+	c.hangBtn = widget.NewButtonWithIcon("Hang up", theme.CancelIcon(), u.ctl.HangUp)
+	c.hangBtn.Importance = widget.DangerImportance
+	meter := func(m *widget.ProgressBar) fyne.CanvasObject {
+		return container.NewCenter(container.NewGridWrap(fyne.NewSize(80, 12), m))
+	}
+	bottom := container.NewHBox(c.muteBtn, c.camBtn,
+		widget.NewLabel("Mic"), meter(c.micMeter),
+		widget.NewLabel("Speaker"), meter(c.spkMeter),
+		layout.NewSpacer(), c.flashLabel, c.statsBtn, c.chatBtn, c.hangBtn)
+
+	c.chatLog = widget.NewLabel("")
+	c.chatLog.Wrapping = fyne.TextWrapWord
+	c.chatScr = container.NewVScroll(c.chatLog)
+	c.chatEntry = widget.NewEntry()
+	c.chatEntry.SetPlaceHolder("Message")
+	send := func() {
+		if err := u.ctl.SendChat(c.chatEntry.Text); err != nil {
+			c.flash(app.UserMessage(err))
+			return
+		}
+		c.chatEntry.SetText("")
+	}
+	c.chatEntry.OnSubmitted = func(string) { send() }
+	sendBtn := widget.NewButtonWithIcon("", theme.MailSendIcon(), send)
+	chatPanel := container.NewBorder(widget.NewLabelWithStyle("Chat", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewBorder(nil, nil, nil, sendBtn, c.chatEntry), nil, nil, c.chatScr)
+	c.chatBox = container.New(&fixedWidth{w: 260}, chatPanel)
+	c.chatBox.Hide()
+
+	c.content = container.NewBorder(container.NewPadded(top), container.NewPadded(bottom), nil, c.chatBox, video)
+	return c
+}
+
+// newMeter is a level meter: a progress bar without its percentage text.
+func newMeter() *widget.ProgressBar {
+	m := widget.NewProgressBar()
+	m.TextFormatter = func() string { return "" }
+	return m
+}
+
+func setMeter(m *widget.ProgressBar, v float64) {
+	// Quantise so that tiny changes do not repaint.
+	v = float64(int(v*20)) / 20
+	if m.Value != v {
+		m.SetValue(v)
+	}
+}
+
+// flash shows a short notice in the control bar.
+func (c *callScreen) flash(msg string) {
+	setText(c.flashLabel, msg)
+	c.flashLabel.Show()
+	c.flashUntil = time.Now().Add(3 * time.Second)
+}
+
+// reset prepares the screen for the next call. Main thread.
+func (c *callScreen) reset() {
+	c.remote.Clear()
+	c.local.Clear()
+	c.haveRemote = false
+	c.chatLen = 0
+	setText(c.chatLog, "")
+	c.placeholder.Show()
+}
+
+func (c *callScreen) render(n app.Notify) {
+	setText(c.status, statusText(n))
+	timer := ""
+	if !n.ConnectedAt.IsZero() {
+		timer = formatDuration(n.Elapsed)
+	}
+	setText(c.timer, timer)
+	setText(c.quality, qualityText(n.Quality))
+	sas := ""
+	if n.SASDigits != "" {
+		sas = "Say aloud: " + n.SASDigits[:3] + " " + n.SASDigits[3:]
+		if len(n.SASWords) > 0 {
+			sas += " · " + strings.Join(n.SASWords, " ")
+		}
+	}
+	setText(c.sas, sas)
+
+	waiting := n.Phase != app.PhaseConnected && n.Phase != app.PhaseReconnecting
+	showIf(c.waitBox, waiting)
+	if waiting {
+		c.progress.Start()
+	} else {
+		c.progress.Stop()
+	}
+	if c.joinString.Text != n.JoinString {
+		c.joinString.SetText(n.JoinString)
+	}
+	showIf(c.waitBox.Objects[1], n.JoinString != "")
+	showIf(c.waitBox.Objects[2], n.JoinString != "")
+
+	place := "Waiting for video…"
+	if n.Phase != app.PhaseConnected {
+		place = n.Progress
+	}
+	setText(c.placeText, place)
+	showIf(c.placeholder, !c.haveRemote)
+	showIf(c.selfBox, n.CameraOn && !n.AudioOnly)
+
+	if n.Muted {
+		setButton(c.muteBtn, "Unmute", theme.VolumeUpIcon())
+	} else {
+		setButton(c.muteBtn, "Mute", theme.VolumeMuteIcon())
+	}
+	if n.CameraOn {
+		setButton(c.camBtn, "Camera off", theme.VisibilityOffIcon())
+	} else {
+		setButton(c.camBtn, "Camera on", theme.VisibilityIcon())
+	}
+	if n.AudioOnly {
+		c.camBtn.Disable()
+	} else {
+		c.camBtn.Enable()
+	}
+	setMeter(c.micMeter, n.MicLevel)
+	setMeter(c.spkMeter, n.SpeakerLevel)
+	if c.showStats {
+		setText(c.stats, statsText(n))
+	}
+	if len(n.Chat) != c.chatLen {
+		c.chatLen = len(n.Chat)
+		var b strings.Builder
+		for _, l := range n.Chat {
+			who := l.From
+			if !l.Local {
+				who = "Them"
+			}
+			fmt.Fprintf(&b, "%s  %s: %s\n", l.Time.Format("15:04"), who, l.Text)
+		}
+		setText(c.chatLog, strings.TrimRight(b.String(), "\n"))
+		c.chatScr.ScrollToBottom()
+		if !c.showChat {
+			c.showChat = true
+			c.chatBox.Show()
+		}
+	}
+	if c.flashLabel.Visible() && time.Now().After(c.flashUntil) {
+		c.flashLabel.Hide()
+	}
+}
+
+func setButton(b *widget.Button, text string, icon fyne.Resource) {
+	if b.Text != text {
+		b.SetText(text)
+		b.SetIcon(icon)
+	}
+}
+
+func statusText(n app.Notify) string {
+	switch n.Phase {
+	case app.PhaseConnected:
+		return "Connected · " + n.Room
+	case app.PhaseReconnecting:
+		return "Reconnecting…"
+	}
+	if n.Progress != "" {
+		return n.Progress
+	}
+	return n.Phase.String()
+}
+
+func qualityText(bars int) string {
+	if bars <= 0 {
+		return ""
+	}
+	return "Signal " + strings.Repeat("▮", bars) + strings.Repeat("▯", 4-bars)
+}
+
+func formatDuration(d time.Duration) string {
+	s := int(d.Seconds())
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%02d:%02d", s/60, s%60)
+}
+
+func statsText(n app.Notify) string {
+	st := n.Stats
+	path := "direct"
+	if st.Relayed {
+		path = "relayed (TURN)"
+	}
+	lines := []string{
+		fmt.Sprintf("path      %s  %s → %s", path, orDash(st.LocalCandidate), orDash(st.RemoteCandidate)),
+		fmt.Sprintf("rtt       %d ms", st.RTT.Milliseconds()),
+		fmt.Sprintf("video in  %dx%d %.0f fps %d kbit/s loss %.1f%%", st.VideoIn.FrameWidth, st.VideoIn.FrameHeight, st.FPS, st.VideoIn.Bitrate/1000, st.VideoIn.LossPct),
+		fmt.Sprintf("video out %d kbit/s (target %d)", st.VideoOut.Bitrate/1000, st.TargetBitrate/1000),
+		fmt.Sprintf("audio     in %d / out %d kbit/s loss %.1f%%", st.AudioIn.Bitrate/1000, st.AudioOut.Bitrate/1000, st.AudioIn.LossPct),
+	}
+	if st.LatencyMS > 0 {
+		lines = append(lines, fmt.Sprintf("latency   %.0f ms (capture → decode)", st.LatencyMS))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// insetLayout puts its single object at the bottom-right corner.
+type insetLayout struct {
+	size fyne.Size
+	pad  float32
+}
+
+func (l *insetLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	for _, o := range objs {
+		o.Resize(l.size)
+		o.Move(fyne.NewPos(s.Width-l.size.Width-l.pad, s.Height-l.size.Height-l.pad))
+	}
+}
+
+func (l *insetLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
+
+// fixedWidth gives its objects a fixed width and the full height.
+type fixedWidth struct{ w float32 }
+
+func (l *fixedWidth) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	for _, o := range objs {
+		o.Resize(fyne.NewSize(l.w, s.Height))
+		o.Move(fyne.NewPos(0, 0))
+	}
+}
+
+func (l *fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	h := float32(0)
+	for _, o := range objs {
+		h = max(h, o.MinSize().Height)
+	}
+	return fyne.NewSize(l.w, h)
+}

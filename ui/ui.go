@@ -1,0 +1,186 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/assets"
+)
+
+// page is the screen shown outside a call.
+type page int
+
+const (
+	pageStart page = iota
+	pageSettings
+	pageNetTest
+)
+
+// Options configures New.
+type Options struct {
+	GUI app.GUIOptions
+	// Devices lists cameras, microphones and speakers (app.ListDevices;
+	// tests pass a fixed list).
+	Devices func() app.DeviceList
+	// PlaySound plays one of the embedded sounds; nil is silent.
+	PlaySound func(wav []byte)
+}
+
+// UI is the window's content: a thin view over app.Controller. It renders
+// Notify snapshots and turns taps into controller commands.
+type UI struct {
+	ctl  *app.Controller
+	win  fyne.Window
+	opts Options
+
+	root     *fyne.Container
+	start    *startScreen
+	call     *callScreen
+	settings *settingsScreen
+	net      *netScreen
+
+	page    page
+	showing fyne.CanvasObject
+	last    app.Notify
+}
+
+// iconResource is the app icon for windows and the start screen.
+var iconResource = fyne.NewStaticResource("peercall.png", assets.Icon)
+
+// New builds the UI in win and starts watching ctl. Snapshots arrive on the
+// controller's goroutines and are rendered through fyne.Do.
+func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
+	if o.Devices == nil {
+		o.Devices = func() app.DeviceList { return app.DeviceList{} }
+	}
+	u := &UI{ctl: ctl, win: win, opts: o}
+	u.start = newStartScreen(u)
+	u.call = newCallScreen(u)
+	u.settings = newSettingsScreen(u)
+	u.net = newNetScreen(u)
+	u.root = container.NewStack(u.start.content)
+	u.showing = u.start.content
+	win.SetContent(u.root)
+	win.SetIcon(iconResource)
+	u.shortcuts()
+	ctl.SetFrameSink(func(f app.VideoFrame) {
+		if f.Local {
+			u.call.local.Push(f.Image)
+		} else {
+			u.call.remote.Push(f.Image)
+		}
+	})
+	first := ctl.Snapshot()
+	u.render(first)
+	ctl.Watch(func(n app.Notify) { fyne.Do(func() { u.render(n) }) })
+	return u
+}
+
+// shortcuts: M mute, V camera (when no entry has focus), Ctrl+W hang up.
+func (u *UI) shortcuts() {
+	c := u.win.Canvas()
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if !u.last.Phase.InCall() {
+			return
+		}
+		switch ev.Name {
+		case fyne.KeyM:
+			u.toggleMute()
+		case fyne.KeyV:
+			u.toggleCamera()
+		}
+	})
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		if u.last.Phase.InCall() {
+			u.ctl.HangUp()
+		}
+	})
+}
+
+func (u *UI) toggleMute() { u.ctl.SetMute(!u.last.Muted) }
+
+func (u *UI) toggleCamera() {
+	if err := u.ctl.SetCamera(!u.last.CameraOn); err != nil {
+		u.call.flash(app.UserMessage(err))
+	}
+}
+
+// render shows snapshot n. Main thread only.
+func (u *UI) render(n app.Notify) {
+	prev := u.last
+	u.last = n
+	u.sounds(prev, n)
+	if n.Phase.InCall() {
+		u.call.render(n)
+		u.show(u.call.content)
+	} else {
+		if prev.Phase.InCall() {
+			u.call.reset()
+			u.page = pageStart
+		}
+		u.start.render(n)
+		u.net.render(n)
+		u.settings.render(n)
+		switch u.page {
+		case pageSettings:
+			u.show(u.settings.content)
+		case pageNetTest:
+			u.show(u.net.content)
+		default:
+			u.show(u.start.content)
+		}
+	}
+}
+
+func (u *UI) show(o fyne.CanvasObject) {
+	if u.showing == o {
+		return
+	}
+	u.showing = o
+	u.root.Objects = []fyne.CanvasObject{o}
+	u.root.Refresh()
+}
+
+func (u *UI) goTo(p page) {
+	u.page = p
+	if p == pageSettings {
+		u.settings.load(u.ctl.Settings())
+	}
+	u.render(u.last)
+}
+
+func (u *UI) sounds(prev, n app.Notify) {
+	if u.opts.PlaySound == nil || prev.Phase == n.Phase {
+		return
+	}
+	switch n.Phase {
+	case app.PhaseWaiting:
+		u.opts.PlaySound(assets.Ringing)
+	case app.PhaseConnected:
+		if prev.Phase != app.PhaseReconnecting {
+			u.opts.PlaySound(assets.Joined)
+		}
+	case app.PhaseEnded, app.PhaseFailed:
+		if prev.Phase.InCall() {
+			u.opts.PlaySound(assets.Left)
+		}
+	}
+}
+
+// setText avoids a refresh (and a repaint) when nothing changed.
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
+}
+
+func showIf(o fyne.CanvasObject, on bool) {
+	if on && !o.Visible() {
+		o.Show()
+	} else if !on && o.Visible() {
+		o.Hide()
+	}
+}
