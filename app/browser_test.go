@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func startWebSignal(t *testing.T, opts ...signalserver.Option) string {
 //     build, hence the preference file.
 //   - The page runs with ?loopback=1: it signals loopback candidates only and
 //     ignores every other remote one, so no pair targets another address.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	profile := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
@@ -122,6 +123,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.WindowSize(1000, 900),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
@@ -156,6 +158,10 @@ type pageView struct {
 		Digits                              string
 		Words                               []string
 		LocalFingerprint, RemoteFingerprint string
+	}
+	Negotiated *struct {
+		OpusFEC    struct{ Local, Remote bool }
+		VideoCodec struct{ Local, Remote string }
 	}
 	Stats *struct {
 		VideoIn *struct {
@@ -293,6 +299,22 @@ func checkSASAgainstGo(t *testing.T, name string, v pageView) {
 	}
 }
 
+// checkNegotiated: both descriptions ask for Opus in-band FEC, and the
+// page's own description lists VP8 first.
+func checkNegotiated(t *testing.T, name string, v pageView) {
+	t.Helper()
+	n := v.Negotiated
+	if n == nil {
+		t.Fatalf("%s: nothing negotiated", name)
+	}
+	if !n.OpusFEC.Local || !n.OpusFEC.Remote {
+		t.Errorf("%s: Opus useinbandfec=1 local %v, remote %v", name, n.OpusFEC.Local, n.OpusFEC.Remote)
+	}
+	if n.VideoCodec.Local != "VP8" {
+		t.Errorf("%s: first video codec %q, want VP8", name, n.VideoCodec.Local)
+	}
+}
+
 // TestBrowserCallsHeadless: the page in chromium calls peercall-headless
 // through the in-process server; media flows both ways and both show the
 // same security code.
@@ -392,6 +414,7 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	}
 	checkLoopbackOnly(t, "page", later)
 	checkSASAgainstGo(t, "page", later)
+	checkNegotiated(t, "page", later)
 	if vi := later.Stats.VideoIn; vi != nil {
 		t.Logf("page video in: %s %dx%d %.0f fps, %d frames decoded", vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded)
 	}
@@ -477,6 +500,7 @@ func TestBrowserToBrowser(t *testing.T) {
 		}
 		checkLoopbackOnly(t, p.name, p.later)
 		checkSASAgainstGo(t, p.name, p.later)
+		checkNegotiated(t, p.name, p.later)
 		if pair := p.later.Stats.Pair; pair.LocalType != "relay" {
 			t.Errorf("%s: relay only, but the selected pair is %s -> %s", p.name, pair.LocalType, pair.RemoteType)
 		}
@@ -520,5 +544,131 @@ func TestBrowserToBrowser(t *testing.T) {
 	end := waitView(t, b, "Bob seeing the hang-up", 10*time.Second, func(v pageView) bool { return v.State == "ended" })
 	if !strings.Contains(end.Reason, "hung up") {
 		t.Errorf("Bob's end reason %q, want a hang-up", end.Reason)
+	}
+}
+
+// evalJSON evaluates a promise-or-value expression in the page and decodes
+// its JSON.
+func evalJSON(t *testing.T, tab context.Context, expr string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Promise.resolve(`+expr+`).then(JSON.stringify)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	if err := json.Unmarshal([]byte(raw), out); err != nil {
+		t.Fatalf("%s = %s: %v", expr, raw, err)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestBrowserPageHelpers runs the page's candidate and SDP rules in
+// chromium, with and without ?loopback=1.
+func TestBrowserPageHelpers(t *testing.T) {
+	skipUnlessBrowser(t)
+	addr := startWebSignal(t)
+	tab := newBrowser(t)
+	const (
+		host     = "candidate:1 1 udp 2122063615 192.0.2.2 5000 typ host generation 0"
+		host127  = "candidate:2 1 udp 2122194687 127.0.0.1 5001 typ host generation 0"
+		relay    = "candidate:3 1 udp 41885695 198.51.100.7 6000 typ relay raddr 192.0.2.2 rport 5000 generation 0"
+		relayLo  = "candidate:4 1 udp 41885695 127.0.0.1 40001 typ relay raddr 127.0.0.1 rport 5001 generation 0"
+		srflx6   = "candidate:5 1 udp 1686052607 2001:db8::7 7000 typ srflx raddr fd00::2 rport 5002 generation 0"
+		relayOut = "candidate:3 1 udp 41885695 198.51.100.7 6000 typ relay raddr 0.0.0.0 rport 0 generation 0"
+	)
+	tests := []struct {
+		loopback, relayOnly bool
+		in                  string
+		want                *string // nil: dropped
+	}{
+		{false, false, host, ptr(host)},
+		{false, true, host, nil},
+		{false, true, relay, ptr(relayOut)},
+		{false, false, srflx6, ptr("candidate:5 1 udp 1686052607 2001:db8::7 7000 typ srflx raddr :: rport 0 generation 0")},
+		{false, true, srflx6, nil},
+		{false, false, "garbage", nil},
+		{true, false, host, nil},
+		{true, false, host127, ptr(host127)},
+		{true, true, host127, nil},
+		{true, true, relay, nil},
+		{true, true, relayLo, ptr("candidate:4 1 udp 41885695 127.0.0.1 40001 typ relay raddr 0.0.0.0 rport 0 generation 0")},
+	}
+	for _, loopback := range []bool{false, true} {
+		url := "http://" + addr + "/"
+		if loopback {
+			url += "?loopback=1"
+		}
+		ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		cancel()
+		for _, tt := range tests {
+			if tt.loopback != loopback {
+				continue
+			}
+			var got *string
+			evalJSON(t, tab, fmt.Sprintf("window.peercall.scrubCandidate(%s, %v)", jsString(tt.in), tt.relayOnly), &got)
+			switch {
+			case tt.want == nil && got != nil:
+				t.Errorf("loopback=%v relay=%v %q: kept as %q, want dropped", loopback, tt.relayOnly, tt.in, *got)
+			case tt.want != nil && (got == nil || *got != *tt.want):
+				t.Errorf("loopback=%v relay=%v %q: got %v, want %q", loopback, tt.relayOnly, tt.in, got, *tt.want)
+			}
+		}
+	}
+
+	// In loopback mode an SDP loses its other candidates and hides its
+	// connection address.
+	sdp := strings.Join([]string{
+		"v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
+		"m=audio 5000 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 192.0.2.2", "a=rtcp:9 IN IP4 0.0.0.0",
+		"a=" + host, "a=" + host127, "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10", "",
+	}, "\r\n")
+	var filtered string
+	evalJSON(t, tab, fmt.Sprintf("window.peercall.filterSdpCandidates(%s, (c) => window.peercall.scrubCandidate(c, false))", jsString(sdp)), &filtered)
+	if strings.Contains(filtered, "192.0.2.2") || !strings.Contains(filtered, "a="+host127) ||
+		!strings.Contains(filtered, "c=IN IP4 0.0.0.0") || !strings.Contains(filtered, "a=rtcp:9\r\n") {
+		t.Errorf("filtered SDP:\n%s", filtered)
+	}
+
+	fecTests := []struct{ name, in, want string }{
+		{"fmtp without fec", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"},
+		{"no fmtp", "a=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:0 PCMU/8000\r\n"},
+		{"already on", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"},
+		{"other codec", "a=rtpmap:96 VP8/90000\r\na=fmtp:96 max-fr=30\r\n", "a=rtpmap:96 VP8/90000\r\na=fmtp:96 max-fr=30\r\n"},
+		{"two opus", "a=rtpmap:111 opus/48000/2\r\na=rtpmap:63 OPUS/48000/2\r\na=fmtp:63 stereo=1\r\n", "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:63 OPUS/48000/2\r\na=fmtp:63 stereo=1;useinbandfec=1\r\n"},
+	}
+	for _, tt := range fecTests {
+		var got string
+		evalJSON(t, tab, "window.peercall.ensureOpusFEC("+jsString(tt.in)+")", &got)
+		if got != tt.want {
+			t.Errorf("%s: ensureOpusFEC gave %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestBrowserOverTLS: served over https the page signals over wss (derived
+// from location.protocol) and the same-origin check lets it in.
+func TestBrowserOverTLS(t *testing.T) {
+	skipUnlessBrowser(t)
+	cert, _, err := signalserver.SelfSignedCertificate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startWebSignal(t, signalserver.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	tab := newBrowser(t, chromedp.Flag("ignore-certificate-errors", true))
+	joinPage(t, tab, "https://"+addr+"/r/tls-room?loopback=1&name=Tess")
+	v := waitView(t, tab, "page joined over wss", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
+	if v.PeerID == "" {
+		t.Errorf("no peer id after joining over wss")
 	}
 }

@@ -185,6 +185,22 @@
     return res.join('\r\n');
   }
 
+  // hasOpusFEC reports whether every Opus payload type of an SDP asks for
+  // in-band FEC.
+  function hasOpusFEC(sdp) {
+    const pts = [...sdp.matchAll(/^a=rtpmap:(\d+) opus\/48000/gim)].map((m) => m[1]);
+    return pts.length > 0 && pts.every((pt) => new RegExp('^a=fmtp:' + pt + ' .*useinbandfec=1', 'm').test(sdp));
+  }
+
+  // firstVideoCodec is the codec name of the first payload type of the first
+  // video m-line (the preferred one).
+  function firstVideoCodec(sdp) {
+    const m = /^m=video \d+ [A-Z/]+ (\d+)/m.exec(sdp);
+    if (!m) return '';
+    const r = new RegExp('^a=rtpmap:' + m[1] + ' ([^/\r\n]+)', 'm').exec(sdp);
+    return r ? r[1] : '';
+  }
+
   // preferCodecs puts VP8 (video) or Opus (audio) first on a transceiver;
   // the other codecs (and RTX, RED, FEC) stay as fallbacks.
   function preferCodecs(tr) {
@@ -236,6 +252,7 @@
       this.pendingCands = [];
       this.senders = new Map(); // kind -> RTCRtpSender
       this.sas = null;
+      this.negotiated = null;
       this.sentCandidates = [];
       this.remoteCandidates = [];
       this.restartAttempt = 0;
@@ -545,6 +562,10 @@
       if (this.sas && this.sas.localFingerprint === lfp && this.sas.remoteFingerprint === rfp) return;
       const code = await sas(lfp, rfp);
       this.sas = { digits: code.digits, words: code.words, localFingerprint: lfp, remoteFingerprint: rfp };
+      this.negotiated = {
+        opusFEC: { local: hasOpusFEC(ld.sdp), remote: hasOpusFEC(rd.sdp) },
+        videoCodec: { local: firstVideoCodec(ld.sdp), remote: firstVideoCodec(rd.sdp) },
+      };
       this.onUpdate(this);
     }
 
@@ -659,12 +680,13 @@
     remoteId: '',
     polite: null,
     sas: null,
+    negotiated: null, // what the current descriptions say: Opus FEC, preferred video codec
     stats: null,
     sentCandidates: [],
     remoteCandidates: [],
     error: '',
   };
-  window.peercall = { view, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, scrubCandidate, words: SAS_WORDS };
+  window.peercall = { view, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, words: SAS_WORDS };
 
   let ws = null;
   let session = null;
@@ -696,6 +718,7 @@
       view.remoteId = s.remoteId;
       view.polite = s.polite;
       view.sas = s.sas ? { digits: s.sas.digits, words: s.sas.words.slice(), localFingerprint: s.sas.localFingerprint, remoteFingerprint: s.sas.remoteFingerprint } : null;
+      view.negotiated = s.negotiated;
       view.sentCandidates = s.sentCandidates.slice();
       view.remoteCandidates = s.remoteCandidates.slice();
     }
