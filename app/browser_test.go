@@ -415,6 +415,14 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	checkLoopbackOnly(t, "page", later)
 	checkSASAgainstGo(t, "page", later)
 	checkNegotiated(t, "page", later)
+	// The code the user reads is the one in the DOM.
+	shown, err := chromedp.Run(browser, chromedp.Text("#sas-digits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := later.SAS.Digits[:3] + " " + later.SAS.Digits[3:]; shown != want {
+		t.Errorf("page shows %q, want %q", shown, want)
+	}
 	if vi := later.Stats.VideoIn; vi != nil {
 		t.Logf("page video in: %s %dx%d %.0f fps, %d frames decoded", vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded)
 	}
@@ -449,8 +457,9 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	if *later.Polite {
 		role = "polite (answers)"
 	}
-	t.Logf("headless: video in %.1f fps (%d frames, %dx%d), audio in %d packets, sas %s; page: sas %s %v, %s",
-		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.AudioIn.PacketsReceived,
+	t.Logf("headless: video in %.1f fps (%d frames, %dx%d, %d freezes, %d PLIs, %d lost), audio in %d packets, sas %s; page: sas %s %v, %s",
+		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.VideoIn.Freezes,
+		rep.VideoIn.PLIsSent, rep.VideoIn.PacketsLost, rep.AudioIn.PacketsReceived,
 		rep.SAS, later.SAS.Digits, later.SAS.Words, role)
 	if rep.VideoIn.FPS < 25 {
 		t.Errorf("headless decoded %.1f fps from the browser, want >= 25", rep.VideoIn.FPS)
@@ -670,5 +679,26 @@ func TestBrowserOverTLS(t *testing.T) {
 	v := waitView(t, tab, "page joined over wss", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
 	if v.PeerID == "" {
 		t.Errorf("no peer id after joining over wss")
+	}
+}
+
+// TestBrowserRelayWithoutTURN: relay only against a server that hands out
+// no TURN server fails at once with a message instead of never connecting.
+func TestBrowserRelayWithoutTURN(t *testing.T) {
+	skipUnlessBrowser(t)
+	addr := startWebSignal(t)
+	tab := newBrowser(t)
+	joinPage(t, tab, "http://"+addr+"/r/no-turn?loopback=1&relay=1&name=Rita")
+	waitView(t, tab, "page waiting in the room", 10*time.Second, func(v pageView) bool { return v.State == "waiting" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	peer, err := signalserver.Dial(ctx, "ws://"+addr+"/ws", signalserver.ClientOptions{Room: "no-turn", Name: "desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	v := waitView(t, tab, "relay-only error", 10*time.Second, func(v pageView) bool { return v.Error != "" })
+	if !strings.Contains(v.Error, "TURN") || v.State != "ended" {
+		t.Errorf("state %q, error %q; want ended with a TURN message", v.State, v.Error)
 	}
 }

@@ -596,10 +596,18 @@
     }
 
     // setCamera swaps the sent video track without renegotiation (null:
-    // camera off), like call.Session.ReplaceTrack.
-    async setCamera(track) {
-      const s = this.senders.get('video');
-      if (s) await s.replaceTrack(track);
+    // camera off), like call.Session.ReplaceTrack. A call that started
+    // without a camera gets a new sender, which renegotiates (the polite
+    // side asks for an offer naming "video").
+    setCamera(track) {
+      return this.enqueue(async () => {
+        const s = this.senders.get('video');
+        if (s) {
+          await s.replaceTrack(track);
+        } else if (track && this.pc) {
+          this.senders.set('video', this.pc.addTrack(track, this.stream || new MediaStream([track])));
+        }
+      });
     }
 
     // stats summarizes getStats for the page and for tests.
@@ -712,7 +720,7 @@
 
   function render() {
     const s = session;
-    if (s) {
+    if (s && !s.terminal()) {
       view.state = s.state;
       view.reason = s.reason;
       view.remoteId = s.remoteId;
@@ -845,11 +853,18 @@
   }
 
   function startSession(remoteId) {
+    const relayOnly = ui.relay.checked;
+    if (relayOnly && !iceServers.some((sv) => urls(sv).some((u) => /^turns?:/.test(u)))) {
+      // Like call.ErrNoRelayServer: without TURN, relay only cannot connect.
+      leave('no relay server');
+      showError('Relay only needs a TURN server, and this server offers none.');
+      return;
+    }
     session = new Session({
       localId: view.peerId,
       remoteId,
       iceServers,
-      relayOnly: ui.relay.checked,
+      relayOnly,
       stream,
       signal,
       onUpdate: onSessionUpdate,
@@ -858,25 +873,18 @@
         if (ui.remoteVideo.srcObject !== s) ui.remoteVideo.srcObject = s;
       },
     });
-    if (stream && cameraOff) {
-      // keep the camera off in a new call too
-      const v = stream.getVideoTracks()[0];
-      if (v) v.enabled = false;
-    }
     session.start();
     render();
   }
 
   function onSessionUpdate(s) {
     if (s !== session) return;
-    render();
     if (s.terminal()) {
       ui.remoteVideo.srcObject = null;
-      if (!leaving && ws) {
-        view.reason = s.reason + '; waiting for someone to join';
-        render();
-      }
+      view.state = s.state;
+      view.reason = !leaving && ws ? s.reason + '; waiting for someone to join' : s.reason;
     }
+    render();
   }
 
   function endSession(reason) {
