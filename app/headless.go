@@ -72,9 +72,11 @@ type headlessRun struct {
 	connectedAt  time.Time
 	endedAt      time.Time
 	cpuAtConnect [2]time.Duration // user, sys
-	restarts     int
-	lastStats    call.Stats
-	sas          string
+
+	sendersStarted bool // owner goroutine only
+	restarts       int
+	lastStats      call.Stats
+	sas            string
 }
 
 // RunHeadless runs one call and returns its report. The report is returned
@@ -103,6 +105,11 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	defer cancel()
 	// Media first: a missing file or device fails at once, before anyone waits.
 	tracks, err := r.buildSenders()
+	defer func() {
+		if !r.sendersStarted {
+			r.closeSenders()
+		}
+	}()
 	if err != nil {
 		return err
 	}
@@ -156,13 +163,14 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("call start: %w", err)
 	}
 
+	// Media starts once the path is up: frames sent before are lost, and a
+	// file sender cannot make the keyframe that would replace them.
 	var wg sync.WaitGroup
 	mediaCtx, stopMedia := context.WithCancel(ctx)
 	defer func() {
 		stopMedia()
 		wg.Wait()
 	}()
-	r.startSenders(mediaCtx, &wg)
 
 	// Follow the call until connected, then for Duration.
 	var end <-chan time.Time
@@ -192,6 +200,10 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 				switch up.State {
 				case call.StateConnected:
 					r.onConnected(up.From, rep)
+					if !r.sendersStarted {
+						r.sendersStarted = true
+						r.startSenders(mediaCtx, &wg)
+					}
 					if end == nil {
 						end = time.After(r.o.Duration)
 					}
@@ -257,11 +269,11 @@ func (r *headlessRun) onConnected(from call.State, rep *Report) {
 	if rep.SetupMS.ICEConnected < 0 {
 		rep.SetupMS.ICEConnected = msSince(r.start, now)
 	}
-	// A keyframe sent before the path existed was lost: send a fresh one.
-	if r.vs != nil {
+	// After an ICE restart the peer may have lost frames: send a keyframe.
+	// (On the first connect the encoder starts with one anyway.)
+	if r.vs != nil && from == call.StateReconnecting {
 		r.vs.ForceKeyFrame()
 	}
-	_ = from
 }
 
 // waitForPeer returns the id of the first other peer in the room.
@@ -468,6 +480,17 @@ func (r *headlessRun) startSenders(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
+// closeSenders releases the encoders of senders that never ran (the call
+// did not connect); running senders close their own.
+func (r *headlessRun) closeSenders() {
+	if r.vs != nil {
+		_ = r.vs.enc.Close()
+	}
+	if r.as != nil {
+		_ = r.as.enc.Close()
+	}
+}
+
 // nilIfNil turns a typed nil pointer into a nil interface.
 func nilIfNil[T any](p *T) interface{ run(context.Context) error } {
 	if p == nil {
@@ -497,11 +520,13 @@ func (r *headlessRun) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 // openRecorders creates the receivers, with file writers under --record.
 func (r *headlessRun) openRecorders() error {
 	var vrec, arec rtpWriter
+	var vpath string
 	if dir := r.o.RecordDir; dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("--record: %w", err)
 		}
-		iw, err := ivfwriter.New(filepath.Join(dir, "video.ivf"), ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		vpath = filepath.Join(dir, "video.ivf")
+		iw, err := ivfwriter.New(vpath, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
 		if err != nil {
 			return fmt.Errorf("--record: %w", err)
 		}
@@ -513,6 +538,7 @@ func (r *headlessRun) openRecorders() error {
 		vrec, arec = iw, ow
 	}
 	r.video = newVideoReceiver(nil, nil, vrec, r.log)
+	r.video.recPath = vpath
 	r.audio = newAudioReceiver(arec, r.log)
 	return nil
 }

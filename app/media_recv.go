@@ -1,10 +1,12 @@
 package app
 
 import (
+	"encoding/binary"
 	"errors"
 	"image"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -43,6 +45,7 @@ type videoReceiver struct {
 	requestKF func()
 	onFrame   func(DecodedFrame) // optional; must not block
 	rec       rtpWriter          // optional recorder
+	recPath   string             // the recorder's IVF file, to fix its header size
 	log       *slog.Logger
 
 	mu        sync.Mutex
@@ -77,6 +80,14 @@ func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
 		}
 		if v.rec != nil {
 			_ = v.rec.Close()
+			if v.recPath != "" {
+				v.mu.Lock()
+				w, h := v.width, v.height
+				v.mu.Unlock()
+				if err := patchIVFSize(v.recPath, w, h); err != nil {
+					v.log.Warn("recording header not updated", "err", err)
+				}
+			}
 		}
 	}()
 	for {
@@ -222,4 +233,24 @@ func freezes(times []time.Time, from, to time.Time) (n int, longestMS float64) {
 	}
 	check(to.Sub(times[len(times)-1]))
 	return n, longestMS
+}
+
+// patchIVFSize writes the picture size into an IVF file header (bytes 12-15,
+// little endian): the recorder starts before the first frame says it.
+func patchIVFSize(path string, w, h int) error {
+	if w <= 0 || h <= 0 || w > 0xffff || h > 0xffff {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint16(b[0:], uint16(w))
+	binary.LittleEndian.PutUint16(b[2:], uint16(h))
+	if _, err := f.WriteAt(b[:], 12); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
