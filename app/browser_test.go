@@ -360,23 +360,37 @@ func TestBrowserCallsHeadless(t *testing.T) {
 		}
 	}
 
-	for _, order := range []string{"browser-first", "headless-first"} {
-		t.Run(order, func(t *testing.T) {
-			callHeadless(t, browser, bin, addr, "bh-"+order, order == "headless-first")
+	tests := []struct {
+		name          string
+		headlessFirst bool
+		extra         []string // headless flags
+		minFPS        float64
+	}{
+		{"browser-first", false, nil, 25},
+		{"headless-first", true, nil, 25},
+		// 5 % of the browser's RTP dropped at the headless receiver: NACK
+		// retransmissions and PLI key frames from Chrome must repair it.
+		{"lossy", false, []string{"--simulate-loss", "5"}, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			callHeadless(t, browser, bin, addr, "bh-"+tt.name, tt.headlessFirst, tt.minFPS, tt.extra...)
 		})
 	}
 }
 
 // callHeadless runs one call between the page and peercall-headless.
-func callHeadless(t *testing.T, browser context.Context, bin, addr, room string, headlessFirst bool) {
+func callHeadless(t *testing.T, browser context.Context, bin, addr, room string, headlessFirst bool, minFPS float64, extra ...string) {
 	report := filepath.Join(t.TempDir(), "report.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin,
-		"--server", "ws://"+addr+"/ws", "--room", room, "--name", "headless",
+	args := append([]string{
+		"--server", "ws://" + addr + "/ws", "--room", room, "--name", "headless",
 		"--loopback-only", "--ice-policy", "all", "--duration", "15s",
 		"--video", "synthetic", "--size", "640x480", "--fps", "30", "--audio", "synthetic",
-		"--report", report)
+		"--report", report,
+	}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	exited := make(chan error, 1)
@@ -457,12 +471,12 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	if *later.Polite {
 		role = "polite (answers)"
 	}
-	t.Logf("headless: video in %.1f fps (%d frames, %dx%d, %d freezes, %d PLIs, %d lost), audio in %d packets, sas %s; page: sas %s %v, %s",
+	t.Logf("headless: video in %.1f fps (%d frames, %dx%d, %d freezes, longest %.0f ms, %d lost, %d NACKs, %d PLIs), audio in %d packets (%d FEC-recovered), sas %s; page: sas %s %v, %s",
 		rep.VideoIn.FPS, rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height, rep.VideoIn.Freezes,
-		rep.VideoIn.PLIsSent, rep.VideoIn.PacketsLost, rep.AudioIn.PacketsReceived,
-		rep.SAS, later.SAS.Digits, later.SAS.Words, role)
-	if rep.VideoIn.FPS < 25 {
-		t.Errorf("headless decoded %.1f fps from the browser, want >= 25", rep.VideoIn.FPS)
+		rep.VideoIn.LongestFreezeMS, rep.VideoIn.PacketsLost, rep.VideoIn.NACKsSent, rep.VideoIn.PLIsSent,
+		rep.AudioIn.PacketsReceived, rep.AudioIn.FECRecovered, rep.SAS, later.SAS.Digits, later.SAS.Words, role)
+	if rep.VideoIn.FPS < minFPS {
+		t.Errorf("headless decoded %.1f fps from the browser, want >= %.0f", rep.VideoIn.FPS, minFPS)
 	}
 	if rep.SAS == "" || rep.SAS != later.SAS.Digits {
 		t.Errorf("codes differ: headless %q, page %q", rep.SAS, later.SAS.Digits)
