@@ -64,9 +64,9 @@ func (s *netScreen) start() {
 func statusIcon(st app.CheckStatus) fyne.Resource {
 	switch st {
 	case app.CheckPass:
-		return theme.ConfirmIcon()
+		return theme.NewSuccessThemedResource(theme.ConfirmIcon())
 	case app.CheckFail:
-		return theme.ErrorIcon()
+		return theme.NewErrorThemedResource(theme.ErrorIcon())
 	case app.CheckRunning:
 		return theme.ViewRefreshIcon()
 	}

@@ -27,6 +27,8 @@ type Options struct {
 	Devices func() app.DeviceList
 	// PlaySound plays one of the embedded sounds; nil is silent.
 	PlaySound func(wav []byte)
+	// Do runs f on the main thread (fyne.Do); tests queue it instead.
+	Do func(f func())
 }
 
 // UI is the window's content: a thin view over app.Controller. It renders
@@ -56,9 +58,13 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Devices == nil {
 		o.Devices = func() app.DeviceList { return app.DeviceList{} }
 	}
+	if o.Do == nil {
+		o.Do = fyne.Do
+	}
 	u := &UI{ctl: ctl, win: win, opts: o}
 	u.start = newStartScreen(u)
 	u.call = newCallScreen(u)
+	u.call.remote.do, u.call.local.do = o.Do, o.Do
 	u.settings = newSettingsScreen(u)
 	u.net = newNetScreen(u)
 	u.root = container.NewStack(u.start.content)
@@ -75,7 +81,7 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	})
 	first := ctl.Snapshot()
 	u.render(first)
-	ctl.Watch(func(n app.Notify) { fyne.Do(func() { u.render(n) }) })
+	ctl.Watch(func(n app.Notify) { o.Do(func() { u.render(n) }) })
 	return u
 }
 
@@ -93,11 +99,13 @@ func (u *UI) shortcuts() {
 			u.toggleCamera()
 		}
 	})
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
-		if u.last.Phase.InCall() {
-			u.ctl.HangUp()
-		}
-	})
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, u.hangUpShortcut)
+}
+
+func (u *UI) hangUpShortcut(fyne.Shortcut) {
+	if u.last.Phase.InCall() {
+		u.ctl.HangUp()
+	}
 }
 
 func (u *UI) toggleMute() { u.ctl.SetMute(!u.last.Muted) }

@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"image"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"github.com/zalando/go-keyring"
+
+	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/call"
+)
+
+// fakeCall / fakeEngine stand in for the call pipeline.
+type fakeCall struct {
+	events chan app.CallEvent
+	once   sync.Once
+	mu     sync.Mutex
+	muted  bool
+	chat   []string
+}
+
+func (f *fakeCall) Events() <-chan app.CallEvent { return f.events }
+func (f *fakeCall) Levels() (float64, float64)   { return 0.6, 0.3 }
+func (f *fakeCall) SetMute(on bool)              { f.mu.Lock(); f.muted = on; f.mu.Unlock() }
+func (f *fakeCall) SetCamera(bool) error         { return nil }
+func (f *fakeCall) HangUp()                      { f.once.Do(func() { close(f.events) }) }
+func (f *fakeCall) SendChat(s string) error {
+	f.mu.Lock()
+	f.chat = append(f.chat, s)
+	f.mu.Unlock()
+	return nil
+}
+
+type fakeEngine struct {
+	calls  chan *fakeCall
+	mu     sync.Mutex
+	params []app.CallParams
+}
+
+func (e *fakeEngine) Host(context.Context) (app.HostedServer, error) {
+	return app.HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000", Stop: func() {}}, nil
+}
+
+func (e *fakeEngine) Dial(_ context.Context, p app.CallParams) (app.Call, error) {
+	e.mu.Lock()
+	e.params = append(e.params, p)
+	e.mu.Unlock()
+	c := &fakeCall{events: make(chan app.CallEvent, 16)}
+	e.calls <- c
+	return c, nil
+}
+
+type fakeTester struct{}
+
+func (fakeTester) Run(_ context.Context, cfg app.NetTestConfig, progress func(app.NetTestReport)) app.NetTestReport {
+	r := app.NetTestReport{Policy: cfg.Policy, Done: true, Checks: []app.NetCheck{
+		{Name: "Signaling server " + cfg.Server, Status: app.CheckPass, Detail: "joined a test room in 3 ms"},
+		{Name: "STUN stun:127.0.0.1:3478", Status: app.CheckPass, Detail: "mapped address 127.0.0.1:5000 in 1 ms"},
+		{Name: "TURN 127.0.0.1:3478 over TCP", Status: app.CheckFail, Reason: "no answer (blocked by a firewall, or the server is down)"},
+	}, Exposes: app.PolicyExposure(cfg.Policy, true, false)}
+	progress(r)
+	return r
+}
+
+var fixedNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	a     fyne.App
+	w     fyne.Window
+	u     *UI
+	ctl   *app.Controller
+	eng   *fakeEngine
+	queue chan func()
+}
+
+func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harness {
+	t.Helper()
+	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
+	h.a = test.NewTempApp(t)
+	h.ctl = app.NewController(app.ControllerOptions{
+		Engine: h.eng, NetTester: fakeTester{}, Store: h.a.Preferences(), Secrets: secrets,
+		Now: func() time.Time { return fixedNow }, Tick: time.Hour,
+	})
+	t.Cleanup(func() {
+		h.ctl.Close()
+		h.pump()
+	})
+	h.w = test.NewTempWindow(t, nil)
+	h.w.Resize(fyne.NewSize(900, 640))
+	h.u = New(h.ctl, h.w, Options{GUI: gui, Do: func(f func()) { h.queue <- f }, Devices: func() app.DeviceList {
+		return app.DeviceList{
+			Cameras:     []app.DeviceChoice{{ID: "video0;video0", Name: "USB Camera"}},
+			Microphones: []app.DeviceChoice{{ID: "mic0", Name: "Built-in Mic"}},
+			Speakers:    []app.DeviceChoice{{ID: "spk0", Name: "Speakers"}},
+		}
+	}})
+	h.pump()
+	return h
+}
+
+// pump runs queued main-thread work on the test goroutine.
+func (h *harness) pump() {
+	for {
+		select {
+		case f := <-h.queue:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// until pumps until ok holds on the rendered state.
+func (h *harness) until(what string, ok func(app.Notify) bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		h.pump()
+		if ok(h.u.last) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out waiting for %s (last phase %v)", what, h.u.last.Phase)
+}
+
+// golden refreshes the window content, so that containers whose children
+// changed size are laid out again as the real driver does before a paint,
+// and compares it with testdata/name.
+func (h *harness) golden(name string) {
+	h.t.Helper()
+	h.pump()
+	h.w.Content().Refresh()
+	test.AssertRendersToMarkup(h.t, name, h.w.Canvas())
+}
+
+func phase(p app.Phase) func(app.Notify) bool { return func(n app.Notify) bool { return n.Phase == p } }
+
+func TestStartAndCallScreens(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	h.golden("start.xml")
+
+	h.u.start.name.SetText("")
+	test.Type(h.u.start.name, "Ann")
+	test.Type(h.u.start.room, "kitchen")
+	test.Tap(h.u.start.startBtn)
+	fc := <-h.eng.calls
+	h.until("waiting", phase(app.PhaseWaiting))
+	if p := h.eng.params[0]; p.Room != "kitchen" || p.Name != "Ann" {
+		t.Errorf("dialed %+v", p)
+	}
+	h.golden("call_waiting.xml")
+
+	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
+	fc.events <- app.CallEvent{SAS: &call.SASCode{Digits: "803302", Words: []string{"amber", "butter", "cider", "banjo"}}}
+	fc.events <- app.CallEvent{Stats: &app.CallStats{Stats: call.Stats{Time: fixedNow, RTT: 12 * time.Millisecond, LocalCandidate: "host", RemoteCandidate: "host"}, FPS: 30}}
+	fc.events <- app.CallEvent{Chat: &call.ChatMessage{Text: "hello from the other side", Time: fixedNow}}
+	h.until("connected with stats", func(n app.Notify) bool { return n.Quality == 4 && n.SASDigits != "" && len(n.Chat) == 1 })
+	// A remote frame replaces the placeholder.
+	h.u.call.remote.Push(image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420))
+	h.pump()
+	test.Tap(h.u.call.statsBtn)
+	h.u.render(h.u.last)
+	h.golden("call_connected.xml")
+
+	// Mute by button, camera and mute by keyboard.
+	test.Tap(h.u.call.muteBtn)
+	h.until("muted", func(n app.Notify) bool { return n.Muted })
+	if h.u.call.muteBtn.Text != "Unmute" {
+		t.Errorf("mute button says %q", h.u.call.muteBtn.Text)
+	}
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyM})
+	h.until("unmuted by M", func(n app.Notify) bool { return !n.Muted })
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})
+	h.until("camera off by V", func(n app.Notify) bool { return !n.CameraOn })
+
+	// Chat.
+	test.Type(h.u.call.chatEntry, "hi there")
+	h.u.call.chatEntry.OnSubmitted(h.u.call.chatEntry.Text)
+	h.until("chat sent", func(n app.Notify) bool { return len(n.Chat) == 2 })
+	if h.u.call.chatEntry.Text != "" {
+		t.Error("chat entry not cleared")
+	}
+
+	test.Tap(h.u.call.hangBtn)
+	h.until("ended", phase(app.PhaseEnded))
+	h.golden("start_ended.xml")
+}
+
+func TestStartValidation(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	test.Tap(h.u.start.joinBtn)
+	if !h.u.start.errLabel.Visible() || !strings.Contains(h.u.start.errLabel.Text, "server address") {
+		t.Errorf("empty server: %q", h.u.start.errLabel.Text)
+	}
+	h.u.start.server.SetText("http://example")
+	test.Tap(h.u.start.joinBtn)
+	if !strings.Contains(h.u.start.errLabel.Text, "ws://") {
+		t.Errorf("bad URL: %q", h.u.start.errLabel.Text)
+	}
+	h.u.start.server.SetText("ws://127.0.0.1:9/ws")
+	test.Tap(h.u.start.startBtn) // no room
+	h.golden("start_error.xml")
+	if len(h.eng.params) != 0 {
+		t.Error("invalid input started a call")
+	}
+}
+
+func TestJoinPrefilledFromFlags(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{Room: "smoke", Name: "gui", Join: "ws://127.0.0.1:7/ws"})
+	test.Tap(h.u.start.joinBtn)
+	<-h.eng.calls
+	h.until("waiting", phase(app.PhaseWaiting))
+	p := h.eng.params[0]
+	if p.Server != "ws://127.0.0.1:7/ws" || p.Room != "smoke" || p.Name != "gui" {
+		t.Errorf("dialed %+v", p)
+	}
+	// Ctrl+W hangs up.
+	h.u.hangUpShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault})
+	h.until("ended", phase(app.PhaseEnded))
+	if got := h.ctl.Settings().RecentServers; len(got) != 1 || got[0] != "ws://127.0.0.1:7/ws" {
+		t.Errorf("recent servers %v", got)
+	}
+	if got := h.u.start.recent; len(got) != 1 {
+		t.Errorf("server choices %v", got)
+	}
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	keyring.MockInit()
+	h := newHarness(t, app.KeyringSecrets{}, app.GUIOptions{})
+	h.u.goTo(pageSettings)
+	s := h.u.settings
+	s.name.SetText("Zoe")
+	s.fps.SetSelected("15")
+	s.camera.SetSelected("USB Camera")
+	s.policy.SetSelected("relay")
+	// Invalid server entry: inline error, nothing added.
+	test.Type(s.iceURL, "http://nope")
+	test.Tap(findButton(t, s.content, "Add"))
+	if !s.iceErr.Visible() {
+		t.Fatal("invalid STUN/TURN URL accepted")
+	}
+	// relay without TURN: Save refuses, with the error next to the policy.
+	test.Tap(findButton(t, s.content, "Save"))
+	if !s.errs["ice_policy"].Visible() {
+		t.Fatal("relay policy without TURN saved")
+	}
+	if h.a.Preferences().String("settings.v1") != "" {
+		t.Fatal("invalid settings reached the preferences")
+	}
+	h.golden("settings_invalid.xml")
+
+	s.iceURL.SetText("turn:127.0.0.1:3478?transport=tcp")
+	s.iceUser.SetText("zoe")
+	s.icePass.SetText("pw")
+	test.Tap(findButton(t, s.content, "Add"))
+	if s.iceErr.Visible() || len(s.cur.ICEServers) != 1 {
+		t.Fatalf("valid TURN entry refused: %q", s.iceErr.Text)
+	}
+	test.Tap(findButton(t, s.content, "Save"))
+	if !s.saved.Visible() || s.errs["ice_policy"].Visible() {
+		t.Fatalf("save failed: %q", s.saved.Text)
+	}
+	raw := h.a.Preferences().String("settings.v1")
+	if strings.Contains(raw, `"pw"`) || !strings.Contains(raw, `"Zoe"`) {
+		t.Errorf("preferences: %s", raw)
+	}
+	// Reload through a fresh controller on the same preferences.
+	c2 := app.NewController(app.ControllerOptions{Store: h.a.Preferences(), Secrets: app.KeyringSecrets{}})
+	defer c2.Close()
+	got := c2.Settings()
+	if got.DisplayName != "Zoe" || got.FPS != 15 || got.ICEPolicy != "relay" || got.Camera != "video0;video0" ||
+		len(got.ICEServers) != 1 || got.ICEServers[0].Password != "pw" {
+		t.Errorf("round trip gave %+v", got)
+	}
+	// Invalid bitrate: inline error, stored settings untouched.
+	s.bitrate.SetText("lots")
+	test.Tap(findButton(t, s.content, "Save"))
+	if !s.errs["max_bitrate_kbps"].Visible() || h.a.Preferences().String("settings.v1") != raw {
+		t.Error("invalid bitrate not refused")
+	}
+}
+
+func TestSettingsKeyringFallback(t *testing.T) {
+	keyring.MockInitWithError(errors.New("no secret service"))
+	h := newHarness(t, app.KeyringSecrets{}, app.GUIOptions{})
+	h.u.goTo(pageSettings)
+	s := h.u.settings
+	s.iceURL.SetText("turn:127.0.0.1:3478")
+	s.iceUser.SetText("u")
+	s.icePass.SetText("p")
+	test.Tap(findButton(t, s.content, "Add"))
+	test.Tap(findButton(t, s.content, "Save"))
+	h.until("plain passwords notice", func(n app.Notify) bool { return n.PlainPasswords })
+	if !s.keyringNote.Visible() {
+		t.Error("keyring fallback notice hidden")
+	}
+	h.golden("settings_keyring_fallback.xml")
+}
+
+func TestNetTestScreen(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	h.u.goTo(pageNetTest)
+	h.u.net.server.SetText("http://bad")
+	test.Tap(h.u.net.run)
+	if !h.u.net.errL.Visible() {
+		t.Error("bad server URL accepted")
+	}
+	h.u.net.server.SetText("ws://127.0.0.1:4000/ws")
+	test.Tap(h.u.net.run)
+	h.until("test done", func(n app.Notify) bool { return n.NetTest != nil && n.NetTest.Done && !n.NetTestRunning })
+	h.golden("nettest.xml")
+}
+
+func findButton(t *testing.T, root fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil {
+			return
+		}
+		switch v := o.(type) {
+		case *widget.Button:
+			if v.Text == text {
+				found = v
+			}
+		case *fyne.Container:
+			for _, c := range v.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			r := test.WidgetRenderer(v)
+			for _, c := range r.Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(root)
+	if found == nil {
+		t.Fatalf("no %q button", text)
+	}
+	return found
+}
+
+func TestVideoViewLatestFrameWins(t *testing.T) {
+	test.NewTempApp(t)
+	v := newVideoView()
+	var queued []func()
+	v.do = func(f func()) { queued = append(queued, f) }
+	for i := 0; i < 5; i++ {
+		v.Push(grey(byte(16 + i*40)))
+	}
+	if len(queued) != 1 {
+		t.Fatalf("%d fyne.Do calls pending, want 1", len(queued))
+	}
+	if v.dropped.Load() != 4 {
+		t.Errorf("dropped %d, want 4", v.dropped.Load())
+	}
+	queued[0]()
+	got := v.img.Image.(*image.RGBA)
+	if got.Pix[0] < 150 { // the last frame is the brightest
+		t.Errorf("showing an old frame (R=%d)", got.Pix[0])
+	}
+	// The next push must not write into the buffer on screen.
+	v.Push(grey(16))
+	if v.img.Image.(*image.RGBA) != got || got.Pix[0] < 150 {
+		t.Error("the shown buffer was overwritten before the swap")
+	}
+	v.Clear()
+	if v.img.Image != nil {
+		t.Error("Clear kept the picture")
+	}
+}
+
+// grey is a 16x8 frame of luma y with neutral chroma.
+func grey(y byte) *image.YCbCr {
+	img := image.NewYCbCr(image.Rect(0, 0, 16, 8), image.YCbCrSubsampleRatio420)
+	for i := range img.Y {
+		img.Y[i] = y
+	}
+	for i := range img.Cb {
+		img.Cb[i], img.Cr[i] = 128, 128
+	}
+	return img
+}
+
+func BenchmarkVideoViewPush(b *testing.B) {
+	test.NewTempApp(b)
+	v := newVideoView()
+	v.do = func(f func()) { f() }
+	img := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Push(img)
+	}
+}
