@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,19 +39,19 @@ func skipUnlessBrowser(t *testing.T) {
 	}
 }
 
-// browserHeadlessBin compiles peercall-headless once per test binary.
-var browserHeadlessBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "peercall-browser")
-	if err != nil {
-		return "", err
+// browserHeadlessBin compiles peercall-headless (with cgo: VP8 and Opus)
+// into a test directory. It does not share headless_e2e_test.go's builder
+// so the two tests can change independently.
+func browserHeadlessBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "peercall-headless")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/peercall/peercall/app/cmd/peercall-headless")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build peercall-headless: %v\n%s", err, out)
 	}
-	bin := filepath.Join(dir, "peercall-headless")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/peercall/peercall/app/cmd/peercall-headless").CombinedOutput()
-	if err != nil {
-		return "", errors.New(string(out))
-	}
-	return bin, nil
-})
+	return bin
+}
 
 // startWebSignal runs the signaling server (and its page) in-process on
 // 127.0.0.1 and returns its host:port.
@@ -320,10 +318,7 @@ func checkNegotiated(t *testing.T, name string, v pageView) {
 // same security code.
 func TestBrowserCallsHeadless(t *testing.T) {
 	skipUnlessBrowser(t)
-	bin, err := browserHeadlessBin()
-	if err != nil {
-		t.Fatalf("build headless: %v", err)
-	}
+	bin := browserHeadlessBin(t)
 	addr := startWebSignal(t)
 	browser := newBrowser(t)
 

@@ -233,7 +233,7 @@
       this.remoteId = remoteId;
       // The greater id is polite: it never offers (pion cannot roll back).
       this.polite = localId > remoteId;
-      this.iceServers = relayOnly ? iceServers.filter((s) => urls(s).some((u) => /^turns?:/.test(u))) : iceServers;
+      this.iceServers = relayOnly ? iceServers.filter(isTurnServer) : iceServers;
       this.relayOnly = relayOnly;
       this.stream = stream;
       this.signal = signal;
@@ -647,8 +647,9 @@
     }
   }
 
-  function urls(server) {
-    return Array.isArray(server.urls) ? server.urls : [server.urls];
+  function isTurnServer(server) {
+    const list = Array.isArray(server.urls) ? server.urls : [server.urls];
+    return list.some((u) => /^turns?:/.test(u));
   }
 
   // ---- page: signaling connection, media, controls ----
@@ -854,7 +855,7 @@
 
   function startSession(remoteId) {
     const relayOnly = ui.relay.checked;
-    if (relayOnly && !iceServers.some((sv) => urls(sv).some((u) => /^turns?:/.test(u)))) {
+    if (relayOnly && !iceServers.some(isTurnServer)) {
       // Like call.ErrNoRelayServer: without TURN, relay only cannot connect.
       leave('no relay server');
       showError('Relay only needs a TURN server, and this server offers none.');
