@@ -152,6 +152,7 @@ func newTab(t *testing.T, browser context.Context) context.Context {
 type pageView struct {
 	State, Reason, PeerID, RemoteID, Error string
 	Polite                                 *bool
+	Negotiations                           int
 	SAS                                    *struct {
 		Digits                              string
 		Words                               []string
@@ -710,4 +711,43 @@ func TestBrowserRelayWithoutTURN(t *testing.T) {
 	if !strings.Contains(v.Error, "TURN") || v.State != "ended" {
 		t.Errorf("state %q, error %q; want ended with a TURN message", v.State, v.Error)
 	}
+}
+
+// TestBrowserResume: a page whose WebSocket drops reconnects, resumes its
+// peer id and renegotiates (ICE restart) while the call goes on.
+func TestBrowserResume(t *testing.T) {
+	skipUnlessBrowser(t)
+	addr := startWebSignal(t, signalserver.WithTURN(signalserver.TURNConfig{
+		Listen: "127.0.0.1:0", AllowPrivate: true, MinPort: 41000, MaxPort: 41999,
+	}))
+	browser := newBrowser(t)
+	a, b := browser, newTab(t, browser)
+	const room = "browser-resume"
+	joinPage(t, a, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Ann")
+	joinPage(t, b, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Bob")
+	connected := func(v pageView) bool { return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0 }
+	va := waitView(t, a, "Ann connected", 40*time.Second, connected)
+	vb := waitView(t, b, "Bob connected", 20*time.Second, connected)
+
+	ctx, cancel := context.WithTimeout(a, 5*time.Second)
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.peercall.dropSignaling()`))
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both sides apply a new description (the ICE restart) and stay in the call.
+	renegotiated := func(before pageView) func(pageView) bool {
+		return func(v pageView) bool {
+			return v.State == "connected" && v.Negotiations > before.Negotiations && v.framesDecoded() > before.framesDecoded()+30
+		}
+	}
+	va2 := waitView(t, a, "Ann renegotiated after resuming", 20*time.Second, renegotiated(va))
+	vb2 := waitView(t, b, "Bob renegotiated with the resumed peer", 20*time.Second, renegotiated(vb))
+	if va2.PeerID != va.PeerID {
+		t.Errorf("Ann's peer id changed from %s to %s: not resumed", va.PeerID, va2.PeerID)
+	}
+	if va2.SAS.Digits != vb2.SAS.Digits || va2.SAS.Digits != va.SAS.Digits {
+		t.Errorf("codes after resume: Ann %s, Bob %s, before %s", va2.SAS.Digits, vb2.SAS.Digits, va.SAS.Digits)
+	}
+	t.Logf("after resume: Ann %d, Bob %d descriptions applied; Ann polite %v", va2.Negotiations, vb2.Negotiations, *va2.Polite)
 }

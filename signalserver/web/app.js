@@ -253,6 +253,7 @@
       this.senders = new Map(); // kind -> RTCRtpSender
       this.sas = null;
       this.negotiated = null;
+      this.negotiations = 0; // remote descriptions applied
       this.sentCandidates = [];
       this.remoteCandidates = [];
       this.restartAttempt = 0;
@@ -374,12 +375,19 @@
 
     // ---- negotiation (perfect negotiation without rollback) ----
 
-    async negotiate(restart, fromEvent) {
+    // negotiate offers (impolite side) or asks for an offer (polite side).
+    // resend: an ICE restart after the path or the peer's signaling was
+    // lost; an offer of ours still unanswered then was probably lost too, so
+    // it is rolled back (browsers can, unlike pion) and replaced.
+    async negotiate(restart, fromEvent, resend = false) {
       const pc = this.pc;
       if (this.terminal() || !pc) return;
       if (this.polite) {
         if (this.remoteSet) this.requestOffer(restart, fromEvent);
         return;
+      }
+      if (resend && pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' });
       }
       if (pc.signalingState !== 'stable') {
         // The browser fires negotiationneeded again once stable if still
@@ -486,6 +494,7 @@
       }
       const first = !this.remoteSet;
       this.remoteSet = true;
+      this.negotiations++;
       if (type === 'offer') this.lastRemoteOffer = sdp;
       for (const c of this.pendingCands) await this.addCandidate(c);
       this.pendingCands = [];
@@ -540,13 +549,13 @@
       this.restartAttempt++;
       const backoff = Math.min(RESTART_BACKOFF0 * 2 ** Math.min(this.restartAttempt, 6), RESTART_BACKOFF_MAX);
       this.setTimer('restart', backoff, () => this.restartICE());
-      return this.negotiate(true, false);
+      return this.negotiate(true, false, true);
     }
 
     // peerResumed: the peer came back on the signaling server under its old
     // id; its ICE path may be gone, so renegotiate with a restart.
     peerResumed() {
-      this.enqueue(() => (this.polite ? this.requestOffer(true, false) : this.negotiate(true, false)));
+      this.enqueue(() => (this.polite ? this.requestOffer(true, false) : this.negotiate(true, false, true)));
     }
 
     async updateSAS() {
@@ -690,12 +699,19 @@
     polite: null,
     sas: null,
     negotiated: null, // what the current descriptions say: Opus FEC, preferred video codec
+    negotiations: 0, // remote descriptions applied in this call
     stats: null,
     sentCandidates: [],
     remoteCandidates: [],
     error: '',
   };
-  window.peercall = { view, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, words: SAS_WORDS };
+  // dropSignaling closes the WebSocket as a network failure would (tests of
+  // reconnect and resume); the page reconnects and resumes on its own.
+  function dropSignaling() {
+    if (ws) ws.close(4000, 'dropped');
+  }
+
+  window.peercall = { view, dropSignaling, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, words: SAS_WORDS };
 
   let ws = null;
   let session = null;
@@ -728,6 +744,7 @@
       view.polite = s.polite;
       view.sas = s.sas ? { digits: s.sas.digits, words: s.sas.words.slice(), localFingerprint: s.sas.localFingerprint, remoteFingerprint: s.sas.remoteFingerprint } : null;
       view.negotiated = s.negotiated;
+      view.negotiations = s.negotiations;
       view.sentCandidates = s.sentCandidates.slice();
       view.remoteCandidates = s.remoteCandidates.slice();
     }
@@ -904,6 +921,7 @@
     if (st.audioIn) lines.push(`audio in  ${st.audioIn.packetsReceived} packets, ${st.audioIn.packetsLost} lost (${st.audioIn.codec})`);
     if (st.pair) lines.push(`path      ${st.pair.localType} → ${st.pair.remoteType}, rtt ${st.pair.rttMs} ms`);
     ui.stats.textContent = lines.join('\n');
+    render();
   }
 
   async function join(ev) {
