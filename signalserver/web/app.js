@@ -260,6 +260,7 @@
       this.timers = {};
       this.chain = Promise.resolve();
       this.chat = null;
+      this.byeSent = false;
     }
 
     // enqueue serializes all work on the peer connection (the owner
@@ -586,6 +587,7 @@
     sendBye(reason) {
       if (this.terminal() || this.state === 'idle') return;
       this.signal('bye', { reason }, this.remoteId);
+      this.byeSent = true; // the server has taken us out of the room
     }
 
     // hangup ends the call from this side.
@@ -776,18 +778,20 @@
     send(m);
   }
 
+  function sendJoin() {
+    const m = { type: 'join', room: joinInfo.room, name: joinInfo.name };
+    if (joinInfo.password) m.password = joinInfo.password;
+    if (resumeToken) m.resume = resumeToken;
+    send(m);
+  }
+
   function connect() {
     view.state = 'joining';
     view.reason = 'connecting to the server';
     render();
     ws = new WebSocket(wsURL());
     const sock = ws;
-    sock.onopen = () => {
-      const m = { type: 'join', room: joinInfo.room, name: joinInfo.name };
-      if (joinInfo.password) m.password = joinInfo.password;
-      if (resumeToken) m.resume = resumeToken;
-      send(m);
-    };
+    sock.onopen = sendJoin;
     sock.onmessage = (e) => {
       let m;
       try {
@@ -901,6 +905,9 @@
       ui.remoteVideo.srcObject = null;
       view.state = s.state;
       view.reason = !leaving && ws ? s.reason + '; waiting for someone to join' : s.reason;
+      // A call that failed on our side said bye, which also took us out of
+      // the room: join it again on the same connection to stay reachable.
+      if (s.byeSent && !leaving && ws) sendJoin();
     }
     render();
   }
