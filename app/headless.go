@@ -439,7 +439,12 @@ func (r *headlessRun) rawVideo() (func() (*image.YCbCr, error), error) {
 	if err != nil {
 		return nil, fmt.Errorf("--video synthetic: %w", err)
 	}
-	return src.Next, nil
+	// The encoder is done with a frame when Encode returns: one buffer serves.
+	buf := src.NewFrame()
+	return func() (*image.YCbCr, error) {
+		f, err := src.NextInto(buf)
+		return f.Image, err
+	}, nil
 }
 
 func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {

@@ -159,6 +159,13 @@ func (s *PatternSource) Render(dst *image.YCbCr, seq uint32, t time.Time) error 
 // frame's slot; if the caller fell behind by more than a frame it re-anchors
 // instead of bursting to catch up.
 func (s *PatternSource) NextFrame() (VideoFrame, error) {
+	return s.NextInto(s.NewFrame())
+}
+
+// NextInto is NextFrame drawing into dst (I420 of the source's size), so a
+// sender that is done with each frame before asking for the next reuses one
+// buffer instead of allocating a picture per frame.
+func (s *PatternSource) NextInto(dst *image.YCbCr) (VideoFrame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -171,14 +178,13 @@ func (s *PatternSource) NextFrame() (VideoFrame, error) {
 			return VideoFrame{}, err
 		}
 	}
-	img := s.NewFrame()
 	seq := s.seq
 	t := s.cfg.Now()
-	if err := s.Render(img, seq, t); err != nil {
+	if err := s.Render(dst, seq, t); err != nil {
 		return VideoFrame{}, err
 	}
 	s.seq++
-	return VideoFrame{Image: img, Seq: seq, CaptureTime: time.UnixMilli(t.UnixMilli())}, nil
+	return VideoFrame{Image: dst, Seq: seq, CaptureTime: time.UnixMilli(t.UnixMilli())}, nil
 }
 
 // Next returns the next frame image (the plain pull API).

@@ -331,3 +331,31 @@ func BenchmarkReadVideoMarker(b *testing.B) {
 		}
 	}
 }
+
+// TestPatternNextIntoReusesBuffer: NextInto draws consecutive frames into the
+// caller's buffer with advancing markers, and rejects a buffer of another size.
+func TestPatternNextIntoReusesBuffer(t *testing.T) {
+	src, err := NewPatternSource(PatternConfig{Width: 320, Height: 240, FPS: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst := src.NewFrame()
+	for want := uint32(0); want < 3; want++ {
+		f, err := src.NextInto(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Image != dst {
+			t.Fatal("NextInto did not draw into the given buffer")
+		}
+		m, err := ReadVideoMarker(dst)
+		if err != nil || m.Seq != want || f.Seq != want {
+			t.Fatalf("frame %d: marker %+v (%v), frame seq %d", want, m, err, f.Seq)
+		}
+	}
+	wrong := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
+	if _, err := src.NextInto(wrong); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("wrong-size buffer: err = %v, want ErrBadConfig", err)
+	}
+}
