@@ -21,7 +21,7 @@ peer=$!
 sleep 1
 xvfb-run -a -s "-screen 0 1280x800x24" "$BUILD/peercall" --room smoke --name gui \
 	--join "ws://127.0.0.1:$port/ws" --loopback-only --auto-join --video synthetic --audio synthetic \
-	--screenshot "$BUILD/smoke.png" --screenshot-after 8s --quit-after "${DURATION}s" --cpu-report \
+	--screenshot "$BUILD/smoke.png" --screenshot-after 5s --quit-after "${DURATION}s" --cpu-report \
 	${SMOKE_ARGS:-} >"$BUILD/smoke-gui.log" 2>&1
 grep -E '^cpu:' "$BUILD/smoke-gui.log"
 test -s "$BUILD/smoke.png" || { echo "smoke: no screenshot"; exit 1; }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,23 +50,54 @@ func Run(o app.GUIOptions) int {
 	w := a.NewWindow("Peercall")
 	w.Resize(fyne.NewSize(960, 640))
 	speaker := ctl.Settings().Speaker
-	New(ctl, w, Options{GUI: o, Devices: app.ListDevices, PlaySound: func(wav []byte) {
+	u := New(ctl, w, Options{GUI: o, Devices: app.ListDevices, PlaySound: func(wav []byte) {
 		if _, err := app.PlaySound(wav, speaker); err != nil {
 			log.Debug("sound not played", "err", err)
 		}
 	}})
 	w.SetOnClosed(ctl.Close)
 
-	start := time.Now()
+	// The CPU report covers the connected call only: from the first
+	// connected snapshot (and after the screenshot, whose software paint
+	// and PNG encoding are not rendering costs) to exit.
+	shotDone := make(chan struct{})
+	if o.Screenshot == "" {
+		close(shotDone)
+	}
+	var mu sync.Mutex
+	var start time.Time
 	var u0, s0 time.Duration
+	var f0, l0 int64
+	stopWatch := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-t.C:
+				if ctl.Snapshot().Phase == app.PhaseConnected && closed(shotDone) {
+					mu.Lock()
+					start = time.Now()
+					u0, s0 = cpuTimes()
+					f0, l0 = u.call.remote.frames.Load(), u.call.local.frames.Load()
+					mu.Unlock()
+					return
+				}
+			}
+		}
+	}()
 	a.Lifecycle().SetOnStarted(func() {
-		u0, s0 = cpuTimes()
 		if o.AutoJoin {
 			go autoJoin(ctl, o, log)
 		}
 		if o.Screenshot != "" {
 			time.AfterFunc(o.ScreenshotAfter, func() {
-				fyne.Do(func() { screenshot(w, o.Screenshot, log) })
+				fyne.Do(func() {
+					screenshot(w, o.Screenshot, log)
+					close(shotDone)
+				})
 			})
 		}
 		if o.QuitAfter > 0 {
@@ -73,15 +105,31 @@ func Run(o app.GUIOptions) int {
 		}
 	})
 	w.ShowAndRun()
+	u1, s1 := cpuTimes()
+	end := time.Now()
+	f1, l1 := u.call.remote.frames.Load(), u.call.local.frames.Load()
+	close(stopWatch)
 	ctl.Close()
-	if o.CPUReport {
-		u1, s1 := cpuTimes()
-		wall := time.Since(start).Seconds()
+	mu.Lock()
+	defer mu.Unlock()
+	if o.CPUReport && !start.IsZero() {
+		wall := end.Sub(start).Seconds()
 		busy := (u1 - u0 + s1 - s0).Seconds()
-		fmt.Printf("cpu: user %.2fs sys %.2fs wall %.1fs = %.1f%% of one core\n",
-			(u1 - u0).Seconds(), (s1 - s0).Seconds(), wall, 100*busy/wall)
+		fmt.Printf("cpu: connected %.1fs: user %.2fs sys %.2fs = %.1f%% of one core; shown %.1f remote fps, %.1f self-view fps\n",
+			wall, (u1 - u0).Seconds(), (s1 - s0).Seconds(), 100*busy/wall, float64(f1-f0)/wall, float64(l1-l0)/wall)
+	} else if o.CPUReport {
+		fmt.Println("cpu: the call never connected")
 	}
 	return app.ExitOK
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func autoJoin(ctl *app.Controller, o app.GUIOptions, log *slog.Logger) {

@@ -64,7 +64,6 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	u := &UI{ctl: ctl, win: win, opts: o}
 	u.start = newStartScreen(u)
 	u.call = newCallScreen(u)
-	u.call.remote.do, u.call.local.do = o.Do, o.Do
 	u.settings = newSettingsScreen(u)
 	u.net = newNetScreen(u)
 	u.root = container.NewStack(u.start.content)

@@ -356,12 +356,14 @@ func findButton(t *testing.T, root fyne.CanvasObject, text string) *widget.Butto
 
 func TestVideoViewLatestFrameWins(t *testing.T) {
 	test.NewTempApp(t)
-	v := newVideoView()
 	var queued []func()
-	v.do = func(f func()) { queued = append(queued, f) }
+	sw := newSwapper(func(f func()) { queued = append(queued, f) })
+	v := sw.newView(false, 0)
+	self := sw.newView(true, 8)
 	for i := 0; i < 5; i++ {
 		v.Push(grey(byte(16 + i*40)))
 	}
+	self.Push(grey(200)) // rides along with the remote repaint
 	if len(queued) != 1 {
 		t.Fatalf("%d fyne.Do calls pending, want 1", len(queued))
 	}
@@ -373,14 +375,34 @@ func TestVideoViewLatestFrameWins(t *testing.T) {
 	if got.Pix[0] < 150 { // the last frame is the brightest
 		t.Errorf("showing an old frame (R=%d)", got.Pix[0])
 	}
+	if si, ok := self.img.Image.(*image.RGBA); !ok || si.Rect.Dx() != 8 || si.Rect.Dy() != 4 {
+		t.Errorf("self-view not shrunk and shown with the remote frame: %v", self.img.Image)
+	}
 	// The next push must not write into the buffer on screen.
 	v.Push(grey(16))
 	if v.img.Image.(*image.RGBA) != got || got.Pix[0] < 150 {
 		t.Error("the shown buffer was overwritten before the swap")
 	}
+	if len(queued) != 2 {
+		t.Errorf("second frame scheduled %d times in total, want 2", len(queued))
+	}
 	v.Clear()
 	if v.img.Image != nil {
 		t.Error("Clear kept the picture")
+	}
+}
+
+func TestShrink(t *testing.T) {
+	src := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	for i := range src.Y {
+		src.Y[i] = byte(i % 640 / 3)
+	}
+	d := shrink(nil, src, 2)
+	if d.Rect.Dx() != 320 || d.Rect.Dy() != 240 || d.Y[10] != src.Y[20] {
+		t.Errorf("shrink: %v Y[10]=%d want %d", d.Rect, d.Y[10], src.Y[20])
+	}
+	if d2 := shrink(d, src, 2); d2 != d {
+		t.Error("shrink did not reuse its buffer")
 	}
 }
 
@@ -398,8 +420,7 @@ func grey(y byte) *image.YCbCr {
 
 func BenchmarkVideoViewPush(b *testing.B) {
 	test.NewTempApp(b)
-	v := newVideoView()
-	v.do = func(f func()) { f() }
+	v := newSwapper(func(f func()) { f() }).newView(false, 0)
 	img := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
 	b.ReportAllocs()
 	for b.Loop() {

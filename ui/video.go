@@ -4,8 +4,8 @@ import (
 	"image"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 
 	"github.com/peercall/peercall/codec"
@@ -13,28 +13,81 @@ import (
 
 // videoView shows a stream of YCbCr frames in a canvas.Image. Frames are
 // converted to RGBA on the producer's goroutine (never the main thread)
-// into one of three reused buffers; at most one fyne.Do is pending and the
-// latest frame wins, so a slow UI drops frames instead of queueing them.
+// into one of three reused buffers; the latest frame wins, so a slow UI
+// drops frames instead of queueing them.
 type videoView struct {
-	img *canvas.Image
+	img    *canvas.Image
+	sched  *swapper
+	lazy   bool // self-view: ride along with the remote view's repaint
+	maxW   int  // shrink frames wider than this before converting (0: never)
+	onShow func(first bool)
 
-	mu        sync.Mutex
-	bufs      [3]*image.RGBA
-	shown     int // index on screen, -1 none
-	pending   int // index converted and waiting for the main thread, -1 none
-	scheduled bool
-	onShow    func(first bool) // main thread, after a new frame is shown (optional)
-	frames    atomic.Int64     // frames shown
-	dropped   atomic.Int64     // frames replaced before they were shown
-	do        func(func())     // fyne.Do; tests may run it inline
+	mu      sync.Mutex
+	bufs    [3]*image.RGBA
+	shown   int // index on screen, -1 none
+	pending int // index converted and waiting for the main thread, -1 none
+	small   *image.YCbCr
+
+	frames  atomic.Int64 // frames shown
+	dropped atomic.Int64 // frames replaced before they were shown
 }
 
-func newVideoView() *videoView {
+// swapper batches the views' swaps into one fyne.Do: at most one is
+// pending for all views together, so the window repaints once per remote
+// frame and the self-view never causes a repaint of its own while the
+// remote video is flowing. Each repaint is a full-window paint in Fyne's
+// GL driver, which is where the CPU goes under software GL.
+type swapper struct {
+	do func(func())
+
+	mu        sync.Mutex
+	views     []*videoView
+	scheduled bool
+	lastEager time.Time
+}
+
+// lazyWait is how long a self-view frame waits for a remote repaint
+// before it schedules one itself (remote video stalled or absent).
+const lazyWait = 150 * time.Millisecond
+
+func newSwapper(do func(func())) *swapper { return &swapper{do: do} }
+
+func (s *swapper) newView(lazy bool, maxW int) *videoView {
 	img := canvas.NewImageFromImage(nil)
 	img.FillMode = canvas.ImageFillContain
-	// Fastest: nearest-neighbour on the GPU, no smoothing pass per frame.
+	// Fastest: the texture is scaled by GL, no software scaling pass.
 	img.ScaleMode = canvas.ImageScaleFastest
-	return &videoView{img: img, shown: -1, pending: -1, do: fyne.Do}
+	v := &videoView{img: img, sched: s, lazy: lazy, maxW: maxW, shown: -1, pending: -1}
+	s.mu.Lock()
+	s.views = append(s.views, v)
+	s.mu.Unlock()
+	return v
+}
+
+func (s *swapper) request(lazy bool) {
+	now := time.Now()
+	s.mu.Lock()
+	if !lazy {
+		s.lastEager = now
+	}
+	if s.scheduled || (lazy && now.Sub(s.lastEager) < lazyWait) {
+		s.mu.Unlock()
+		return
+	}
+	s.scheduled = true
+	s.mu.Unlock()
+	s.do(s.swapAll)
+}
+
+// swapAll runs on the main thread.
+func (s *swapper) swapAll() {
+	s.mu.Lock()
+	s.scheduled = false
+	views := s.views
+	s.mu.Unlock()
+	for _, v := range views {
+		v.swap()
+	}
 }
 
 // Push converts src and schedules it for display. Call it from one producer
@@ -42,6 +95,10 @@ func newVideoView() *videoView {
 func (v *videoView) Push(src *image.YCbCr) {
 	if src == nil {
 		return
+	}
+	if v.maxW > 0 && src.Rect.Dx() > v.maxW {
+		v.small = shrink(v.small, src, (src.Rect.Dx()+v.maxW-1)/v.maxW)
+		src = v.small
 	}
 	v.mu.Lock()
 	idx := 0
@@ -59,18 +116,13 @@ func (v *videoView) Push(src *image.YCbCr) {
 		v.dropped.Add(1)
 	}
 	v.pending = idx
-	schedule := !v.scheduled
-	v.scheduled = true
 	v.mu.Unlock()
-	if schedule {
-		v.do(v.swap)
-	}
+	v.sched.request(v.lazy)
 }
 
-// swap runs on the main thread: show the latest converted frame.
+// swap shows the latest converted frame, if any. Main thread.
 func (v *videoView) swap() {
 	v.mu.Lock()
-	v.scheduled = false
 	if v.pending < 0 {
 		v.mu.Unlock()
 		return
@@ -87,7 +139,7 @@ func (v *videoView) swap() {
 	}
 }
 
-// Clear removes the picture (call ended, camera off). Main thread.
+// Clear removes the picture (call ended). Main thread.
 func (v *videoView) Clear() {
 	v.mu.Lock()
 	v.shown, v.pending = -1, -1
@@ -96,4 +148,46 @@ func (v *videoView) Clear() {
 		v.img.Image = nil
 		v.img.Refresh()
 	}
+}
+
+// shrink subsamples a 4:2:0 picture by n in both directions (nearest
+// neighbour) into dst, reused when the size fits. The self-view inset is
+// small: converting and uploading a full 640x480 texture for it is waste.
+func shrink(dst, src *image.YCbCr, n int) *image.YCbCr {
+	w, h := src.Rect.Dx()/n&^1, src.Rect.Dy()/n&^1
+	r := image.Rect(0, 0, w, h)
+	if dst == nil || dst.Rect != r || dst.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+		dst = image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
+	}
+	if src.SubsampleRatio != image.YCbCrSubsampleRatio420 {
+		// Rare (cameras give I420 after capture.ToI420): keep luma only.
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				dst.Y[y*dst.YStride+x] = src.Y[src.YOffset(src.Rect.Min.X+x*n, src.Rect.Min.Y+y*n)-src.YOffset(src.Rect.Min.X, src.Rect.Min.Y)]
+			}
+		}
+		for i := range dst.Cb {
+			dst.Cb[i], dst.Cr[i] = 128, 128
+		}
+		return dst
+	}
+	y0 := src.YOffset(src.Rect.Min.X, src.Rect.Min.Y)
+	c0 := src.COffset(src.Rect.Min.X, src.Rect.Min.Y)
+	for y := 0; y < h; y++ {
+		srow := src.Y[y0+y*n*src.YStride:]
+		drow := dst.Y[y*dst.YStride : y*dst.YStride+w]
+		for x := range drow {
+			drow[x] = srow[x*n]
+		}
+	}
+	for y := 0; y < h/2; y++ {
+		cbRow := src.Cb[c0+y*n*src.CStride:]
+		crRow := src.Cr[c0+y*n*src.CStride:]
+		o := y * dst.CStride
+		for x := 0; x < w/2; x++ {
+			dst.Cb[o+x] = cbRow[x*n]
+			dst.Cr[o+x] = crRow[x*n]
+		}
+	}
+	return dst
 }
