@@ -164,9 +164,10 @@ type pageView struct {
 	}
 	Stats *struct {
 		VideoIn *struct {
-			FramesDecoded, Width, Height int
-			FramesPerSecond              float64
-			Codec                        string
+			FramesDecoded, Width, Height, KeyFramesDecoded, FramesDropped int
+			PacketsLost, PLICount, NACKCount, FreezeCount                 int
+			FramesPerSecond                                               float64
+			Codec                                                         string
 		}
 		VideoOut *struct {
 			FramesEncoded, Width, Height   int
@@ -434,7 +435,9 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 		t.Errorf("page shows %q, want %q", shown, want)
 	}
 	if vi := later.Stats.VideoIn; vi != nil {
-		t.Logf("page video in: %s %dx%d %.0f fps, %d frames decoded", vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded)
+		t.Logf("page video in: %s %dx%d %.0f fps, %d frames decoded (%d key), %d dropped, %d freezes, %d lost, %d NACKs, %d PLIs sent",
+			vi.Codec, vi.Width, vi.Height, vi.FramesPerSecond, vi.FramesDecoded, vi.KeyFramesDecoded, vi.FramesDropped,
+			vi.FreezeCount, vi.PacketsLost, vi.NACKCount, vi.PLICount)
 	}
 	if vo := later.Stats.VideoOut; vo != nil {
 		t.Logf("page video out: %s %dx%d %.0f fps, %d frames encoded, limited by %q", vo.Codec, vo.Width, vo.Height, vo.FramesPerSecond, vo.FramesEncoded, vo.QualityLimitationReason)

@@ -629,7 +629,11 @@
       let pairId = null;
       report.forEach((r) => {
         if (r.type === 'inbound-rtp' && r.kind === 'video') {
-          out.videoIn = { framesDecoded: r.framesDecoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0, packetsLost: r.packetsLost || 0, keyFramesDecoded: r.keyFramesDecoded || 0, codecId: r.codecId };
+          out.videoIn = {
+            framesDecoded: r.framesDecoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0,
+            packetsLost: r.packetsLost || 0, keyFramesDecoded: r.keyFramesDecoded || 0, framesDropped: r.framesDropped || 0,
+            pliCount: r.pliCount || 0, firCount: r.firCount || 0, nackCount: r.nackCount || 0, freezeCount: r.freezeCount || 0, codecId: r.codecId,
+          };
         } else if (r.type === 'inbound-rtp' && r.kind === 'audio') {
           out.audioIn = { packetsReceived: r.packetsReceived || 0, packetsLost: r.packetsLost || 0, fecPacketsReceived: r.fecPacketsReceived || 0, codecId: r.codecId };
         } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
