@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -132,11 +133,15 @@ func (netTester) Run(ctx context.Context, cfg NetTestConfig, progress func(NetTe
 				return d, err
 			}})
 		case stun.SchemeTypeTURN, stun.SchemeTypeTURNS:
+			// No ?transport: try both, as ICE would.
 			transports := []string{"udp", "tcp"}
-			if u.Scheme == stun.SchemeTypeTURNS {
+			switch {
+			case u.Scheme == stun.SchemeTypeTURNS:
 				transports = []string{"tls"}
-			} else if u.Proto == stun.ProtoTypeTCP {
+			case u.Proto == stun.ProtoTypeTCP:
 				transports = []string{"tcp"}
+			case strings.Contains(s.URL, "transport=udp"):
+				transports = []string{"udp"}
 			}
 			for _, tr := range transports {
 				jobs = append(jobs, netJob{fmt.Sprintf("TURN %s over %s", hostPort(u), strings.ToUpper(tr)), func(ctx context.Context) (string, error) {
@@ -221,14 +226,13 @@ func allowed(cfg NetTestConfig, host string) error {
 }
 
 func checkSignaling(ctx context.Context, cfg NetTestConfig) (string, error) {
-	if err := allowed(cfg, hostOf(cfg.Server)); err != nil {
-		return "", err
-	}
 	u := cfg.Server
-	if h, _, err := net.SplitHostPort(hostOf(u)); err == nil {
-		if err := allowed(cfg, h); err != nil {
-			return "", err
-		}
+	host := hostOf(u)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if err := allowed(cfg, host); err != nil {
+		return "", err
 	}
 	t0 := time.Now()
 	c, err := signalserver.Dial(ctx, u, signalserver.ClientOptions{
@@ -356,16 +360,13 @@ func ctxErr(ctx context.Context, err error) error {
 
 // netReason turns a check's error into the sentence the checklist shows.
 func netReason(err error) string {
-	msg := UserMessage(err)
-	if strings.HasPrefix(msg, "Something went wrong: ") {
-		low := strings.ToLower(err.Error())
-		switch {
-		case strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "integrity"):
-			return "the TURN server rejected the username or password"
-		case strings.Contains(low, "timeout") || strings.Contains(low, "deadline") || strings.Contains(low, "all retransmissions failed"):
-			return "no answer (blocked by a firewall, or the server is down)"
-		}
-		return strings.TrimPrefix(msg, "Something went wrong: ")
+	low := strings.ToLower(err.Error())
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(low, "all retransmissions failed") || strings.Contains(low, "timeout"):
+		return "no answer (blocked by a firewall, or the server is down)"
+	case strings.Contains(low, "error 401") || strings.Contains(low, "error 400") || strings.Contains(low, "error 431") || strings.Contains(low, "unauthorized"):
+		return "the TURN server rejected the username or password"
 	}
-	return msg
+	msg := UserMessage(err)
+	return strings.TrimPrefix(msg, "Something went wrong: ")
 }
