@@ -163,14 +163,19 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("call start: %w", err)
 	}
 
-	// Media starts once the path is up: frames sent before are lost, and a
-	// file sender cannot make the keyframe that would replace them.
+	// Encoders run from the start and send a fresh keyframe when the path
+	// comes up (browsers stall on a stream whose first packet arrives the
+	// moment we see "connected"). File senders start at connect instead:
+	// they cannot make a keyframe to replace the frames lost before it.
 	var wg sync.WaitGroup
 	mediaCtx, stopMedia := context.WithCancel(ctx)
 	defer func() {
 		stopMedia()
 		wg.Wait()
 	}()
+	r.sendersStarted = true
+	r.startSenders(mediaCtx, &wg, nilIfNil(r.vs), nilIfNil(r.as))
+	var filesStarted bool
 
 	// Follow the call until connected, then for Duration.
 	var end <-chan time.Time
@@ -199,10 +204,10 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 			case call.UpdateState:
 				switch up.State {
 				case call.StateConnected:
-					r.onConnected(up.From, rep)
-					if !r.sendersStarted {
-						r.sendersStarted = true
-						r.startSenders(mediaCtx, &wg)
+					r.onConnected(rep)
+					if !filesStarted {
+						filesStarted = true
+						r.startSenders(mediaCtx, &wg, nilIfNil(r.fs), nilIfNil(r.afs))
 					}
 					if end == nil {
 						end = time.After(r.o.Duration)
@@ -257,7 +262,7 @@ func (r *headlessRun) endedEarly(wasConnected bool) error {
 	return nil
 }
 
-func (r *headlessRun) onConnected(from call.State, rep *Report) {
+func (r *headlessRun) onConnected(rep *Report) {
 	now := time.Now()
 	r.mu.Lock()
 	if r.iceConnected.IsZero() {
@@ -269,9 +274,9 @@ func (r *headlessRun) onConnected(from call.State, rep *Report) {
 	if rep.SetupMS.ICEConnected < 0 {
 		rep.SetupMS.ICEConnected = msSince(r.start, now)
 	}
-	// After an ICE restart the peer may have lost frames: send a keyframe.
-	// (On the first connect the encoder starts with one anyway.)
-	if r.vs != nil && from == call.StateReconnecting {
+	// Frames sent before the path (or the restarted path) was up are lost:
+	// start the peer's picture with a keyframe.
+	if r.vs != nil {
 		r.vs.ForceKeyFrame()
 	}
 }
@@ -469,9 +474,8 @@ func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
 	return src.Next, nil
 }
 
-func (r *headlessRun) startSenders(ctx context.Context, wg *sync.WaitGroup) {
-	type runner interface{ run(context.Context) error }
-	for _, s := range []runner{nilIfNil(r.vs), nilIfNil(r.fs), nilIfNil(r.as), nilIfNil(r.afs)} {
+func (r *headlessRun) startSenders(ctx context.Context, wg *sync.WaitGroup, senders ...interface{ run(context.Context) error }) {
+	for _, s := range senders {
 		if s == nil {
 			continue
 		}
