@@ -197,6 +197,7 @@ type Session struct {
 	offerPending    bool
 	lastOffer       string // scrubbed copy of our latest offer, for resends
 	lastRemoteOffer string
+	lastAnswer      string // last answer sent (scrubbed), resent for a duplicate offer
 	restartPending  bool
 	pendingCands    []webrtc.ICECandidateInit
 	senders         map[string]*webrtc.RTPSender
@@ -796,13 +797,17 @@ func (s *Session) onOfferRequest(sig Signal) {
 
 		return
 	}
-	if !s.remoteSet && s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer && s.lastOffer != "" {
-		// The peer is (again) waiting for our first offer: it may have
-		// been sent before the peer listened. Resend it unchanged; the
-		// peer drops exact duplicates.
+	if s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer && s.lastOffer != "" {
+		// The peer asks for an offer while ours is unanswered: it never got
+		// it (sent before the peer listened, or lost in a signaling
+		// restart), or our copy of its answer was lost. pion cannot replace
+		// a pending offer, so resend it unchanged: the peer applies it, or
+		// answers a duplicate again. What the request asks for follows in
+		// the next offer once this one is answered.
 		s.send(Signal{Kind: SignalOffer, SDP: s.lastOffer})
-
-		return
+		if len(sig.Kinds) == 0 && !sig.Restart {
+			return
+		}
 	}
 	for _, k := range sig.Kinds {
 		kind := webrtc.NewRTPCodecType(k)
@@ -827,8 +832,11 @@ func (s *Session) sendDescription(kind SignalKind, sdpText string) {
 
 		return
 	}
-	if kind == SignalOffer {
+	switch kind {
+	case SignalOffer:
 		s.lastOffer = scrubbed
+	case SignalAnswer:
+		s.lastAnswer = scrubbed
 	}
 	s.send(Signal{Kind: kind, SDP: scrubbed})
 }
@@ -898,7 +906,13 @@ func (s *Session) onDescription(sig Signal) {
 		typ = webrtc.SDPTypeAnswer
 	}
 	if typ == webrtc.SDPTypeOffer && sig.SDP == s.lastRemoteOffer {
-		s.log.Debug("duplicate offer ignored")
+		// A resent offer we already answered: our answer may have been
+		// lost (signaling restart), and the peer cannot offer anew until it
+		// has one. Answer again with the same answer.
+		if s.pc.SignalingState() == webrtc.SignalingStateStable && s.lastAnswer != "" {
+			s.log.Debug("duplicate offer: answer resent")
+			s.send(Signal{Kind: SignalAnswer, SDP: s.lastAnswer})
+		}
 
 		return
 	}

@@ -665,3 +665,77 @@ func TestSessionLostFirstOffer(t *testing.T) {
 		t.Fatal("no offer was dropped")
 	}
 }
+
+// dropAnswers loses the polite side's answers while armed, as a signaling
+// server restart can (messages to a peer in resume grace are dropped).
+type dropAnswers struct {
+	*PipeSignaler
+	armed   atomic.Bool
+	dropped atomic.Int32
+}
+
+func (d *dropAnswers) Send(ctx context.Context, s Signal) error {
+	if s.Kind == SignalAnswer && d.armed.CompareAndSwap(true, false) {
+		d.dropped.Add(1)
+		return nil
+	}
+
+	return d.PipeSignaler.Send(ctx, s)
+}
+
+// TestSessionLostAnswerRecovers: the polite side's answer to a
+// renegotiation is lost, leaving the impolite side with an unanswered offer
+// it cannot replace. The polite side's next offer request makes it resend
+// the offer, the duplicate is answered again, and the pending negotiation
+// completes: media from the polite side's new tracks arrives.
+func TestSessionLostAnswerRecovers(t *testing.T) {
+	defer test.TimeOut(30 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+
+	var drop *dropAnswers
+	var aGot atomic.Int64
+	p := newPair(t, func(a, b *Config) {
+		drop = &dropAnswers{PipeSignaler: b.Signaler.(*PipeSignaler)}
+		b.Signaler = drop
+		a.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+				aGot.Add(1)
+			}
+		}
+	})
+	defer p.close()
+	p.start(t)
+	p.waitConnected(t)
+
+	v1, v2 := newVP8Track(t, "v1"), newVP8Track(t, "v2")
+	drop.armed.Store(true)
+	if err := p.b.AddTrack(v1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for drop.dropped.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if drop.dropped.Load() == 0 {
+		t.Fatal("no answer was dropped")
+	}
+	// A second track: another offer request reaches the stuck side.
+	if err := p.b.AddTrack(v2); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var ww sync.WaitGroup
+	ww.Add(2)
+	go writeSamples(v1, stop, &ww)
+	go writeSamples(v2, stop, &ww)
+	defer func() { close(stop); ww.Wait() }()
+	for aGot.Load() < 20 && time.Now().Before(deadline.Add(10*time.Second)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if aGot.Load() < 20 {
+		t.Fatalf("alice got %d packets from bob's new tracks after a lost answer", aGot.Load())
+	}
+}
