@@ -111,6 +111,9 @@ type Notify struct {
 	NetTest        *NetTestReport
 	NetTestRunning bool
 
+	Previewing   bool   // the Settings preview runs (MicLevel is its level)
+	PreviewError string // why the preview could not start, user-safe
+
 	// PlainPasswords: TURN passwords are in the settings file because no
 	// keyring is available (the Settings screen says so).
 	PlainPasswords bool
@@ -177,6 +180,13 @@ type Engine interface {
 	Dial(ctx context.Context, p CallParams) (Call, error)
 }
 
+// Previewer runs the Settings screen's camera and microphone preview until
+// ctx ends: frames go to onFrame (Local), levels to level.
+type Previewer interface {
+	// warn reports a device that failed while the other one previews.
+	Preview(ctx context.Context, s Settings, media MediaOptions, onFrame func(VideoFrame), level func(float64), warn func(error)) error
+}
+
 // NetTester runs the network test (NewNetTester or a fake).
 type NetTester interface {
 	Run(ctx context.Context, cfg NetTestConfig, progress func(NetTestReport)) NetTestReport
@@ -186,6 +196,7 @@ type NetTester interface {
 type ControllerOptions struct {
 	Engine    Engine
 	NetTester NetTester
+	Previewer Previewer   // nil: no device preview
 	Store     Store       // settings; nil keeps them in memory
 	Secrets   SecretStore // TURN passwords; nil means no keyring
 	Media     MediaOptions
@@ -217,6 +228,8 @@ type Controller struct {
 	flushing bool
 	sink     func(VideoFrame)
 	testStop context.CancelFunc
+	prevStop context.CancelFunc
+	prevDone chan struct{}
 }
 
 // NewController loads the settings and returns an idle controller.
@@ -361,6 +374,7 @@ func (c *Controller) begin(p JoinParams, host bool) error {
 	if c.o.Engine == nil {
 		return &UserError{Msg: "Calls are not available in this build.", Err: ErrUnsupportedMedia}
 	}
+	c.StopPreview() // the call needs the camera and microphone
 	c.mu.Lock()
 	if c.st.Phase.InCall() || c.call != nil {
 		c.mu.Unlock()
@@ -708,6 +722,60 @@ func (c *Controller) RunNetworkTest(server string) error {
 		c.update(func(n *Notify) { n.NetTest, n.NetTestRunning = &rep, false })
 	}()
 	return nil
+}
+
+// StartPreview shows camera s.Camera and meters microphone s.Microphone for
+// the Settings screen (local frames, Notify.MicLevel). It replaces a running
+// preview and is refused during a call (the devices are in use).
+func (c *Controller) StartPreview(s Settings) error {
+	if c.o.Previewer == nil {
+		return &UserError{Msg: "Preview is not available.", Err: ErrUnsupportedMedia}
+	}
+	c.StopPreview()
+	c.mu.Lock()
+	if c.st.Phase.InCall() {
+		c.mu.Unlock()
+		return ErrBusy
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	done := make(chan struct{})
+	c.prevStop, c.prevDone = cancel, done
+	c.mu.Unlock()
+	c.update(func(n *Notify) { n.Previewing, n.PreviewError, n.MicLevel = true, "", 0 })
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(done)
+		var last time.Time
+		err := c.o.Previewer.Preview(ctx, s, c.o.Media, c.frame, func(l float64) {
+			// Meter at the snapshot rate, not per audio frame.
+			if now := time.Now(); now.Sub(last) >= c.o.Tick {
+				last = now
+				c.update(func(n *Notify) { n.MicLevel = l })
+			}
+		}, func(err error) {
+			c.update(func(n *Notify) { n.PreviewError = UserMessage(err) })
+		})
+		c.update(func(n *Notify) {
+			n.Previewing, n.MicLevel = false, 0
+			if err != nil && !errors.Is(err, context.Canceled) {
+				n.PreviewError = UserMessage(err)
+			}
+		})
+	}()
+	return nil
+}
+
+// StopPreview stops the preview and waits until the devices are released.
+func (c *Controller) StopPreview() {
+	c.mu.Lock()
+	stop, done := c.prevStop, c.prevDone
+	c.prevStop, c.prevDone = nil, nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 }
 
 // Close hangs up, stops the network test and waits for everything.

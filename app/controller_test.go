@@ -442,3 +442,52 @@ func TestLevel(t *testing.T) {
 		t.Errorf("full scale level %f", l)
 	}
 }
+
+type fakePreviewer struct{ started, stopped chan struct{} }
+
+func (p fakePreviewer) Preview(ctx context.Context, _ Settings, _ MediaOptions, onFrame func(VideoFrame), level func(float64), warn func(error)) error {
+	p.started <- struct{}{}
+	onFrame(VideoFrame{Local: true})
+	level(0.4)
+	warn(&UserError{Msg: "No camera found."})
+	<-ctx.Done()
+	p.stopped <- struct{}{}
+	return ctx.Err()
+}
+
+func TestControllerPreview(t *testing.T) {
+	p := fakePreviewer{started: make(chan struct{}, 2), stopped: make(chan struct{}, 2)}
+	eng := newFakeEngine()
+	c := NewController(ControllerOptions{Engine: eng, Previewer: p, Store: memStore{}, Tick: 10 * time.Millisecond})
+	defer c.Close()
+	r := newRecorder()
+	c.Watch(r.watch)
+	var frames int
+	var mu sync.Mutex
+	c.SetFrameSink(func(VideoFrame) { mu.Lock(); frames++; mu.Unlock() })
+	if err := c.StartPreview(c.Settings()); err != nil {
+		t.Fatal(err)
+	}
+	<-p.started
+	r.waitFor(t, "preview level", func(n Notify) bool {
+		return n.Previewing && n.MicLevel == 0.4 && n.PreviewError == "No camera found."
+	})
+	// A call takes the devices: the preview stops first.
+	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	<-p.stopped
+	<-eng.calls
+	r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	if c.Snapshot().Previewing {
+		t.Error("preview still on during the call")
+	}
+	if err := c.StartPreview(c.Settings()); !errors.Is(err, ErrBusy) {
+		t.Errorf("preview during a call: %v", err)
+	}
+	mu.Lock()
+	if frames != 1 {
+		t.Errorf("%d preview frames reached the sink", frames)
+	}
+	mu.Unlock()
+}

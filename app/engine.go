@@ -588,3 +588,96 @@ func (lc *liveCall) HangUp() {
 	lc.cancel()
 	<-lc.done
 }
+
+// NewPreviewer returns the real device preview (camera or test pattern at
+// the self-view rate, microphone level).
+func NewPreviewer() Previewer { return previewer{} }
+
+type previewer struct{}
+
+// Preview implements Previewer.
+func (previewer) Preview(ctx context.Context, s Settings, m MediaOptions, onFrame func(VideoFrame), level func(float64), warn func(error)) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var errs []error
+	var next func() (*image.YCbCr, error)
+	var closeVideo func() error
+	fps := 15.0
+	if m.Video == "synthetic" || s.Camera == "synthetic" {
+		src, err := capture.NewPatternSource(capture.PatternConfig{Width: s.Width, Height: s.Height, FPS: fps, Paced: true, NoMarker: true})
+		if err != nil {
+			return err
+		}
+		next = src.Next
+	} else if m.Video != "none" {
+		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: fps})
+		if err != nil {
+			errs = append(errs, &UserError{Msg: "No camera found.", Err: err})
+		} else {
+			next, closeVideo = cam.Next, cam.Close
+		}
+	}
+	var pcm func() ([]int16, error)
+	var closeAudio func() error
+	cfg := capture.AudioConfig{SampleRate: 48000, Paced: true, MarkerInterval: -1}
+	switch m.Audio {
+	case "none":
+	case "synthetic", "tone":
+		src, err := capture.NewSpeechSource(cfg)
+		if err != nil {
+			return err
+		}
+		pcm, closeAudio = src.Next, src.Close
+	default:
+		mic, err := capture.OpenMicrophone(s.Microphone, capture.AudioConstraints{SampleRate: 48000})
+		if err != nil {
+			errs = append(errs, &UserError{Msg: "No microphone found.", Err: err})
+		} else {
+			pcm, closeAudio = mic.Next, mic.Close
+		}
+	}
+	if len(errs) > 0 && (next != nil || pcm != nil) {
+		warn(errs[0]) // one of the two works: keep previewing it
+	}
+	if next != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				img, err := next()
+				if err != nil {
+					return
+				}
+				onFrame(VideoFrame{Local: true, Image: img})
+			}
+		}()
+	}
+	if pcm != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				p, err := pcm()
+				if err != nil {
+					return
+				}
+				level(Level(p))
+			}
+		}()
+	}
+	<-ctx.Done()
+	// Closing the devices unblocks Next.
+	if closeVideo != nil {
+		_ = closeVideo()
+	}
+	if closeAudio != nil {
+		_ = closeAudio()
+	}
+	wg.Wait()
+	if len(errs) > 0 && next == nil && pcm == nil {
+		return errs[0]
+	}
+	return ctx.Err()
+}

@@ -50,8 +50,7 @@ type callScreen struct {
 }
 
 func newCallScreen(u *UI) *callScreen {
-	sw := newSwapper(u.opts.Do)
-	c := &callScreen{u: u, remote: sw.newView(false, 0), local: sw.newView(true, 320)}
+	c := &callScreen{u: u, remote: u.sw.newView(false, 0), local: u.sw.newView(true, 320)}
 	c.remote.onShow = func(first bool) {
 		if first {
 			c.haveRemote = true

@@ -42,6 +42,7 @@ func Run(o app.GUIOptions) int {
 	ctl := app.NewController(app.ControllerOptions{
 		Engine:    app.NewEngine(app.EngineOptions{HostAddr: hostAddr, Logger: log}),
 		NetTester: app.NewNetTester(),
+		Previewer: app.NewPreviewer(),
 		Store:     a.Preferences(),
 		Secrets:   app.KeyringSecrets{},
 		Media:     o.Media,

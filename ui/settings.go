@@ -38,6 +38,10 @@ type settingsScreen struct {
 	keyringNote               *widget.Label
 	errs                      map[string]*widget.Label
 	saved                     *widget.Label
+	preview                   *videoView
+	previewBtn                *widget.Button
+	previewMeter              *widget.ProgressBar
+	previewErr                *widget.Label
 	cameraIDs, micIDs, spkIDs []string
 }
 
@@ -88,6 +92,16 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.saved = widget.NewLabel("")
 	s.saved.Hide()
 
+	s.preview = u.sw.newView(false, 320)
+	s.preview.img.SetMinSize(fyne.NewSize(192, 144))
+	s.previewMeter = newMeter()
+	s.previewErr = errLabel()
+	s.previewBtn = widget.NewButtonWithIcon("Test camera and microphone", theme.MediaVideoIcon(), s.togglePreview)
+	previewBox := container.NewVBox(
+		container.NewHBox(container.NewGridWrap(fyne.NewSize(192, 144), s.preview.img),
+			container.NewVBox(s.previewBtn, widget.NewLabel("Microphone level"), container.NewGridWrap(fyne.NewSize(160, 12), s.previewMeter))),
+		s.previewErr)
+
 	field := func(key string, o fyne.CanvasObject) fyne.CanvasObject {
 		l := errLabel()
 		s.errs[key] = l
@@ -98,6 +112,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewFormItem("Camera", s.camera),
 		widget.NewFormItem("Microphone", s.mic),
 		widget.NewFormItem("Speaker", s.speaker),
+		widget.NewFormItem("Preview", previewBox),
 		widget.NewFormItem("Resolution", field("resolution", s.resolution)),
 		widget.NewFormItem("Frame rate", field("fps", s.fps)),
 		widget.NewFormItem("Max bitrate (kbit/s)", field("max_bitrate_kbps", s.bitrate)),
@@ -305,6 +320,30 @@ func (s *settingsScreen) showErrors(bad map[string]string) {
 	}
 }
 
+func (s *settingsScreen) togglePreview() {
+	if s.u.last.Previewing {
+		s.u.ctl.StopPreview()
+		return
+	}
+	set, _ := s.collect()
+	if err := s.u.ctl.StartPreview(set); err != nil {
+		setText(s.previewErr, app.UserMessage(err))
+		s.previewErr.Show()
+	}
+}
+
 func (s *settingsScreen) render(n app.Notify) {
 	showIf(s.keyringNote, n.PlainPasswords)
+	if n.Previewing {
+		setButton(s.previewBtn, "Stop test", theme.MediaStopIcon())
+		setMeter(s.previewMeter, n.MicLevel)
+	} else {
+		setButton(s.previewBtn, "Test camera and microphone", theme.MediaVideoIcon())
+		setMeter(s.previewMeter, 0)
+		if s.preview.img.Image != nil {
+			s.preview.Clear()
+		}
+	}
+	showIf(s.previewErr, n.PreviewError != "")
+	setText(s.previewErr, n.PreviewError)
 }

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"sync/atomic"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/desktop"
@@ -47,6 +49,10 @@ type UI struct {
 	page    page
 	showing fyne.CanvasObject
 	last    app.Notify
+	sw      *swapper
+	// localTarget is where self-view frames go: the call's inset or the
+	// Settings preview. Set on the main thread, read by the producer.
+	localTarget atomic.Pointer[videoView]
 }
 
 // iconResource is the app icon for windows and the start screen.
@@ -61,7 +67,7 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Do == nil {
 		o.Do = fyne.Do
 	}
-	u := &UI{ctl: ctl, win: win, opts: o}
+	u := &UI{ctl: ctl, win: win, opts: o, sw: newSwapper(o.Do)}
 	u.start = newStartScreen(u)
 	u.call = newCallScreen(u)
 	u.settings = newSettingsScreen(u)
@@ -73,7 +79,9 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	u.shortcuts()
 	ctl.SetFrameSink(func(f app.VideoFrame) {
 		if f.Local {
-			u.call.local.Push(f.Image)
+			if v := u.localTarget.Load(); v != nil {
+				v.Push(f.Image)
+			}
 		} else {
 			u.call.remote.Push(f.Image)
 		}
@@ -121,6 +129,7 @@ func (u *UI) render(n app.Notify) {
 	u.last = n
 	u.sounds(prev, n)
 	if n.Phase.InCall() {
+		u.localTarget.Store(u.call.local)
 		u.call.render(n)
 		u.show(u.call.content)
 	} else {
@@ -128,6 +137,7 @@ func (u *UI) render(n app.Notify) {
 			u.call.reset()
 			u.page = pageStart
 		}
+		u.localTarget.Store(u.settings.preview)
 		u.start.render(n)
 		u.net.render(n)
 		u.settings.render(n)
@@ -152,6 +162,9 @@ func (u *UI) show(o fyne.CanvasObject) {
 }
 
 func (u *UI) goTo(p page) {
+	if u.page == pageSettings && p != pageSettings {
+		u.ctl.StopPreview()
+	}
 	u.page = p
 	if p == pageSettings {
 		u.settings.load(u.ctl.Settings())

@@ -29,7 +29,7 @@ type fakeCall struct {
 }
 
 func (f *fakeCall) Events() <-chan app.CallEvent { return f.events }
-func (f *fakeCall) Levels() (float64, float64)   { return 0.6, 0.3 }
+func (f *fakeCall) Levels() (float64, float64)   { return 0, 0 } // constant meters keep goldens stable
 func (f *fakeCall) SetMute(on bool)              { f.mu.Lock(); f.muted = on; f.mu.Unlock() }
 func (f *fakeCall) SetCamera(bool) error         { return nil }
 func (f *fakeCall) HangUp()                      { f.once.Do(func() { close(f.events) }) }
@@ -57,6 +57,16 @@ func (e *fakeEngine) Dial(_ context.Context, p app.CallParams) (app.Call, error)
 	c := &fakeCall{events: make(chan app.CallEvent, 16)}
 	e.calls <- c
 	return c, nil
+}
+
+// fakePreviewer sends one grey frame and a level, then waits.
+type fakePreviewer struct{}
+
+func (fakePreviewer) Preview(ctx context.Context, _ app.Settings, _ app.MediaOptions, onFrame func(app.VideoFrame), level func(float64), _ func(error)) error {
+	onFrame(app.VideoFrame{Local: true, Image: grey(120)})
+	level(0.7)
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 type fakeTester struct{}
@@ -88,12 +98,23 @@ func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harn
 	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
 	h.a = test.NewTempApp(t)
 	h.ctl = app.NewController(app.ControllerOptions{
-		Engine: h.eng, NetTester: fakeTester{}, Store: h.a.Preferences(), Secrets: secrets,
-		Now: func() time.Time { return fixedNow }, Tick: time.Hour,
+		Engine: h.eng, NetTester: fakeTester{}, Previewer: fakePreviewer{}, Store: h.a.Preferences(), Secrets: secrets,
+		Now: func() time.Time { return fixedNow }, Tick: 20 * time.Millisecond,
 	})
 	t.Cleanup(func() {
-		h.ctl.Close()
-		h.pump()
+		// Close waits for controller goroutines, which may wait for the
+		// main-thread queue: keep pumping it meanwhile.
+		done := make(chan struct{})
+		go func() { h.ctl.Close(); close(done) }()
+		for {
+			select {
+			case <-done:
+				h.pump()
+				return
+			case f := <-h.queue:
+				f()
+			}
+		}
 	})
 	h.w = test.NewTempWindow(t, nil)
 	h.w.Resize(fyne.NewSize(900, 640))
@@ -289,6 +310,24 @@ func TestSettingsRoundTrip(t *testing.T) {
 	test.Tap(findButton(t, s.content, "Save"))
 	if !s.errs["max_bitrate_kbps"].Visible() || h.a.Preferences().String("settings.v1") != raw {
 		t.Error("invalid bitrate not refused")
+	}
+}
+
+func TestSettingsPreview(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	h.u.goTo(pageSettings)
+	s := h.u.settings
+	test.Tap(s.previewBtn)
+	h.until("previewing", func(n app.Notify) bool { return n.Previewing && n.MicLevel == 0.7 })
+	h.until("frame shown", func(app.Notify) bool { return s.preview.img.Image != nil })
+	if s.previewBtn.Text != "Stop test" || s.previewMeter.Value != 0.7 {
+		t.Errorf("button %q meter %v", s.previewBtn.Text, s.previewMeter.Value)
+	}
+	h.golden("settings_preview.xml")
+	test.Tap(findButton(t, s.content, "Back"))
+	h.until("preview stopped", func(n app.Notify) bool { return !n.Previewing })
+	if s.preview.img.Image != nil {
+		t.Error("preview picture kept after stop")
 	}
 }
 
