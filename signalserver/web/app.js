@@ -249,6 +249,7 @@
       this.restartPending = false;
       this.lastOffer = '';
       this.lastRemoteOffer = '';
+      this.lastAnswer = '';
       this.pendingCands = [];
       this.senders = new Map(); // kind -> RTCRtpSender
       this.sas = null;
@@ -423,14 +424,15 @@
       this.send('offer', p);
     }
 
-    // onOfferRequest (impolite side): resend the first offer if the peer is
-    // still waiting for it, else add receive slots and offer.
+    // onOfferRequest (impolite side): an unanswered offer of ours is resent
+    // (the peer never got it, or we lost its answer: it answers a duplicate
+    // again); then receive slots are added and the negotiation follows.
     async onOfferRequest(p) {
       if (this.polite) return;
       const pc = this.pc;
-      if (!this.remoteSet && pc.signalingState === 'have-local-offer' && this.lastOffer !== '') {
+      if (pc.signalingState === 'have-local-offer' && this.lastOffer !== '') {
         this.send('offer', { sdp: this.lastOffer });
-        return;
+        if ((!p.kinds || p.kinds.length === 0) && !p.restart) return;
       }
       for (const k of p.kinds || []) {
         if (k === 'audio' || k === 'video') pc.addTransceiver(k, { direction: 'recvonly' });
@@ -441,6 +443,7 @@
     sendDescription(type, sdp) {
       const out = filterSdpCandidates(sdp, (c) => scrubCandidate(c, this.relayOnly));
       if (type === 'offer') this.lastOffer = out;
+      if (type === 'answer') this.lastAnswer = out;
       this.send(type, { sdp: out });
     }
 
@@ -480,7 +483,11 @@
 
     async onDescription(type, sdp) {
       const pc = this.pc;
-      if (type === 'offer' && sdp === this.lastRemoteOffer) return; // a resend we applied already
+      if (type === 'offer' && sdp === this.lastRemoteOffer) {
+        // A resend we applied already: our answer may have been lost.
+        if (pc.signalingState === 'stable' && this.lastAnswer !== '') this.send('answer', { sdp: this.lastAnswer });
+        return;
+      }
       const collision = type === 'offer' && pc.signalingState !== 'stable';
       this.ignoreOffer = collision;
       if (collision) return; // impolite keeps its own offer; polite never has one
