@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/signalserver"
 )
@@ -147,6 +149,9 @@ func (m memStore) SetString(k, v string)  { m[k] = v }
 
 func newTestController(t *testing.T, eng Engine) (*Controller, *recorder) {
 	t.Helper()
+	// Registered first, so it runs after c.Close: nothing may outlive it.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	c := NewController(ControllerOptions{Engine: eng, Store: memStore{}, Tick: 10 * time.Millisecond})
 	r := newRecorder()
 	c.Watch(r.watch)

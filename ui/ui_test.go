@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"github.com/zalando/go-keyring"
+	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/app"
 	"github.com/peercall/peercall/call"
@@ -97,6 +98,8 @@ func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harn
 	t.Helper()
 	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
 	h.a = test.NewTempApp(t)
+	ignore := goleak.IgnoreCurrent() // after the test app's own goroutines
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	h.ctl = app.NewController(app.ControllerOptions{
 		Engine: h.eng, NetTester: fakeTester{}, Previewer: fakePreviewer{}, Store: h.a.Preferences(), Secrets: secrets,
 		Now: func() time.Time { return fixedNow }, Tick: 20 * time.Millisecond,
