@@ -215,6 +215,14 @@ func TestHeadlessEndToEnd(t *testing.T) {
 
 func TestHeadlessExitCodes(t *testing.T) {
 	bin := buildHeadless(t, true)
+	dir := t.TempDir()
+	junk := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("this is not a media file at all, just text"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -224,6 +232,8 @@ func TestHeadlessExitCodes(t *testing.T) {
 		{"no server", []string{"--server", "ws://127.0.0.1:1/ws", "--room", "r"}, app.ExitConnect},
 		{"bad video file", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", "/nonexistent.ivf"}, app.ExitError},
 		{"bad audio source", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", "beep"}, app.ExitBadFlags},
+		{"corrupt ogg", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", junk("x.ogg")}, app.ExitError},
+		{"corrupt ivf", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", junk("x.ivf")}, app.ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
