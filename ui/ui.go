@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
@@ -46,10 +47,12 @@ type UI struct {
 	settings *settingsScreen
 	net      *netScreen
 
-	page    page
-	showing fyne.CanvasObject
-	last    app.Notify
-	sw      *swapper
+	page      page
+	showing   fyne.CanvasObject
+	last      app.Notify
+	sw        *swapper
+	pendingMu sync.Mutex
+	pending   *app.Notify // latest snapshot not rendered yet
 	// localTarget is where self-view frames go: the call's inset or the
 	// Settings preview. Set on the main thread, read by the producer.
 	localTarget atomic.Pointer[videoView]
@@ -88,7 +91,16 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	})
 	first := ctl.Snapshot()
 	u.render(first)
-	ctl.Watch(func(n app.Notify) { o.Do(func() { u.render(n) }) })
+	// Snapshots (5 per second in a call: timer, meters) are rendered with
+	// the next video repaint instead of causing repaints of their own;
+	// the latest one wins.
+	u.sw.extra = u.flushPending
+	ctl.Watch(func(n app.Notify) {
+		u.pendingMu.Lock()
+		u.pending = &n
+		u.pendingMu.Unlock()
+		u.sw.request(true)
+	})
 	return u
 }
 
@@ -120,6 +132,16 @@ func (u *UI) toggleMute() { u.ctl.SetMute(!u.last.Muted) }
 func (u *UI) toggleCamera() {
 	if err := u.ctl.SetCamera(!u.last.CameraOn); err != nil {
 		u.call.flash(app.UserMessage(err))
+	}
+}
+
+func (u *UI) flushPending() {
+	u.pendingMu.Lock()
+	n := u.pending
+	u.pending = nil
+	u.pendingMu.Unlock()
+	if n != nil {
+		u.render(*n)
 	}
 }
 

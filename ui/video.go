@@ -39,10 +39,14 @@ type videoView struct {
 // GL driver, which is where the CPU goes under software GL.
 type swapper struct {
 	do func(func())
+	// extra runs on the main thread at every swap, before the views (the
+	// UI's latest snapshot rides along with video repaints this way).
+	extra func()
 
 	mu        sync.Mutex
 	views     []*videoView
 	scheduled bool
+	armed     bool // a fallback timer will schedule a swap
 	lastEager time.Time
 }
 
@@ -70,7 +74,29 @@ func (s *swapper) request(lazy bool) {
 	if !lazy {
 		s.lastEager = now
 	}
-	if s.scheduled || (lazy && now.Sub(s.lastEager) < lazyWait) {
+	if s.scheduled {
+		s.mu.Unlock()
+		return
+	}
+	if lazy && now.Sub(s.lastEager) < lazyWait {
+		// A remote frame is due and will carry this along; if it does
+		// not come, the timer makes sure the work is still shown.
+		if !s.armed {
+			s.armed = true
+			time.AfterFunc(lazyWait, s.fallback)
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.scheduled = true
+	s.mu.Unlock()
+	s.do(s.swapAll)
+}
+
+func (s *swapper) fallback() {
+	s.mu.Lock()
+	s.armed = false
+	if s.scheduled {
 		s.mu.Unlock()
 		return
 	}
@@ -85,6 +111,9 @@ func (s *swapper) swapAll() {
 	s.scheduled = false
 	views := s.views
 	s.mu.Unlock()
+	if s.extra != nil {
+		s.extra()
+	}
 	for _, v := range views {
 		v.swap()
 	}
