@@ -1,0 +1,43 @@
+package app
+
+import (
+	"errors"
+	"io"
+	"testing"
+	"time"
+)
+
+func TestParseGUIFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"--room", "smoke", "--join", "ws://127.0.0.1:1/ws", "--loopback-only", "--auto-join", "--video", "synthetic"}, true},
+		{[]string{"--join", "ws://127.0.0.1:1/ws?room=r", "--auto-join"}, true},
+		{[]string{"--host", "--auto-join", "--room", "r"}, true},
+		{[]string{"--auto-join", "--room", "r"}, false},
+		{[]string{"--join", "ws://127.0.0.1:1/ws", "--auto-join"}, false},
+		{[]string{"--join", "http://x"}, false},
+		{[]string{"--video", "webcam"}, false},
+		{[]string{"--audio", "loud"}, false},
+		{[]string{"stray"}, false},
+		{[]string{"--nope"}, false},
+	}
+	for _, tt := range tests {
+		_, err := ParseGUIFlags(tt.args, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Errorf("%v: err=%v, want ok=%v", tt.args, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadFlags) {
+			t.Errorf("%v: %v does not wrap ErrBadFlags", tt.args, err)
+		}
+	}
+	o, err := ParseGUIFlags([]string{"--screenshot", "build/x.png", "--screenshot-after", "2s", "--quit-after", "9s", "--cpu-report"}, io.Discard)
+	if err != nil || o.Screenshot != "build/x.png" || o.ScreenshotAfter != 2*time.Second || o.QuitAfter != 9*time.Second || !o.CPUReport {
+		t.Errorf("got %+v %v", o, err)
+	}
+	if _, err := ParseGUIFlags([]string{"-h"}, io.Discard); !IsHelp(err) {
+		t.Errorf("-h: %v", err)
+	}
+}
