@@ -153,7 +153,11 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 	s, m := lc.p.Settings, lc.p.Media
 	var tracks []webrtc.TrackLocal
 	var next func() (*image.YCbCr, error)
-	switch m.Video {
+	video := m.Video
+	if video != "none" && s.Camera == "synthetic" {
+		video = "synthetic" // the test pattern chosen as camera in Settings
+	}
+	switch video {
 	case "none":
 	case "synthetic":
 		src, err := capture.NewPatternSource(capture.PatternConfig{Width: s.Width, Height: s.Height, FPS: float64(s.FPS), Paced: true})
@@ -162,16 +166,7 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		}
 		next = src.Next
 	default:
-		id := s.Camera
-		if id == "synthetic" {
-			src, err := capture.NewPatternSource(capture.PatternConfig{Width: s.Width, Height: s.Height, FPS: float64(s.FPS), Paced: true})
-			if err != nil {
-				return nil, fmt.Errorf("%w: test pattern: %w", ErrUnsupportedMedia, err)
-			}
-			next = src.Next
-			break
-		}
-		cam, err := capture.OpenCamera(id, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
+		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
 		if err != nil {
 			// No camera is normal: the call goes on audio-only.
 			lc.log.Info("no camera, audio-only", "err", err)
