@@ -164,7 +164,13 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: test pattern: %w", ErrUnsupportedMedia, err)
 		}
-		next = src.Next
+		// The self-view converts and the encoder encodes each frame before
+		// the next is drawn: one reused picture, no 460 KB garbage per frame.
+		buf := src.NewFrame()
+		next = func() (*image.YCbCr, error) {
+			f, err := src.NextInto(buf)
+			return f.Image, err
+		}
 	default:
 		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
 		if err != nil {
@@ -605,7 +611,11 @@ func (previewer) Preview(ctx context.Context, s Settings, m MediaOptions, onFram
 		if err != nil {
 			return err
 		}
-		next = src.Next
+		buf := src.NewFrame()
+		next = func() (*image.YCbCr, error) {
+			f, err := src.NextInto(buf)
+			return f.Image, err
+		}
 	} else if m.Video != "none" {
 		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: fps})
 		if err != nil {
