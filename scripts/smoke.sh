@@ -19,8 +19,8 @@ cleanup() {
 	rm -rf "$home"
 }
 trap cleanup EXIT
-export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_CACHE_HOME=$home/.cache
-mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
+export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_CACHE_HOME=$home/.cache XDG_RUNTIME_DIR=$home/run
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 # The peer hosts the server on a random loopback port (retried if taken).
 for try in 1 2 3 4 5; do
