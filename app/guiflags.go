@@ -22,6 +22,7 @@ type GUIOptions struct {
 	QuitAfter       time.Duration // 0 = run until closed
 	CPUReport       bool          // print process CPU use at exit
 	CPUProfile      string        // write a pprof CPU profile
+	MaxDisplayFPS   int           // cap window repaints (0: follow the video)
 }
 
 // ParseGUIFlags parses the GUI command line (everything but --headless).
@@ -44,6 +45,7 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	fs.DurationVar(&o.QuitAfter, "quit-after", 0, "quit after this long (0: never)")
 	fs.BoolVar(&o.CPUReport, "cpu-report", false, "print CPU use at exit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	fs.IntVar(&o.MaxDisplayFPS, "max-display-fps", 0, "repaint the window at most N times a second (saves CPU with software GL; 0 = follow the video)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errHelp
@@ -62,6 +64,9 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	case "", "mic", "synthetic", "tone", "none":
 	default:
 		return o, badFlag("--audio %q: want mic, synthetic, tone or none", o.Media.Audio)
+	}
+	if o.MaxDisplayFPS < 0 || o.MaxDisplayFPS > 240 {
+		return o, badFlag("--max-display-fps must be 0..240")
 	}
 	if o.AutoJoin && !o.Host && o.Join == "" {
 		return o, badFlag("--auto-join needs --join URL or --host")

@@ -23,6 +23,8 @@ func TestParseGUIFlags(t *testing.T) {
 		{[]string{"--audio", "loud"}, false},
 		{[]string{"stray"}, false},
 		{[]string{"--nope"}, false},
+		{[]string{"--max-display-fps", "20"}, true},
+		{[]string{"--max-display-fps", "-1"}, false},
 	}
 	for _, tt := range tests {
 		_, err := ParseGUIFlags(tt.args, io.Discard)

@@ -3,6 +3,7 @@ package ui
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -71,6 +72,9 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 		o.Do = fyne.Do
 	}
 	u := &UI{ctl: ctl, win: win, opts: o, sw: newSwapper(o.Do)}
+	if o.GUI.MaxDisplayFPS > 0 {
+		u.sw.minGap = time.Second / time.Duration(o.GUI.MaxDisplayFPS)
+	}
 	u.start = newStartScreen(u)
 	u.call = newCallScreen(u)
 	u.settings = newSettingsScreen(u)

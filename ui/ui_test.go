@@ -469,3 +469,28 @@ func BenchmarkVideoViewPush(b *testing.B) {
 		v.Push(img)
 	}
 }
+
+func TestSwapperDisplayCap(t *testing.T) {
+	test.NewTempApp(t)
+	queued := make(chan func(), 8)
+	sw := newSwapper(func(f func()) { queued <- f })
+	sw.minGap = 40 * time.Millisecond
+	v := sw.newView(false, 0)
+	v.Push(grey(50))
+	(<-queued)() // first frame: at once
+	t0 := time.Now()
+	v.Push(grey(100))
+	select {
+	case <-queued:
+		t.Fatal("second repaint scheduled inside the cap")
+	default:
+	}
+	f := <-queued // the cap timer schedules it
+	if time.Since(t0) < 30*time.Millisecond {
+		t.Errorf("capped repaint came after %v", time.Since(t0))
+	}
+	f()
+	if v.img.Image.(*image.RGBA).Pix[0] < 80 {
+		t.Error("the held-back frame was not shown")
+	}
+}

@@ -43,11 +43,17 @@ type swapper struct {
 	// UI's latest snapshot rides along with video repaints this way).
 	extra func()
 
+	// minGap caps the repaint rate (0: none): each repaint costs a full
+	// window paint, so a software-GL user may trade smoothness for CPU.
+	minGap time.Duration
+
 	mu        sync.Mutex
 	views     []*videoView
 	scheduled bool
 	armed     bool // a fallback timer will schedule a swap
+	capArmed  bool // a timer will schedule the swap the cap held back
 	lastEager time.Time
+	lastSwap  time.Time
 }
 
 // lazyWait is how long a self-view frame waits for a remote repaint
@@ -88,6 +94,21 @@ func (s *swapper) request(lazy bool) {
 		s.mu.Unlock()
 		return
 	}
+	if s.minGap > 0 {
+		if wait := s.minGap - now.Sub(s.lastSwap); wait > 0 {
+			if !s.capArmed {
+				s.capArmed = true
+				time.AfterFunc(wait, func() {
+					s.mu.Lock()
+					s.capArmed = false
+					s.mu.Unlock()
+					s.fallback()
+				})
+			}
+			s.mu.Unlock()
+			return
+		}
+	}
 	s.scheduled = true
 	s.mu.Unlock()
 	s.do(s.swapAll)
@@ -96,7 +117,7 @@ func (s *swapper) request(lazy bool) {
 func (s *swapper) fallback() {
 	s.mu.Lock()
 	s.armed = false
-	if s.scheduled {
+	if s.scheduled || s.capArmed {
 		s.mu.Unlock()
 		return
 	}
@@ -109,6 +130,7 @@ func (s *swapper) fallback() {
 func (s *swapper) swapAll() {
 	s.mu.Lock()
 	s.scheduled = false
+	s.lastSwap = time.Now()
 	views := s.views
 	s.mu.Unlock()
 	if s.extra != nil {
