@@ -48,6 +48,24 @@ func TestLayering(t *testing.T) {
 	}
 }
 
+// TestUIImports: the GUI talks to app only (direct imports, tests included).
+func TestUIImports(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}{{"\n"}}{{join .TestImports "\n"}}`, module+"/ui", module).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		for _, bad := range []string{"/call", "/codec", "/capture", "/signalserver"} {
+			if imp == module+bad {
+				t.Errorf("ui or main imports %s: the GUI goes through app", imp)
+			}
+		}
+	}
+}
+
 // TestPureGoBuilds: call, signalserver and the standalone binaries build
 // without cgo (static server, tester rigs).
 func TestPureGoBuilds(t *testing.T) {

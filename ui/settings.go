@@ -12,7 +12,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/peercall/peercall/app"
-	"github.com/peercall/peercall/call"
 )
 
 // settingsScreen edits app.Settings; Save goes through the controller,
@@ -68,14 +67,11 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.icePass.SetPlaceHolder("TURN password")
 	s.iceErr = errLabel()
 	addBtn := widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), s.addICE)
-	names := make([]string, len(call.Policies))
-	for i, p := range call.Policies {
-		names[i] = string(p)
-	}
+	names := app.PolicyNames()
 	s.policyHelp = widget.NewLabel("")
 	s.policyHelp.Wrapping = fyne.TextWrapWord
 	s.policy = widget.NewRadioGroup(names, func(p string) {
-		setText(s.policyHelp, app.PolicyExplanation(call.Policy(p)))
+		setText(s.policyHelp, app.PolicyExplanation(app.ICEPolicy(p)))
 	})
 	s.policy.Horizontal = true
 	s.ports = widget.NewEntry()

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/app"
-	"github.com/peercall/peercall/call"
 )
 
 // fakeCall / fakeEngine stand in for the call pipeline.
@@ -186,9 +185,9 @@ func TestStartAndCallScreens(t *testing.T) {
 	h.golden("call_waiting.xml")
 
 	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
-	fc.events <- app.CallEvent{SAS: &call.SASCode{Digits: "803302", Words: []string{"amber", "butter", "cider", "banjo"}}}
-	fc.events <- app.CallEvent{Stats: &app.CallStats{Stats: call.Stats{Time: fixedNow, RTT: 12 * time.Millisecond, LocalCandidate: "host", RemoteCandidate: "host"}, FPS: 30}}
-	fc.events <- app.CallEvent{Chat: &call.ChatMessage{Text: "hello from the other side", Time: fixedNow}}
+	fc.events <- app.CallEvent{SAS: &app.SASCode{Digits: "803302", Words: []string{"amber", "butter", "cider", "banjo"}}}
+	fc.events <- app.CallEvent{Stats: &app.CallStats{Stats: app.Stats{Time: fixedNow, RTT: 12 * time.Millisecond, LocalCandidate: "host", RemoteCandidate: "host"}, FPS: 30}}
+	fc.events <- app.CallEvent{Chat: &app.ChatMessage{Text: "hello from the other side", Time: fixedNow}}
 	h.until("connected with stats", func(n app.Notify) bool { return n.Quality == 4 && n.SASDigits != "" && len(n.Chat) == 1 })
 	// A remote frame replaces the placeholder.
 	h.u.call.remote.Push(image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420))

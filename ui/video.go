@@ -8,7 +8,7 @@ import (
 
 	"fyne.io/fyne/v2/canvas"
 
-	"github.com/peercall/peercall/codec"
+	"github.com/peercall/peercall/app"
 )
 
 // videoView shows a stream of YCbCr frames in a canvas.Image. Frames are
@@ -159,7 +159,7 @@ func (v *videoView) Push(src *image.YCbCr) {
 	dst := v.bufs[idx]
 	v.mu.Unlock()
 
-	dst = codec.YCbCrToRGBA(dst, src)
+	dst = app.ToRGBA(dst, src)
 
 	v.mu.Lock()
 	v.bufs[idx] = dst

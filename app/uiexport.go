@@ -1,0 +1,37 @@
+package app
+
+import (
+	"image"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/codec"
+)
+
+// The GUI imports app only (see the package map); these forward the few
+// lower-level things it shows or needs on its video path.
+
+// ICEPolicy names an ICE privacy preset (docs/ice-policy.md).
+type ICEPolicy = call.Policy
+
+// PolicyNames lists the ICE policy presets in the order the GUI offers them.
+func PolicyNames() []string {
+	names := make([]string, len(call.Policies))
+	for i, p := range call.Policies {
+		names[i] = string(p)
+	}
+	return names
+}
+
+// ToRGBA converts a decoded picture for display, reusing dst when it fits
+// (codec.YCbCrToRGBA). Safe to call off the main thread.
+func ToRGBA(dst *image.RGBA, src *image.YCbCr) *image.RGBA {
+	return codec.YCbCrToRGBA(dst, src)
+}
+
+// Call types that snapshots and call events carry, named here so the GUI
+// needs no import of call.
+type (
+	SASCode     = call.SASCode
+	Stats       = call.Stats
+	ChatMessage = call.ChatMessage
+)
