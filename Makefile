@@ -13,7 +13,7 @@ DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
 	libxkbcommon-dev xvfb xauth chromium
 
-.PHONY: deps build run test test-nocgo vet bench fuzz clean signal headless
+.PHONY: deps build run test test-nocgo vet bench fuzz clean signal smoke package
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -48,8 +48,20 @@ test-nocgo:
 	CGO_ENABLED=0 $(GO) build ./call/... ./signalserver/...
 	CGO_ENABLED=0 $(GO) vet ./call/... ./signalserver/...
 
-test: deps vet test-nocgo
-	$(GO) test -race -count=1 -timeout 20m ./...
+# GUI smoke run: the real window under Xvfb calls a headless peer on
+# 127.0.0.1; screenshot in $(BUILD)/smoke.png, CPU line printed.
+smoke: deps
+	GO=$(GO) scripts/smoke.sh $(BUILD)
+
+test: deps vet test-nocgo smoke
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Linux desktop package (Peercall.tar.xz: binary, .desktop file, icon) with
+# the fyne CLI, a Go tool dependency of this module.
+package: deps
+	mkdir -p $(BUILD)
+	$(GO) tool fyne package --target linux --release --src .
+	mv -f Peercall.tar.xz $(BUILD)/
 
 # Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
 bench: deps
