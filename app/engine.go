@@ -392,18 +392,7 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 		_ = sess.Close() // ends the track readers before the senders are waited for
 		wg.Wait()
 	}()
-	for _, s := range []interface{ run(context.Context) error }{nilIfNil(lc.vs), nilIfNil(lc.as)} {
-		if s == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.run(mctx); err != nil {
-				lc.log.Warn("media sender stopped", "err", err)
-			}
-		}()
-	}
+	startSenders(mctx, &wg, lc.log, nilIfNil(lc.vs), nilIfNil(lc.as))
 	lastFrames, lastT := int64(0), time.Now()
 	for {
 		select {

@@ -174,7 +174,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		wg.Wait()
 	}()
 	r.sendersStarted = true
-	r.startSenders(mediaCtx, &wg, nilIfNil(r.vs), nilIfNil(r.as))
+	startSenders(mediaCtx, &wg, r.log, nilIfNil(r.vs), nilIfNil(r.as))
 	var filesStarted bool
 
 	// Follow the call until connected, then for Duration.
@@ -207,7 +207,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 					r.onConnected(rep)
 					if !filesStarted {
 						filesStarted = true
-						r.startSenders(mediaCtx, &wg, nilIfNil(r.fs), nilIfNil(r.afs))
+						startSenders(mediaCtx, &wg, r.log, nilIfNil(r.fs), nilIfNil(r.afs))
 					}
 					if end == nil {
 						end = time.After(r.o.Duration)
@@ -474,21 +474,6 @@ func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
 	return src.Next, nil
 }
 
-func (r *headlessRun) startSenders(ctx context.Context, wg *sync.WaitGroup, senders ...interface{ run(context.Context) error }) {
-	for _, s := range senders {
-		if s == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.run(ctx); err != nil {
-				r.log.Warn("media sender stopped", "err", err)
-			}
-		}()
-	}
-}
-
 // closeSenders releases the encoders of senders that never ran (the call
 // did not connect); running senders close their own.
 func (r *headlessRun) closeSenders() {
@@ -498,14 +483,6 @@ func (r *headlessRun) closeSenders() {
 	if r.as != nil {
 		_ = r.as.enc.Close()
 	}
-}
-
-// nilIfNil turns a typed nil pointer into a nil interface.
-func nilIfNil[T any](p *T) interface{ run(context.Context) error } {
-	if p == nil {
-		return nil
-	}
-	return any(p).(interface{ run(context.Context) error })
 }
 
 // onTrack dispatches a remote track to its receiver (pion goroutine).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,4 +200,32 @@ func (a *audioSender) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sender is one media send loop (video or audio, encoded or from a file).
+type sender interface{ run(context.Context) error }
+
+// startSenders runs each non-nil sender on its own goroutine until ctx ends;
+// wg tracks them.
+func startSenders(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, senders ...sender) {
+	for _, s := range senders {
+		if s == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(ctx); err != nil {
+				log.Warn("media sender stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// nilIfNil turns a typed nil pointer into a nil interface.
+func nilIfNil[T any](p *T) sender {
+	if p == nil {
+		return nil
+	}
+	return any(p).(sender)
 }
