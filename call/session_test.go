@@ -129,20 +129,25 @@ func newVP8Track(t *testing.T, id string) *webrtc.TrackLocalStaticSample {
 	return tr
 }
 
+// countPackets is an OnTrack that reads a track to its end, counting packets.
+func countPackets(n *atomic.Int64) func(*webrtc.TrackRemote, *webrtc.RTPReceiver) {
+	return func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			n.Add(1)
+		}
+	}
+}
+
 func newPair(t *testing.T, mod func(a, b *Config)) *pair {
 	t.Helper()
 	p := &pair{}
 	p.sa, p.sb = NewPipeSignalers("alice", "bob")
 	ca := Config{LocalID: "alice", RemoteID: "bob", Signaler: p.sa, ICE: loopbackICE(), InterfacePoll: -1}
 	cb := Config{LocalID: "bob", RemoteID: "alice", Signaler: p.sb, ICE: loopbackICE(), InterfacePoll: -1}
-	cb.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
-				return
-			}
-			p.received.Add(1)
-		}
-	}
+	cb.OnTrack = countPackets(&p.received)
 	if os.Getenv("PEERCALL_DEBUG") != "" {
 		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 		ca.Logger, cb.Logger = slog.New(h), slog.New(h)
@@ -367,14 +372,7 @@ func TestSessionGlare(t *testing.T) {
 
 	var aGot atomic.Int64
 	p := newPair(t, func(a, _ *Config) {
-		a.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				aGot.Add(1)
-			}
-		}
+		a.OnTrack = countPackets(&aGot)
 	})
 	defer p.close()
 	p.start(t)
@@ -697,14 +695,7 @@ func TestSessionLostAnswerRecovers(t *testing.T) {
 	p := newPair(t, func(a, b *Config) {
 		drop = &dropAnswers{PipeSignaler: b.Signaler.(*PipeSignaler)}
 		b.Signaler = drop
-		a.OnTrack = func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				aGot.Add(1)
-			}
-		}
+		a.OnTrack = countPackets(&aGot)
 	})
 	defer p.close()
 	p.start(t)
