@@ -154,6 +154,10 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	r.link.SetRemote(remote)
 
 	sess, err := call.New(r.callConfig(client, remote, tracks))
+	if errors.Is(err, call.ErrNoICEServer) || errors.Is(err, call.ErrNoRelayServer) {
+		return fmt.Errorf("%w: ICE policy %q has no server to gather through (neither the signaling server nor --stun/--turn gave one): add --stun or --turn, or use --ice-policy mdns or all: %w",
+			ErrConnect, r.o.ICEPolicy, err)
+	}
 	if err != nil {
 		return fmt.Errorf("call setup: %w", err)
 	}

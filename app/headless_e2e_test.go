@@ -331,3 +331,25 @@ func TestHeadlessSurvivesSignalingRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadlessNoHostWithoutServers: no-host hides host candidates, so with
+// no STUN/TURN server nothing could connect: both peers say so at once
+// (exit 4) instead of waiting for the connect timeout.
+func TestHeadlessNoHostWithoutServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end call")
+	}
+	url, _ := startSignal(t)
+	bin := buildHeadless(t, true)
+	args := []string{"--ice-policy", "no-host", "--video", "none", "--audio", "none"}
+	start := time.Now()
+	res := runPair(t, url, [2]peerSpec{{bin, args}, {bin, args}}, 0, nil)
+	for i, r := range res {
+		if r.code != app.ExitConnect || !strings.Contains(r.stderr, "--stun") {
+			t.Errorf("peer %d: exit %d, stderr %q; want exit 4 naming --stun", i, r.code, r.stderr)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v: should fail before any ICE timeout", d)
+	}
+}

@@ -24,6 +24,9 @@ var (
 	// ErrNoRelayServer is returned when a relay-only policy has no usable
 	// TURN server.
 	ErrNoRelayServer = errors.New("call: policy needs a TURN server")
+	// ErrNoICEServer is returned when a policy without host candidates
+	// (no-host) has no STUN or TURN server: it could gather nothing.
+	ErrNoICEServer = errors.New("call: policy needs a STUN or TURN server")
 	// ErrNoFingerprint is returned when an SDP carries no a=fingerprint.
 	ErrNoFingerprint = errors.New("call: no DTLS fingerprint in SDP")
 	// ErrBadFingerprint reports a malformed fingerprint value.

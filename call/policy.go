@@ -274,6 +274,9 @@ func FilterICEServers(p Policy, servers []webrtc.ICEServer) ([]webrtc.ICEServer,
 	if (p == PolicyRelay || p == PolicyProxy) && turns == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoRelayServer, p)
 	}
+	if p == PolicyNoHost && len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoICEServer, p)
+	}
 
 	return out, nil
 }

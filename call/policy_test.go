@@ -91,6 +91,7 @@ func TestFilterICEServers(t *testing.T) {
 		{PolicyRelay, servers, []string{"turn:t.example:3478?transport=udp", "turn:t.example:3478?transport=tcp", "turns:t.example:5349"}, nil},
 		{PolicyProxy, servers, []string{"turn:t.example:3478?transport=tcp", "turns:t.example:5349"}, nil},
 		{PolicyRelay, servers[:1], nil, ErrNoRelayServer},
+		{PolicyNoHost, nil, nil, ErrNoICEServer},
 		{PolicyProxy, []webrtc.ICEServer{{URLs: []string{"turn:t.example:3478"}}}, nil, ErrNoRelayServer},
 		{PolicyAll, []webrtc.ICEServer{{URLs: []string{"http://x"}}}, nil, ErrInvalidConfig},
 	}
