@@ -824,6 +824,8 @@ func UserMessage(err error) string {
 		return "Timed out. The other person may be behind a firewall that blocks calls; try a TURN server in Settings."
 	case errors.Is(err, call.ErrNoRelayServer):
 		return "This ICE policy needs a TURN server: add one in Settings."
+	case errors.Is(err, call.ErrNoICEServer):
+		return "This ICE policy hides your local addresses and needs a STUN or TURN server: add one in Settings, or choose \"mdns\"."
 	case errors.Is(err, ErrUnsupportedMedia):
 		return "Camera or microphone could not be used."
 	}
