@@ -68,8 +68,9 @@ type BenchResult struct {
 
 // MachineInfo says what the figures were measured on.
 type MachineInfo struct {
-	Cores   int       `json:"cores"`
-	LoadAvg []float64 `json:"load_avg"`
+	Cores        int       `json:"cores"`
+	LoadAvgStart []float64 `json:"load_avg_start"`
+	LoadAvg      []float64 `json:"load_avg"`
 	GoOS    string    `json:"goos"`
 	GoArch  string    `json:"goarch"`
 	Model   string    `json:"cpu_model,omitempty"`
@@ -326,7 +327,7 @@ func spread(xs []float64) Spread {
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 func machineInfo() MachineInfo {
-	m := MachineInfo{Cores: runtime.NumCPU(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, LoadAvg: loadAvg()}
+	m := MachineInfo{Cores: runtime.NumCPU(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, LoadAvgStart: loadAvg()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -355,7 +356,8 @@ func loadAvg() []float64 {
 // Markdown renders the result as the tables of docs/benchmarks.md.
 func (r *BenchResult) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Machine: %d cores (%s), %s/%s, load average %v at the end.\n\n", r.Machine.Cores, r.Machine.Model, r.Machine.GoOS, r.Machine.GoArch, r.Machine.LoadAvg)
+	fmt.Fprintf(&b, "Machine: %d cores (%s), %s/%s, load average %v at the start, %v at the end.\n\n",
+		r.Machine.Cores, r.Machine.Model, r.Machine.GoOS, r.Machine.GoArch, r.Machine.LoadAvgStart, r.Machine.LoadAvg)
 	fmt.Fprintf(&b, "### Call setup (joiner, %d calls, 640x480)\n\n", r.Setup.FirstFrameMS.N)
 	b.WriteString("| figure | median | min | max | goal |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| join → ICE connected (ms) | %.1f | %.1f | %.1f | |\n", r.Setup.ICEConnectedMS.Median, r.Setup.ICEConnectedMS.Min, r.Setup.ICEConnectedMS.Max)

@@ -59,13 +59,13 @@ func TestSpread(t *testing.T) {
 
 func TestBenchMarkdown(t *testing.T) {
 	rep := &Report{VideoIn: VideoInStats{FPS: 29.5}, AudioIn: AudioInStats{ConcealedRatio: 0.01, FECRecovered: 7}}
-	r := &BenchResult{Time: time.Now(), Calls: []BenchCall{
+	r := &BenchResult{Time: time.Now(), Machine: MachineInfo{Cores: 2, LoadAvgStart: []float64{0.5}, LoadAvg: []float64{1.5}}, Calls: []BenchCall{
 		{Scenario: "quality", Size: "640x480", Host: rep, Joiner: rep},
 		{Scenario: "loss", Size: "640x480", Loss: 10, FEC: true, Host: rep, Joiner: rep},
 		{Scenario: "quality", Size: "1280x720", Err: "boom"},
 	}}
 	md := r.Markdown()
-	for _, want := range []string{"| 640x480 | host | 29.5 |", "| 10 % | on | 1.00 % | 14 |", "failed: boom"} {
+	for _, want := range []string{"load average [0.5] at the start, [1.5] at the end", "| 640x480 | host | 29.5 |", "| 10 % | on | 1.00 % | 14 |", "failed: boom"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
