@@ -71,9 +71,9 @@ type MachineInfo struct {
 	Cores        int       `json:"cores"`
 	LoadAvgStart []float64 `json:"load_avg_start"`
 	LoadAvg      []float64 `json:"load_avg"`
-	GoOS    string    `json:"goos"`
-	GoArch  string    `json:"goarch"`
-	Model   string    `json:"cpu_model,omitempty"`
+	GoOS         string    `json:"goos"`
+	GoArch       string    `json:"goarch"`
+	Model        string    `json:"cpu_model,omitempty"`
 }
 
 // BenchMain runs the call-quality bench and returns an exit code.
