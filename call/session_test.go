@@ -191,20 +191,34 @@ func (p *pair) waitConnected(t *testing.T) {
 }
 
 // writeSamples writes fake VP8 frames until stop is closed.
-func writeSamples(tr *webrtc.TrackLocalStaticSample, stop <-chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
+// streamSamples writes a fake VP8 sample to each track every 20 ms until
+// the returned stop function is called; stop waits for the writers and may
+// be called more than once.
+func streamSamples(tracks ...*webrtc.TrackLocalStaticSample) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	frame := make([]byte, 800)
 	frame[0] = 0x10 // VP8 payload descriptor start bit; content is opaque to RTP
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-			_ = tr.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-		}
+	for _, tr := range tracks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					_ = tr.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+				}
+			}
+		}()
 	}
+
+	var once sync.Once
+
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 func TestSessionLoopbackCall(t *testing.T) {
@@ -239,12 +253,8 @@ func TestSessionLoopbackCall(t *testing.T) {
 	p.start(t)
 	p.waitConnected(t)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go writeSamples(video, stop, &wg)
-	go writeSamples(audio, stop, &wg)
-	defer func() { close(stop); wg.Wait() }()
+	stopSamples := streamSamples(video, audio)
+	defer stopSamples()
 
 	t.Run("media", func(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
@@ -343,9 +353,7 @@ func TestSessionLoopbackCall(t *testing.T) {
 	})
 
 	t.Run("bye", func(t *testing.T) {
-		close(stop)
-		wg.Wait()
-		stop = make(chan struct{})
+		stopSamples()
 		if err := p.a.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -421,12 +429,7 @@ func TestSessionGlare(t *testing.T) {
 		t.Fatal("both sides did not offer")
 	}
 
-	stop := make(chan struct{})
-	var ww sync.WaitGroup
-	ww.Add(2)
-	go writeSamples(va, stop, &ww)
-	go writeSamples(vb, stop, &ww)
-	defer func() { close(stop); ww.Wait() }()
+	defer streamSamples(va, vb)()
 	deadline := time.Now().Add(15 * time.Second)
 	for (p.received.Load() < 10 || aGot.Load() < 10) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -533,11 +536,7 @@ func TestSessionFlexFEC(t *testing.T) {
 	p.sa.Tap(offers.tap)
 	p.start(t)
 	p.waitConnected(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go writeSamples(video, stop, &wg)
-	defer func() { close(stop); wg.Wait() }()
+	defer streamSamples(video)()
 	deadline := time.Now().Add(10 * time.Second)
 	for p.received.Load() < 20 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -623,15 +622,20 @@ func TestSessionLateDescription(t *testing.T) {
 	}
 }
 
-// dropFirstOffer loses the first offer, as when the impolite side offers
-// before the peer's signaling listens.
-type dropFirstOffer struct {
+// dropNext loses the next signal of one kind while armed: an offer sent
+// before the peer's signaling listens, an answer lost in a signaling restart
+// (messages to a peer in resume grace are dropped).
+type dropNext struct {
 	*PipeSignaler
-	dropped atomic.Bool
+	kind    SignalKind
+	armed   atomic.Bool
+	dropped atomic.Int32
 }
 
-func (d *dropFirstOffer) Send(ctx context.Context, s Signal) error {
-	if s.Kind == SignalOffer && d.dropped.CompareAndSwap(false, true) {
+func (d *dropNext) Send(ctx context.Context, s Signal) error {
+	if s.Kind == d.kind && d.armed.CompareAndSwap(true, false) {
+		d.dropped.Add(1)
+
 		return nil
 	}
 
@@ -642,9 +646,10 @@ func TestSessionLostFirstOffer(t *testing.T) {
 	defer test.TimeOut(30 * time.Second).Stop()
 	defer test.CheckRoutines(t)()
 
-	var drop *dropFirstOffer
+	var drop *dropNext
 	p := newPair(t, func(a, _ *Config) {
-		drop = &dropFirstOffer{PipeSignaler: a.Signaler.(*PipeSignaler)}
+		drop = &dropNext{PipeSignaler: a.Signaler.(*PipeSignaler), kind: SignalOffer}
+		drop.armed.Store(true)
 		a.Signaler = drop
 	})
 	defer p.close()
@@ -659,26 +664,9 @@ func TestSessionLostFirstOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitConnected(t)
-	if !drop.dropped.Load() {
+	if drop.dropped.Load() == 0 {
 		t.Fatal("no offer was dropped")
 	}
-}
-
-// dropAnswers loses the polite side's answers while armed, as a signaling
-// server restart can (messages to a peer in resume grace are dropped).
-type dropAnswers struct {
-	*PipeSignaler
-	armed   atomic.Bool
-	dropped atomic.Int32
-}
-
-func (d *dropAnswers) Send(ctx context.Context, s Signal) error {
-	if s.Kind == SignalAnswer && d.armed.CompareAndSwap(true, false) {
-		d.dropped.Add(1)
-		return nil
-	}
-
-	return d.PipeSignaler.Send(ctx, s)
 }
 
 // TestSessionLostAnswerRecovers: the polite side's answer to a
@@ -690,10 +678,10 @@ func TestSessionLostAnswerRecovers(t *testing.T) {
 	defer test.TimeOut(30 * time.Second).Stop()
 	defer test.CheckRoutines(t)()
 
-	var drop *dropAnswers
+	var drop *dropNext
 	var aGot atomic.Int64
 	p := newPair(t, func(a, b *Config) {
-		drop = &dropAnswers{PipeSignaler: b.Signaler.(*PipeSignaler)}
+		drop = &dropNext{PipeSignaler: b.Signaler.(*PipeSignaler), kind: SignalAnswer}
 		b.Signaler = drop
 		a.OnTrack = countPackets(&aGot)
 	})
@@ -717,12 +705,7 @@ func TestSessionLostAnswerRecovers(t *testing.T) {
 	if err := p.b.AddTrack(v2); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var ww sync.WaitGroup
-	ww.Add(2)
-	go writeSamples(v1, stop, &ww)
-	go writeSamples(v2, stop, &ww)
-	defer func() { close(stop); ww.Wait() }()
+	defer streamSamples(v1, v2)()
 	for aGot.Load() < 20 && time.Now().Before(deadline.Add(10*time.Second)) {
 		time.Sleep(50 * time.Millisecond)
 	}

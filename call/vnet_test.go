@@ -398,11 +398,7 @@ func TestVNetICERestart(t *testing.T) {
 	p.sa.Tap(sa.tap)
 	p.start(t)
 	p.waitConnected(t)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go writeSamples(video, stop, &wg)
-	defer func() { close(stop); wg.Wait() }()
+	defer streamSamples(video)()
 
 	tp.cut.Store(true)
 	p.updA.wait(t, "alice reconnecting", 10*time.Second, isState(StateReconnecting))
