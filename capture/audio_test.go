@@ -386,22 +386,31 @@ func TestAudioReaderAndPacing(t *testing.T) {
 	if el := time.Since(start); el < 50*time.Millisecond {
 		t.Fatalf("6 paced 10 ms chunks took %v", el)
 	}
+	checkCloseUnblocks(t, func() error { _, err := src.Next(); return err }, src.Close,
+		func() error { _, _, err := r.Read(); return err })
+}
+
+// checkCloseUnblocks runs next in a loop (a paced source blocks in it),
+// closes the source, and checks that next fails with ErrClosed and the
+// mediadevices reader ends with io.EOF.
+func checkCloseUnblocks(t *testing.T, next, closeSrc, read func() error) {
+	t.Helper()
 	done := make(chan error)
 	go func() {
 		for {
-			if _, err := src.Next(); err != nil {
+			if err := next(); err != nil {
 				done <- err
 				return
 			}
 		}
 	}()
-	time.Sleep(15 * time.Millisecond)
-	src.Close()
+	time.Sleep(30 * time.Millisecond) // let next block in pacing
+	_ = closeSrc()
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
 	}
-	if _, _, err := r.Read(); err != io.EOF {
-		t.Fatalf("reader after close: %v", err)
+	if err := read(); err != io.EOF {
+		t.Fatalf("reader after close: %v, want io.EOF", err)
 	}
 }
 

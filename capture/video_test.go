@@ -5,7 +5,6 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -267,24 +266,8 @@ func TestPatternPacingAndClose(t *testing.T) {
 	if el := time.Since(start); el < (n-1)*20*time.Millisecond {
 		t.Fatalf("%d paced frames took %v", n, el)
 	}
-	done := make(chan error)
-	go func() {
-		// Blocks in pacing until Close.
-		for {
-			if _, err := src.Next(); err != nil {
-				done <- err
-				return
-			}
-		}
-	}()
-	time.Sleep(30 * time.Millisecond)
-	src.Close()
-	if err := <-done; !errors.Is(err, ErrClosed) {
-		t.Fatalf("after close: %v", err)
-	}
-	if _, _, err := r.Read(); err != io.EOF {
-		t.Fatalf("reader after close: %v, want io.EOF", err)
-	}
+	checkCloseUnblocks(t, func() error { _, err := src.Next(); return err }, src.Close,
+		func() error { _, _, err := r.Read(); return err })
 }
 
 func BenchmarkPatternRender(b *testing.B) {
