@@ -68,15 +68,12 @@ type headlessRun struct {
 	afs *encodedSender // audio from file
 
 	mu           sync.Mutex
-	iceConnected time.Time
 	connectedAt  time.Time
 	endedAt      time.Time
 	cpuAtConnect [2]time.Duration // user, sys
 
 	sendersStarted bool // owner goroutine only
 	restarts       int
-	lastStats      call.Stats
-	sas            string
 }
 
 // RunHeadless runs one call and returns its report. The report is returned
@@ -228,18 +225,6 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 				case call.StateEnded:
 					return r.endedEarly(end != nil)
 				}
-			case call.UpdateStats:
-				if up.Stats != nil {
-					r.mu.Lock()
-					r.lastStats = *up.Stats
-					r.mu.Unlock()
-				}
-			case call.UpdateSAS:
-				if up.SAS != nil {
-					r.mu.Lock()
-					r.sas = up.SAS.Digits
-					r.mu.Unlock()
-				}
 			}
 		}
 	}
@@ -269,8 +254,7 @@ func (r *headlessRun) endedEarly(wasConnected bool) error {
 func (r *headlessRun) onConnected(rep *Report) {
 	now := time.Now()
 	r.mu.Lock()
-	if r.iceConnected.IsZero() {
-		r.iceConnected = now
+	if r.connectedAt.IsZero() {
 		r.connectedAt = now
 		r.cpuAtConnect[0], r.cpuAtConnect[1] = cpuTimes()
 	}
@@ -548,18 +532,19 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 			rep.CPU.PercentOfCore = 100 * used.Seconds() / span
 		}
 	}
-	st, connectedAt, restarts, sas := r.lastStats, r.connectedAt, r.restarts, r.sas
+	connectedAt, restarts := r.connectedAt, r.restarts
 	if !r.endedAt.IsZero() {
 		end = r.endedAt
 	}
 	r.mu.Unlock()
+	// The session keeps its last stats snapshot and SAS after it closed.
+	var st call.Stats
 	if r.sess != nil {
 		st = r.sess.Stats()
-		if code, err := r.sess.SAS(); err == nil && sas == "" {
-			sas = code.Digits
+		if code, err := r.sess.SAS(); err == nil {
+			rep.SAS = code.Digits
 		}
 	}
-	rep.SAS = sas
 	if r.link != nil {
 		rep.ICE.LocalCandidateTypes = r.link.CandidateTypes()
 	}
