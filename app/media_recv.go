@@ -55,8 +55,6 @@ type videoReceiver struct {
 	height    int
 	lastKFReq time.Time
 	plis      int
-	packets   int
-	first     time.Time
 }
 
 type rtpWriter interface {
@@ -103,9 +101,6 @@ func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
 }
 
 func (v *videoReceiver) handle(pkt *rtp.Packet) {
-	v.mu.Lock()
-	v.packets++
-	v.mu.Unlock()
 	if v.rec != nil {
 		_ = v.rec.WriteRTP(pkt)
 	}
@@ -146,9 +141,6 @@ func (v *videoReceiver) decode(f codec.Frame) {
 		}
 	}
 	v.mu.Lock()
-	if v.first.IsZero() {
-		v.first = now
-	}
 	v.decodedAt = append(v.decodedAt, now)
 	if df.Width > 0 {
 		v.width, v.height = df.Width, df.Height
@@ -181,7 +173,10 @@ func (v *videoReceiver) maybeRequestKeyFrame() {
 func (v *videoReceiver) firstFrame() time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.first
+	if len(v.decodedAt) == 0 {
+		return time.Time{}
+	}
+	return v.decodedAt[0]
 }
 
 // summary fills the video_in and latency parts of the report for frames
