@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"time"
 )
@@ -23,6 +24,8 @@ type GUIOptions struct {
 	CPUReport       bool          // print process CPU use at exit
 	CPUProfile      string        // write a pprof CPU profile
 	MaxDisplayFPS   int           // cap window repaints (0: follow the video)
+	WindowW         int           // initial window size in device-independent pixels
+	WindowH         int
 }
 
 // ParseGUIFlags parses the GUI command line (everything but --headless).
@@ -46,6 +49,7 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	fs.BoolVar(&o.CPUReport, "cpu-report", false, "print CPU use at exit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
 	fs.IntVar(&o.MaxDisplayFPS, "max-display-fps", 0, "repaint the window at most N times a second (saves CPU with software GL; 0 = follow the video)")
+	window := fs.String("window", "960x640", "initial window size `WxH`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errHelp
@@ -64,6 +68,10 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	case "", "mic", "synthetic", "tone", "none":
 	default:
 		return o, badFlag("--audio %q: want mic, synthetic, tone or none", o.Media.Audio)
+	}
+	if n, err := fmt.Sscanf(*window, "%dx%d", &o.WindowW, &o.WindowH); err != nil || n != 2 ||
+		o.WindowW < 320 || o.WindowH < 240 || o.WindowW > 16384 || o.WindowH > 16384 {
+		return o, badFlag("--window %q: want WxH, from 320x240 to 16384x16384", *window)
 	}
 	if o.MaxDisplayFPS < 0 || o.MaxDisplayFPS > 240 {
 		return o, badFlag("--max-display-fps must be 0..240")

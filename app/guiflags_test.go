@@ -25,6 +25,10 @@ func TestParseGUIFlags(t *testing.T) {
 		{[]string{"--nope"}, false},
 		{[]string{"--max-display-fps", "20"}, true},
 		{[]string{"--max-display-fps", "-1"}, false},
+		{[]string{"--window", "1920x1080"}, true},
+		{[]string{"--window", "1920"}, false},
+		{[]string{"--window", "100x100"}, false},
+		{[]string{"--window", "axb"}, false},
 	}
 	for _, tt := range tests {
 		_, err := ParseGUIFlags(tt.args, io.Discard)
@@ -38,6 +42,12 @@ func TestParseGUIFlags(t *testing.T) {
 	o, err := ParseGUIFlags([]string{"--screenshot", "build/x.png", "--screenshot-after", "2s", "--quit-after", "9s", "--cpu-report"}, io.Discard)
 	if err != nil || o.Screenshot != "build/x.png" || o.ScreenshotAfter != 2*time.Second || o.QuitAfter != 9*time.Second || !o.CPUReport {
 		t.Errorf("got %+v %v", o, err)
+	}
+	if o, err := ParseGUIFlags([]string{"--window", "1280x720"}, io.Discard); err != nil || o.WindowW != 1280 || o.WindowH != 720 {
+		t.Errorf("--window 1280x720: got %dx%d %v", o.WindowW, o.WindowH, err)
+	}
+	if o, err := ParseGUIFlags(nil, io.Discard); err != nil || o.WindowW != 960 || o.WindowH != 640 {
+		t.Errorf("default window: got %dx%d %v", o.WindowW, o.WindowH, err)
 	}
 	if _, err := ParseGUIFlags([]string{"-h"}, io.Discard); !IsHelp(err) {
 		t.Errorf("-h: %v", err)

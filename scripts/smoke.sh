@@ -4,7 +4,8 @@
 # synthetic sources, saves a screenshot and prints its CPU use while the call
 # is connected. Nothing leaves loopback.
 #   scripts/smoke.sh [BUILD_DIR]     (needs xvfb-run; builds BUILD_DIR/peercall)
-# SMOKE_SECONDS (default 16) is how long the GUI runs; SMOKE_ARGS adds GUI flags.
+# SMOKE_SECONDS (default 16) is how long the GUI runs; SMOKE_ARGS adds GUI flags;
+# SMOKE_SCREEN (default 1280x800) is the Xvfb screen size.
 set -euo pipefail
 BUILD=${1:-build}
 GO=${GO:-go}
@@ -35,7 +36,7 @@ for try in 1 2 3 4 5; do
 done
 [ -n "$peer" ] || { echo "smoke: headless peer did not start"; cat "$BUILD/smoke-peer.log"; exit 1; }
 
-xvfb-run -a -s "-screen 0 1280x800x24" "$BUILD/peercall" --room smoke --name gui \
+xvfb-run -a -s "-screen 0 ${SMOKE_SCREEN:-1280x800}x24" "$BUILD/peercall" --room smoke --name gui \
 	--join "ws://127.0.0.1:$port/ws" --loopback-only --auto-join --video synthetic --audio synthetic \
 	--screenshot "$BUILD/smoke.png" --screenshot-after 5s --quit-after "${DURATION}s" --cpu-report \
 	${SMOKE_ARGS:-} >"$BUILD/smoke-gui.log" 2>&1
