@@ -37,6 +37,11 @@ var (
 	ErrChatUnavailable = errors.New("call: chat channel not open")
 	// ErrChatTooLong is returned for chat messages over MaxChatBytes.
 	ErrChatTooLong = errors.New("call: chat message too long")
+	// ErrBadMessage reports a data channel message that cannot be decoded.
+	ErrBadMessage = errors.New("call: bad data channel message")
+	// ErrUnknownMessage reports a data channel message of a type this
+	// version does not know (a newer peer): ignored.
+	ErrUnknownMessage = errors.New("call: unknown data channel message type")
 	// ErrUnknownTrack is returned by ReplaceTrack for an id never added.
 	ErrUnknownTrack = errors.New("call: unknown track")
 	// ErrSDP reports an SDP that cannot be parsed or rewritten.

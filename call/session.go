@@ -103,10 +103,11 @@ type UpdateKind int
 
 // Update kinds.
 const (
-	UpdateState UpdateKind = iota + 1 // From, State, Event, Reason, Err
-	UpdateChat                        // Chat
-	UpdateStats                       // Stats
-	UpdateSAS                         // SAS
+	UpdateState       UpdateKind = iota + 1 // From, State, Event, Reason, Err
+	UpdateChat                              // Chat
+	UpdateStats                             // Stats
+	UpdateSAS                               // SAS
+	UpdateRemoteMedia                       // RemoteMedia
 )
 
 func (k UpdateKind) String() string {
@@ -119,13 +120,16 @@ func (k UpdateKind) String() string {
 		return "stats"
 	case UpdateSAS:
 		return "sas"
+	case UpdateRemoteMedia:
+		return "remote-media"
 	default:
 		return fmt.Sprintf("UpdateKind(%d)", int(k))
 	}
 }
 
 // Update is what a session publishes: every state transition with its
-// reason, received chat, stats snapshots and the SAS once connected.
+// reason, received chat, stats snapshots, the SAS once connected and the
+// peer's media state (mic, camera) each time it says what it is.
 type Update struct {
 	Kind UpdateKind
 	Time time.Time
@@ -135,9 +139,10 @@ type Update struct {
 	Reason      string // short, user-safe
 	Err         error  // set when State is StateFailed (wraps a sentinel)
 
-	Chat  *ChatMessage
-	Stats *Stats
-	SAS   *SASCode
+	Chat        *ChatMessage
+	Stats       *Stats
+	SAS         *SASCode
+	RemoteMedia *MediaState
 }
 
 // ChatMessage is one text message received over the data channel.
@@ -185,9 +190,16 @@ type Session struct {
 	audioSSRC atomic.Uint32
 	stateNow  atomic.Int32
 
-	mu    sync.Mutex // guards stats, sas
-	stats Stats
-	sas   *SASCode
+	mu          sync.Mutex // guards stats, sas, remoteMedia
+	stats       Stats
+	sas         *SASCode
+	remoteMedia *MediaState
+
+	// mediaMu orders media state sends: SetLocalMedia and the channel's
+	// open callback both send under it, so the last send is the latest
+	// state.
+	mediaMu    sync.Mutex
+	localMedia *MediaState
 
 	// Owner goroutine only.
 	pc              *webrtc.PeerConnection
@@ -419,6 +431,51 @@ func (s *Session) SendChat(text string) error {
 	}
 
 	return nil
+}
+
+// SetLocalMedia records whether our microphone (audio) and camera (video)
+// are on and tells the peer: now if the data channel is open, and again
+// each time it opens, so the peer learns it after a reconnect too. It may
+// be called before Start. Safe from any goroutine.
+func (s *Session) SetLocalMedia(audio, video bool) error {
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
+	m := MediaState{Audio: audio, Video: video}
+	s.mediaMu.Lock()
+	defer s.mediaMu.Unlock()
+	s.localMedia = &m
+	dc := s.dcPtr.Load()
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return nil // sent on open
+	}
+
+	return s.sendMedia(dc, m)
+}
+
+// sendMedia sends m on dc; the caller holds mediaMu.
+func (s *Session) sendMedia(dc *webrtc.DataChannel, m MediaState) error {
+	b, err := encodeMedia(m)
+	if err != nil {
+		return err
+	}
+	if err := dc.SendText(string(b)); err != nil {
+		return fmt.Errorf("send media state: %w", err)
+	}
+
+	return nil
+}
+
+// RemoteMedia returns the peer's latest media state, and false until the
+// peer has sent one (an older peer never does).
+func (s *Session) RemoteMedia() (MediaState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.remoteMedia == nil {
+		return MediaState{}, false
+	}
+
+	return *s.remoteMedia, true
 }
 
 // Stats returns the latest snapshot (zero before the first interval).
@@ -716,20 +773,51 @@ func (s *Session) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 }
 
 func (s *Session) bindChat(dc *webrtc.DataChannel) {
-	dc.OnOpen(func() { s.dcPtr.Store(dc) })
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if !m.IsString || len(m.Data) > MaxChatBytes+256 {
-			return
+	dc.OnOpen(func() {
+		s.dcPtr.Store(dc)
+		s.mediaMu.Lock()
+		defer s.mediaMu.Unlock()
+		if s.localMedia != nil {
+			if err := s.sendMedia(dc, *s.localMedia); err != nil {
+				s.log.Warn("media state not sent", "err", err)
+			}
 		}
-		var w chatWire
-		if err := json.Unmarshal(m.Data, &w); err != nil || !utf8.ValidString(w.Text) || len(w.Text) > MaxChatBytes {
-			s.log.Debug("bad chat message dropped")
+	})
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if !m.IsString {
+			s.log.Info("binary data channel message dropped")
 
 			return
 		}
-		msg := &ChatMessage{From: s.cfg.RemoteID, Text: w.Text, Time: time.UnixMilli(w.Time)}
-		s.q.push(func() { s.publish(Update{Kind: UpdateChat, Chat: msg}) })
+		msg, err := decodeDataMessage(m.Data)
+		switch {
+		case errors.Is(err, ErrUnknownMessage):
+			s.log.Debug("data channel message of unknown type ignored")
+
+			return
+		case err != nil:
+			s.log.Info("bad data channel message dropped", "err", err)
+
+			return
+		}
+		s.onDataMessage(msg)
 	})
+}
+
+// onDataMessage runs on the data channel's goroutine; publishing happens on
+// the owner goroutine.
+func (s *Session) onDataMessage(msg dataMessage) {
+	switch msg.kind {
+	case dataChat:
+		c := &ChatMessage{From: s.cfg.RemoteID, Text: msg.chat.Text, Time: time.UnixMilli(msg.chat.Time)}
+		s.q.push(func() { s.publish(Update{Kind: UpdateChat, Chat: c}) })
+	case dataMedia:
+		m := msg.media
+		s.mu.Lock()
+		s.remoteMedia = &m
+		s.mu.Unlock()
+		s.q.push(func() { s.publish(Update{Kind: UpdateRemoteMedia, RemoteMedia: &m}) })
+	}
 }
 
 // ---- negotiation ----
