@@ -131,18 +131,31 @@ func BenchmarkVP8Decode(b *testing.B) {
 	}
 }
 
+// BenchmarkYCbCrToRGBA compares the display conversion through libyuv (what
+// YCbCrToRGBA does with 4:2:0 pictures) with the Go fallback.
 func BenchmarkYCbCrToRGBA(b *testing.B) {
 	for _, sz := range vp8BenchSizes[:2] {
-		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
-			src := benchFrames(sz.w, sz.h, 1)[0]
-			dst := YCbCrToRGBA(nil, src)
-			n := 0
-			for b.Loop() {
-				dst = YCbCrToRGBA(dst, src)
-				n++
-			}
-			reportMsPerFrame(b, n)
-		})
+		src := benchFrames(sz.w, sz.h, 1)[0]
+		dst := image.NewRGBA(src.Rect)
+		for _, impl := range []struct {
+			name    string
+			convert func()
+		}{
+			{"libyuv", func() { YCbCrToRGBA(dst, src) }},
+			{"go", func() { convertRows(dst, src, 0, sz.h) }},
+		} {
+			b.Run(fmt.Sprintf("%dx%d/%s", sz.w, sz.h, impl.name), func(b *testing.B) {
+				if impl.name == "libyuv" && !i420Fits(dst, src) {
+					b.Fatal("picture does not take the libyuv path")
+				}
+				n := 0
+				for b.Loop() {
+					impl.convert()
+					n++
+				}
+				reportMsPerFrame(b, n)
+			})
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ func TestYCbCrToRGBA(t *testing.T) {
 		{"420", image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420},
 		{"420 odd", image.Rect(0, 0, 33, 17), image.YCbCrSubsampleRatio420},
 		{"420 offset", image.Rect(2, 3, 40, 30), image.YCbCrSubsampleRatio420},
-		{"420 large parallel", image.Rect(0, 0, 800, 602), image.YCbCrSubsampleRatio420},
+		{"420 large", image.Rect(0, 0, 800, 602), image.YCbCrSubsampleRatio420},
 		{"422", image.Rect(0, 0, 30, 20), image.YCbCrSubsampleRatio422},
 		{"444", image.Rect(1, 1, 30, 20), image.YCbCrSubsampleRatio444},
 	}
@@ -46,8 +46,10 @@ func TestYCbCrToRGBA(t *testing.T) {
 					c := src.YCbCrAt(x, y)
 					r, g, b := refBT601(c.Y, c.Cb, c.Cr)
 					p := dst.RGBAAt(x, y)
-					for _, d := range [][2]float64{{float64(p.R), clampF(r)}, {float64(p.G), clampF(g)}, {float64(p.B), clampF(b)}} {
-						if d[0]-d[1] > 2 || d[1]-d[0] > 2 {
+					// Blue may be 3 off: libyuv (cgo, 4:2:0) multiplies Cb by
+					// 2.0 instead of 2.017, as its SIMD coefficients are int8.
+					for _, d := range [][3]float64{{float64(p.R), clampF(r), 2}, {float64(p.G), clampF(g), 2}, {float64(p.B), clampF(b), 3}} {
+						if d[0]-d[1] > d[2] || d[1]-d[0] > d[2] {
 							t.Fatalf("(%d,%d): got %v, want %.1f %.1f %.1f", x, y, p, r, g, b)
 						}
 					}

@@ -7,7 +7,7 @@ import (
 )
 
 // TestMain fails the run if any test leaves a goroutine behind (the null
-// player's ticker, the row-parallel RGBA conversion).
+// player's ticker, for one).
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

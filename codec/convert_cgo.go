@@ -1,0 +1,29 @@
+//go:build cgo
+
+package codec
+
+// #cgo LDFLAGS: -lyuv
+// #include <libyuv/convert_argb.h>
+import "C"
+
+import "image"
+
+// i420ToRGBA converts src with libyuv. libyuv names formats after a
+// little-endian 32-bit word, so its "ABGR" is R, G, B, A in memory: the
+// layout of image.RGBA. Its I420 constants are BT.601 limited range, like
+// the Go code. The caller has checked src with i420Fits; dst has src's
+// bounds. It reports false if libyuv refused the arguments.
+func i420ToRGBA(dst *image.RGBA, src *image.YCbCr) bool {
+	r := src.Rect
+	y0 := src.YOffset(r.Min.X, r.Min.Y)
+	c0 := src.COffset(r.Min.X, r.Min.Y)
+	d0 := dst.PixOffset(r.Min.X, r.Min.Y)
+	// Plain byte slices: cgo lets C read them for the duration of the call.
+	rc := C.I420ToABGR(
+		(*C.uint8_t)(&src.Y[y0]), C.int(src.YStride),
+		(*C.uint8_t)(&src.Cb[c0]), C.int(src.CStride),
+		(*C.uint8_t)(&src.Cr[c0]), C.int(src.CStride),
+		(*C.uint8_t)(&dst.Pix[d0]), C.int(dst.Stride),
+		C.int(r.Dx()), C.int(r.Dy()))
+	return rc == 0
+}
