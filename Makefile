@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build and the tests need: C codecs for cgo, GL/X11
 # headers for Fyne, Xvfb for the GUI smoke test.
-DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev \
+DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
 	libxkbcommon-dev xvfb xauth chromium
