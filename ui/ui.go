@@ -210,7 +210,9 @@ func (u *UI) sounds(prev, n app.Notify) {
 			u.opts.PlaySound(assets.Joined)
 		}
 	case app.PhaseEnded, app.PhaseFailed:
-		if prev.Phase.InCall() {
+		// Only a call that reached the room ends with a sound; a server
+		// that cannot be reached is an error message, not a goodbye.
+		if prev.Phase.InCall() && prev.Phase != app.PhaseConnectingServer {
 			u.opts.PlaySound(assets.Left)
 		}
 	}
