@@ -35,8 +35,9 @@ var vp8BenchSizes = []struct {
 	{1280, 720, 2, 2_000_000},
 }
 
-// BenchmarkVP8Encode compares Peercall's encoder (realtime, cpu-used -6)
-// with mediadevices' vpx encoder (its defaults) on the same pictures.
+// BenchmarkVP8Encode compares Peercall's encoder (realtime, the machine's
+// default cpu-used, see VP8Config.CPUUsed) with mediadevices' vpx encoder
+// (its defaults) on the same pictures.
 func BenchmarkVP8Encode(b *testing.B) {
 	for _, sz := range vp8BenchSizes {
 		frames := benchFrames(sz.w, sz.h, 30)
@@ -94,6 +95,69 @@ func BenchmarkVP8Encode(b *testing.B) {
 			b.ReportMetric(float64(bytes)*8*30/float64(n)/1000, "kbit/s@30fps")
 		})
 	}
+}
+
+// BenchmarkVP8EncodeSpeed measures Peercall's encoder at each cpu-used
+// setting the default chooses from: time per frame, bitrate and the mean
+// luma PSNR of the decoded frames (decoded after the timed loop, first five
+// frames left out while rate control settles). It backs the figures in
+// VP8Config.CPUUsed; run it pinned to one core
+// (GOMAXPROCS=1 taskset -c 1 ... -benchtime 60x) to compare settings.
+func BenchmarkVP8EncodeSpeed(b *testing.B) {
+	for _, sz := range vp8BenchSizes[:2] {
+		frames := benchFrames(sz.w, sz.h, 30)
+		for _, cpu := range []int{-6, -8, -10, -12, -16} {
+			b.Run(fmt.Sprintf("%dx%d/cpu-used=%d", sz.w, sz.h, cpu), func(b *testing.B) {
+				enc, err := NewVP8Encoder(VP8Config{Width: sz.w, Height: sz.h, BitRate: sz.bitrate, CPUUsed: cpu, Threads: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer enc.Close()
+				var stream [][]byte
+				for b.Loop() {
+					i := len(stream)
+					out, _, err := enc.Encode(frames[i%len(frames)], time.Duration(i)*frameDur)
+					if err != nil {
+						b.Fatal(err)
+					}
+					stream = append(stream, out)
+				}
+				reportMsPerFrame(b, len(stream))
+				var bytes int
+				for _, f := range stream {
+					bytes += len(f)
+				}
+				b.ReportMetric(float64(bytes)*8*30/float64(len(stream))/1000, "kbit/s@30fps")
+				b.ReportMetric(decodedPSNR(b, stream, frames, 5), "dB-PSNR-Y")
+			})
+		}
+	}
+}
+
+// decodedPSNR decodes stream (encoded from frames, cycled) and returns the
+// mean luma PSNR from frame skip on.
+func decodedPSNR(b *testing.B, stream [][]byte, frames []*image.YCbCr, skip int) float64 {
+	dec, err := NewVP8Decoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dec.Close()
+	var sum float64
+	n := 0
+	for i, f := range stream {
+		out, err := dec.Decode(f)
+		if err != nil {
+			b.Fatalf("decode frame %d: %v", i, err)
+		}
+		if i >= skip {
+			sum += psnrY(frames[i%len(frames)], out)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }
 
 func BenchmarkVP8Decode(b *testing.B) {

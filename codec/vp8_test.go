@@ -253,6 +253,38 @@ func TestVP8ConfigThreads(t *testing.T) {
 	}
 }
 
+func TestVP8ConfigCPUUsed(t *testing.T) {
+	for _, tc := range []struct{ ncpu, want int }{
+		{1, -10}, {2, -10}, {3, -10}, {4, -6}, {16, -6},
+	} {
+		if got := defaultCPUUsed(tc.ncpu); got != tc.want {
+			t.Errorf("%d CPUs: default cpu-used %d, want %d", tc.ncpu, got, tc.want)
+		}
+	}
+	machine := defaultCPUUsed(runtime.NumCPU())
+	for _, tc := range []struct {
+		set, want int
+	}{
+		{0, machine},
+		{-6, -6},
+		{-12, -12},
+		{4, 4},
+	} {
+		enc, err := NewVP8Encoder(VP8Config{Width: 64, Height: 48, CPUUsed: tc.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := enc.cfg.CPUUsed
+		_ = enc.Close()
+		if got != tc.want {
+			t.Errorf("CPUUsed %d: encoder uses %d, want %d", tc.set, got, tc.want)
+		}
+	}
+	if p := NewVP8Params(); p.CPUUsed != 0 {
+		t.Errorf("NewVP8Params sets CPUUsed %d; 0 lets the encoder pick for the machine", p.CPUUsed)
+	}
+}
+
 func TestVP8DecoderDamagedFrames(t *testing.T) {
 	enc, err := NewVP8Encoder(VP8Config{Width: 320, Height: 240})
 	if err != nil {

@@ -18,9 +18,10 @@ type VP8Params struct {
 	VP8Config
 }
 
-// NewVP8Params returns parameters with Peercall's defaults (see VP8Config).
+// NewVP8Params returns parameters with Peercall's defaults (see VP8Config;
+// CPUUsed stays 0 so that the encoder picks the setting for the machine).
 func NewVP8Params() VP8Params {
-	return VP8Params{VP8Config{BitRate: 1_000_000, CPUUsed: -6}}
+	return VP8Params{VP8Config{BitRate: 1_000_000}}
 }
 
 // RTPCodec describes the RTP payload (VP8, 90 kHz).
