@@ -37,7 +37,8 @@ func fillYCbCr(m *image.YCbCr, seed uint32) {
 // the picture (as decoders with aligned buffers hand out).
 func newStridedYCbCr(r image.Rectangle, pad int) *image.YCbCr {
 	w, h := r.Dx(), r.Dy()
-	cw, ch := (w+1)/2, (h+1)/2
+	// Chroma covers the 2x2 blocks r touches, as in image.NewYCbCr.
+	cw, ch := (r.Max.X+1)/2-r.Min.X/2, (r.Max.Y+1)/2-r.Min.Y/2
 	ys, cs := w+pad, cw+pad/2+1
 	return &image.YCbCr{
 		Y: make([]uint8, ys*h), Cb: make([]uint8, cs*ch), Cr: make([]uint8, cs*ch),
@@ -110,6 +111,7 @@ func TestYCbCrToRGBALibyuvMatchesGo(t *testing.T) {
 		{"stride > width", strided(image.Rect(0, 0, 100, 60), 28), true},
 		{"stride > width odd", strided(image.Rect(0, 0, 101, 61), 27), true},
 		{"stride > width offset", strided(image.Rect(8, 6, 109, 67), 32), true},
+		{"stride > width odd origin", strided(image.Rect(3, 5, 60, 40), 20), false},
 		{"sub odd x", sub(image.Rect(0, 0, 64, 48), image.Rect(3, 4, 40, 30)), false},
 		{"sub odd y", sub(image.Rect(0, 0, 64, 48), image.Rect(2, 5, 40, 30)), false},
 		{"negative origin", sub(image.Rect(-8, -6, 40, 30), image.Rect(-8, -6, 40, 30)), false},
