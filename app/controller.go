@@ -106,6 +106,13 @@ type Notify struct {
 	CameraOn  bool
 	AudioOnly bool // no camera: placeholder picture
 
+	// The other person: display name (may be empty) and what their side
+	// says of its media. Both stay true for a peer that never says (an
+	// older version): its video then shows as it arrives.
+	RemoteName     string
+	RemoteCameraOn bool // false: show "<name> turned the camera off"
+	RemoteMicOn    bool // false: show "muted"
+
 	Chat []ChatLine
 
 	NetTest        *NetTestReport
@@ -156,7 +163,10 @@ type CallEvent struct {
 	Stats     *CallStats
 	SAS       *call.SASCode
 	Chat      *call.ChatMessage
-	AudioOnly bool // with Phase: the call has no local camera
+	AudioOnly bool   // with Phase: the call has no local camera
+	PeerName  string // with Phase: the other person's display name, once known
+	// RemoteMedia: the other person turned the mic or camera on or off.
+	RemoteMedia *call.MediaState
 }
 
 // Call is one running call inside the engine.
@@ -393,7 +403,8 @@ func (c *Controller) begin(p JoinParams, host bool) error {
 	c.update(func(n *Notify) {
 		*n = Notify{
 			Phase: PhaseConnectingServer, Room: p.Room, Name: p.Name, ServerURL: p.Server, Hosting: host,
-			CameraOn: true, Progress: "Connecting to the server…", NetTest: n.NetTest, PlainPasswords: n.PlainPasswords,
+			CameraOn: true, RemoteCameraOn: true, RemoteMicOn: true,
+			Progress: "Connecting to the server…", NetTest: n.NetTest, PlainPasswords: n.PlainPasswords,
 		}
 		if host {
 			n.Progress = "Starting the server…"
@@ -513,6 +524,9 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 			if ev.AudioOnly {
 				n.AudioOnly, n.CameraOn = true, false
 			}
+			if ev.PeerName != "" {
+				n.RemoteName = ev.PeerName
+			}
 			if ev.Phase == PhaseConnected && n.ConnectedAt.IsZero() {
 				n.ConnectedAt = now
 			}
@@ -526,6 +540,9 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 	case ev.SAS != nil:
 		sas := *ev.SAS
 		c.update(func(n *Notify) { n.SASDigits, n.SASWords = sas.Digits, slices.Clone(sas.Words) })
+	case ev.RemoteMedia != nil:
+		m := *ev.RemoteMedia
+		c.update(func(n *Notify) { n.RemoteCameraOn, n.RemoteMicOn = m.Video, m.Audio })
 	case ev.Chat != nil:
 		m := *ev.Chat
 		c.update(func(n *Notify) {

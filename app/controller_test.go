@@ -496,3 +496,50 @@ func TestControllerPreview(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+func TestControllerRemoteMedia(t *testing.T) {
+	eng := newFakeEngine()
+	c, r := newTestController(t, eng)
+	if err := c.StartCall(JoinParams{Room: "kitchen", Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	fc := <-eng.calls
+	n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	if !n.RemoteCameraOn || !n.RemoteMicOn || n.RemoteName != "" {
+		t.Fatalf("before the peer says anything: %+v", n)
+	}
+	fc.events <- CallEvent{Phase: PhaseConnecting, PeerName: "Bob"}
+	fc.events <- CallEvent{Phase: PhaseConnected}
+	r.waitFor(t, "connected with Bob", func(n Notify) bool { return n.Phase == PhaseConnected && n.RemoteName == "Bob" })
+	steps := []struct {
+		m           call.MediaState
+		camera, mic bool
+	}{
+		{call.MediaState{Audio: true, Video: false}, false, true},
+		{call.MediaState{Audio: false, Video: false}, false, false},
+		{call.MediaState{Audio: false, Video: true}, true, false},
+		{call.MediaState{Audio: true, Video: true}, true, true},
+	}
+	for i, st := range steps {
+		m := st.m
+		fc.events <- CallEvent{RemoteMedia: &m}
+		fc.events <- CallEvent{Chat: &call.ChatMessage{Text: "marker", Time: time.Now()}}
+		n := r.waitFor(t, "step", func(n Notify) bool { return len(n.Chat) == i+1 })
+		if n.RemoteCameraOn != st.camera || n.RemoteMicOn != st.mic || n.RemoteName != "Bob" {
+			t.Errorf("step %d (%+v): camera %v mic %v name %q", i, st.m, n.RemoteCameraOn, n.RemoteMicOn, n.RemoteName)
+		}
+	}
+	// The next call starts from "on" again.
+	fc.events <- CallEvent{RemoteMedia: &call.MediaState{}}
+	r.waitFor(t, "all off", func(n Notify) bool { return !n.RemoteCameraOn && !n.RemoteMicOn })
+	c.HangUp()
+	r.waitFor(t, "ended", phaseIs(PhaseEnded))
+	if err := c.StartCall(JoinParams{Room: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.calls
+	n = r.waitFor(t, "second call", func(n Notify) bool { return n.Phase == PhaseWaiting && n.Room == "again" })
+	if !n.RemoteCameraOn || !n.RemoteMicOn || n.RemoteName != "" {
+		t.Errorf("second call inherits the first peer's state: %+v", n)
+	}
+}

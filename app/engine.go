@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"log/slog"
@@ -92,6 +93,7 @@ func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
 	lc.selfGap = time.Second / time.Duration(e.o.SelfViewFPS)
 	tracks, err := lc.buildMedia()
 	if err != nil {
+		lc.closeSources()
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -123,6 +125,7 @@ type liveCall struct {
 	done   chan struct{}
 
 	vs        *videoSender
+	cam       *switchedVideo // the camera (or test pattern) behind vs
 	as        *audioSender
 	video     *videoReceiver
 	audio     *audioReceiver
@@ -131,16 +134,18 @@ type liveCall struct {
 
 	sess atomic.Pointer[call.Session]
 
-	muted    atomic.Bool
-	camOff   atomic.Bool
-	micLevel atomic.Uint64 // float64 bits
-	spkLevel atomic.Uint64
-	selfGap  time.Duration
-	lastSelf time.Time // sender goroutine only
+	// mediaMu orders media switches with the state they send to the peer.
+	mediaMu   sync.Mutex
+	muted     atomic.Bool
+	camOff    atomic.Bool
+	remoteOff atomic.Bool   // the peer said its camera is off: drop its frames
+	micLevel  atomic.Uint64 // float64 bits
+	spkLevel  atomic.Uint64
+	selfGap   time.Duration
+	lastSelf  time.Time // sender goroutine only
 
 	frames    atomic.Int64 // remote frames decoded
 	latencyUS atomic.Int64 // smoothed marker latency
-	black     *image.YCbCr
 }
 
 func (lc *liveCall) closeSources() {
@@ -152,7 +157,7 @@ func (lc *liveCall) closeSources() {
 func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 	s, m := lc.p.Settings, lc.p.Media
 	var tracks []webrtc.TrackLocal
-	var next func() (*image.YCbCr, error)
+	var open videoOpener
 	video := m.Video
 	if video != "none" && s.Camera == "synthetic" {
 		video = "synthetic" // the test pattern chosen as camera in Settings
@@ -164,29 +169,42 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: test pattern: %w", ErrUnsupportedMedia, err)
 		}
+		lc.closers = append(lc.closers, src.Close)
 		// The self-view converts and the encoder encodes each frame before
 		// the next is drawn: one reused picture, no 460 KB garbage per frame.
 		buf := src.NewFrame()
-		next = func() (*image.YCbCr, error) {
+		next := func() (*image.YCbCr, error) {
 			f, err := src.NextInto(buf)
 			return f.Image, err
 		}
+		// Nothing to release: camera off just stops reading the pattern.
+		open = func() (func() (*image.YCbCr, error), func() error, error) { return next, nil, nil }
 	default:
-		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
+		open = func() (func() (*image.YCbCr, error), func() error, error) {
+			cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
+			if err != nil {
+				return nil, nil, err
+			}
+			return cam.Next, cam.Close, nil
+		}
+	}
+	if open != nil {
+		cam, err := newSwitchedVideo(open)
 		if err != nil {
 			// No camera is normal: the call goes on audio-only.
 			lc.log.Info("no camera, audio-only", "err", err)
-			break
+		} else {
+			lc.cam = cam
+			lc.closers = append(lc.closers, cam.Close)
 		}
-		lc.closers = append(lc.closers, cam.Close)
-		next = cam.Next
 	}
-	if next != nil {
+	if lc.cam != nil {
 		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
 		if err != nil {
+			lc.closeSources()
 			return nil, err
 		}
-		lc.vs, err = newVideoSender(track, lc.wrapVideo(next), codec.VP8Config{
+		lc.vs, err = newVideoSender(track, lc.wrapVideo(lc.cam.Next), codec.VP8Config{
 			Width: s.Width, Height: s.Height, FPS: s.FPS, BitRate: call.DefaultStartBitrate - audioBitrate, ErrorResilient: true,
 		})
 		if err != nil {
@@ -243,34 +261,20 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 	return tracks, nil
 }
 
-// wrapVideo feeds the self-view (at most SelfViewFPS) and sends black
-// while the camera is off, which keeps the track and its timing intact.
+// wrapVideo feeds the self-view (at most SelfViewFPS). While the camera is
+// off, next blocks (switchedVideo): no frame is encoded or sent, and the
+// self-view shows its placeholder.
 func (lc *liveCall) wrapVideo(next func() (*image.YCbCr, error)) func() (*image.YCbCr, error) {
 	return func() (*image.YCbCr, error) {
 		img, err := next()
 		if err != nil {
 			return nil, err
 		}
-		if lc.camOff.Load() {
-			if lc.black == nil || lc.black.Rect != img.Rect {
-				lc.black = image.NewYCbCr(img.Rect, img.SubsampleRatio)
-				fill(lc.black.Y, 16)
-				fill(lc.black.Cb, 128)
-				fill(lc.black.Cr, 128)
-			}
-			return lc.black, nil
-		}
 		if now := time.Now(); lc.p.OnFrame != nil && now.Sub(lc.lastSelf) >= lc.selfGap {
 			lc.lastSelf = now
 			lc.p.OnFrame(VideoFrame{Local: true, Image: img})
 		}
 		return img, nil
-	}
-}
-
-func fill(b []byte, v byte) {
-	for i := range b {
-		b[i] = v
 	}
 }
 
@@ -340,7 +344,9 @@ func (lc *liveCall) onRemoteFrame(df DecodedFrame) {
 			lc.latencyUS.Store((old*7 + cur) / 8)
 		}
 	}
-	if df.Image != nil && lc.p.OnFrame != nil {
+	// A frame still in flight when the peer's "camera off" arrived must not
+	// cover the placeholder.
+	if df.Image != nil && lc.p.OnFrame != nil && !lc.remoteOff.Load() {
 		lc.p.OnFrame(VideoFrame{Image: df.Image})
 	}
 }
@@ -364,7 +370,7 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 	if lc.audioOnly {
 		lc.emit(ctx, CallEvent{Phase: PhaseWaiting, AudioOnly: true})
 	}
-	remote, err := lc.waitForPeer(ctx)
+	remote, name, err := lc.waitForPeer(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
@@ -372,7 +378,7 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 		return
 	}
 	lc.link.SetRemote(remote)
-	lc.emit(ctx, CallEvent{Phase: PhaseConnecting})
+	lc.emit(ctx, CallEvent{Phase: PhaseConnecting, PeerName: name})
 
 	sess, err := call.New(lc.callConfig(remote, tracks))
 	if err != nil {
@@ -380,6 +386,7 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 		return
 	}
 	lc.sess.Store(sess)
+	lc.sendMediaState() // sent when the data channel opens
 	defer func() { _ = sess.Close() }()
 	if err := sess.Start(); err != nil {
 		lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
@@ -390,6 +397,9 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 	defer func() {
 		stopMedia()
 		_ = sess.Close() // ends the track readers before the senders are waited for
+		if lc.cam != nil {
+			_ = lc.cam.Close() // ends a sender waiting while the camera is off
+		}
 		wg.Wait()
 	}()
 	startSenders(mctx, &wg, lc.log, nilIfNil(lc.vs), nilIfNil(lc.as))
@@ -445,6 +455,14 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 				lc.emit(ctx, CallEvent{SAS: up.SAS})
 			case call.UpdateChat:
 				lc.emit(ctx, CallEvent{Chat: up.Chat})
+			case call.UpdateRemoteMedia:
+				if up.RemoteMedia == nil {
+					continue
+				}
+				m := *up.RemoteMedia
+				lc.remoteOff.Store(!m.Video)
+				lc.log.Info("peer media state", "mic", m.Audio, "camera", m.Video)
+				lc.emit(ctx, CallEvent{RemoteMedia: &m})
 			}
 		}
 	}
@@ -462,28 +480,29 @@ func endReason(ev call.Event) string {
 	return "The call ended"
 }
 
-func (lc *liveCall) waitForPeer(ctx context.Context) (string, error) {
+// waitForPeer returns the other person's peer id and display name.
+func (lc *liveCall) waitForPeer(ctx context.Context) (id, name string, err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", "", ctx.Err()
 		case ev, ok := <-lc.link.Events():
 			if !ok {
-				return "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+				return "", "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
 			}
 			switch ev.Kind {
 			case RoomJoined:
 				if len(ev.Peers) > 0 {
-					return ev.Peers[0].ID, nil
+					return ev.Peers[0].ID, ev.Peers[0].Name, nil
 				}
 			case RoomPeerJoined:
-				return ev.PeerID, nil
+				return ev.PeerID, ev.Name, nil
 			case RoomShutdown:
-				return "", &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
+				return "", "", &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
 			case RoomClosed:
-				return "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+				return "", "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
 			case RoomError:
-				return "", ev.Err
+				return "", "", ev.Err
 			}
 		}
 	}
@@ -549,19 +568,56 @@ func (lc *liveCall) Levels() (mic, speaker float64) {
 	return math.Float64frombits(lc.micLevel.Load()), math.Float64frombits(lc.spkLevel.Load())
 }
 
-// SetMute implements Call.
-func (lc *liveCall) SetMute(on bool) { lc.muted.Store(on) }
+// SetMute implements Call: the microphone sends silence and the peer is
+// told (its screen shows "muted").
+func (lc *liveCall) SetMute(on bool) {
+	lc.mediaMu.Lock()
+	defer lc.mediaMu.Unlock()
+	lc.muted.Store(on)
+	lc.sendMediaStateLocked()
+}
 
-// SetCamera implements Call.
+// SetCamera implements Call. Off releases the camera and stops encoding
+// and sending; on opens it again and starts with a keyframe, so the peer
+// shows the picture at once. The peer is told either way, to show its
+// placeholder instead of a frozen frame.
 func (lc *liveCall) SetCamera(on bool) error {
-	if lc.vs == nil {
+	if lc.vs == nil || lc.cam == nil {
 		return &UserError{Msg: "No camera found: this is an audio-only call.", Err: ErrUnsupportedMedia}
 	}
-	lc.camOff.Store(!on)
+	lc.mediaMu.Lock()
+	defer lc.mediaMu.Unlock()
 	if on {
+		// Before the first frame can be read: it is encoded as a keyframe.
 		lc.vs.ForceKeyFrame()
 	}
+	if err := lc.cam.SetOn(on); err != nil {
+		if on {
+			return &UserError{Msg: "The camera could not be turned back on.", Err: fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)}
+		}
+		// Off even so: the device reported an error while closing.
+		lc.log.Warn("camera release failed", "err", err)
+	}
+	lc.camOff.Store(!on)
+	lc.sendMediaStateLocked()
 	return nil
+}
+
+// sendMediaState tells the peer whether the mic and camera are on.
+func (lc *liveCall) sendMediaState() {
+	lc.mediaMu.Lock()
+	defer lc.mediaMu.Unlock()
+	lc.sendMediaStateLocked()
+}
+
+func (lc *liveCall) sendMediaStateLocked() {
+	s := lc.sess.Load()
+	if s == nil {
+		return // the session sends the state from its start
+	}
+	if err := s.SetLocalMedia(!lc.muted.Load(), lc.cam != nil && !lc.camOff.Load()); err != nil && !errors.Is(err, call.ErrClosed) {
+		lc.log.Warn("media state not sent", "err", err)
+	}
 }
 
 // SendChat implements Call.

@@ -36,6 +36,7 @@ type videoSender struct {
 	enc *codec.VP8Encoder
 
 	sendCounters
+	lastKey atomic.Int64 // value of frames at the latest keyframe sent
 }
 
 func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) (*videoSender, error) {
@@ -84,7 +85,7 @@ func (v *videoSender) run(ctx context.Context) error {
 		}
 		t0 := time.Now()
 		v.mu.Lock()
-		data, _, err := v.enc.Encode(img, t0.Sub(start))
+		data, key, err := v.enc.Encode(img, t0.Sub(start))
 		v.mu.Unlock()
 		if errors.Is(err, codec.ErrNoFrame) {
 			continue // rate control skipped the frame
@@ -93,7 +94,10 @@ func (v *videoSender) run(ctx context.Context) error {
 			return fmt.Errorf("encode video: %w", err)
 		}
 		v.encodeNS.Add(int64(time.Since(t0)))
-		v.frames.Add(1)
+		n := v.frames.Add(1)
+		if key {
+			v.lastKey.Store(n)
+		}
 		v.bytes.Add(int64(len(data)))
 		if err := v.track.WriteSample(media.Sample{Data: data, Duration: frameDur}); err != nil {
 			return fmt.Errorf("send video: %w", err)
