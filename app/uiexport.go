@@ -34,4 +34,5 @@ type (
 	SASCode     = call.SASCode
 	Stats       = call.Stats
 	ChatMessage = call.ChatMessage
+	MediaState  = call.MediaState
 )

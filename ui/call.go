@@ -26,6 +26,9 @@ type callScreen struct {
 	placeholder   *fyne.Container
 	placeText     *widget.Label
 	selfBox       *fyne.Container
+	selfOff       *fyne.Container // "Camera off" in the inset
+	remoteMuted   *fyne.Container // badge: the other person's mic is off
+	mutedText     *widget.Label
 
 	status, timer, quality, sas *widget.Label
 	progress                    *widget.ProgressBarInfinite
@@ -45,13 +48,21 @@ type callScreen struct {
 	chatLen   int
 
 	showStats, showChat bool
-	haveRemote          bool
+	haveRemote          bool // a remote picture is on screen
+	remoteCamOn         bool // last rendered RemoteCameraOn
+	camOn               bool // last rendered CameraOn
 	flashUntil          time.Time
 }
 
 func newCallScreen(u *UI) *callScreen {
-	c := &callScreen{u: u, remote: u.sw.newView(false, 0), local: u.sw.newView(true, 320)}
+	c := &callScreen{u: u, remote: u.sw.newView(false, 0), local: u.sw.newView(true, 320), remoteCamOn: true, camOn: true}
 	c.remote.onShow = func(first bool) {
+		if !c.remoteCamOn {
+			// A frame that was in flight when the camera went off: drop
+			// it, the placeholder stays.
+			c.remote.Clear()
+			return
+		}
 		if first {
 			c.haveRemote = true
 			showIf(c.placeholder, false)
@@ -66,8 +77,18 @@ func newCallScreen(u *UI) *callScreen {
 
 	c.local.img.SetMinSize(fyne.NewSize(160, 120))
 	selfBorder := canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x20, 0xff})
-	c.selfBox = container.NewStack(selfBorder, c.local.img)
+	c.selfOff = container.NewCenter(container.NewVBox(
+		container.NewCenter(widget.NewIcon(theme.VisibilityOffIcon())),
+		widget.NewLabelWithStyle("Camera off", fyne.TextAlignCenter, fyne.TextStyle{})))
+	c.selfOff.Hide()
+	c.selfBox = container.NewStack(selfBorder, c.local.img, c.selfOff)
 	inset := container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
+
+	c.mutedText = widget.NewLabel("")
+	mutedBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0xb0})
+	c.remoteMuted = container.NewStack(mutedBg, container.NewPadded(container.NewHBox(container.NewCenter(widget.NewIcon(theme.VolumeMuteIcon())), c.mutedText)))
+	c.remoteMuted.Hide()
+	mutedOverlay := container.New(&cornerLayout{pad: 12}, c.remoteMuted)
 
 	c.progress = widget.NewProgressBarInfinite()
 	c.joinString = widget.NewEntry()
@@ -95,7 +116,7 @@ func newCallScreen(u *UI) *callScreen {
 	// No background rectangle under the video: every repaint is a full
 	// window paint, and a rectangle the size of the video is one more
 	// full-area fill per frame (measurable under software GL).
-	video := container.NewStack(c.placeholder, c.remote.img, inset, statsOverlay, waitOverlay)
+	video := container.NewStack(c.placeholder, c.remote.img, inset, mutedOverlay, statsOverlay, waitOverlay)
 
 	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -175,6 +196,7 @@ func (c *callScreen) reset() {
 	c.remote.Clear()
 	c.local.Clear()
 	c.haveRemote = false
+	c.remoteCamOn, c.camOn = true, true
 	c.chatLen = 0
 	setText(c.chatLog, "")
 	c.placeholder.Show()
@@ -210,13 +232,36 @@ func (c *callScreen) render(n app.Notify) {
 	showIf(c.waitBox.Objects[1], n.JoinString != "")
 	showIf(c.waitBox.Objects[2], n.JoinString != "")
 
+	if c.remoteCamOn && !n.RemoteCameraOn {
+		// The last picture would freeze there: clear it. The next one
+		// (a keyframe) lifts the placeholder when the camera is back.
+		c.remote.Clear()
+		c.haveRemote = false
+	}
+	c.remoteCamOn = n.RemoteCameraOn
 	place := "Waiting for video…"
-	if n.Phase != app.PhaseConnected {
+	switch {
+	case !n.RemoteCameraOn:
+		place = peerName(n) + " turned the camera off"
+	case n.Phase != app.PhaseConnected:
 		place = n.Progress
 	}
 	setText(c.placeText, place)
-	showIf(c.placeholder, !c.haveRemote)
-	showIf(c.selfBox, n.CameraOn && !n.AudioOnly)
+	showIf(c.placeholder, !c.haveRemote || !n.RemoteCameraOn)
+	if n.RemoteName != "" {
+		setText(c.mutedText, n.RemoteName+" is muted")
+	} else {
+		setText(c.mutedText, "Muted")
+	}
+	showIf(c.remoteMuted, !n.RemoteMicOn)
+
+	if c.camOn && !n.CameraOn {
+		c.local.Clear() // no stale frame when the camera comes back
+	}
+	c.camOn = n.CameraOn
+	showIf(c.selfBox, !n.AudioOnly)
+	showIf(c.local.img, n.CameraOn)
+	showIf(c.selfOff, !n.CameraOn)
 
 	if n.Muted {
 		setButton(c.muteBtn, "Unmute", theme.VolumeUpIcon())
@@ -258,6 +303,14 @@ func (c *callScreen) render(n app.Notify) {
 	if c.flashLabel.Visible() && time.Now().After(c.flashUntil) {
 		c.flashLabel.Hide()
 	}
+}
+
+// peerName is how the screen names the other person.
+func peerName(n app.Notify) string {
+	if n.RemoteName != "" {
+		return n.RemoteName
+	}
+	return "The other person"
 }
 
 func setButton(b *widget.Button, text string, icon fyne.Resource) {
@@ -335,6 +388,20 @@ func (l *insetLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 }
 
 func (l *insetLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
+
+// cornerLayout puts its objects at their minimum size in the top-right
+// corner.
+type cornerLayout struct{ pad float32 }
+
+func (l *cornerLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	for _, o := range objs {
+		m := o.MinSize()
+		o.Resize(m)
+		o.Move(fyne.NewPos(s.Width-m.Width-l.pad, l.pad))
+	}
+}
+
+func (l *cornerLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
 
 // fixedWidth gives its objects a fixed width and the full height.
 type fixedWidth struct{ w float32 }

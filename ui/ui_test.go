@@ -493,3 +493,66 @@ func TestSwapperDisplayCap(t *testing.T) {
 		t.Error("the held-back frame was not shown")
 	}
 }
+
+// TestRemoteCameraOffAndMuted: the other person's camera off clears the
+// picture and shows the placeholder with their name, their mute shows a
+// badge, and our own camera off shows "Camera off" in the inset. The
+// camera coming back lifts the placeholder with its first frame.
+func TestRemoteCameraOffAndMuted(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	h.u.start.name.SetText("Ann")
+	test.Type(h.u.start.room, "kitchen")
+	test.Tap(h.u.start.startBtn)
+	fc := <-h.eng.calls
+	fc.events <- app.CallEvent{Phase: app.PhaseConnecting, PeerName: "Bob"}
+	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
+	h.until("connected", func(n app.Notify) bool { return n.Phase == app.PhaseConnected && n.RemoteName == "Bob" })
+	c := h.u.call
+	c.remote.Push(grey(200))
+	h.pump()
+	if c.placeholder.Visible() || c.remote.img.Image == nil || c.remoteMuted.Visible() || c.selfOff.Visible() {
+		t.Fatal("connected with video: placeholder, badge or self placeholder shown")
+	}
+
+	fc.events <- app.CallEvent{RemoteMedia: &app.MediaState{Audio: false, Video: false}}
+	h.until("remote camera and mic off", func(n app.Notify) bool { return !n.RemoteCameraOn && !n.RemoteMicOn })
+	// A frame still in flight must not cover the placeholder.
+	c.remote.Push(grey(90))
+	h.pump()
+	if c.remote.img.Image != nil {
+		t.Error("a late frame is shown while the camera is off")
+	}
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})
+	h.until("own camera off", func(n app.Notify) bool { return !n.CameraOn })
+	if !c.placeholder.Visible() || c.placeText.Text != "Bob turned the camera off" {
+		t.Errorf("placeholder visible %v text %q", c.placeholder.Visible(), c.placeText.Text)
+	}
+	if !c.remoteMuted.Visible() || c.mutedText.Text != "Bob is muted" {
+		t.Errorf("muted badge visible %v text %q", c.remoteMuted.Visible(), c.mutedText.Text)
+	}
+	if !c.selfBox.Visible() || !c.selfOff.Visible() || c.local.img.Visible() {
+		t.Error("own camera off: the inset does not say so")
+	}
+	h.golden("call_remote_camera_off.xml")
+
+	fc.events <- app.CallEvent{RemoteMedia: &app.MediaState{Audio: true, Video: true}}
+	h.until("remote back", func(n app.Notify) bool { return n.RemoteCameraOn && n.RemoteMicOn })
+	if c.remoteMuted.Visible() {
+		t.Error("muted badge kept after unmute")
+	}
+	if !c.placeholder.Visible() {
+		t.Error("placeholder lifted before the first new frame")
+	}
+	c.remote.Push(grey(120))
+	h.pump()
+	if c.placeholder.Visible() || c.remote.img.Image == nil {
+		t.Error("first frame after the camera came back not shown")
+	}
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})
+	h.until("own camera on", func(n app.Notify) bool { return n.CameraOn })
+	if c.selfOff.Visible() || !c.local.img.Visible() {
+		t.Error("own camera on: inset still says off")
+	}
+	test.Tap(c.hangBtn)
+	h.until("ended", phase(app.PhaseEnded))
+}
