@@ -151,6 +151,8 @@ func newTab(t *testing.T, browser context.Context) context.Context {
 // pageView mirrors window.peercall.view.
 type pageView struct {
 	State, Reason, PeerID, RemoteID, Error string
+	RemoteName                             string
+	RemoteMedia                            *struct{ Audio, Video bool }
 	Polite                                 *bool
 	Negotiations                           int
 	SAS                                    *struct {
@@ -549,6 +551,12 @@ func TestBrowserToBrowser(t *testing.T) {
 		}
 	}
 	click(a, "#camera")
+	waitView(t, b, "Bob told Ann's camera is off", 5*time.Second, func(v pageView) bool {
+		return v.RemoteName == "Ann" && v.RemoteMedia != nil && !v.RemoteMedia.Video && v.RemoteMedia.Audio
+	})
+	if ov := readOverlay(t, b); ov.OffHidden || ov.OffText != "Ann turned the camera off" || !ov.VideoHidden || !ov.MutedHidden {
+		t.Errorf("Bob's page with Ann's camera off: %+v", ov)
+	}
 	time.Sleep(1500 * time.Millisecond)
 	off1, _ := readView(b)
 	time.Sleep(2 * time.Second)
@@ -558,8 +566,16 @@ func TestBrowserToBrowser(t *testing.T) {
 	}
 	click(a, "#camera")
 	waitView(t, b, "video back after camera on", 10*time.Second, func(v pageView) bool {
-		return v.framesDecoded() > off2.framesDecoded()+10
+		return v.framesDecoded() > off2.framesDecoded()+10 && v.RemoteMedia != nil && v.RemoteMedia.Video
 	})
+	if ov := readOverlay(t, b); !ov.OffHidden || ov.VideoHidden {
+		t.Errorf("Bob's page with Ann's camera back: %+v", ov)
+	}
+	click(a, "#mute")
+	waitView(t, b, "Bob told Ann muted", 5*time.Second, func(v pageView) bool { return v.RemoteMedia != nil && !v.RemoteMedia.Audio })
+	if ov := readOverlay(t, b); ov.MutedHidden || ov.MutedText != "Ann is muted" {
+		t.Errorf("Bob's page with Ann muted: %+v", ov)
+	}
 
 	// Hang up: Bob's call ends with the reason.
 	click(a, "#hangup")
@@ -567,6 +583,24 @@ func TestBrowserToBrowser(t *testing.T) {
 	if !strings.Contains(end.Reason, "hung up") {
 		t.Errorf("Bob's end reason %q, want a hang-up", end.Reason)
 	}
+}
+
+// overlay is what the page shows over the remote video.
+type overlay struct {
+	OffHidden, VideoHidden, MutedHidden bool
+	OffText, MutedText                  string
+}
+
+func readOverlay(t *testing.T, tab context.Context) overlay {
+	t.Helper()
+	var ov overlay
+	evalJSON(t, tab, `(() => {
+		const off = document.getElementById('remote-off'), muted = document.getElementById('remote-muted');
+		return {OffHidden: off.hidden, OffText: document.getElementById('remote-off-text').textContent,
+			VideoHidden: getComputedStyle(document.getElementById('remote-video')).visibility === 'hidden',
+			MutedHidden: muted.hidden, MutedText: muted.textContent};
+	})()`, &ov)
+	return ov
 }
 
 // evalJSON evaluates a promise-or-value expression in the page and decodes
@@ -658,6 +692,28 @@ func TestBrowserPageHelpers(t *testing.T) {
 	if strings.Contains(filtered, "192.0.2.2") || !strings.Contains(filtered, "a="+host127) ||
 		!strings.Contains(filtered, "c=IN IP4 0.0.0.0") || !strings.Contains(filtered, "a=rtcp:9\r\n") {
 		t.Errorf("filtered SDP:\n%s", filtered)
+	}
+
+	// The data channel decoder agrees with call/datamsg.go.
+	msgTests := []struct{ in, want string }{
+		{`{"from":"a","ts":1,"text":"hi"}`, `{"kind":"chat","text":"hi"}`},
+		{`{"type":"chat","text":"hi"}`, `{"kind":"chat","text":"hi"}`},
+		{`{"type":"media","audio":true,"video":false}`, `{"kind":"media","audio":true,"video":false}`},
+		{`{"type":"media","audio":true}`, `null`},
+		{`{"type":"media","audio":"yes","video":true}`, `null`},
+		{`{"type":"reaction"}`, `{"kind":"unknown"}`},
+		{`{"type":5,"text":"hi"}`, `null`},
+		{`{"text":""}`, `null`},
+		{`null`, `null`},
+		{`[1]`, `null`},
+		{`garbage`, `null`},
+	}
+	for _, tt := range msgTests {
+		var got json.RawMessage
+		evalJSON(t, tab, "window.peercall.decodeDataMessage("+jsString(tt.in)+")", &got)
+		if string(got) != tt.want {
+			t.Errorf("decodeDataMessage(%s) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 
 	fecTests := []struct{ name, in, want string }{
@@ -753,4 +809,112 @@ func TestBrowserResume(t *testing.T) {
 		t.Errorf("codes after resume: Ann %s, Bob %s, before %s", va2.SAS.Digits, vb2.SAS.Digits, va.SAS.Digits)
 	}
 	t.Logf("after resume: Ann %d, Bob %d descriptions applied; Ann polite %v", va2.Negotiations, vb2.Negotiations, *va2.Polite)
+}
+
+// mapStore is an in-memory app.Store.
+type mapStore map[string]string
+
+func (m mapStore) String(k string) string { return m[k] }
+func (m mapStore) SetString(k, v string)  { m[k] = v }
+
+// waitSnapshot polls the controller until ok holds on its snapshot.
+func waitSnapshot(t *testing.T, c *app.Controller, what string, timeout time.Duration, ok func(app.Notify) bool) app.Notify {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n := c.Snapshot()
+		if ok(n) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; phase %v", what, timeout, n.Phase)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBrowserDesktopMediaState: the desktop engine and the page tell each
+// other when the mic or camera goes off. The desktop's camera off stops its
+// video (the page decodes nothing and shows the placeholder) and on again
+// starts with a keyframe; the page's toggles reach the desktop snapshot.
+func TestBrowserDesktopMediaState(t *testing.T) {
+	skipUnlessBrowser(t)
+	c := app.NewController(app.ControllerOptions{
+		Engine: app.NewEngine(app.EngineOptions{HostAddr: "127.0.0.1:0"}),
+		Store:  mapStore{},
+		Media:  app.MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
+	})
+	defer c.Close()
+	s := c.Settings()
+	s.Width, s.Height, s.FPS = 320, 240, 15
+	if _, err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartCall(app.JoinParams{Room: "desk-web", Name: "Desk"}); err != nil {
+		t.Fatal(err)
+	}
+	n := waitSnapshot(t, c, "waiting", 10*time.Second, func(n app.Notify) bool { return n.Phase == app.PhaseWaiting })
+	host := strings.TrimSuffix(strings.TrimPrefix(n.ServerURL, "ws://"), "/ws")
+	tab := newBrowser(t)
+	joinPage(t, tab, "http://"+host+"/r/desk-web?loopback=1&name=Web")
+	waitSnapshot(t, c, "desktop connected to the page", 30*time.Second, func(n app.Notify) bool {
+		return n.Phase == app.PhaseConnected && n.RemoteName == "Web"
+	})
+	on := waitView(t, tab, "page decoding the desktop, told its state", 30*time.Second, func(v pageView) bool {
+		return v.framesDecoded() > 0 && v.RemoteName == "Desk" && v.RemoteMedia != nil && v.RemoteMedia.Audio && v.RemoteMedia.Video
+	})
+	checkLoopbackOnly(t, "page", on)
+
+	if err := c.SetCamera(false); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, tab, "page told the desktop camera is off", 5*time.Second, func(v pageView) bool {
+		return v.RemoteMedia != nil && !v.RemoteMedia.Video && v.RemoteMedia.Audio
+	})
+	if ov := readOverlay(t, tab); ov.OffHidden || ov.OffText != "Desk turned the camera off" || !ov.VideoHidden {
+		t.Errorf("page with the desktop camera off: %+v", ov)
+	}
+	time.Sleep(1500 * time.Millisecond) // stats poll once a second
+	off1, _ := readView(tab)
+	time.Sleep(2 * time.Second)
+	off2, _ := readView(tab)
+	if n := off2.framesDecoded() - off1.framesDecoded(); n > 0 {
+		t.Errorf("camera off: the page decoded %d frames in 2 s", n)
+	}
+	keys := 0
+	if off2.Stats != nil && off2.Stats.VideoIn != nil {
+		keys = off2.Stats.VideoIn.KeyFramesDecoded
+	}
+	if err := c.SetCamera(true); err != nil {
+		t.Fatal(err)
+	}
+	back := waitView(t, tab, "video back with a keyframe", 10*time.Second, func(v pageView) bool {
+		return v.RemoteMedia != nil && v.RemoteMedia.Video && v.framesDecoded() > off2.framesDecoded()+5
+	})
+	if back.Stats.VideoIn.KeyFramesDecoded <= keys {
+		t.Errorf("no keyframe decoded after the camera came back (%d before, %d after)", keys, back.Stats.VideoIn.KeyFramesDecoded)
+	}
+	if ov := readOverlay(t, tab); !ov.OffHidden || ov.VideoHidden {
+		t.Errorf("page with the desktop camera back: %+v", ov)
+	}
+	c.SetMute(true)
+	waitView(t, tab, "page told the desktop muted", 5*time.Second, func(v pageView) bool { return v.RemoteMedia != nil && !v.RemoteMedia.Audio })
+
+	click := func(sel string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	click("#camera")
+	waitSnapshot(t, c, "desktop told the page's camera is off", 5*time.Second, func(n app.Notify) bool { return !n.RemoteCameraOn && n.RemoteMicOn })
+	click("#mute")
+	waitSnapshot(t, c, "desktop told the page muted", 5*time.Second, func(n app.Notify) bool { return !n.RemoteCameraOn && !n.RemoteMicOn })
+	click("#camera")
+	click("#mute")
+	waitSnapshot(t, c, "desktop told the page is back", 5*time.Second, func(n app.Notify) bool { return n.RemoteCameraOn && n.RemoteMicOn })
+	c.HangUp()
+	waitSnapshot(t, c, "ended", 10*time.Second, func(n app.Notify) bool { return n.Phase.Terminal() })
 }

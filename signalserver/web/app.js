@@ -222,15 +222,44 @@
 
   const CONNECT_TIMEOUT = 30000;
   const RECONNECT_TIMEOUT = 30000;
+  // decodeDataMessage parses one data channel message like
+  // call/datamsg.go: chat ({from, ts, text}, no type or "chat"), media
+  // ({"type":"media","audio":bool,"video":bool}), {kind: 'unknown'} for a
+  // type we do not know, null for anything malformed.
+  function decodeDataMessage(data) {
+    if (typeof data !== 'string' || data.length > 4096 + 256) return null;
+    let m;
+    try {
+      m = JSON.parse(data);
+    } catch (err) {
+      return null;
+    }
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return null;
+    const type = m.type === undefined ? '' : m.type;
+    if (typeof type !== 'string') return null;
+    if (type === '' || type === 'chat') {
+      if (typeof m.text !== 'string' || m.text === '') return null;
+      return { kind: 'chat', text: m.text };
+    }
+    if (type === 'media') {
+      if (typeof m.audio !== 'boolean' || typeof m.video !== 'boolean') return null;
+      return { kind: 'media', audio: m.audio, video: m.video };
+    }
+    return { kind: 'unknown' };
+  }
+
   const RESTART_BACKOFF0 = 500;
   const RESTART_BACKOFF_MAX = 8000;
 
   class Session {
     // signal(type, payload) sends a call signal to the peer; onUpdate(s) is
-    // called on every state change.
-    constructor({ localId, remoteId, iceServers, relayOnly, stream, signal, onUpdate, onTrack }) {
+    // called on every state change and when the peer's media state changes;
+    // localMedia() is our {audio, video} state, sent each time the data
+    // channel opens (like call.Session.SetLocalMedia).
+    constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, signal, onUpdate, onTrack, localMedia }) {
       this.localId = localId;
       this.remoteId = remoteId;
+      this.remoteName = remoteName || '';
       // The greater id is polite: it never offers (pion cannot roll back).
       this.polite = localId > remoteId;
       this.iceServers = relayOnly ? iceServers.filter(isTurnServer) : iceServers;
@@ -239,6 +268,8 @@
       this.signal = signal;
       this.onUpdate = onUpdate;
       this.onTrack = onTrack;
+      this.localMedia = localMedia || (() => null);
+      this.remoteMedia = null; // {audio, video} once the peer says
 
       this.state = 'idle';
       this.reason = '';
@@ -358,16 +389,34 @@
     bindChat(dc) {
       dc.onopen = () => {
         this.chat = dc;
+        // Again on every open: the peer learns our state after a reconnect.
+        this.sendMedia(this.localMedia());
       };
       dc.onmessage = (e) => {
-        if (typeof e.data !== 'string' || e.data.length > 4096 + 256) return;
-        try {
-          const m = JSON.parse(e.data);
-          if (typeof m.text === 'string') log('chat message received', { length: m.text.length });
-        } catch (err) {
-          // not ours: drop
+        const m = decodeDataMessage(e.data);
+        if (!m) {
+          log('bad data channel message dropped');
+        } else if (m.kind === 'chat') {
+          log('chat message received', { length: m.text.length });
+        } else if (m.kind === 'media') {
+          this.remoteMedia = { audio: m.audio, video: m.video };
+          this.onUpdate(this);
+        } else {
+          log('data channel message of unknown type ignored');
         }
       };
+    }
+
+    // sendMedia tells the peer whether our mic and camera are on
+    // ({"type":"media","audio":bool,"video":bool}); null sends nothing.
+    sendMedia(state) {
+      const dc = this.chat;
+      if (!state || !dc || dc.readyState !== 'open') return;
+      try {
+        dc.send(JSON.stringify({ type: 'media', audio: !!state.audio, video: !!state.video }));
+      } catch (err) {
+        log('media state not sent', err);
+      }
     }
 
     send(type, payload) {
@@ -689,6 +738,9 @@
     error: $('error'),
     remoteVideo: $('remote-video'),
     localVideo: $('local-video'),
+    remoteOff: $('remote-off'),
+    remoteOffText: $('remote-off-text'),
+    remoteMuted: $('remote-muted'),
     sasDigits: $('sas-digits'),
     sasWords: $('sas-words'),
     mute: $('mute'),
@@ -709,6 +761,8 @@
     reason: '',
     peerId: '',
     remoteId: '',
+    remoteName: '',
+    remoteMedia: null, // {audio, video}: what the peer last said of its mic and camera
     polite: null,
     sas: null,
     negotiated: null, // what the current descriptions say: Opus FEC, preferred video codec
@@ -724,7 +778,7 @@
     if (ws) ws.close(4000, 'dropped');
   }
 
-  window.peercall = { view, dropSignaling, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, words: SAS_WORDS };
+  window.peercall = { view, dropSignaling, sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, decodeDataMessage, words: SAS_WORDS };
 
   let ws = null;
   let session = null;
@@ -754,6 +808,8 @@
       view.state = s.state;
       view.reason = s.reason;
       view.remoteId = s.remoteId;
+      view.remoteName = s.remoteName;
+      view.remoteMedia = s.remoteMedia ? { audio: s.remoteMedia.audio, video: s.remoteMedia.video } : null;
       view.polite = s.polite;
       view.sas = s.sas ? { digits: s.sas.digits, words: s.sas.words.slice(), localFingerprint: s.sas.localFingerprint, remoteFingerprint: s.sas.remoteFingerprint } : null;
       view.negotiated = s.negotiated;
@@ -762,6 +818,7 @@
       view.remoteCandidates = s.remoteCandidates.slice();
     }
     setStatus(view.reason || view.state);
+    renderRemoteMedia();
     if (view.sas && view.state === 'connected') {
       ui.sasDigits.textContent = view.sas.digits.slice(0, 3) + ' ' + view.sas.digits.slice(3);
       ui.sasWords.textContent = view.sas.words.join(' ');
@@ -769,6 +826,31 @@
       ui.sasDigits.textContent = '--- ---';
       ui.sasWords.textContent = '';
     }
+  }
+
+  // renderRemoteMedia shows the placeholder over the remote video while the
+  // peer's camera is off (its last frame would freeze there) and a badge
+  // while its mic is muted.
+  function renderRemoteMedia() {
+    const live = session && !session.terminal();
+    const m = live ? view.remoteMedia : null;
+    const who = view.remoteName || 'The other person';
+    const camOff = !!m && !m.video;
+    ui.remoteOff.hidden = !camOff;
+    ui.remoteVideo.classList.toggle('off', camOff);
+    if (camOff) ui.remoteOffText.textContent = who + ' turned the camera off';
+    ui.remoteMuted.hidden = !(m && !m.audio);
+    if (m && !m.audio) ui.remoteMuted.textContent = (view.remoteName ? view.remoteName + ' is muted' : 'Muted');
+  }
+
+  // localMedia is what this page says of its own mic and camera.
+  function localMedia() {
+    const video = !!stream && !cameraOff && stream.getVideoTracks().length > 0;
+    return { audio: !!stream && !muted && stream.getAudioTracks().length > 0, video };
+  }
+
+  function sendMediaState() {
+    if (session && !session.terminal()) session.sendMedia(localMedia());
   }
 
   function wsURL() {
@@ -843,7 +925,7 @@
           else endSession('signaling restarted');
         }
         if (!session || session.terminal()) {
-          if (Array.isArray(m.peers) && m.peers.length > 0) startSession(m.peers[0].id);
+          if (Array.isArray(m.peers) && m.peers.length > 0) startSession(m.peers[0].id, m.peers[0].name);
           else waitForPeer();
         }
         break;
@@ -851,7 +933,7 @@
         if (session && !session.terminal() && m.peer_id === session.remoteId) {
           if (m.resumed) session.peerResumed();
         } else if (!session || session.terminal()) {
-          startSession(m.peer_id);
+          startSession(m.peer_id, m.name);
         }
         break;
       case 'peer-left':
@@ -885,7 +967,7 @@
     render();
   }
 
-  function startSession(remoteId) {
+  function startSession(remoteId, remoteName) {
     const relayOnly = ui.relay.checked;
     if (relayOnly && !iceServers.some(isTurnServer)) {
       // Like call.ErrNoRelayServer: without TURN, relay only cannot connect.
@@ -896,6 +978,8 @@
     session = new Session({
       localId: view.peerId,
       remoteId,
+      remoteName: typeof remoteName === 'string' ? remoteName : '',
+      localMedia,
       iceServers,
       relayOnly,
       stream,
@@ -997,6 +1081,7 @@
     if (stream) stream.getAudioTracks().forEach((t) => (t.enabled = !muted));
     ui.mute.textContent = muted ? 'Unmute' : 'Mute';
     ui.mute.setAttribute('aria-pressed', String(muted));
+    sendMediaState();
   }
 
   async function toggleCamera() {
@@ -1006,6 +1091,7 @@
     ui.camera.setAttribute('aria-pressed', String(cameraOff));
     const old = stream.getVideoTracks()[0];
     if (cameraOff) {
+      sendMediaState(); // first, so the peer shows the placeholder, not a frozen frame
       if (session) await session.setCamera(null);
       if (old) {
         old.stop(); // the camera light goes off
@@ -1019,11 +1105,13 @@
       stream.addTrack(t);
       ui.localVideo.srcObject = stream;
       if (session) await session.setCamera(t);
+      sendMediaState(); // after the track is back: its first frame follows at once
     } catch (err) {
       log('camera unavailable', err);
       showError('The camera could not be turned back on.');
       cameraOff = true;
       ui.camera.textContent = 'Camera on';
+      sendMediaState();
     }
   }
 
