@@ -79,6 +79,12 @@ func TestEngineCallWithHeadlessPeer(t *testing.T) {
 	if res.rep.VideoIn.FramesDecoded < 20 {
 		t.Errorf("peer decoded %d frames from the GUI side", res.rep.VideoIn.FramesDecoded)
 	}
+	if m := res.rep.RemoteMedia; m == nil || !m.Audio || !m.Video {
+		t.Errorf("peer's report of the GUI side's media: %+v", m)
+	}
+	if !n.RemoteCameraOn || !n.RemoteMicOn || n.RemoteName != "peer" {
+		t.Errorf("GUI's view of the peer: camera %v mic %v name %q", n.RemoteCameraOn, n.RemoteMicOn, n.RemoteName)
+	}
 	end := waitLong(t, r, "ended", func(n Notify) bool { return n.Phase.Terminal() })
 	if end.Phase != PhaseEnded {
 		t.Errorf("call ended as %v: %q", end.Phase, end.Error)

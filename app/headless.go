@@ -160,6 +160,9 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	}
 	r.sess = sess
 	defer sess.Close()
+	// Tell the peer what this run sends, so it shows a placeholder rather
+	// than waiting for video that never comes.
+	_ = sess.SetLocalMedia(r.o.Audio != "none", r.o.Video != "none")
 	if err := sess.Start(); err != nil {
 		return fmt.Errorf("call start: %w", err)
 	}
@@ -543,6 +546,9 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 		st = r.sess.Stats()
 		if code, err := r.sess.SAS(); err == nil {
 			rep.SAS = code.Digits
+		}
+		if m, ok := r.sess.RemoteMedia(); ok {
+			rep.RemoteMedia = &RemoteMedia{Audio: m.Audio, Video: m.Video}
 		}
 	}
 	if r.link != nil {

@@ -24,6 +24,15 @@ type Report struct {
 	Latency  LatencyStats  `json:"latency_ms"`
 	RTTMS    float64       `json:"rtt_ms"`
 	CPU      CPUStats      `json:"cpu"`
+	// RemoteMedia is what the peer last said of its mic and camera; nil
+	// when it never said (an older peer).
+	RemoteMedia *RemoteMedia `json:"remote_media,omitempty"`
+}
+
+// RemoteMedia is the peer's media state (docs/protocol.md, "Peer data channel").
+type RemoteMedia struct {
+	Audio bool `json:"audio"`
+	Video bool `json:"video"`
 }
 
 // SetupTimes are milliseconds from the start of the join; -1 means never.
