@@ -100,23 +100,7 @@ func TestEngineCallWithHeadlessPeer(t *testing.T) {
 // waitLong is recorder.waitFor with room for ICE and a 4 s call under -race.
 func waitLong(t *testing.T, r *recorder, what string, ok func(Notify) bool) Notify {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for _, n := range r.all {
-			if ok(n) {
-				r.mu.Unlock()
-				return n
-			}
-		}
-		r.mu.Unlock()
-		select {
-		case <-r.wake:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-	return Notify{}
+	return waitSince(t, r, 0, what, ok)
 }
 
 // mark is where the snapshots recorded so far end, for waitSince.
@@ -126,7 +110,7 @@ func (r *recorder) mark() int {
 	return len(r.all)
 }
 
-// waitSince is waitLong over the snapshots recorded after mark.
+// waitSince returns the first snapshot recorded after mark matching ok.
 func waitSince(t *testing.T, r *recorder, mark int, what string, ok func(Notify) bool) Notify {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
