@@ -240,6 +240,10 @@ type Controller struct {
 	testStop context.CancelFunc
 	prevStop context.CancelFunc
 	prevDone chan struct{}
+
+	// mediaMu orders SetMute and SetCamera, so the snapshot ends as the
+	// call does when the GUI toggles from several goroutines.
+	mediaMu sync.Mutex
 }
 
 // NewController loads the settings and returns an idle controller.
@@ -635,6 +639,8 @@ func (c *Controller) current() (Call, error) {
 
 // SetMute mutes or unmutes the microphone (allowed before the call too).
 func (c *Controller) SetMute(on bool) {
+	c.mediaMu.Lock()
+	defer c.mediaMu.Unlock()
 	if cl, err := c.current(); err == nil {
 		cl.SetMute(on)
 	}
@@ -646,8 +652,12 @@ func (c *Controller) SetMute(on bool) {
 	})
 }
 
-// SetCamera turns the camera on or off. Audio-only calls stay off.
+// SetCamera turns the camera on or off. Audio-only calls stay off. Turning
+// it on opens the camera device, which may take a moment: the GUI calls it
+// off the main thread.
 func (c *Controller) SetCamera(on bool) error {
+	c.mediaMu.Lock()
+	defer c.mediaMu.Unlock()
 	if c.Snapshot().AudioOnly && on {
 		return &UserError{Msg: "No camera found: this is an audio-only call.", Err: ErrUnsupportedMedia}
 	}

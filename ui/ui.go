@@ -133,10 +133,15 @@ func (u *UI) hangUpShortcut(fyne.Shortcut) {
 
 func (u *UI) toggleMute() { u.ctl.SetMute(!u.last.Muted) }
 
+// toggleCamera runs off the main thread: turning the camera on opens the
+// device, which can take a noticeable moment.
 func (u *UI) toggleCamera() {
-	if err := u.ctl.SetCamera(!u.last.CameraOn); err != nil {
-		u.call.flash(app.UserMessage(err))
-	}
+	on := !u.last.CameraOn
+	go func() {
+		if err := u.ctl.SetCamera(on); err != nil {
+			u.opts.Do(func() { u.call.flash(app.UserMessage(err)) })
+		}
+	}()
 }
 
 func (u *UI) flushPending() {
