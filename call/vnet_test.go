@@ -379,7 +379,8 @@ func TestVNetLeaks(t *testing.T) {
 }
 
 // TestVNetICERestart cuts the WAN for 5 s: both sides must notice, the
-// impolite side restarts ICE, and the call comes back.
+// impolite side restarts ICE, and the call comes back. A media state change
+// made during the cut reaches the peer once it is back.
 func TestVNetICERestart(t *testing.T) {
 	defer test.TimeOut(60 * time.Second).Stop()
 	defer test.CheckRoutines(t)()
@@ -396,13 +397,20 @@ func TestVNetICERestart(t *testing.T) {
 	defer p.close()
 	var sa sent
 	p.sa.Tap(sa.tap)
+	if err := p.a.SetLocalMedia(true, true); err != nil {
+		t.Fatal(err)
+	}
 	p.start(t)
 	p.waitConnected(t)
 	defer streamSamples(video)()
+	p.updB.wait(t, "bob knows alice's media", 10*time.Second, isRemoteMedia(MediaState{Audio: true, Video: true}))
 
 	tp.cut.Store(true)
 	p.updA.wait(t, "alice reconnecting", 10*time.Second, isState(StateReconnecting))
 	p.updB.wait(t, "bob reconnecting", 10*time.Second, isState(StateReconnecting))
+	if err := p.a.SetLocalMedia(true, false); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(5 * time.Second)
 	tp.cut.Store(false)
 	before := p.received.Load()
@@ -418,6 +426,7 @@ func TestVNetICERestart(t *testing.T) {
 	if p.received.Load() < before+10 {
 		t.Fatalf("media did not resume: %d -> %d", before, p.received.Load())
 	}
+	p.updB.wait(t, "camera off sent during the cut reaches bob", 30*time.Second, isRemoteMedia(MediaState{Audio: true}))
 	if n := len(offerUfrags(sa.all())); n < 2 {
 		t.Fatalf("alice never restarted ICE (%d ufrags)", n)
 	}
