@@ -5,7 +5,8 @@
 # is connected. Nothing leaves loopback.
 #   scripts/smoke.sh [BUILD_DIR]     (needs xvfb-run; builds BUILD_DIR/peercall)
 # SMOKE_SECONDS (default 16) is how long the GUI runs; SMOKE_ARGS adds GUI flags;
-# SMOKE_SCREEN (default 1280x800) is the Xvfb screen size.
+# SMOKE_SCREEN (default 1280x800) is the Xvfb screen size; SMOKE_PEER_ARGS adds
+# flags of the headless peer (flags given twice: the last wins).
 set -euo pipefail
 BUILD=${1:-build}
 GO=${GO:-go}
@@ -28,7 +29,7 @@ for try in 1 2 3 4 5; do
 	port=$((20000 + RANDOM % 40000))
 	"$BUILD/peercall" --headless --serve "127.0.0.1:$port" --room smoke --name peer --loopback-only \
 		--ice-policy all --video synthetic --audio synthetic --duration "$((DURATION + 4))s" \
-		--report "$BUILD/smoke-peer.json" >"$BUILD/smoke-peer.log" 2>&1 &
+		--report "$BUILD/smoke-peer.json" ${SMOKE_PEER_ARGS:-} >"$BUILD/smoke-peer.log" 2>&1 &
 	peer=$!
 	sleep 1
 	kill -0 "$peer" 2>/dev/null && break
