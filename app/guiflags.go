@@ -49,7 +49,9 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	fs.BoolVar(&o.CPUReport, "cpu-report", false, "print CPU use at exit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
 	fs.IntVar(&o.MaxDisplayFPS, "max-display-fps", 0, "repaint the window at most N times a second (saves CPU with software GL; 0 = follow the video)")
-	window := fs.String("window", "960x640", "initial window size `WxH`")
+	// The default shows a 640x480 stream about pixel for pixel between the
+	// call screen's top and bottom bars.
+	window := fs.String("window", "900x580", "initial window size `WxH`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errHelp

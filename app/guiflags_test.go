@@ -46,7 +46,7 @@ func TestParseGUIFlags(t *testing.T) {
 	if o, err := ParseGUIFlags([]string{"--window", "1280x720"}, io.Discard); err != nil || o.WindowW != 1280 || o.WindowH != 720 {
 		t.Errorf("--window 1280x720: got %dx%d %v", o.WindowW, o.WindowH, err)
 	}
-	if o, err := ParseGUIFlags(nil, io.Discard); err != nil || o.WindowW != 960 || o.WindowH != 640 {
+	if o, err := ParseGUIFlags(nil, io.Discard); err != nil || o.WindowW != 900 || o.WindowH != 580 {
 		t.Errorf("default window: got %dx%d %v", o.WindowW, o.WindowH, err)
 	}
 	if _, err := ParseGUIFlags([]string{"-h"}, io.Discard); !IsHelp(err) {

@@ -52,7 +52,7 @@ func Run(o app.GUIOptions) int {
 	})
 	w := a.NewWindow("Peercall")
 	if o.WindowW == 0 || o.WindowH == 0 {
-		o.WindowW, o.WindowH = 960, 640
+		o.WindowW, o.WindowH = 900, 580
 	}
 	w.Resize(fyne.NewSize(float32(o.WindowW), float32(o.WindowH)))
 	speaker := ctl.Settings().Speaker

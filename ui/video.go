@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 
 	"github.com/peercall/peercall/app"
@@ -65,7 +66,8 @@ func newSwapper(do func(func())) *swapper { return &swapper{do: do} }
 func (s *swapper) newView(lazy bool, maxW int) *videoView {
 	img := canvas.NewImageFromImage(nil)
 	img.FillMode = canvas.ImageFillContain
-	// Fastest: the texture is scaled by GL, no software scaling pass.
+	// Fastest and Pixels scale on the GPU, never in software: swap picks
+	// one of them for each frame by the display scale.
 	img.ScaleMode = canvas.ImageScaleFastest
 	v := &videoView{img: img, sched: s, lazy: lazy, maxW: maxW, shown: -1, pending: -1}
 	s.mu.Lock()
@@ -183,11 +185,43 @@ func (v *videoView) swap() {
 	v.mu.Unlock()
 	first := v.img.Image == nil
 	v.img.Image = img
+	v.img.ScaleMode = scaleModeFor(img.Rect.Size(), v.img.Size(), v.canvasScale())
 	v.img.Refresh()
 	v.frames.Add(1)
 	if v.onShow != nil {
 		v.onShow(first)
 	}
+}
+
+// canvasScale is the device pixels per canvas unit of the window showing v
+// (1 while it is not in a window yet).
+func (v *videoView) canvasScale() float32 {
+	if a := fyne.CurrentApp(); a != nil {
+		if c := a.Driver().CanvasForObject(v.img); c != nil {
+			return c.Scale()
+		}
+	}
+	return 1
+}
+
+// Near its own size a picture is shown pixel for pixel (GL nearest): at
+// scales from 0.8 to 1.25 bilinear filtering only blurs, and in software GL
+// (llvmpipe, which Xvfb and GPU-less machines use) it costs four texel
+// fetches per screen pixel instead of one, the largest single cost of
+// showing video there. Further from 1:1, bilinear keeps edges smooth.
+const nearestMin, nearestMax = 0.8, 1.25
+
+// scaleModeFor picks the filter for a picture of size pic shown contained
+// in area (canvas units) at the given canvas scale.
+func scaleModeFor(pic image.Point, area fyne.Size, scale float32) canvas.ImageScale {
+	if pic.X <= 0 || pic.Y <= 0 || area.Width <= 0 || area.Height <= 0 {
+		return canvas.ImageScaleFastest
+	}
+	f := min(area.Width*scale/float32(pic.X), area.Height*scale/float32(pic.Y))
+	if f >= nearestMin && f <= nearestMax {
+		return canvas.ImageScalePixels
+	}
+	return canvas.ImageScaleFastest
 }
 
 // Clear removes the picture (call ended). Main thread.
