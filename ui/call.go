@@ -27,6 +27,7 @@ type callScreen struct {
 	placeText     *widget.Label
 	selfBox       *fyne.Container
 	selfOff       *fyne.Container // "Camera off" in the inset
+	selfBg        *canvas.Rectangle
 	remoteMuted   *fyne.Container // badge: the other person's mic is off
 	mutedText     *widget.Label
 
@@ -76,12 +77,14 @@ func newCallScreen(u *UI) *callScreen {
 	c.placeholder = container.NewCenter(container.NewVBox(container.NewCenter(icon), c.placeText))
 
 	c.local.img.SetMinSize(fyne.NewSize(160, 120))
-	selfBorder := canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x20, 0xff})
+	// The background only shows behind "Camera off": under the picture it
+	// would be painted and covered again on every frame.
+	c.selfBg = canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x20, 0xff})
 	c.selfOff = container.NewCenter(container.NewVBox(
 		container.NewCenter(widget.NewIcon(theme.VisibilityOffIcon())),
 		widget.NewLabelWithStyle("Camera off", fyne.TextAlignCenter, fyne.TextStyle{})))
 	c.selfOff.Hide()
-	c.selfBox = container.NewStack(selfBorder, c.local.img, c.selfOff)
+	c.selfBox = container.NewStack(c.selfBg, c.local.img, c.selfOff)
 	inset := container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
 
 	c.mutedText = widget.NewLabel("")
@@ -262,6 +265,7 @@ func (c *callScreen) render(n app.Notify) {
 	showIf(c.selfBox, !n.AudioOnly)
 	showIf(c.local.img, n.CameraOn)
 	showIf(c.selfOff, !n.CameraOn)
+	showIf(c.selfBg, !n.CameraOn)
 
 	if n.Muted {
 		setButton(c.muteBtn, "Unmute", theme.VolumeUpIcon())
