@@ -13,7 +13,7 @@ DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev liby
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
 	libxkbcommon-dev xvfb xauth chromium
 
-.PHONY: deps build run test test-nocgo vet bench fuzz clean signal smoke package
+.PHONY: deps build run test test-nocgo vet bench bench-gui fuzz clean signal smoke package
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -69,13 +69,19 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... | tee $(BUILD)/go-bench.txt
 	$(GO) build -o $(BUILD)/peercall-headless ./app/cmd/peercall-headless
 	$(BUILD)/peercall-headless bench --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
+	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)
+
+# Desktop app CPU in a call under Xvfb (median of 5 smoke runs).
+bench-gui: deps
+	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)
 
 # Each fuzz target for FUZZTIME (one at a time: go test -fuzz takes one target).
 FUZZTIME ?= 20s
-FUZZ_TARGETS := signalserver:FuzzDecodeMessage codec:FuzzVP8Assembler codec:FuzzVP8FrameCheck \
+FUZZ_TARGETS := signalserver:FuzzDecodeMessage codec:FuzzVP8Assembler codec:FuzzVP8FrameCheck codec:FuzzYCbCrToRGBA \
 	codec:FuzzAudioJitterBuffer codec:FuzzOpusHasFEC call:FuzzScrubSDP \
 	call:FuzzScrubCandidate call:FuzzParseFingerprint call:FuzzDecodePayload \
-	capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV
+	call:FuzzDecodeDataMessage capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV \
+	app:FuzzValidateICEServer
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn"; \
