@@ -90,6 +90,13 @@ type Notify struct {
 	Hosting    bool   // the signaling server runs in this process
 	LANAddress string // host:port others on the LAN use (display only)
 	JoinString string // what to send the other person (copyable)
+	// BrowserLink opens the call page for this room in a browser
+	// (https://HOST:PORT/r/ROOM), for someone without the app; empty when
+	// the server has no https side known to this app.
+	BrowserLink string
+	// BrowserFingerprint is the SHA-256 of the hosted server's self-signed
+	// certificate, which the browser warns about; empty when not hosting.
+	BrowserFingerprint string
 
 	ConnectedAt time.Time
 	Elapsed     time.Duration // call timer
@@ -152,7 +159,12 @@ type CallParams struct {
 type HostedServer struct {
 	URL     string // loopback ws:// URL this side joins
 	LANAddr string // host:port for others (display only)
-	Stop    func()
+	// HTTPSAddr is host:port of the same server over TLS, for the browser
+	// page (display only); Fingerprint is the SHA-256 of its self-signed
+	// certificate (signalserver.Fingerprint form). Both empty: no browser link.
+	HTTPSAddr   string
+	Fingerprint string
+	Stop        func()
 }
 
 // CallEvent is what a running Call reports. Exactly one part is set.
@@ -434,8 +446,13 @@ func (c *Controller) runCall(ctx context.Context, gen int, p JoinParams, host bo
 		defer hs.Stop()
 		p.Server = hs.URL
 		join := JoinString(hs.LANAddr, p.Room)
+		link := BrowserLink(hs.HTTPSAddr, p.Room)
 		c.update(func(n *Notify) {
 			n.ServerURL, n.LANAddress, n.JoinString = hs.URL, hs.LANAddr, join
+			n.BrowserLink, n.BrowserFingerprint = link, hs.Fingerprint
+			if link == "" {
+				n.BrowserFingerprint = ""
+			}
 			n.Progress = "Connecting to the server…"
 		})
 	} else {
@@ -448,7 +465,14 @@ func (c *Controller) runCall(ctx context.Context, gen int, p JoinParams, host bo
 				c.log.Warn("recent servers not saved", "err", err)
 			}
 		}
-		c.update(func(n *Notify) { n.JoinString = JoinString(hostOf(p.Server), p.Room) })
+		c.update(func(n *Notify) {
+			n.JoinString = JoinString(hostOf(p.Server), p.Room)
+			// A wss:// server serves the page on the same address; a
+			// plain one would give the browser no camera.
+			if strings.HasPrefix(p.Server, "wss://") {
+				n.BrowserLink = BrowserLink(hostOf(p.Server), p.Room)
+			}
+		})
 	}
 	cl, err := c.o.Engine.Dial(ctx, CallParams{
 		Server: p.Server, Room: p.Room, Name: p.Name, Password: p.Password,
@@ -875,6 +899,17 @@ func JoinString(hostPort, room string) string {
 	}
 	u := url.URL{Scheme: "ws", Host: hostPort, Path: "/ws", RawQuery: url.Values{"room": {room}}.Encode()}
 	return u.String()
+}
+
+// BrowserLink is the https address of the server's browser page for room,
+// e.g. https://192.168.1.20:41235/r/kitchen (docs/browser.md); "" without
+// a host or room. The room is path-escaped: a name the page does not accept
+// stays one path segment (and gets a 404) instead of reaching another path.
+func BrowserLink(hostPort, room string) string {
+	if hostPort == "" || room == "" {
+		return ""
+	}
+	return "https://" + hostPort + "/r/" + url.PathEscape(room)
 }
 
 // ParseJoinString accepts a server URL, optionally carrying ?room=, and

@@ -45,6 +45,8 @@ func (f *fakeCall) SendChat(text string) error {
 	return nil
 }
 
+const testFingerprint = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+
 // fakeEngine hands out fakeCalls and records what it was asked.
 type fakeEngine struct {
 	mu       sync.Mutex
@@ -62,11 +64,12 @@ func (e *fakeEngine) Host(ctx context.Context) (HostedServer, error) {
 	if e.hostErr != nil {
 		return HostedServer{}, e.hostErr
 	}
-	return HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000", Stop: func() {
-		e.mu.Lock()
-		e.hostStop++
-		e.mu.Unlock()
-	}}, nil
+	return HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000",
+		HTTPSAddr: "192.0.2.10:4443", Fingerprint: testFingerprint, Stop: func() {
+			e.mu.Lock()
+			e.hostStop++
+			e.mu.Unlock()
+		}}, nil
 }
 
 func (e *fakeEngine) Dial(ctx context.Context, p CallParams) (Call, error) {
@@ -169,6 +172,9 @@ func TestControllerHostedCallWalksEveryPhase(t *testing.T) {
 	n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
 	if n.JoinString != "ws://192.0.2.10:4000/ws?room=kitchen" || !n.Hosting || n.ServerURL != "ws://127.0.0.1:4000/ws" {
 		t.Errorf("hosting snapshot = %+v", n)
+	}
+	if n.BrowserLink != "https://192.0.2.10:4443/r/kitchen" || n.BrowserFingerprint != testFingerprint {
+		t.Errorf("browser link %q, fingerprint %q", n.BrowserLink, n.BrowserFingerprint)
 	}
 	if eng.dialed[0].Server != "ws://127.0.0.1:4000/ws" || eng.dialed[0].Room != "kitchen" || eng.dialed[0].Name != "Ann" {
 		t.Errorf("dialed %+v", eng.dialed[0])
@@ -424,6 +430,46 @@ func TestJoinString(t *testing.T) {
 		if _, _, err := ParseJoinString(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestBrowserLink(t *testing.T) {
+	tests := []struct{ host, room, want string }{
+		{"192.168.1.5:4443", "kitchen", "https://192.168.1.5:4443/r/kitchen"},
+		{"[fd00::5]:4443", "a.b_c-1", "https://[fd00::5]:4443/r/a.b_c-1"},
+		{"192.168.1.5:4443", "my room/..", "https://192.168.1.5:4443/r/my%20room%2F.."},
+		{"", "kitchen", ""},
+		{"192.168.1.5:4443", "", ""},
+	}
+	for _, tt := range tests {
+		if got := BrowserLink(tt.host, tt.room); got != tt.want {
+			t.Errorf("BrowserLink(%q, %q) = %q, want %q", tt.host, tt.room, got, tt.want)
+		}
+	}
+}
+
+// TestControllerBrowserLinkWhenJoining: a joined server has a browser link
+// only when it speaks wss (its page is then https on the same address),
+// and never a fingerprint (the app did not make its certificate).
+func TestControllerBrowserLinkWhenJoining(t *testing.T) {
+	tests := []struct{ server, want string }{
+		{"wss://calls.example.org/ws", "https://calls.example.org/r/den"},
+		{"wss://192.0.2.7:8443/ws?room=den", "https://192.0.2.7:8443/r/den"},
+		{"ws://192.0.2.7:8080/ws", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.server, func(t *testing.T) {
+			eng := newFakeEngine()
+			c, r := newTestController(t, eng)
+			if err := c.Join(JoinParams{Server: tt.server, Room: "den"}); err != nil {
+				t.Fatal(err)
+			}
+			<-eng.calls
+			n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+			if n.BrowserLink != tt.want || n.BrowserFingerprint != "" || n.Hosting {
+				t.Errorf("browser link %q fingerprint %q hosting %v, want link %q", n.BrowserLink, n.BrowserFingerprint, n.Hosting, tt.want)
+			}
+		})
 	}
 }
 

@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"image"
+	stdlog "log"
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,21 +52,128 @@ func NewEngine(o EngineOptions) Engine {
 
 type engine struct{ o EngineOptions }
 
-// Host implements Engine.
+// Host implements Engine. One signaling server (one set of rooms) listens
+// twice: plain ws:// for this app and desktop peers, and https/wss with a
+// self-signed certificate for the browser page, because browsers only give
+// camera and microphone to secure contexts.
 func (e *engine) Host(ctx context.Context) (HostedServer, error) {
-	addr, stop, err := serveSignaling(context.WithoutCancel(ctx), e.o.HostAddr, e.o.Logger)
+	hs, err := hostSignaling(context.WithoutCancel(ctx), e.o.HostAddr, e.o.Logger)
 	if err != nil {
 		return HostedServer{}, &UserError{Msg: "Could not start the call server: " + err.Error(), Err: err}
 	}
-	_, port, _ := net.SplitHostPort(addr)
+	return hs, nil
+}
+
+// hostCertValidity bounds the browser certificate's life. A new key and
+// certificate are made for every hosted call, so this only has to outlast
+// the longest call.
+const hostCertValidity = 7 * 24 * time.Hour
+
+// hostSignaling starts the signaling server on addr (plain) and on a free
+// port of the same host (TLS). The plain side is Serve's; the TLS side is
+// an http.Server over the same Handler, so both reach the same rooms.
+func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return HostedServer{}, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	bindHost, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		_ = ln.Close()
+		return HostedServer{}, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	tcpLn, err := net.Listen("tcp", net.JoinHostPort(bindHost, "0"))
+	if err != nil {
+		_ = ln.Close()
+		return HostedServer{}, fmt.Errorf("listen %s (https): %w", bindHost, err)
+	}
+	closeBoth := func() { _ = ln.Close(); _ = tcpLn.Close() }
+
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, tlsPort, _ := net.SplitHostPort(tcpLn.Addr().String())
 	local := net.JoinHostPort("127.0.0.1", port)
-	lan := local
-	if h, _, _ := net.SplitHostPort(addr); h == "::" || h == "0.0.0.0" || h == "" {
+	shown := "127.0.0.1" // the host others are told
+	if h, _, _ := net.SplitHostPort(ln.Addr().String()); h == "::" || h == "0.0.0.0" || h == "" {
 		if ip := lanIP(); ip != "" {
-			lan = net.JoinHostPort(ip, port)
+			shown = ip
 		}
 	}
-	return HostedServer{URL: "ws://" + local + "/ws", LANAddr: lan, Stop: stop}, nil
+	certHosts := []string{shown, "127.0.0.1", "localhost"}
+	if ip := net.ParseIP(bindHost); ip != nil && !ip.IsUnspecified() && bindHost != shown {
+		certHosts = append(certHosts, bindHost)
+	}
+	cert, fingerprint, err := signalserver.SelfSignedCertificate(certHosts, hostCertValidity)
+	if err != nil {
+		closeBoth()
+		return HostedServer{}, fmt.Errorf("certificate: %w", err)
+	}
+	srv, err := signalserver.New(signalserver.WithLogger(log))
+	if err != nil {
+		closeBoth()
+		return HostedServer{}, fmt.Errorf("signaling server: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	plainDone := make(chan struct{})
+	go func() {
+		defer close(plainDone)
+		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("signaling server stopped", "err", err)
+		}
+	}()
+	tlsSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: signalserver.DefaultReadHeaderTimeout,
+		IdleTimeout:       signalserver.DefaultPongWait,
+		// Every browser that meets the certificate first refuses it
+		// (a handshake error): not worth more than a debug line.
+		ErrorLog: stdlog.New(debugWriter{log}, "", 0),
+	}
+	tlsLn := tls.NewListener(tcpLn, &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		// HTTP/1.1 only: the WebSocket upgrade hijacks the connection,
+		// which HTTP/2 cannot do.
+		NextProtos: []string{"http/1.1"},
+	})
+	tlsDone := make(chan struct{})
+	go func() {
+		defer close(tlsDone)
+		if err := tlsSrv.Serve(tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("https signaling listener stopped", "err", err)
+		}
+	}()
+	log.Info("browser link listener", "addr", tcpLn.Addr().String(), "fingerprint", fingerprint)
+
+	stop := func() {
+		// The TLS side first: no new connections. WebSockets it upgraded
+		// are the server's, told to leave and waited for by Serve's
+		// shutdown below.
+		sctx, scancel := context.WithTimeout(context.Background(), signalserver.DefaultShutdownTimeout)
+		if err := tlsSrv.Shutdown(sctx); err != nil {
+			_ = tlsSrv.Close()
+		}
+		scancel()
+		<-tlsDone
+		cancel()
+		<-plainDone
+	}
+	return HostedServer{
+		URL:         "ws://" + local + "/ws",
+		LANAddr:     net.JoinHostPort(shown, port),
+		HTTPSAddr:   net.JoinHostPort(shown, tlsPort),
+		Fingerprint: fingerprint,
+		Stop:        sync.OnceFunc(stop),
+	}, nil
+}
+
+// debugWriter routes http.Server's internal log lines (TLS handshake
+// errors) to slog at debug level.
+type debugWriter struct{ l *slog.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.l.Debug("https listener", "detail", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // lanIP picks the first private IPv4 address of an interface that is up,
