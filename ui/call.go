@@ -34,7 +34,15 @@ type callScreen struct {
 	status, timer, quality, sas *widget.Label
 	progress                    *widget.ProgressBarInfinite
 	waitBox                     *fyne.Container
+	waitCard                    *widget.Card
+	joinLabel                   *widget.Label
+	joinRow                     *fyne.Container
 	joinString                  *widget.Entry
+	browserLabel                *widget.Label
+	browserRow                  *fyne.Container
+	browserLink                 *widget.Entry
+	copyLinkBtn                 *widget.Button
+	certNote                    *widget.Label
 	stats                       *widget.Label
 	statsBox                    *fyne.Container
 	flashLabel                  *widget.Label
@@ -102,10 +110,26 @@ func newCallScreen(u *UI) *callScreen {
 		}
 		c.flash("Join link copied")
 	})
-	c.waitBox = container.NewVBox(c.progress,
-		widget.NewLabelWithStyle("Send this to the other person:", fyne.TextAlignCenter, fyne.TextStyle{}),
-		container.NewBorder(nil, nil, nil, copyBtn, c.joinString))
-	waitOverlay := container.NewCenter(container.NewGridWrap(fyne.NewSize(460, c.waitBox.MinSize().Height), c.waitBox))
+	c.joinLabel = widget.NewLabelWithStyle("Send this to the other person:", fyne.TextAlignCenter, fyne.TextStyle{})
+	c.joinRow = container.NewBorder(nil, nil, nil, copyBtn, c.joinString)
+	// The same server over https, for someone without the app.
+	c.browserLink = widget.NewEntry()
+	c.browserLink.Disable()
+	c.copyLinkBtn = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		if cb := fyne.CurrentApp().Clipboard(); cb != nil {
+			cb.SetContent(c.browserLink.Text)
+		}
+		c.flash("Browser link copied")
+	})
+	c.browserLabel = widget.NewLabelWithStyle("Or open in a browser:", fyne.TextAlignCenter, fyne.TextStyle{})
+	c.browserRow = container.NewBorder(nil, nil, nil, c.copyLinkBtn, c.browserLink)
+	c.certNote = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
+	c.certNote.SizeName = theme.SizeNameCaptionText
+	c.waitBox = container.NewVBox(c.progress, c.joinLabel, c.joinRow, c.browserLabel, c.browserRow, c.certNote)
+	// A card: it stands out from (and covers) the placeholder under it,
+	// and its height follows the rows shown.
+	c.waitCard = widget.NewCard("", "", container.NewPadded(c.waitBox))
+	waitOverlay := container.NewCenter(container.New(&fixedWidth{w: 500}, c.waitCard))
 
 	c.stats = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	statsBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0xb0})
@@ -223,7 +247,7 @@ func (c *callScreen) render(n app.Notify) {
 	setText(c.sas, sas)
 
 	waiting := n.Phase != app.PhaseConnected && n.Phase != app.PhaseReconnecting
-	showIf(c.waitBox, waiting)
+	showIf(c.waitCard, waiting)
 	if waiting {
 		c.progress.Start()
 	} else {
@@ -232,8 +256,17 @@ func (c *callScreen) render(n app.Notify) {
 	if c.joinString.Text != n.JoinString {
 		c.joinString.SetText(n.JoinString)
 	}
-	showIf(c.waitBox.Objects[1], n.JoinString != "")
-	showIf(c.waitBox.Objects[2], n.JoinString != "")
+	showIf(c.joinLabel, n.JoinString != "")
+	showIf(c.joinRow, n.JoinString != "")
+	if c.browserLink.Text != n.BrowserLink {
+		c.browserLink.SetText(n.BrowserLink)
+	}
+	showIf(c.browserLabel, n.BrowserLink != "")
+	showIf(c.browserRow, n.BrowserLink != "")
+	if n.BrowserFingerprint != "" {
+		setText(c.certNote, "The browser will warn about the certificate; its fingerprint starts with "+fingerprintPrefix(n.BrowserFingerprint))
+	}
+	showIf(c.certNote, n.BrowserLink != "" && n.BrowserFingerprint != "")
 
 	if c.remoteCamOn && !n.RemoteCameraOn {
 		// The last picture would freeze there: clear it. The next one
@@ -307,6 +340,16 @@ func (c *callScreen) render(n app.Notify) {
 	if c.flashLabel.Visible() && time.Now().After(c.flashUntil) {
 		c.flashLabel.Hide()
 	}
+}
+
+// fingerprintPrefix is the first four bytes of a colon-separated
+// fingerprint: enough to tell certificates apart at a glance.
+func fingerprintPrefix(fp string) string {
+	parts := strings.SplitN(fp, ":", 5)
+	if len(parts) < 5 {
+		return fp
+	}
+	return strings.Join(parts[:4], ":") + "…"
 }
 
 // peerName is how the screen names the other person.

@@ -47,7 +47,8 @@ type fakeEngine struct {
 }
 
 func (e *fakeEngine) Host(context.Context) (app.HostedServer, error) {
-	return app.HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000", Stop: func() {}}, nil
+	return app.HostedServer{URL: "ws://127.0.0.1:4000/ws", LANAddr: "192.0.2.10:4000", HTTPSAddr: "192.0.2.10:4443",
+		Fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89", Stop: func() {}}, nil
 }
 
 func (e *fakeEngine) Dial(_ context.Context, p app.CallParams) (app.Call, error) {
@@ -236,6 +237,71 @@ func TestStartValidation(t *testing.T) {
 	h.golden("start_error.xml")
 	if len(h.eng.params) != 0 {
 		t.Error("invalid input started a call")
+	}
+}
+
+// TestWaitingBrowserLink: hosting shows the browser link with its Copy
+// button and the certificate's fingerprint prefix; joining a plain ws://
+// server shows none, a wss:// one shows the link without a fingerprint.
+func TestWaitingBrowserLink(t *testing.T) {
+	tests := []struct {
+		name     string
+		gui      app.GUIOptions
+		link     string
+		certNote string
+	}{
+		{"hosting", app.GUIOptions{Room: "kitchen"}, "https://192.0.2.10:4443/r/kitchen",
+			"The browser will warn about the certificate; its fingerprint starts with AB:CD:EF:01…"},
+		{"joining ws", app.GUIOptions{Room: "den", Join: "ws://127.0.0.1:7/ws"}, "", ""},
+		{"joining wss", app.GUIOptions{Room: "den", Join: "wss://calls.example.org/ws"}, "https://calls.example.org/r/den", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil, tt.gui)
+			if tt.gui.Join == "" {
+				test.Tap(h.u.start.startBtn)
+			} else {
+				test.Tap(h.u.start.joinBtn)
+			}
+			<-h.eng.calls
+			h.until("waiting", phase(app.PhaseWaiting))
+			h.pump()
+			c := h.u.call
+			if got := c.browserRow.Visible() && c.browserLabel.Visible(); got != (tt.link != "") {
+				t.Errorf("browser row shown %v, want %v", got, tt.link != "")
+			}
+			if tt.link != "" && c.browserLink.Text != tt.link {
+				t.Errorf("browser link %q, want %q", c.browserLink.Text, tt.link)
+			}
+			if c.certNote.Visible() != (tt.certNote != "") || (tt.certNote != "" && c.certNote.Text != tt.certNote) {
+				t.Errorf("certificate note shown %v %q, want %q", c.certNote.Visible(), c.certNote.Text, tt.certNote)
+			}
+			if !c.joinRow.Visible() || !c.browserLink.Disabled() {
+				t.Error("join row hidden or browser link editable")
+			}
+			if tt.link != "" {
+				test.Tap(c.copyLinkBtn)
+				if got := h.a.Clipboard().Content(); got != tt.link {
+					t.Errorf("clipboard %q after Copy, want %q", got, tt.link)
+				}
+			}
+			test.Tap(c.hangBtn)
+			h.until("ended", phase(app.PhaseEnded))
+		})
+	}
+}
+
+func TestFingerprintPrefix(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"AB:CD:EF:01:23:45", "AB:CD:EF:01…"},
+		{"AB:CD:EF:01:23", "AB:CD:EF:01…"},
+		{"AB:CD:EF:01", "AB:CD:EF:01"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := fingerprintPrefix(tt.in); got != tt.want {
+			t.Errorf("fingerprintPrefix(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
