@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Xvfb smoke run of the desktop app: a headless peer hosts the signaling
 # server on 127.0.0.1, the real GUI joins it with loopback-only ICE and the
-# synthetic sources, saves a screenshot and prints its CPU use while the call
+# synthetic sources, saves a screenshot (and the X server's own picture of the
+# screen, checked for a painted window) and prints its CPU use while the call
 # is connected. Nothing leaves loopback.
 #   scripts/smoke.sh [BUILD_DIR]     (needs xvfb-run; builds BUILD_DIR/peercall)
 # SMOKE_SECONDS (default 16) is how long the GUI runs; SMOKE_ARGS adds GUI flags;
@@ -14,11 +15,14 @@ DURATION=${SMOKE_SECONDS:-16}
 mkdir -p "$BUILD"
 $GO build -o "$BUILD/peercall" .
 
+$GO build -o "$BUILD/xwd2png" ./scripts/xwd2png
+
 home=$(mktemp -d) # fresh preferences: no user settings leak in
+fbdir=$(mktemp -d) # Xvfb keeps its screen here as an XWD file (-fbdir)
 peer=
 cleanup() {
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
-	rm -rf "$home"
+	rm -rf "$home" "$fbdir"
 }
 trap cleanup EXIT
 export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_CACHE_HOME=$home/.cache XDG_RUNTIME_DIR=$home/run
@@ -37,7 +41,10 @@ for try in 1 2 3 4 5; do
 done
 [ -n "$peer" ] || { echo "smoke: headless peer did not start"; cat "$BUILD/smoke-peer.log"; exit 1; }
 
-xvfb-run -a -s "-screen 0 ${SMOKE_SCREEN:-1280x800}x24" "$BUILD/peercall" --room smoke --name gui \
+# What the X server shows, a second after the app's own screenshot: the app
+# paints that one in software, this one proves GL really drew the window.
+(sleep 7 && cp "$fbdir/Xvfb_screen0" "$BUILD/smoke-screen.xwd" 2>/dev/null) &
+xvfb-run -a -s "-screen 0 ${SMOKE_SCREEN:-1280x800}x24 -fbdir $fbdir" "$BUILD/peercall" --room smoke --name gui \
 	--join "ws://127.0.0.1:$port/ws" --loopback-only --auto-join --video synthetic --audio synthetic \
 	--screenshot "$BUILD/smoke.png" --screenshot-after 5s --quit-after "${DURATION}s" --cpu-report \
 	${SMOKE_ARGS:-} >"$BUILD/smoke-gui.log" 2>&1
@@ -49,6 +56,11 @@ if grep -q 'never connected' "$BUILD/smoke-gui.log"; then
 	exit 1
 fi
 test -s "$BUILD/smoke.png" || { echo "smoke: no screenshot"; exit 1; }
+# The window (top left: Xvfb has no window manager) must show the video:
+# the test pattern alone has thousands of colours, a blank window a handful.
+win=$(sed -n 's/.*--window \([0-9]*x[0-9]*\).*/\1/p' <<<"${SMOKE_ARGS:-}")
+"$BUILD/xwd2png" -crop "${win:-900x580}" -min-colours 1000 "$BUILD/smoke-screen.xwd" "$BUILD/smoke-screen.png" ||
+	{ echo "smoke: the real window (build/smoke-screen.png) does not show the call"; exit 1; }
 if ! wait "$peer"; then
 	peer=
 	echo "smoke: headless peer failed:"
@@ -60,4 +72,4 @@ peer=
 fps=$(awk '/"video_in"/ {v=1} v && /"fps"/ {gsub(/[",]/, ""); print int($2); exit}' "$BUILD/smoke-peer.json")
 grep -q '"ok": true' "$BUILD/smoke-peer.json" && [ "${fps:-0}" -ge 10 ] ||
 	{ echo "smoke: peer report not ok (video_in fps ${fps:-?})"; exit 1; }
-echo "smoke: ok, peer received ${fps} fps from the GUI; screenshot $BUILD/smoke.png"
+echo "smoke: ok, peer received ${fps} fps from the GUI; screenshots $BUILD/smoke.png (app) and $BUILD/smoke-screen.png (X server)"
