@@ -82,7 +82,12 @@ func (s *switchedVideo) releaseLocked() error {
 
 // Next returns the next frame, waiting while the source is off. After
 // Close it returns ErrNotInCall.
-func (s *switchedVideo) Next() (*image.YCbCr, error) {
+func (s *switchedVideo) Next() (*image.YCbCr, error) { return s.nextUnless(nil) }
+
+// nextUnless is Next for a reader that may have to give up: when stop is
+// closed while the source is off, it returns errPreviewStopped (a frame
+// being read from the device is still returned; that takes one frame time).
+func (s *switchedVideo) nextUnless(stop <-chan struct{}) (*image.YCbCr, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -92,7 +97,11 @@ func (s *switchedVideo) Next() (*image.YCbCr, error) {
 		if !s.on {
 			wake := s.wake
 			s.mu.Unlock()
-			<-wake
+			select {
+			case <-wake:
+			case <-stop:
+				return nil, errPreviewStopped
+			}
 			continue
 		}
 		next, gen := s.next, s.gen

@@ -176,3 +176,62 @@ func TestSwitchedVideoCloseWhileOn(t *testing.T) {
 		t.Fatal("a camera that does not open gave a source")
 	}
 }
+
+// The waiting-room self-view shows camera frames, and stopping it hands the
+// camera over to the next reader at once, even while the camera is off.
+func TestPreviewWhileWaiting(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cam := newFakeCamera()
+	sv, err := newSwitchedVideo(cam.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sv.Close()
+	shown := make(chan *image.YCbCr, 4)
+	lc := &liveCall{cam: sv, p: CallParams{OnFrame: func(f VideoFrame) {
+		if f.Local {
+			shown <- f.Image
+		}
+	}}}
+	stop := lc.previewWhileWaiting()
+	for i := range 2 {
+		img := image.NewYCbCr(image.Rect(0, 0, 2+2*i, 2), image.YCbCrSubsampleRatio420)
+		cam.frames <- img
+		select {
+		case got := <-shown:
+			if got != img {
+				t.Fatalf("frame %d: shown %v, want the camera's", i, got.Rect)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("frame %d not shown", i)
+		}
+	}
+	if err := sv.SetOn(false); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stopping the preview hangs while the camera is off")
+	}
+	// The next reader (the video sender) now has the camera to itself.
+	if err := sv.SetOn(true); err != nil {
+		t.Fatal(err)
+	}
+	res := readAsync(sv)
+	want := image.NewYCbCr(image.Rect(0, 0, 8, 8), image.YCbCrSubsampleRatio420)
+	cam.frames <- want
+	if r := <-res; r.err != nil || r.img != want {
+		t.Errorf("after the preview: %v, %v", r.img, r.err)
+	}
+	select {
+	case img := <-shown:
+		t.Errorf("preview still showing frames after stop: %v", img.Rect)
+	default:
+	}
+
+	// Without a self-view callback there is nothing to preview.
+	(&liveCall{cam: sv}).previewWhileWaiting()()
+}

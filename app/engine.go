@@ -389,6 +389,31 @@ func (lc *liveCall) wrapVideo(next func() (*image.YCbCr, error)) func() (*image.
 	}
 }
 
+// previewWhileWaiting shows the self-view while nobody else is in the room
+// (people check how they look before the call starts); nothing is encoded.
+// stop returns once the preview no longer reads the camera.
+func (lc *liveCall) previewWhileWaiting() (stop func()) {
+	if lc.cam == nil || lc.p.OnFrame == nil {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	show := lc.wrapVideo(func() (*image.YCbCr, error) { return lc.cam.nextUnless(quit) })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if _, err := show(); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func (lc *liveCall) wrapAudio(next func() ([]int16, error)) func() ([]int16, error) {
 	var silent []int16
 	return func() ([]int16, error) {
@@ -481,7 +506,9 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 	if lc.audioOnly {
 		lc.emit(ctx, CallEvent{Phase: PhaseWaiting, AudioOnly: true})
 	}
+	stopPreview := lc.previewWhileWaiting()
 	remote, name, err := lc.waitForPeer(ctx)
+	stopPreview() // before the video sender becomes the camera's only reader
 	if err != nil {
 		if ctx.Err() == nil {
 			lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})

@@ -7,6 +7,9 @@ import (
 
 // Sentinel errors of the composition root. Callers branch with errors.Is.
 var (
+	// errPreviewStopped ends the waiting-room self-view when the peer
+	// arrives while the camera is off (internal, never returned to callers).
+	errPreviewStopped = errors.New("preview stopped")
 	// ErrBadFlags marks invalid command-line input (exit code 2).
 	ErrBadFlags = errors.New("invalid flags")
 	// ErrExpectationUnmet marks a headless run whose --expect-* checks failed (exit code 3).
