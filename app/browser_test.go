@@ -554,7 +554,7 @@ func TestBrowserToBrowser(t *testing.T) {
 	waitView(t, b, "Bob told Ann's camera is off", 5*time.Second, func(v pageView) bool {
 		return v.RemoteName == "Ann" && v.RemoteMedia != nil && !v.RemoteMedia.Video && v.RemoteMedia.Audio
 	})
-	if ov := readOverlay(t, b); ov.OffHidden || ov.OffText != "Ann turned the camera off" || !ov.VideoHidden || !ov.MutedHidden {
+	if ov := readOverlay(t, b); ov.OffHidden || ov.OffText != "Ann's camera is off" || !ov.VideoHidden || !ov.MutedHidden {
 		t.Errorf("Bob's page with Ann's camera off: %+v", ov)
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -871,7 +871,7 @@ func TestBrowserDesktopMediaState(t *testing.T) {
 	waitView(t, tab, "page told the desktop camera is off", 5*time.Second, func(v pageView) bool {
 		return v.RemoteMedia != nil && !v.RemoteMedia.Video && v.RemoteMedia.Audio
 	})
-	if ov := readOverlay(t, tab); ov.OffHidden || ov.OffText != "Desk turned the camera off" || !ov.VideoHidden {
+	if ov := readOverlay(t, tab); ov.OffHidden || ov.OffText != "Desk's camera is off" || !ov.VideoHidden {
 		t.Errorf("page with the desktop camera off: %+v", ov)
 	}
 	time.Sleep(1500 * time.Millisecond) // stats poll once a second

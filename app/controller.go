@@ -117,7 +117,7 @@ type Notify struct {
 	// says of its media. Both stay true for a peer that never says (an
 	// older version): its video then shows as it arrives.
 	RemoteName     string
-	RemoteCameraOn bool // false: show "<name> turned the camera off"
+	RemoteCameraOn bool // false: show "<name>'s camera is off"
 	RemoteMicOn    bool // false: show "muted"
 
 	Chat []ChatLine

@@ -278,7 +278,7 @@ func (c *callScreen) render(n app.Notify) {
 	place := "Waiting for video…"
 	switch {
 	case !n.RemoteCameraOn:
-		place = peerName(n) + " turned the camera off"
+		place = peerName(n) + "'s camera is off"
 	case n.Phase != app.PhaseConnected:
 		place = n.Progress
 	}

@@ -590,7 +590,7 @@ func TestRemoteCameraOffAndMuted(t *testing.T) {
 	}
 	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})
 	h.until("own camera off", func(n app.Notify) bool { return !n.CameraOn })
-	if !c.placeholder.Visible() || c.placeText.Text != "Bob turned the camera off" {
+	if !c.placeholder.Visible() || c.placeText.Text != "Bob's camera is off" {
 		t.Errorf("placeholder visible %v text %q", c.placeholder.Visible(), c.placeText.Text)
 	}
 	if !c.remoteMuted.Visible() || c.mutedText.Text != "Bob is muted" {

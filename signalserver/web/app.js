@@ -838,7 +838,7 @@
     const camOff = !!m && !m.video;
     ui.remoteOff.hidden = !camOff;
     ui.remoteVideo.classList.toggle('off', camOff);
-    if (camOff) ui.remoteOffText.textContent = who + ' turned the camera off';
+    if (camOff) ui.remoteOffText.textContent = who + '\'s camera is off';
     ui.remoteMuted.hidden = !(m && !m.audio);
     if (m && !m.audio) ui.remoteMuted.textContent = (view.remoteName ? view.remoteName + ' is muted' : 'Muted');
   }
