@@ -68,7 +68,7 @@ bench: deps
 	mkdir -p $(BUILD)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... | tee $(BUILD)/go-bench.txt
 	$(GO) build -o $(BUILD)/peercall-headless ./app/cmd/peercall-headless
-	$(BUILD)/peercall-headless bench --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
+	$(BUILD)/peercall-headless bench --loss-duration 20s --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
 	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)
 
 # Desktop app CPU in a call under Xvfb (median of 5 smoke runs).
