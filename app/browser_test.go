@@ -153,6 +153,10 @@ type pageView struct {
 	State, Reason, PeerID, RemoteID, Error string
 	RemoteName                             string
 	RemoteMedia                            *struct{ Audio, Video bool }
+	Chat                                   []struct {
+		Mine       bool
+		From, Text string
+	}
 	Polite                                 *bool
 	Negotiations                           int
 	SAS                                    *struct {
@@ -915,6 +919,47 @@ func TestBrowserDesktopMediaState(t *testing.T) {
 	click("#camera")
 	click("#mute")
 	waitSnapshot(t, c, "desktop told the page is back", 5*time.Second, func(n app.Notify) bool { return n.RemoteCameraOn && n.RemoteMicOn })
+
+	// Chat both ways. The desktop's text carries markup, which the page
+	// must show as text.
+	const fromDesk = "<b>hello</b> from the desk"
+	if err := c.SendChat(fromDesk); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, tab, "page got the desktop's chat", 5*time.Second, func(v pageView) bool {
+		return len(v.Chat) == 1 && !v.Chat[0].Mine && v.Chat[0].Text == fromDesk && v.Chat[0].From == "Desk"
+	})
+	var shown struct {
+		Text  string
+		Bolds int
+	}
+	evalJSON(t, tab, `(() => {
+		const log = document.getElementById('chat-log');
+		return {Text: log.lastElementChild.textContent, Bolds: log.querySelectorAll('b').length};
+	})()`, &shown)
+	if shown.Text != "Desk: "+fromDesk || shown.Bolds != 0 {
+		t.Errorf("page shows the chat as %+v, want the markup as plain text", shown)
+	}
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	err := chromedp.Do(ctx, chromedp.SendKeys("#chat-text", "hi from the web"))
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.Click("#chat-send"))
+	}
+	cancel()
+	if err != nil {
+		t.Fatalf("type a chat message: %v", err)
+	}
+	waitSnapshot(t, c, "desktop got the page's chat", 5*time.Second, func(n app.Notify) bool {
+		for _, l := range n.Chat {
+			if !l.Local && l.Text == "hi from the web" {
+				return true
+			}
+		}
+		return false
+	})
+	if v, err := readView(tab); err != nil || len(v.Chat) != 2 || !v.Chat[1].Mine || v.Chat[1].Text != "hi from the web" {
+		t.Errorf("page's own line: %+v %v", v.Chat, err)
+	}
 	c.HangUp()
 	waitSnapshot(t, c, "ended", 10*time.Second, func(n app.Notify) bool { return n.Phase.Terminal() })
 }

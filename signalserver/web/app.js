@@ -221,6 +221,8 @@
   // ---- session: one call with one peer (call/session.go) ----
 
   const CONNECT_TIMEOUT = 30000;
+  const MAX_CHAT_BYTES = 4096; // call.MaxChatBytes
+  const MAX_CHAT_LINES = 200; // the page keeps the last ones
   const RECONNECT_TIMEOUT = 30000;
   // decodeDataMessage parses one data channel message like
   // call/datamsg.go: chat ({from, ts, text}, no type or "chat"), media
@@ -256,7 +258,7 @@
     // called on every state change and when the peer's media state changes;
     // localMedia() is our {audio, video} state, sent each time the data
     // channel opens (like call.Session.SetLocalMedia).
-    constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, signal, onUpdate, onTrack, localMedia }) {
+    constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, signal, onUpdate, onTrack, localMedia, onChat }) {
       this.localId = localId;
       this.remoteId = remoteId;
       this.remoteName = remoteName || '';
@@ -267,6 +269,7 @@
       this.stream = stream;
       this.signal = signal;
       this.onUpdate = onUpdate;
+      this.onChat = onChat || (() => {});
       this.onTrack = onTrack;
       this.localMedia = localMedia || (() => null);
       this.remoteMedia = null; // {audio, video} once the peer says
@@ -397,7 +400,11 @@
         if (!m) {
           log('bad data channel message dropped');
         } else if (m.kind === 'chat') {
-          log('chat message received', { length: m.text.length });
+          if (new TextEncoder().encode(m.text).length > MAX_CHAT_BYTES) {
+            log('chat message over the size limit dropped');
+            return;
+          }
+          this.onChat(m.text);
         } else if (m.kind === 'media') {
           this.remoteMedia = { audio: m.audio, video: m.video };
           this.onUpdate(this);
@@ -405,6 +412,21 @@
           log('data channel message of unknown type ignored');
         }
       };
+    }
+
+    // sendChat sends one chat message ({from, ts, text} like call.SendChat);
+    // it says why when it cannot.
+    sendChat(text) {
+      const dc = this.chat;
+      if (this.state !== 'connected' || !dc || dc.readyState !== 'open') return 'Chat works once the call is connected.';
+      if (new TextEncoder().encode(text).length > MAX_CHAT_BYTES) return 'That message is too long.';
+      try {
+        dc.send(JSON.stringify({ from: this.localId, ts: Date.now(), text }));
+      } catch (err) {
+        log('chat not sent', err);
+        return 'The message could not be sent.';
+      }
+      return '';
     }
 
     // sendMedia tells the peer whether our mic and camera are on
@@ -747,6 +769,9 @@
     camera: $('camera'),
     hangup: $('hangup'),
     stats: $('stats'),
+    chatLog: $('chat-log'),
+    chatForm: $('chat-form'),
+    chatText: $('chat-text'),
   };
 
   function log(msg, detail) {
@@ -770,6 +795,7 @@
     stats: null,
     sentCandidates: [],
     remoteCandidates: [],
+    chat: [], // {mine, from, text, ts}, oldest first
     error: '',
   };
   // dropSignaling closes the WebSocket as a network failure would (tests of
@@ -841,6 +867,39 @@
     if (camOff) ui.remoteOffText.textContent = who + '\'s camera is off';
     ui.remoteMuted.hidden = !(m && !m.audio);
     if (m && !m.audio) ui.remoteMuted.textContent = (view.remoteName ? view.remoteName + ' is muted' : 'Muted');
+  }
+
+  // addChat records and shows one chat line; text is only ever set as
+  // textContent (it comes from the other person).
+  function addChat(mine, text) {
+    const line = { mine, from: mine ? 'You' : (view.remoteName || 'Them'), text, ts: Date.now() };
+    view.chat.push(line);
+    const li = document.createElement('li');
+    li.className = mine ? 'mine' : 'theirs';
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = line.from + ': ';
+    li.append(who, document.createTextNode(text));
+    ui.chatLog.append(li);
+    while (view.chat.length > MAX_CHAT_LINES) {
+      view.chat.shift();
+      ui.chatLog.firstElementChild.remove();
+    }
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  function sendChat(ev) {
+    ev.preventDefault();
+    const text = ui.chatText.value.trim();
+    if (text === '') return;
+    const why = session && !session.terminal() ? session.sendChat(text) : 'Chat works once the call is connected.';
+    if (why) {
+      showError(why);
+      return;
+    }
+    showError('');
+    addChat(true, text);
+    ui.chatText.value = '';
   }
 
   // localMedia is what this page says of its own mic and camera.
@@ -975,7 +1034,7 @@
       showError('Relay only needs a TURN server, and this server offers none.');
       return;
     }
-    session = new Session({
+    const s = new Session({
       localId: view.peerId,
       remoteId,
       remoteName: typeof remoteName === 'string' ? remoteName : '',
@@ -985,11 +1044,15 @@
       stream,
       signal,
       onUpdate: onSessionUpdate,
+      onChat: (text) => {
+        if (s === session) addChat(false, text);
+      },
       onTrack: (e) => {
-        const s = e.streams[0] || new MediaStream([e.track]);
-        if (ui.remoteVideo.srcObject !== s) ui.remoteVideo.srcObject = s;
+        const ms = e.streams[0] || new MediaStream([e.track]);
+        if (ui.remoteVideo.srcObject !== ms) ui.remoteVideo.srcObject = ms;
       },
     });
+    session = s;
     session.start();
     render();
   }
@@ -1124,6 +1187,7 @@
     ui.mute.addEventListener('click', toggleMute);
     ui.camera.addEventListener('click', () => toggleCamera().catch((err) => log('camera toggle failed', err)));
     ui.hangup.addEventListener('click', () => leave('hung up'));
+    ui.chatForm.addEventListener('submit', sendChat);
     window.addEventListener('pagehide', () => {
       if (session && !session.terminal()) session.hangup();
     });
