@@ -58,9 +58,13 @@ test: deps vet test-nocgo smoke
 
 # Linux desktop package (Peercall.tar.xz: binary, .desktop file, icon) with
 # the fyne CLI, a Go tool dependency of this module.
+# The fyne CLI rewrites FyneApp.toml (it bumps Build): the committed file
+# is put back, so packaging leaves the tree clean.
 package: deps
 	mkdir -p $(BUILD)
-	$(GO) tool fyne package --target linux --release --src .
+	cp FyneApp.toml $(BUILD)/FyneApp.toml.orig
+	$(GO) tool fyne package --target linux --release --src . || { mv -f $(BUILD)/FyneApp.toml.orig FyneApp.toml; exit 1; }
+	mv -f $(BUILD)/FyneApp.toml.orig FyneApp.toml
 	mv -f Peercall.tar.xz $(BUILD)/
 
 # Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
