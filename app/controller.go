@@ -112,6 +112,9 @@ type Notify struct {
 	Muted     bool
 	CameraOn  bool
 	AudioOnly bool // no camera: placeholder picture
+	// Devices are the camera, microphone and speaker in use (in a call)
+	// or chosen for the next one (Settings).
+	Devices Devices
 
 	// The other person: display name (may be empty) and what their side
 	// says of its media. Both stay true for a peer that never says (an
@@ -189,6 +192,11 @@ type Call interface {
 	Levels() (mic, speaker float64)
 	SetMute(on bool)
 	SetCamera(on bool) error
+	// SetDevices moves the call to the devices in d; those equal to the
+	// current ones are kept. It returns the devices in use afterwards
+	// (some may have switched when another failed) and the first error,
+	// user-safe. Opening a camera can take a moment: not on the GUI thread.
+	SetDevices(d Devices) (Devices, error)
 	SendChat(text string) error
 	// HangUp ends the call and waits until it has released everything.
 	HangUp()
@@ -281,6 +289,7 @@ func NewController(o ControllerOptions) *Controller {
 	}
 	c.st.Name = c.settings.DisplayName
 	c.st.CameraOn = true
+	c.st.Devices = callDevices(c.settings, o.Media)
 	return c
 }
 
@@ -419,7 +428,7 @@ func (c *Controller) begin(p JoinParams, host bool) error {
 	c.update(func(n *Notify) {
 		*n = Notify{
 			Phase: PhaseConnectingServer, Room: p.Room, Name: p.Name, ServerURL: p.Server, Hosting: host,
-			CameraOn: true, RemoteCameraOn: true, RemoteMicOn: true,
+			CameraOn: true, RemoteCameraOn: true, RemoteMicOn: true, Devices: callDevices(settings, c.o.Media),
 			Progress: "Connecting to the server…", NetTest: n.NetTest, PlainPasswords: n.PlainPasswords,
 		}
 		if host {
@@ -735,9 +744,48 @@ func (c *Controller) ApplySettings(s Settings) (SaveInfo, error) {
 		n.PlainPasswords = info.PlainPasswords
 		if !n.Phase.InCall() {
 			n.Name = s.DisplayName
+			n.Devices = callDevices(s, c.o.Media)
 		}
 	})
 	return info, nil
+}
+
+// SwitchDevices moves the running call to the camera, microphone and
+// speaker in d (those equal to the current ones are kept) and saves the
+// ones that switched into the settings, so the next call starts on them
+// too. On an error (user-safe) the failed device stays as it was;
+// Notify.Devices shows what the call uses. Opening a camera can take a
+// moment: the GUI calls it off the main thread.
+func (c *Controller) SwitchDevices(d Devices) error {
+	c.mediaMu.Lock()
+	defer c.mediaMu.Unlock()
+	cl, err := c.current()
+	if err != nil {
+		return err
+	}
+	prev := c.Snapshot().Devices
+	got, err := cl.SetDevices(d)
+	c.update(func(n *Notify) { n.Devices = got })
+	if got != prev {
+		s := c.Settings()
+		// Only what switched: a camera forced by --video is not a choice.
+		if got.Camera != prev.Camera {
+			s.Camera = got.Camera
+		}
+		if got.Microphone != prev.Microphone {
+			s.Microphone = got.Microphone
+		}
+		if got.Speaker != prev.Speaker {
+			s.Speaker = got.Speaker
+		}
+		if _, serr := c.ApplySettings(s); serr != nil {
+			c.log.Warn("device choice not saved", "err", serr)
+			if err == nil {
+				err = &UserError{Msg: "Switched, but the choice could not be saved for the next call.", Err: serr}
+			}
+		}
+	}
+	return err
 }
 
 // RunNetworkTest checks the current settings' servers (and server, if

@@ -25,6 +25,29 @@ type fakeCall struct {
 	chatErr error
 	hung    bool
 	once    sync.Once
+	// SetDevices: every request, the devices in use, and an error for
+	// requests naming failDev (that one is not switched).
+	devReqs []Devices
+	devs    Devices
+	failDev string
+}
+
+func (f *fakeCall) SetDevices(d Devices) (Devices, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.devReqs = append(f.devReqs, d)
+	var err error
+	for _, p := range []struct{ want, cur *string }{{&d.Camera, &f.devs.Camera}, {&d.Microphone, &f.devs.Microphone}, {&d.Speaker, &f.devs.Speaker}} {
+		if *p.want == *p.cur {
+			continue
+		}
+		if f.failDev != "" && *p.want == f.failDev {
+			err = &UserError{Msg: "That device could not be opened.", Err: ErrUnsupportedMedia}
+			continue
+		}
+		*p.cur = *p.want
+	}
+	return f.devs, err
 }
 
 func newFakeCall() *fakeCall { return &fakeCall{events: make(chan CallEvent, 16), camera: true} }
@@ -87,6 +110,7 @@ func (e *fakeEngine) Dial(ctx context.Context, p CallParams) (Call, error) {
 		return nil, e.dialErr
 	}
 	c := newFakeCall()
+	c.devs = callDevices(p.Settings, p.Media)
 	e.calls <- c
 	return c, nil
 }
@@ -587,5 +611,127 @@ func TestControllerRemoteMedia(t *testing.T) {
 	n = r.waitFor(t, "second call", func(n Notify) bool { return n.Phase == PhaseWaiting && n.Room == "again" })
 	if !n.RemoteCameraOn || !n.RemoteMicOn || n.RemoteName != "" {
 		t.Errorf("second call inherits the first peer's state: %+v", n)
+	}
+}
+
+// TestControllerSwitchDevices: a switch during the call reaches the call,
+// shows in the snapshot and is saved for the next call; a device that
+// fails keeps the old one and saves nothing for it.
+func TestControllerSwitchDevices(t *testing.T) {
+	eng := newFakeEngine()
+	store := memStore{}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	c := NewController(ControllerOptions{Engine: eng, Store: store, Tick: 10 * time.Millisecond})
+	t.Cleanup(c.Close)
+	r := newRecorder()
+	c.Watch(r.watch)
+	s := c.Settings()
+	s.Camera, s.Microphone, s.Speaker = "cam0", "mic0", ""
+	if _, err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Snapshot().Devices; got != (Devices{Camera: "cam0", Microphone: "mic0"}) {
+		t.Errorf("devices before the call %+v", got)
+	}
+	if err := c.SwitchDevices(Devices{Camera: "cam1"}); !errors.Is(err, ErrNotInCall) {
+		t.Errorf("switch outside a call: %v", err)
+	}
+	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	fc := <-eng.calls
+	r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+
+	steps := []struct {
+		name    string
+		req     Devices
+		failDev string
+		wantErr bool
+		want    Devices // in use and saved afterwards
+	}{
+		{"camera", Devices{Camera: "cam1", Microphone: "mic0"}, "", false, Devices{Camera: "cam1", Microphone: "mic0"}},
+		{"speaker to a device", Devices{Camera: "cam1", Microphone: "mic0", Speaker: "spk1"}, "", false, Devices{Camera: "cam1", Microphone: "mic0", Speaker: "spk1"}},
+		{"microphone to the default", Devices{Camera: "cam1", Microphone: "", Speaker: "spk1"}, "", false, Devices{Camera: "cam1", Speaker: "spk1"}},
+		{"broken camera, good speaker", Devices{Camera: "broken", Speaker: "spk2"}, "broken", true, Devices{Camera: "cam1", Speaker: "spk2"}},
+		{"nothing changes", Devices{Camera: "cam1", Speaker: "spk2"}, "", false, Devices{Camera: "cam1", Speaker: "spk2"}},
+	}
+	for _, st := range steps {
+		fc.mu.Lock()
+		fc.failDev = st.failDev
+		fc.mu.Unlock()
+		err := c.SwitchDevices(st.req)
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: err %v", st.name, err)
+		}
+		if err != nil && UserMessage(err) != "That device could not be opened." {
+			t.Errorf("%s: message %q", st.name, UserMessage(err))
+		}
+		fc.mu.Lock()
+		last := fc.devReqs[len(fc.devReqs)-1]
+		fc.mu.Unlock()
+		if last != st.req {
+			t.Errorf("%s: call asked for %+v, want %+v", st.name, last, st.req)
+		}
+		if got := c.Snapshot().Devices; got != st.want {
+			t.Errorf("%s: snapshot devices %+v, want %+v", st.name, got, st.want)
+		}
+		set := c.Settings()
+		if got := (Devices{set.Camera, set.Microphone, set.Speaker}); got != st.want {
+			t.Errorf("%s: settings devices %+v, want %+v", st.name, got, st.want)
+		}
+	}
+	// Saved: a new controller on the same store starts on them.
+	c2 := NewController(ControllerOptions{Store: store})
+	defer c2.Close()
+	if got := c2.Snapshot().Devices; got != (Devices{Camera: "cam1", Speaker: "spk2"}) {
+		t.Errorf("reloaded devices %+v", got)
+	}
+	// The next call is dialed with them.
+	c.HangUp()
+	r.waitFor(t, "ended", phaseIs(PhaseEnded))
+	if err := c.StartCall(JoinParams{Room: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.calls
+	r.waitFor(t, "second call", func(n Notify) bool { return n.Phase == PhaseWaiting && n.Room == "again" })
+	eng.mu.Lock()
+	p := eng.dialed[len(eng.dialed)-1]
+	eng.mu.Unlock()
+	if p.Settings.Camera != "cam1" || p.Settings.Microphone != "" || p.Settings.Speaker != "spk2" {
+		t.Errorf("next call dialed with camera %q mic %q speaker %q", p.Settings.Camera, p.Settings.Microphone, p.Settings.Speaker)
+	}
+}
+
+// TestControllerDevicesForcedPattern: with --video synthetic the call's
+// camera shows as the test pattern, and a microphone switch does not save
+// the pattern as the camera.
+func TestControllerDevicesForcedPattern(t *testing.T) {
+	eng := newFakeEngine()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	c := NewController(ControllerOptions{Engine: eng, Store: memStore{}, Media: MediaOptions{Video: "synthetic"}})
+	t.Cleanup(c.Close)
+	s := c.Settings()
+	s.Camera = "cam0"
+	if _, err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.calls
+	deadline := time.Now().Add(5 * time.Second)
+	for c.SwitchDevices(Devices{Camera: "synthetic", Microphone: "mic1"}) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("call never ready for a switch")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := c.Snapshot().Devices; got != (Devices{Camera: "synthetic", Microphone: "mic1"}) {
+		t.Errorf("devices %+v", got)
+	}
+	if set := c.Settings(); set.Camera != "cam0" || set.Microphone != "mic1" {
+		t.Errorf("saved camera %q microphone %q", set.Camera, set.Microphone)
 	}
 }

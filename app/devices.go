@@ -39,3 +39,19 @@ func ListDevices() DeviceList {
 	}
 	return out
 }
+
+// Devices are the camera, microphone and speaker a call uses, as Settings
+// stores them: "" is the system default, Camera "synthetic" the test
+// pattern.
+type Devices struct {
+	Camera, Microphone, Speaker string
+}
+
+// callDevices are the devices a call placed with s and m starts on.
+func callDevices(s Settings, m MediaOptions) Devices {
+	d := Devices{Camera: s.Camera, Microphone: s.Microphone, Speaker: s.Speaker}
+	if m.Video == "synthetic" {
+		d.Camera = "synthetic" // --video synthetic: the pattern, whatever Settings say
+	}
+	return d
+}

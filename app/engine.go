@@ -200,7 +200,7 @@ func lanIP() string {
 // Dial implements Engine: media first (a broken device fails before anyone
 // waits), then signaling; the returned call waits for the other person.
 func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
-	lc := &liveCall{p: p, log: e.o.Logger, events: make(chan CallEvent, 64), done: make(chan struct{})}
+	lc := &liveCall{p: p, log: e.o.Logger, events: make(chan CallEvent, 64), done: make(chan struct{}), devs: callDevices(p.Settings, p.Media)}
 	lc.selfGap = time.Second / time.Duration(e.o.SelfViewFPS)
 	tracks, err := lc.buildMedia()
 	if err != nil {
@@ -238,6 +238,9 @@ type liveCall struct {
 	vs        *videoSender
 	cam       *switchedVideo // the camera (or test pattern) behind vs
 	as        *audioSender
+	mic       *switchedAudio // the microphone behind as; nil for test sounds
+	spk       *speakerOut
+	devs      Devices // in use; guarded by mediaMu
 	video     *videoReceiver
 	audio     *audioReceiver
 	audioOnly bool
@@ -257,6 +260,11 @@ type liveCall struct {
 
 	frames    atomic.Int64 // remote frames decoded
 	latencyUS atomic.Int64 // smoothed marker latency
+
+	// Device openers for tests; nil opens the real devices.
+	openCamera func(id string) videoOpener
+	openMic    func(id string) audioOpener
+	openPlayer playerOpener
 }
 
 func (lc *liveCall) closeSources() {
@@ -291,13 +299,7 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		// Nothing to release: camera off just stops reading the pattern.
 		open = func() (func() (*image.YCbCr, error), func() error, error) { return next, nil, nil }
 	default:
-		open = func() (func() (*image.YCbCr, error), func() error, error) {
-			cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: float64(s.FPS)})
-			if err != nil {
-				return nil, nil, err
-			}
-			return cam.Next, cam.Close, nil
-		}
+		open = lc.cameraOpener(s.Camera)
 	}
 	if open != nil {
 		cam, err := newSwitchedVideo(open)
@@ -344,11 +346,12 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		}
 		pcm = src.Next
 	default:
-		mic, err := capture.OpenMicrophone(s.Microphone, capture.AudioConstraints{SampleRate: 48000})
+		mic, err := newSwitchedAudio(lc.micOpener(s.Microphone))
 		if err != nil {
 			lc.log.Info("no microphone", "err", err)
 			break
 		}
+		lc.mic = mic
 		lc.closers = append(lc.closers, mic.Close)
 		pcm = mic.Next
 	}
@@ -368,6 +371,7 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 	}
 	lc.video = newVideoReceiver(nil, lc.onRemoteFrame, nil, lc.log)
 	lc.audio = newAudioReceiver(nil, lc.log)
+	lc.spk = newSpeakerOut(s.Speaker, lc.openPlayer, lc.log)
 	lc.audio.player = lc.play
 	return tracks, nil
 }
@@ -433,22 +437,15 @@ func (lc *liveCall) wrapAudio(next func() ([]int16, error)) func() ([]int16, err
 	}
 }
 
-// play runs the received audio on the speaker chosen in Settings (the null
-// sink when there is none), metering what it plays.
+// play runs the received audio on the speaker chosen in Settings or
+// during the call (the null sink when there is none), metering what it
+// plays.
 func (lc *liveCall) play(jb *codec.AudioJitterBuffer) func() {
 	src := codec.JitterSource(jb)
-	metered := func(pcm []int16) {
+	return lc.spk.start(func(pcm []int16) {
 		src(pcm)
 		lc.spkLevel.Store(math.Float64bits(Level(pcm)))
-	}
-	p, err := codec.NewPlayer(lc.p.Settings.Speaker, 48000, 1, metered)
-	if err != nil {
-		lc.log.Warn("speaker unavailable, audio muted", "err", err)
-		if p, err = codec.NewPlayer(codec.NullDeviceID, 48000, 1, metered); err != nil {
-			return func() {}
-		}
-	}
-	return func() { _ = p.Close() }
+	})
 }
 
 // Level maps the RMS of PCM to 0..1 over -60..0 dBFS, for level meters.
