@@ -48,6 +48,8 @@ type callScreen struct {
 	flashLabel                  *widget.Label
 
 	muteBtn, camBtn, statsBtn, chatBtn, hangBtn *widget.Button
+	devBtn                                      *hintButton
+	devices                                     *devicesPopup
 	micMeter, spkMeter                          *widget.ProgressBar
 
 	chatBox   *fyne.Container
@@ -153,6 +155,14 @@ func newCallScreen(u *UI) *callScreen {
 
 	c.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), u.toggleMute)
 	c.camBtn = widget.NewButtonWithIcon("Camera off", theme.VisibilityOffIcon(), u.toggleCamera)
+	// Icon only: the bar is full at the default window width.
+	c.devBtn = newHintButton(devicesIcon(), func() { c.devices.show() }, func(on bool) {
+		if on {
+			c.flash(devicesHint)
+		} else if c.flashLabel.Text == devicesHint {
+			c.flashLabel.Hide()
+		}
+	})
 	c.micMeter = newMeter()
 	c.spkMeter = newMeter()
 	c.statsBtn = widget.NewButtonWithIcon("Stats", theme.InfoIcon(), func() {
@@ -168,7 +178,7 @@ func newCallScreen(u *UI) *callScreen {
 	meter := func(m *widget.ProgressBar) fyne.CanvasObject {
 		return container.NewCenter(container.NewGridWrap(fyne.NewSize(80, 12), m))
 	}
-	bottom := container.NewHBox(c.muteBtn, c.camBtn,
+	bottom := container.NewHBox(c.muteBtn, c.camBtn, c.devBtn,
 		widget.NewLabel("Mic"), meter(c.micMeter),
 		widget.NewLabel("Speaker"), meter(c.spkMeter),
 		layout.NewSpacer(), c.flashLabel, c.statsBtn, c.chatBtn, c.hangBtn)
@@ -193,6 +203,7 @@ func newCallScreen(u *UI) *callScreen {
 	c.chatBox.Hide()
 
 	c.content = container.NewBorder(container.NewPadded(top), container.NewPadded(bottom), nil, c.chatBox, video)
+	c.devices = newDevicesPopup(u)
 	return c
 }
 
@@ -227,6 +238,7 @@ func (c *callScreen) reset() {
 	c.chatLen = 0
 	setText(c.chatLog, "")
 	c.placeholder.Show()
+	c.devices.hide()
 }
 
 func (c *callScreen) render(n app.Notify) {

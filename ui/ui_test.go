@@ -26,6 +26,21 @@ type fakeCall struct {
 	mu     sync.Mutex
 	muted  bool
 	chat   []string
+	devs   []app.Devices // SetDevices requests
+	cur    app.Devices   // in use
+}
+
+func (f *fakeCall) SetDevices(d app.Devices) (app.Devices, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.devs = append(f.devs, d)
+	if d.Camera == "synthetic" { // the test pattern stands in for a camera that fails
+		d.Camera = f.cur.Camera
+		f.cur = d
+		return d, &app.UserError{Msg: "That camera could not be opened; still using the previous one.", Err: app.ErrUnsupportedMedia}
+	}
+	f.cur = d
+	return d, nil
 }
 
 func (f *fakeCall) Events() <-chan app.CallEvent { return f.events }
@@ -55,7 +70,8 @@ func (e *fakeEngine) Dial(_ context.Context, p app.CallParams) (app.Call, error)
 	e.mu.Lock()
 	e.params = append(e.params, p)
 	e.mu.Unlock()
-	c := &fakeCall{events: make(chan app.CallEvent, 16)}
+	c := &fakeCall{events: make(chan app.CallEvent, 16),
+		cur: app.Devices{Camera: p.Settings.Camera, Microphone: p.Settings.Microphone, Speaker: p.Settings.Speaker}}
 	e.calls <- c
 	return c, nil
 }
@@ -621,4 +637,112 @@ func TestRemoteCameraOffAndMuted(t *testing.T) {
 	}
 	test.Tap(c.hangBtn)
 	h.until("ended", phase(app.PhaseEnded))
+}
+
+// TestCallDevicesPopup: the bottom bar's devices button (with its hover
+// hint) opens the pickers preselected with the devices in use; picking a
+// camera or speaker switches the call at once and becomes the choice for
+// the next call; a camera that fails shows the error inline and the picker
+// returns to the camera in use; the popup closes with Close and when the
+// call ends.
+func TestCallDevicesPopup(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	s := h.ctl.Settings()
+	s.Microphone = "mic0"
+	if _, err := h.ctl.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	test.Type(h.u.start.room, "kitchen")
+	test.Tap(h.u.start.startBtn)
+	fc := <-h.eng.calls
+	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
+	h.until("connected", phase(app.PhaseConnected))
+	c := h.u.call
+	p := c.devices
+
+	c.devBtn.MouseIn(&desktop.MouseEvent{})
+	if !c.flashLabel.Visible() || c.flashLabel.Text != "Devices" {
+		t.Errorf("hover hint visible %v %q", c.flashLabel.Visible(), c.flashLabel.Text)
+	}
+	c.devBtn.MouseOut()
+	if c.flashLabel.Visible() {
+		t.Error("hover hint kept after the mouse left")
+	}
+
+	test.Tap(c.devBtn)
+	if !p.pop.Visible() {
+		t.Fatal("devices popup not shown")
+	}
+	if p.camera.Selected != "System default" || p.mic.Selected != "Built-in Mic" || p.speaker.Selected != "System default" {
+		t.Errorf("preselected %q / %q / %q", p.camera.Selected, p.mic.Selected, p.speaker.Selected)
+	}
+	h.golden("call_devices.xml")
+
+	// settle pumps until the switch running in the background is shown.
+	settle := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for h.pump(); p.busy; h.pump() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: switch never finished", what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	lastReq := func() app.Devices {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		if len(fc.devs) == 0 {
+			return app.Devices{Camera: "none asked"}
+		}
+		return fc.devs[len(fc.devs)-1]
+	}
+
+	p.camera.SetSelected("USB Camera")
+	if !p.busy || !p.camera.Disabled() || !p.status.Visible() {
+		t.Error("pickers not disabled while the camera switches")
+	}
+	settle("camera")
+	if got, want := lastReq(), (app.Devices{Camera: "video0;video0", Microphone: "mic0"}); got != want {
+		t.Errorf("call asked for %+v, want %+v", got, want)
+	}
+	h.until("camera in the snapshot", func(n app.Notify) bool { return n.Devices.Camera == "video0;video0" })
+	if p.camera.Disabled() || p.status.Visible() || p.errL.Visible() || p.camera.Selected != "USB Camera" {
+		t.Errorf("after the switch: disabled %v status %v error %q selected %q", p.camera.Disabled(), p.status.Visible(), p.errL.Text, p.camera.Selected)
+	}
+	if got := h.ctl.Settings().Camera; got != "video0;video0" {
+		t.Errorf("camera saved as %q", got)
+	}
+
+	p.speaker.SetSelected("Speakers")
+	settle("speaker")
+	if got, want := lastReq(), (app.Devices{Camera: "video0;video0", Microphone: "mic0", Speaker: "spk0"}); got != want {
+		t.Errorf("call asked for %+v, want %+v", got, want)
+	}
+
+	p.camera.SetSelected("Test pattern") // the fake call fails it
+	settle("failing camera")
+	if !p.errL.Visible() || p.errL.Text != "That camera could not be opened; still using the previous one." {
+		t.Errorf("error shown %v %q", p.errL.Visible(), p.errL.Text)
+	}
+	if p.camera.Selected != "USB Camera" {
+		t.Errorf("camera picker shows %q after the failure, want the camera in use", p.camera.Selected)
+	}
+	if got := h.ctl.Settings().Camera; got != "video0;video0" {
+		t.Errorf("failed camera saved: %q", got)
+	}
+
+	test.Tap(findButton(t, p.pop.Content, "Close"))
+	if p.pop.Visible() {
+		t.Error("Close did not close the popup")
+	}
+	test.Tap(c.devBtn)
+	if p.errL.Visible() {
+		t.Error("old error shown on reopening")
+	}
+	test.Tap(c.hangBtn)
+	h.until("ended", phase(app.PhaseEnded))
+	if p.pop.Visible() {
+		t.Error("popup still open after the call ended")
+	}
 }
