@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/codec"
 )
 
 // TestEngineCallWithHeadlessPeer runs the real engine behind the controller:
@@ -240,6 +243,25 @@ func TestEngineCameraOffAndMute(t *testing.T) {
 	waitSince(t, boRec, m, "bo learns ann unmuted", func(n Notify) bool {
 		return n.RemoteMicOn && n.RemoteCameraOn && n.Phase == PhaseConnected
 	})
+	// Devices: the speaker moves to the null sink and keeps playing Bo;
+	// the camera is the --video synthetic pattern and cannot move.
+	if err := ann.SwitchDevices(Devices{Camera: "synthetic", Speaker: codec.NullDeviceID}); err != nil {
+		t.Fatalf("speaker switch: %v", err)
+	}
+	// The old player is closed and gated: from here only the new one meters.
+	annCall.spkLevel.Store(0)
+	m = annRec.mark()
+	waitSince(t, annRec, m, "ann hears bo on the new speaker", func(n Notify) bool {
+		return n.Devices.Speaker == codec.NullDeviceID && n.SpeakerLevel > 0
+	})
+	err := ann.SwitchDevices(Devices{Camera: "video9", Speaker: codec.NullDeviceID})
+	if !errors.Is(err, ErrUnsupportedMedia) || ann.Snapshot().Devices.Camera != "synthetic" {
+		t.Errorf("camera switch under --video synthetic: %v, devices %+v", err, ann.Snapshot().Devices)
+	}
+	if got := ann.Settings(); got.Speaker != codec.NullDeviceID || got.Camera != "" {
+		t.Errorf("saved speaker %q camera %q", got.Speaker, got.Camera)
+	}
+
 	// Bo never changed anything: Ann sees him on.
 	if n := ann.Snapshot(); !n.RemoteCameraOn || !n.RemoteMicOn {
 		t.Errorf("ann sees bo camera %v mic %v", n.RemoteCameraOn, n.RemoteMicOn)
