@@ -21,6 +21,7 @@ type devicesPopup struct {
 
 	camera, mic, speaker      *widget.Select
 	cameraIDs, micIDs, spkIDs []string
+	cur                       app.Devices // in use, as last loaded
 	status, errL              *widget.Label
 	loading                   bool // selections are being set, not chosen
 	busy                      bool // a switch runs
@@ -30,9 +31,12 @@ const devicesHint = "Devices" // short: the bar has about 100 px to spare at 900
 
 func newDevicesPopup(u *UI) *devicesPopup {
 	p := &devicesPopup{u: u}
-	p.camera = widget.NewSelect(nil, func(string) { p.changed() })
-	p.mic = widget.NewSelect(nil, func(string) { p.changed() })
-	p.speaker = widget.NewSelect(nil, func(string) { p.changed() })
+	// Each picker switches only its own device: another one may show
+	// "System default" for a saved device that is not plugged in now, and
+	// must not move the call off it.
+	p.camera = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Camera = p.pick(p.camera, p.cameraIDs) }) })
+	p.mic = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Microphone = p.pick(p.mic, p.micIDs) }) })
+	p.speaker = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Speaker = p.pick(p.speaker, p.spkIDs) }) })
 	p.status = widget.NewLabel("")
 	p.status.Hide()
 	p.errL = errLabel()
@@ -65,35 +69,34 @@ func (p *devicesPopup) hide() { p.pop.Hide() }
 func (p *devicesPopup) load(d app.Devices) {
 	p.loading = true
 	defer func() { p.loading = false }()
+	p.cur = d
 	devs := p.u.opts.Devices()
 	p.cameraIDs = choices(p.camera, devs.Cameras, []string{testPattern}, d.Camera)
 	p.micIDs = choices(p.mic, devs.Microphones, nil, d.Microphone)
 	p.spkIDs = choices(p.speaker, devs.Speakers, nil, d.Speaker)
 }
 
-// selected reads the pickers as device IDs (Settings' form).
-func (p *devicesPopup) selected() app.Devices {
-	pick := func(sel *widget.Select, ids []string) string {
-		i := sel.SelectedIndex()
-		if i < 0 || i >= len(ids) {
-			return ""
-		}
-		if ids[i] == testPattern {
-			return "synthetic"
-		}
-		return ids[i]
+// pick reads a picker as a device ID (as the Settings form does).
+func (p *devicesPopup) pick(sel *widget.Select, ids []string) string {
+	i := sel.SelectedIndex()
+	if i < 0 || i >= len(ids) {
+		return ""
 	}
-	return app.Devices{Camera: pick(p.camera, p.cameraIDs), Microphone: pick(p.mic, p.micIDs), Speaker: pick(p.speaker, p.spkIDs)}
+	if ids[i] == testPattern {
+		return "synthetic"
+	}
+	return ids[i]
 }
 
-// changed applies a new choice. Opening a camera takes a moment, so the
+// changed applies the choice set puts into the devices in use. Opening a camera takes a moment, so the
 // switch runs off the main thread with the pickers disabled meanwhile (one
 // switch at a time, in the order chosen).
-func (p *devicesPopup) changed() {
+func (p *devicesPopup) changed(set func(*app.Devices)) {
 	if p.loading || p.busy {
 		return
 	}
-	want := p.selected()
+	want := p.cur
+	set(&want)
 	p.setBusy(true)
 	go func() {
 		err := p.u.ctl.SwitchDevices(want)
