@@ -11,21 +11,27 @@ import (
 	"go.uber.org/goleak"
 )
 
-// fakeCamera counts opens and releases; its Next blocks until the test
-// hands it a frame or the device is released (like a real camera, which
-// returns io.EOF after Close).
-type fakeCamera struct {
+// fakeDevice counts opens and releases; its Next blocks until the test
+// hands it a frame (or PCM chunk) or the device is released (like a real
+// camera or microphone, which returns io.EOF after Close).
+type fakeDevice[T any] struct {
 	mu       sync.Mutex
 	opens    int
 	releases int
 	openErr  error
-	frames   chan *image.YCbCr
+	frames   chan T
 	released chan struct{} // of the open device; nil while closed
 }
 
-func newFakeCamera() *fakeCamera { return &fakeCamera{frames: make(chan *image.YCbCr)} }
+type (
+	fakeCamera = fakeDevice[*image.YCbCr]
+	fakeMic    = fakeDevice[[]int16]
+)
 
-func (f *fakeCamera) open() (func() (*image.YCbCr, error), func() error, error) {
+func newFakeCamera() *fakeCamera { return &fakeCamera{frames: make(chan *image.YCbCr)} }
+func newFakeMic() *fakeMic       { return &fakeMic{frames: make(chan []int16)} }
+
+func (f *fakeDevice[T]) open() (func() (T, error), func() error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.openErr != nil {
@@ -34,12 +40,13 @@ func (f *fakeCamera) open() (func() (*image.YCbCr, error), func() error, error) 
 	f.opens++
 	released := make(chan struct{})
 	f.released = released
-	next := func() (*image.YCbCr, error) {
+	next := func() (T, error) {
 		select {
-		case img := <-f.frames:
-			return img, nil
+		case v := <-f.frames:
+			return v, nil
 		case <-released:
-			return nil, io.EOF
+			var zero T
+			return zero, io.EOF
 		}
 	}
 	release := func() error {
@@ -53,7 +60,7 @@ func (f *fakeCamera) open() (func() (*image.YCbCr, error), func() error, error) 
 	return next, release, nil
 }
 
-func (f *fakeCamera) counts() (opens, releases int, open bool) {
+func (f *fakeDevice[T]) counts() (opens, releases int, open bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.opens, f.releases, f.released != nil

@@ -17,53 +17,6 @@ import (
 	"github.com/peercall/peercall/codec"
 )
 
-// fakeMic hands out PCM chunks the test sends; like fakeCamera it counts
-// opens and releases, and Next returns io.EOF once released.
-type fakeMic struct {
-	mu       sync.Mutex
-	opens    int
-	releases int
-	openErr  error
-	chunks   chan []int16
-	released chan struct{}
-}
-
-func newFakeMic() *fakeMic { return &fakeMic{chunks: make(chan []int16)} }
-
-func (f *fakeMic) open() (func() ([]int16, error), func() error, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.openErr != nil {
-		return nil, nil, f.openErr
-	}
-	f.opens++
-	released := make(chan struct{})
-	f.released = released
-	next := func() ([]int16, error) {
-		select {
-		case pcm := <-f.chunks:
-			return pcm, nil
-		case <-released:
-			return nil, io.EOF
-		}
-	}
-	release := func() error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.releases++
-		close(released)
-		f.released = nil
-		return nil
-	}
-	return next, release, nil
-}
-
-func (f *fakeMic) counts() (opens, releases int, open bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.opens, f.releases, f.released != nil
-}
-
 // waitCount polls an encoder counter (no timing is asserted, only that it
 // gets there).
 func waitCount(t *testing.T, what string, get func() int64, want int64) {
@@ -240,7 +193,7 @@ func TestEngineSwitchMicrophone(t *testing.T) {
 	send := func(m *fakeMic, pcm []int16, want int64) {
 		t.Helper()
 		select {
-		case m.chunks <- pcm:
+		case m.frames <- pcm:
 		case <-time.After(10 * time.Second):
 			t.Fatalf("chunk %d not read", want)
 		}
