@@ -157,9 +157,9 @@ type pageView struct {
 		Mine       bool
 		From, Text string
 	}
-	Polite                                 *bool
-	Negotiations                           int
-	SAS                                    *struct {
+	Polite       *bool
+	Negotiations int
+	SAS          *struct {
 		Digits                              string
 		Words                               []string
 		LocalFingerprint, RemoteFingerprint string
