@@ -45,7 +45,10 @@ func decode(b []byte) (*image.RGBA, error) {
 	if off+uint64(bpl)*uint64(ht) > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: %d bytes for %dx%d", errFormat, len(b), w, ht)
 	}
-	// Channel masks (fields 13-15) place red, green and blue in a pixel.
+	// Field 13 is the visual class, 14-16 the red, green and blue masks.
+	if h[13] != 4 && h[13] != 5 { // TrueColor, DirectColor
+		return nil, fmt.Errorf("%w: visual class %d (want TrueColor)", errFormat, h[13])
+	}
 	shift := func(mask uint32) uint {
 		s := uint(0)
 		for mask != 0 && mask&1 == 0 {
@@ -54,7 +57,7 @@ func decode(b []byte) (*image.RGBA, error) {
 		}
 		return s
 	}
-	rs, gs, bs := shift(h[13]), shift(h[14]), shift(h[15])
+	rs, gs, bs := shift(h[14]), shift(h[15]), shift(h[16])
 	img := image.NewRGBA(image.Rect(0, 0, int(w), int(ht)))
 	for y := 0; y < int(ht); y++ {
 		row := b[off+uint64(y)*uint64(bpl):]

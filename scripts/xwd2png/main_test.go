@@ -20,7 +20,8 @@ func xwd(w, h int, lsb bool, px func(x, y int) uint32) []byte {
 		hdr[7] = 1
 	}
 	hdr[11], hdr[12] = 32, uint32(w*4+8) // padded lines
-	hdr[13], hdr[14], hdr[15] = 0xff0000, 0x00ff00, 0x0000ff
+	hdr[13] = 4                          // TrueColor
+	hdr[14], hdr[15], hdr[16] = 0xff0000, 0x00ff00, 0x0000ff
 	hdr[19] = 2 // two colour map entries to skip
 	b := make([]byte, 0, 200)
 	for _, v := range hdr {
@@ -77,6 +78,7 @@ func TestDecodeRejects(t *testing.T) {
 		"old version":     set(1, 6),
 		"XY bitmap":       set(2, 0),
 		"8-bit":           set(11, 8),
+		"palette visual":  set(13, 3),
 		"line too short":  set(12, 8),
 		"absurd width":    set(4, 1<<20),
 		"huge colour map": set(19, 1<<30),
@@ -117,5 +119,29 @@ func TestRunCropAndBlankCheck(t *testing.T) {
 	}
 	if err := run([]string{"-crop", "nope", in, out}); err == nil {
 		t.Error("bad -crop accepted")
+	}
+}
+
+// A real dump, from `Xvfb -screen 0 16x16x24 -fbdir`: the header layout
+// (visual class, then the red, green and blue masks) is the X server's, not
+// this test's idea of it.
+func TestDecodeXvfbDump(t *testing.T) {
+	b, err := os.ReadFile("testdata/xvfb-16x16.xwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Paint the first pixel (after the 160-byte header and 256 colour map
+	// entries) 0x123456, stored least significant byte first.
+	off := 160 + 256*12
+	binary.LittleEndian.PutUint32(b[off:], 0x00123456)
+	img, err := decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Rect.Dx() != 16 || img.Rect.Dy() != 16 {
+		t.Errorf("size %v, want 16x16", img.Rect)
+	}
+	if got := img.Pix[:4]; string(got) != string([]uint8{0x12, 0x34, 0x56, 0xff}) {
+		t.Errorf("first pixel %v, want 12 34 56 ff", got)
 	}
 }
