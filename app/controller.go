@@ -583,7 +583,11 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 	case ev.Chat != nil:
 		m := *ev.Chat
 		c.update(func(n *Notify) {
-			n.Chat = append(n.Chat, ChatLine{From: "Them", Text: m.Text, Time: m.Time})
+			from := n.RemoteName
+			if from == "" {
+				from = "Them"
+			}
+			n.Chat = append(n.Chat, ChatLine{From: from, Text: m.Text, Time: m.Time})
 		})
 	}
 	return false

@@ -598,6 +598,9 @@ func TestControllerRemoteMedia(t *testing.T) {
 		if n.RemoteCameraOn != st.camera || n.RemoteMicOn != st.mic || n.RemoteName != "Bob" {
 			t.Errorf("step %d (%+v): camera %v mic %v name %q", i, st.m, n.RemoteCameraOn, n.RemoteMicOn, n.RemoteName)
 		}
+		if l := n.Chat[i]; l.Local || l.From != "Bob" {
+			t.Errorf("step %d: chat line %+v, want one from Bob", i, l)
+		}
 	}
 	// The next call starts from "on" again.
 	fc.events <- CallEvent{RemoteMedia: &call.MediaState{}}

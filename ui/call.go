@@ -336,11 +336,7 @@ func (c *callScreen) render(n app.Notify) {
 		c.chatLen = len(n.Chat)
 		var b strings.Builder
 		for _, l := range n.Chat {
-			who := l.From
-			if !l.Local {
-				who = "Them"
-			}
-			fmt.Fprintf(&b, "%s  %s: %s\n", l.Time.Format("15:04"), who, l.Text)
+			fmt.Fprintf(&b, "%s  %s: %s\n", l.Time.Format("15:04"), l.From, l.Text)
 		}
 		setText(c.chatLog, strings.TrimRight(b.String(), "\n"))
 		c.chatScr.ScrollToBottom()
