@@ -186,14 +186,21 @@ func newTestController(t *testing.T, eng Engine) (*Controller, *recorder) {
 	return c, r
 }
 
-func TestControllerHostedCallWalksEveryPhase(t *testing.T) {
+// hostKitchen starts a hosted call as Ann in room kitchen on a fake engine
+// and returns once it waits for the other person.
+func hostKitchen(t *testing.T) (*Controller, *recorder, *fakeEngine, *fakeCall, Notify) {
+	t.Helper()
 	eng := newFakeEngine()
 	c, r := newTestController(t, eng)
 	if err := c.StartCall(JoinParams{Room: "kitchen", Name: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	fc := <-eng.calls
-	n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	return c, r, eng, fc, r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+}
+
+func TestControllerHostedCallWalksEveryPhase(t *testing.T) {
+	c, r, eng, fc, n := hostKitchen(t)
 	if n.JoinString != "ws://192.0.2.10:4000/ws?room=kitchen" || !n.Hosting || n.ServerURL != "ws://127.0.0.1:4000/ws" {
 		t.Errorf("hosting snapshot = %+v", n)
 	}
@@ -568,13 +575,7 @@ func TestControllerPreview(t *testing.T) {
 }
 
 func TestControllerRemoteMedia(t *testing.T) {
-	eng := newFakeEngine()
-	c, r := newTestController(t, eng)
-	if err := c.StartCall(JoinParams{Room: "kitchen", Name: "Ann"}); err != nil {
-		t.Fatal(err)
-	}
-	fc := <-eng.calls
-	n := r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+	c, r, eng, fc, n := hostKitchen(t)
 	if !n.RemoteCameraOn || !n.RemoteMicOn || n.RemoteName != "" {
 		t.Fatalf("before the peer says anything: %+v", n)
 	}
