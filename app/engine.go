@@ -114,13 +114,7 @@ func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedSe
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
-	plainDone := make(chan struct{})
-	go func() {
-		defer close(plainDone)
-		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("signaling server stopped", "err", err)
-		}
-	}()
+	plainDone := serveInBackground(ctx, srv, ln, log)
 	tlsSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: signalserver.DefaultReadHeaderTimeout,

@@ -613,6 +613,13 @@ func serveSignaling(ctx context.Context, addr string, log *slog.Logger) (string,
 		return "", nil, fmt.Errorf("%w: --serve %s: %w", ErrBadFlags, addr, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	done := serveInBackground(ctx, srv, ln, log)
+	return ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// serveInBackground runs srv on ln until ctx ends; the channel closes when
+// it has shut down.
+func serveInBackground(ctx context.Context, srv *signalserver.Server, ln net.Listener, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -620,5 +627,5 @@ func serveSignaling(ctx context.Context, addr string, log *slog.Logger) (string,
 			log.Warn("signaling server stopped", "err", err)
 		}
 	}()
-	return ln.Addr().String(), func() { cancel(); <-done }, nil
+	return done
 }
