@@ -230,19 +230,38 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	ip := s.clientIP(r)
+	// The address's slot is taken before the handshake completes: taken
+	// after it, a burst of handshakes from one address all passed the check
+	// before any was counted (and a client could see its 101 before the
+	// server counted it).
+	s.mu.Lock()
+	reserved := s.perIP[ip] < s.cfg.maxConnsPerIP
+	if reserved {
+		s.perIP[ip]++
+	}
+	s.mu.Unlock()
+
 	ow := &ownReader{ResponseWriter: w, size: s.cfg.bufferSize}
 	ws, err := s.upgrader.Upgrade(ow, r, nil)
 	if err != nil {
 		// Upgrade already wrote an HTTP error.
+		if reserved {
+			s.mu.Lock()
+			s.releaseIPLocked(ip)
+			s.mu.Unlock()
+		}
 		s.metrics.reject("bad-handshake")
 		return
 	}
-	ip := s.clientIP(r)
 
 	code := ErrorCode("")
 	s.mu.Lock()
 	if s.closing {
 		// Shutdown may already be waiting on wg; do not add to it.
+		if reserved {
+			s.releaseIPLocked(ip)
+		}
 		s.mu.Unlock()
 		s.metrics.reject(string(CodeShuttingDown))
 		rejectNow(ws, CodeShuttingDown, s.cfg.writeTimeout)
@@ -252,16 +271,18 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !s.originAllowed(r):
 		code = CodeOriginNotAllowed
-	case s.perIP[ip] >= s.cfg.maxConnsPerIP:
+	case !reserved:
 		code = CodeTooManyConnections
 	}
 	// Counted even when rejected, so the wait in Shutdown covers the
 	// rejection's close handshake too.
 	s.wg.Add(1)
 	s.conns[c] = struct{}{}
-	if code == "" {
-		s.perIP[ip]++
-		c.counted = true
+	switch {
+	case code == "":
+		c.counted = true // released in connDone
+	case reserved:
+		s.releaseIPLocked(ip)
 	}
 	s.mu.Unlock()
 	s.metrics.connections.Inc()
@@ -291,13 +312,18 @@ func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	if c.counted {
-		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-			delete(s.perIP, c.ip)
-		}
+		s.releaseIPLocked(c.ip)
 	}
 	s.mu.Unlock()
 	s.metrics.connections.Dec()
 	s.wg.Done()
+}
+
+// releaseIPLocked gives back one of ip's connection slots. s.mu is held.
+func (s *Server) releaseIPLocked(ip string) {
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
 
 func (s *Server) clientIP(r *http.Request) string {

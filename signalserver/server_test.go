@@ -3,10 +3,12 @@ package signalserver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,6 +322,74 @@ func TestRequireTokenAndLimits(t *testing.T) {
 	rawDial(t, ts.url, nil)
 	over := rawDial(t, ts.url, nil)
 	expectError(t, over, CodeTooManyConnections, CloseTryAgainLater)
+}
+
+// A burst of handshakes from one address gets exactly the address's quota:
+// the slot is taken before the 101, not after.
+func TestConnsPerIPUnderBurst(t *testing.T) {
+	const quota, dials = 3, 12
+	ts := startServer(t, WithMaxConnsPerIP(quota))
+	type result struct {
+		joined   bool
+		rejected bool
+		err      error
+	}
+	results := make(chan result, dials)
+	var conns sync.WaitGroup
+	release := make(chan struct{})
+	for i := range dials {
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+			ws, resp, err := d.Dial(ts.url, nil)
+			if resp != nil && resp.Body != nil {
+				_ = resp.Body.Close()
+			}
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer ws.Close()
+			b, _ := Message{Type: TypeJoin, Room: fmt.Sprintf("burst-%d", i), Name: "n"}.Encode()
+			_ = ws.WriteMessage(websocket.TextMessage, b)
+			_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, raw, err := ws.ReadMessage()
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			m, err := DecodeMessage(raw)
+			switch {
+			case err != nil:
+				results <- result{err: err}
+			case m.Type == TypeJoined:
+				results <- result{joined: true}
+			case m.Type == TypeError && m.Code == CodeTooManyConnections:
+				results <- result{rejected: true}
+			default:
+				results <- result{err: fmt.Errorf("unexpected %s %s", m.Type, m.Code)}
+			}
+			<-release // keep the accepted ones open until all have answered
+		}()
+	}
+	joined, rejected := 0, 0
+	for range dials {
+		r := <-results
+		switch {
+		case r.err != nil:
+			t.Error(r.err)
+		case r.joined:
+			joined++
+		case r.rejected:
+			rejected++
+		}
+	}
+	close(release)
+	conns.Wait()
+	if joined != quota || rejected != dials-quota {
+		t.Errorf("%d joined and %d rejected, want %d and %d", joined, rejected, quota, dials-quota)
+	}
 }
 
 func TestHeartbeatDropsDeadPeer(t *testing.T) {
