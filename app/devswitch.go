@@ -29,11 +29,7 @@ func (lc *liveCall) cameraOpener(id string) videoOpener {
 			if err != nil {
 				return nil, nil, err
 			}
-			buf := src.NewFrame()
-			return func() (*image.YCbCr, error) {
-				f, err := src.NextInto(buf)
-				return f.Image, err
-			}, src.Close, nil
+			return src.NextReusing(), src.Close, nil
 		}
 	}
 	return func() (func() (*image.YCbCr, error), func() error, error) {

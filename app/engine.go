@@ -285,11 +285,7 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		lc.closers = append(lc.closers, src.Close)
 		// The self-view converts and the encoder encodes each frame before
 		// the next is drawn: one reused picture, no 460 KB garbage per frame.
-		buf := src.NewFrame()
-		next := func() (*image.YCbCr, error) {
-			f, err := src.NextInto(buf)
-			return f.Image, err
-		}
+		next := src.NextReusing()
 		// Nothing to release: camera off just stops reading the pattern.
 		open = func() (func() (*image.YCbCr, error), func() error, error) { return next, nil, nil }
 	default:
@@ -785,11 +781,7 @@ func (previewer) Preview(ctx context.Context, s Settings, m MediaOptions, onFram
 		if err != nil {
 			return err
 		}
-		buf := src.NewFrame()
-		next = func() (*image.YCbCr, error) {
-			f, err := src.NextInto(buf)
-			return f.Image, err
-		}
+		next = src.NextReusing()
 	} else if m.Video != "none" {
 		cam, err := capture.OpenCamera(s.Camera, capture.VideoConstraints{Width: s.Width, Height: s.Height, FPS: fps})
 		if err != nil {

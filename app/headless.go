@@ -436,11 +436,7 @@ func (r *headlessRun) rawVideo() (func() (*image.YCbCr, error), error) {
 		return nil, fmt.Errorf("--video synthetic: %w", err)
 	}
 	// The encoder is done with a frame when Encode returns: one buffer serves.
-	buf := src.NewFrame()
-	return func() (*image.YCbCr, error) {
-		f, err := src.NextInto(buf)
-		return f.Image, err
-	}, nil
+	return src.NextReusing(), nil
 }
 
 func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {

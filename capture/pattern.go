@@ -187,6 +187,18 @@ func (s *PatternSource) NextInto(dst *image.YCbCr) (VideoFrame, error) {
 	return VideoFrame{Image: dst, Seq: seq, CaptureTime: time.UnixMilli(t.UnixMilli())}, nil
 }
 
+// NextReusing returns a Next that draws every frame into one picture, for a
+// reader that is done with each frame before it asks for the next (an
+// encoder, a self-view that converts at once): no picture allocated per
+// frame. Each returned picture is valid until the following call.
+func (s *PatternSource) NextReusing() func() (*image.YCbCr, error) {
+	buf := s.NewFrame()
+	return func() (*image.YCbCr, error) {
+		f, err := s.NextInto(buf)
+		return f.Image, err
+	}
+}
+
 // Next returns the next frame image (the plain pull API).
 func (s *PatternSource) Next() (*image.YCbCr, error) {
 	f, err := s.NextFrame()

@@ -316,7 +316,8 @@ func BenchmarkReadVideoMarker(b *testing.B) {
 }
 
 // TestPatternNextIntoReusesBuffer: NextInto draws consecutive frames into the
-// caller's buffer with advancing markers, and rejects a buffer of another size.
+// caller's buffer with advancing markers (NextReusing into its own one), and
+// rejects a buffer of another size.
 func TestPatternNextIntoReusesBuffer(t *testing.T) {
 	src, err := NewPatternSource(PatternConfig{Width: 320, Height: 240, FPS: 30})
 	if err != nil {
@@ -335,6 +336,23 @@ func TestPatternNextIntoReusesBuffer(t *testing.T) {
 		m, err := ReadVideoMarker(dst)
 		if err != nil || m.Seq != want || f.Seq != want {
 			t.Fatalf("frame %d: marker %+v (%v), frame seq %d", want, m, err, f.Seq)
+		}
+	}
+	next := src.NextReusing()
+	first, err := next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := uint32(4); want < 6; want++ {
+		img, err := next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img != first {
+			t.Fatal("NextReusing allocated a new picture")
+		}
+		if m, err := ReadVideoMarker(img); err != nil || m.Seq != want {
+			t.Fatalf("NextReusing frame %d: marker %+v (%v)", want, m, err)
 		}
 	}
 	wrong := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
