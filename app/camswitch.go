@@ -180,7 +180,6 @@ func (s *switchedSource[T]) Close() error {
 	}
 	s.closed = true
 	s.on = false
-	s.gen++
-	close(s.wake)
+	s.wakeLocked()
 	return s.releaseLocked()
 }

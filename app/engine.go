@@ -245,7 +245,6 @@ type liveCall struct {
 	// mediaMu orders media switches with the state they send to the peer.
 	mediaMu   sync.Mutex
 	muted     atomic.Bool
-	camOff    atomic.Bool
 	remoteOff atomic.Bool   // the peer said its camera is off: drop its frames
 	micLevel  atomic.Uint64 // float64 bits
 	spkLevel  atomic.Uint64
@@ -723,7 +722,6 @@ func (lc *liveCall) SetCamera(on bool) error {
 		// Off even so: the device reported an error while closing.
 		lc.log.Warn("camera release failed", "err", err)
 	}
-	lc.camOff.Store(!on)
 	lc.sendMediaStateLocked()
 	return nil
 }
@@ -740,7 +738,7 @@ func (lc *liveCall) sendMediaStateLocked() {
 	if s == nil {
 		return // the session sends the state from its start
 	}
-	if err := s.SetLocalMedia(!lc.muted.Load(), lc.cam != nil && !lc.camOff.Load()); err != nil && !errors.Is(err, call.ErrClosed) {
+	if err := s.SetLocalMedia(!lc.muted.Load(), lc.cam != nil && lc.cam.On()); err != nil && !errors.Is(err, call.ErrClosed) {
 		lc.log.Warn("media state not sent", "err", err)
 	}
 }
