@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// DefaultWindowW and DefaultWindowH are the window's initial size: a
+// 640x480 stream shows about pixel for pixel between the call screen's top
+// and bottom bars.
+const DefaultWindowW, DefaultWindowH = 900, 580
+
 // GUIOptions are the desktop app's command-line flags: pre-filled fields,
 // automatic join and the knobs of the Xvfb smoke run.
 type GUIOptions struct {
@@ -49,9 +54,7 @@ func ParseGUIFlags(args []string, out io.Writer) (GUIOptions, error) {
 	fs.BoolVar(&o.CPUReport, "cpu-report", false, "print CPU use at exit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
 	fs.IntVar(&o.MaxDisplayFPS, "max-display-fps", 0, "repaint the window at most N times a second (saves CPU with software GL; 0 = follow the video)")
-	// The default shows a 640x480 stream about pixel for pixel between the
-	// call screen's top and bottom bars.
-	window := fs.String("window", "900x580", "initial window size `WxH`")
+	window := fs.String("window", fmt.Sprintf("%dx%d", DefaultWindowW, DefaultWindowH), "initial window size `WxH`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, errHelp

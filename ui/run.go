@@ -54,7 +54,7 @@ func Run(o app.GUIOptions) int {
 	w := a.NewWindow("Peercall")
 	colorOnlyFramebuffer()
 	if o.WindowW == 0 || o.WindowH == 0 {
-		o.WindowW, o.WindowH = 900, 580
+		o.WindowW, o.WindowH = app.DefaultWindowW, app.DefaultWindowH
 	}
 	w.Resize(fyne.NewSize(float32(o.WindowW), float32(o.WindowH)))
 	speaker := ctl.Settings().Speaker
