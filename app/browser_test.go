@@ -493,23 +493,30 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	waitView(t, browser, "page ending the call", 10*time.Second, func(v pageView) bool { return v.State == "ended" })
 }
 
+// callTwoPages serves the page with the built-in TURN relaying on ports
+// minPort..minPort+999 of 127.0.0.1, and has Ann and Bob call each other
+// relay-only in room; it returns once both decode the other's video.
+func callTwoPages(t *testing.T, room string, minPort uint16) (a, b context.Context, va, vb pageView) {
+	t.Helper()
+	addr := startWebSignal(t, signalserver.WithTURN(signalserver.TURNConfig{
+		Listen: "127.0.0.1:0", AllowPrivate: true, MinPort: minPort, MaxPort: minPort + 999,
+	}))
+	browser := newBrowser(t)
+	a, b = browser, newTab(t, browser)
+	joinPage(t, a, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Ann")
+	joinPage(t, b, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Bob")
+	connected := func(v pageView) bool { return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0 }
+	va = waitView(t, a, "Ann decoding Bob's video", 40*time.Second, connected)
+	vb = waitView(t, b, "Bob decoding Ann's video", 20*time.Second, connected)
+	return a, b, va, vb
+}
+
 // TestBrowserToBrowser: two pages call each other through the server, relay
 // only, over the server's built-in TURN on 127.0.0.1; camera off stops the
 // video, hang up ends the peer's call.
 func TestBrowserToBrowser(t *testing.T) {
 	skipUnlessBrowser(t)
-	addr := startWebSignal(t, signalserver.WithTURN(signalserver.TURNConfig{
-		Listen: "127.0.0.1:0", AllowPrivate: true, MinPort: 40000, MaxPort: 40999,
-	}))
-	browser := newBrowser(t)
-	a, b := browser, newTab(t, browser)
-	const room = "browser-browser"
-	joinPage(t, a, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Ann")
-	joinPage(t, b, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Bob")
-
-	connected := func(v pageView) bool { return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0 }
-	va := waitView(t, a, "Ann decoding Bob's video", 40*time.Second, connected)
-	vb := waitView(t, b, "Bob decoding Ann's video", 20*time.Second, connected)
+	a, b, va, vb := callTwoPages(t, "browser-browser", 40000)
 	time.Sleep(2 * time.Second)
 	va2, err := readView(a)
 	if err != nil {
@@ -780,17 +787,7 @@ func TestBrowserRelayWithoutTURN(t *testing.T) {
 // peer id and renegotiates (ICE restart) while the call goes on.
 func TestBrowserResume(t *testing.T) {
 	skipUnlessBrowser(t)
-	addr := startWebSignal(t, signalserver.WithTURN(signalserver.TURNConfig{
-		Listen: "127.0.0.1:0", AllowPrivate: true, MinPort: 41000, MaxPort: 41999,
-	}))
-	browser := newBrowser(t)
-	a, b := browser, newTab(t, browser)
-	const room = "browser-resume"
-	joinPage(t, a, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Ann")
-	joinPage(t, b, "http://"+addr+"/r/"+room+"?loopback=1&relay=1&name=Bob")
-	connected := func(v pageView) bool { return v.State == "connected" && v.SAS != nil && v.framesDecoded() > 0 }
-	va := waitView(t, a, "Ann connected", 40*time.Second, connected)
-	vb := waitView(t, b, "Bob connected", 20*time.Second, connected)
+	a, b, va, vb := callTwoPages(t, "browser-resume", 41000)
 
 	ctx, cancel := context.WithTimeout(a, 5*time.Second)
 	_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.peercall.dropSignaling()`))
