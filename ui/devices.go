@@ -34,9 +34,9 @@ func newDevicesPopup(u *UI) *devicesPopup {
 	// Each picker switches only its own device: another one may show
 	// "System default" for a saved device that is not plugged in now, and
 	// must not move the call off it.
-	p.camera = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Camera = p.pick(p.camera, p.cameraIDs) }) })
-	p.mic = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Microphone = p.pick(p.mic, p.micIDs) }) })
-	p.speaker = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Speaker = p.pick(p.speaker, p.spkIDs) }) })
+	p.camera = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Camera = pickedDevice(p.camera, p.cameraIDs) }) })
+	p.mic = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Microphone = pickedDevice(p.mic, p.micIDs) }) })
+	p.speaker = widget.NewSelect(nil, func(string) { p.changed(func(d *app.Devices) { d.Speaker = pickedDevice(p.speaker, p.spkIDs) }) })
 	p.status = widget.NewLabel("")
 	p.status.Hide()
 	p.errL = errLabel()
@@ -74,18 +74,6 @@ func (p *devicesPopup) load(d app.Devices) {
 	p.cameraIDs = choices(p.camera, devs.Cameras, []string{testPattern}, d.Camera)
 	p.micIDs = choices(p.mic, devs.Microphones, nil, d.Microphone)
 	p.spkIDs = choices(p.speaker, devs.Speakers, nil, d.Speaker)
-}
-
-// pick reads a picker as a device ID (as the Settings form does).
-func (p *devicesPopup) pick(sel *widget.Select, ids []string) string {
-	i := sel.SelectedIndex()
-	if i < 0 || i >= len(ids) {
-		return ""
-	}
-	if ids[i] == testPattern {
-		return "synthetic"
-	}
-	return ids[i]
 }
 
 // changed applies the choice set puts into the devices in use. Opening a camera takes a moment, so the

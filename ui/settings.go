@@ -158,6 +158,19 @@ func choices(sel *widget.Select, devs []app.DeviceChoice, extra []string, curren
 	return ids
 }
 
+// pickedDevice reads a select filled by choices as a device ID ("" for the
+// system default, "synthetic" for the test pattern).
+func pickedDevice(sel *widget.Select, ids []string) string {
+	i := sel.SelectedIndex()
+	if i < 0 || i >= len(ids) {
+		return ""
+	}
+	if ids[i] == testPattern {
+		return "synthetic"
+	}
+	return ids[i]
+}
+
 // load puts s into the form (on entering the screen).
 func (s *settingsScreen) load(set app.Settings) {
 	s.cur = set
@@ -236,18 +249,9 @@ func (s *settingsScreen) collect() (app.Settings, map[string]string) {
 	set := s.cur
 	bad := map[string]string{}
 	set.DisplayName = strings.TrimSpace(s.name.Text)
-	pick := func(sel *widget.Select, ids []string) string {
-		if i := sel.SelectedIndex(); i >= 0 && i < len(ids) {
-			if ids[i] == testPattern {
-				return "synthetic"
-			}
-			return ids[i]
-		}
-		return ""
-	}
-	set.Camera = pick(s.camera, s.cameraIDs)
-	set.Microphone = pick(s.mic, s.micIDs)
-	set.Speaker = pick(s.speaker, s.spkIDs)
+	set.Camera = pickedDevice(s.camera, s.cameraIDs)
+	set.Microphone = pickedDevice(s.mic, s.micIDs)
+	set.Speaker = pickedDevice(s.speaker, s.spkIDs)
 	if w, h, err := app.ParseResolution(s.resolution.Selected); err == nil {
 		set.Width, set.Height = w, h
 	} else {
