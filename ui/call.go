@@ -106,23 +106,13 @@ func newCallScreen(u *UI) *callScreen {
 	c.progress = widget.NewProgressBarInfinite()
 	c.joinString = widget.NewEntry()
 	c.joinString.Disable() // read-only but selectable; Copy does the rest
-	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		if cb := fyne.CurrentApp().Clipboard(); cb != nil {
-			cb.SetContent(c.joinString.Text)
-		}
-		c.flash("Join link copied")
-	})
+	copyBtn := c.copyButton(c.joinString, "Join link copied")
 	c.joinLabel = widget.NewLabelWithStyle("Send this to the other person:", fyne.TextAlignCenter, fyne.TextStyle{})
 	c.joinRow = container.NewBorder(nil, nil, nil, copyBtn, c.joinString)
 	// The same server over https, for someone without the app.
 	c.browserLink = widget.NewEntry()
 	c.browserLink.Disable()
-	c.copyLinkBtn = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		if cb := fyne.CurrentApp().Clipboard(); cb != nil {
-			cb.SetContent(c.browserLink.Text)
-		}
-		c.flash("Browser link copied")
-	})
+	c.copyLinkBtn = c.copyButton(c.browserLink, "Browser link copied")
 	c.browserLabel = widget.NewLabelWithStyle("Or open in a browser:", fyne.TextAlignCenter, fyne.TextStyle{})
 	c.browserRow = container.NewBorder(nil, nil, nil, c.copyLinkBtn, c.browserLink)
 	c.certNote = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
@@ -205,6 +195,16 @@ func newCallScreen(u *UI) *callScreen {
 	c.content = container.NewBorder(container.NewPadded(top), container.NewPadded(bottom), nil, c.chatBox, video)
 	c.devices = newDevicesPopup(u)
 	return c
+}
+
+// copyButton copies e's text to the clipboard and says so with done.
+func (c *callScreen) copyButton(e *widget.Entry, done string) *widget.Button {
+	return widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		if cb := fyne.CurrentApp().Clipboard(); cb != nil {
+			cb.SetContent(e.Text)
+		}
+		c.flash(done)
+	})
 }
 
 // newMeter is a level meter: a progress bar without its percentage text.
