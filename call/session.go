@@ -211,6 +211,7 @@ type Session struct {
 	lastRemoteOffer string
 	lastAnswer      string // last answer sent (scrubbed), resent for a duplicate offer
 	restartPending  bool
+	offerRequested  bool // the peer asked for an offer since our last one
 	pendingCands    []webrtc.ICECandidateInit
 	senders         map[string]*webrtc.RTPSender
 	connectTimer    *time.Timer
@@ -358,9 +359,19 @@ func (s *Session) call(f func() error) error {
 	}
 }
 
-// AddTrack sends another track; it triggers renegotiation.
+// AddTrack sends another track; it triggers renegotiation. The session
+// negotiates itself rather than waiting for pion's negotiationneeded event,
+// which stops firing once pion's own check sticks at true (see
+// unnegotiated).
 func (s *Session) AddTrack(t webrtc.TrackLocal) error {
-	return s.call(func() error { return s.addTrack(t) })
+	return s.call(func() error {
+		if err := s.addTrack(t); err != nil {
+			return err
+		}
+		s.negotiate(false)
+
+		return nil
+	})
 }
 
 // ReplaceTrack swaps the track sent under id (the id of a track given in
@@ -391,6 +402,7 @@ func (s *Session) RemoveTrack(id string) error {
 		if err := s.pc.RemoveTrack(snd); err != nil {
 			return fmt.Errorf("remove track: %w", err)
 		}
+		s.negotiate(false)
 
 		return nil
 	})
@@ -834,8 +846,9 @@ func (s *Session) negotiate(restart bool) {
 		return
 	}
 	if s.polite {
-		// The impolite side opens the call; later needs go as a request.
-		if s.remoteSet {
+		// The impolite side opens the call; later needs go as a request,
+		// and only for a real change (see unnegotiated).
+		if s.remoteSet && (restart || unnegotiated(s.pc, s.dcPtr.Load() != nil)) {
 			s.requestOffer(restart)
 		}
 
@@ -851,6 +864,11 @@ func (s *Session) negotiate(restart bool) {
 	}
 	restart = restart || s.restartPending
 	s.offerPending, s.restartPending = false, false
+	requested := s.offerRequested
+	s.offerRequested = false
+	if !restart && !requested && s.remoteSet && !unnegotiated(s.pc, true) {
+		return // nothing new since the last answer
+	}
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		s.log.Warn("create offer failed", "err", err)
@@ -897,6 +915,9 @@ func (s *Session) onOfferRequest(sig Signal) {
 			return
 		}
 	}
+	// The peer knows of a change of its own we cannot see (a track on an
+	// m-line it already has): offer even if nothing changed here.
+	s.offerRequested = s.remoteSet
 	for _, k := range sig.Kinds {
 		kind := webrtc.NewRTPCodecType(k)
 		if kind == 0 {
