@@ -107,7 +107,7 @@ func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedSe
 		closeBoth()
 		return HostedServer{}, fmt.Errorf("certificate: %w", err)
 	}
-	srv, err := signalserver.New(signalserver.WithLogger(log))
+	srv, err := signalserver.New(signalserver.WithLogger(log), hostedSTUN(bindHost, shown))
 	if err != nil {
 		closeBoth()
 		return HostedServer{}, fmt.Errorf("signaling server: %w", err)
@@ -159,6 +159,18 @@ func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedSe
 		Fingerprint: fingerprint,
 		Stop:        sync.OnceFunc(stop),
 	}, nil
+}
+
+// hostedSTUN is the STUN server an in-process signaling server hands out:
+// its own, on a free UDP port of the signaling host, so the no-host policy
+// finds a server-reflexive address without asking a third party. It
+// refuses relay allocations (see signalserver.TURNConfig.STUNOnly).
+func hostedSTUN(bindHost, shown string) signalserver.Option {
+	return signalserver.WithTURN(signalserver.TURNConfig{
+		Listen:   net.JoinHostPort(bindHost, "0"),
+		RelayIP:  net.ParseIP(shown),
+		STUNOnly: true,
+	})
 }
 
 // debugWriter routes http.Server's internal log lines (TLS handshake

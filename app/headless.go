@@ -600,13 +600,22 @@ func (r *headlessRun) checkExpectations(rep *Report) error {
 // serveSignaling hosts the signaling server in-process on addr and returns
 // its host:port and a stop function that waits for it.
 func serveSignaling(ctx context.Context, addr string, log *slog.Logger) (string, func(), error) {
-	srv, err := signalserver.New(signalserver.WithLogger(log))
-	if err != nil {
-		return "", nil, fmt.Errorf("signaling server: %w", err)
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --serve %s: %w", ErrBadFlags, addr, err)
+	}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	shown := host
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		shown = "127.0.0.1"
+		if lan := lanIP(); lan != "" {
+			shown = lan
+		}
+	}
+	srv, err := signalserver.New(signalserver.WithLogger(log), hostedSTUN(host, shown))
+	if err != nil {
+		_ = ln.Close()
+		return "", nil, fmt.Errorf("signaling server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := serveInBackground(ctx, srv, ln, log)

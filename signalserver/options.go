@@ -255,6 +255,12 @@ type TURNConfig struct {
 	URLs []string
 	// Realm (default "peercall").
 	Realm string
+	// STUNOnly answers STUN binding requests and refuses every relay
+	// allocation; joins get the stun: URL without credentials. An app that
+	// hosts a call in-process uses it so srflx-only policies (no-host) work
+	// without a third party, and without opening a relay into the host's
+	// network to everyone who has the link.
+	STUNOnly bool
 }
 
 // WithTURN enables the built-in TURN server.

@@ -47,10 +47,15 @@ func (s *Server) startTURN() error {
 	}
 	lf := slogLoggerFactory{l: s.log}
 	allowPrivate := t.AllowPrivate
+	authHandler := turn.LongTermTURNRESTAuthHandler(string(s.cfg.secret), lf.NewLogger("turn-auth"))
+	if t.STUNOnly {
+		// Binding requests need no authentication; every allocation fails it.
+		authHandler = func(*turn.RequestAttributes) (string, []byte, bool) { return "", nil, false }
+	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:         realm,
 		LoggerFactory: lf,
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(string(s.cfg.secret), lf.NewLogger("turn-auth")),
+		AuthHandler:   authHandler,
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: pc,
 			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
@@ -70,15 +75,23 @@ func (s *Server) startTURN() error {
 	}
 	s.turn = srv
 	s.turnAddr = pc.LocalAddr()
-	if len(t.URLs) > 0 {
-		s.turnURLs = append([]string(nil), t.URLs...)
-	} else {
+	urls := append([]string(nil), t.URLs...)
+	if len(urls) == 0 {
 		port := portStr
 		if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok {
 			port = strconv.Itoa(ua.Port)
 		}
 		hp := net.JoinHostPort(relayIP.String(), port)
-		s.turnURLs = []string{"stun:" + hp, "turn:" + hp + "?transport=udp"}
+		urls = []string{"stun:" + hp}
+		if !t.STUNOnly {
+			urls = append(urls, "turn:"+hp+"?transport=udp")
+		}
+	}
+	if t.STUNOnly {
+		// Handed out like a configured STUN server: no credentials.
+		s.cfg.iceServers = append(s.cfg.iceServers, ICEServer{URLs: urls})
+	} else {
+		s.turnURLs = urls
 	}
 	s.log.Info("built-in TURN listening", "addr", pc.LocalAddr().String(), "relay_ip", relayIP.String(),
 		"ports", fmt.Sprintf("%d-%d", minPort, maxPort), "allow_private", allowPrivate)
