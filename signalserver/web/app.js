@@ -822,10 +822,15 @@
     ui.status.textContent = text;
   }
 
+  // mediaNote says what the call goes without (no camera, no microphone);
+  // it stays on the error line whenever no error replaces it.
+  let mediaNote = '';
+
   function showError(text) {
-    view.error = text;
-    ui.error.textContent = text;
-    ui.error.hidden = text === '';
+    const shown = text || mediaNote;
+    view.error = shown;
+    ui.error.textContent = shown;
+    ui.error.hidden = shown === '';
   }
 
   function render() {
@@ -1103,17 +1108,8 @@
     ui.form.hidden = true;
     ui.call.hidden = false;
     if (location.pathname !== '/r/' + room) history.replaceState(null, '', '/r/' + room + location.search);
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true },
-        video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
-      });
-      ui.localVideo.srcObject = stream;
-    } catch (err) {
-      log('no camera or microphone', err);
-      showError('Camera or microphone unavailable: joining to watch and listen only.');
-      stream = null;
-    }
+    stream = await openMedia();
+    if (stream) ui.localVideo.srcObject = stream;
     statsTimer = setInterval(() => pollStats().catch((err) => log('stats failed', err)), 1000);
     connect();
   }
@@ -1137,6 +1133,38 @@
     render();
     ui.call.hidden = true;
     ui.form.hidden = false;
+  }
+
+  // openMedia asks for the microphone and the camera, and for whichever
+  // one exists when the other is missing or refused (a laptop without a
+  // camera still talks), and says what the call goes ahead without.
+  async function openMedia() {
+    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    const video = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+    const tries = [
+      [{ audio, video }, ''],
+      [{ audio }, 'No camera: joining with the microphone only.'],
+      [{ video }, 'No microphone: joining with the camera only.'],
+    ];
+    for (const [constraints, note] of tries) {
+      try {
+        const s = await navigator.mediaDevices.getUserMedia(constraints);
+        mediaNote = note;
+        showError('');
+        if (!constraints.video) {
+          // Shown as a camera that is off: the button offers to try again.
+          cameraOff = true;
+          ui.camera.textContent = 'Camera on';
+          ui.camera.setAttribute('aria-pressed', 'true');
+        }
+        return s;
+      } catch (err) {
+        log('media unavailable', Object.keys(constraints).join('+'), err);
+      }
+    }
+    mediaNote = 'Camera or microphone unavailable: joining to watch and listen only.';
+    showError('');
+    return null;
   }
 
   function toggleMute() {
