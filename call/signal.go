@@ -1,6 +1,7 @@
 package call
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -78,7 +79,8 @@ type Signal struct {
 	From, To string // peer ids
 	// SDP of an offer or answer (already scrubbed by the sending session).
 	SDP string
-	// Candidate of a candidate signal (already scrubbed).
+	// Candidate of a candidate signal (already scrubbed); nil is the
+	// peer's end-of-candidates (wire "candidate": null), which needs no action.
 	Candidate *webrtc.ICECandidateInit
 	// Reason of a bye, for the remote user ("hung up", "timeout").
 	Reason string
@@ -119,7 +121,7 @@ func EncodePayload(s Signal) ([]byte, error) {
 		p.SDP = s.SDP
 	case SignalCandidate:
 		if s.Candidate == nil {
-			return nil, fmt.Errorf("%w: candidate signal without candidate", ErrBadSignal)
+			return []byte("null"), nil // end of candidates
 		}
 		p.Candidate = s.Candidate.Candidate
 		p.SDPMid, p.SDPMLineIndex, p.UsernameFrag = s.Candidate.SDPMid, s.Candidate.SDPMLineIndex, s.Candidate.UsernameFragment
@@ -134,8 +136,14 @@ func EncodePayload(s Signal) ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// DecodePayload is the inverse of EncodePayload.
+// DecodePayload is the inverse of EncodePayload. A candidate payload of
+// null, or with an empty "candidate" string (what a browser's
+// RTCIceCandidate.toJSON gives at the end of gathering), is the peer's
+// end-of-candidates: a candidate signal with a nil Candidate, not an error.
 func DecodePayload(kind SignalKind, from, to string, data []byte) (Signal, error) {
+	if kind == SignalCandidate && endOfCandidates(data) {
+		return Signal{Kind: kind, From: from, To: to}, nil
+	}
 	var p payload
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &p); err != nil {
@@ -173,6 +181,17 @@ func DecodePayload(kind SignalKind, from, to string, data []byte) (Signal, error
 	}
 
 	return s, nil
+}
+
+func endOfCandidates(data []byte) bool {
+	if string(bytes.TrimSpace(data)) == "null" {
+		return true
+	}
+	var c struct {
+		Candidate *string `json:"candidate"`
+	}
+
+	return json.Unmarshal(data, &c) == nil && c.Candidate != nil && *c.Candidate == ""
 }
 
 // PipeSignaler is an in-memory Signaler connected to a twin; see

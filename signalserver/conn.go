@@ -296,7 +296,7 @@ func (c *conn) readMessage() bool {
 		return true
 	}
 	start := int64(time.Since(c.s.epoch))
-	msg, err := DecodeMessage(buf)
+	msg, err := decodeClientMessage(buf)
 	if err != nil {
 		var pe *ProtocolError
 		if !errors.As(err, &pe) {
@@ -309,14 +309,10 @@ func (c *conn) readMessage() bool {
 		}
 		return true
 	}
-	switch {
-	case msg.Type == TypeKeepalive:
-		// Only refreshes the read deadline (done above).
-	case !msg.Type.fromClient():
-		c.sendError(CodeUnexpectedType, rejectText(CodeUnexpectedType))
-	default:
-		c.s.hub.post(hubEvent{kind: evMessage, c: c, msg: msg, start: start})
+	if msg.Type == TypeKeepalive {
+		return true // only refreshes the read deadline (done above)
 	}
+	c.s.hub.post(hubEvent{kind: evMessage, c: c, msg: msg, start: start})
 	return true
 }
 

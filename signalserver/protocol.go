@@ -185,6 +185,27 @@ func DecodeMessage(data []byte) (Message, error) {
 	return m, nil
 }
 
+// decodeClientMessage is DecodeMessage for what a client sends: a
+// server-only type is answered with unexpected-type before its fields are
+// validated, so the code does not depend on which fields happen to be set.
+func decodeClientMessage(data []byte) (Message, error) {
+	var m Message
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return Message{}, invalid(CodeBadJSON, "message must be a JSON object")
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Message{}, invalid(CodeBadJSON, "message is not valid JSON for the protocol")
+	}
+	if knownTypes[m.Type] && !m.Type.fromClient() {
+		return Message{}, &ProtocolError{Code: CodeUnexpectedType, Text: rejectText(CodeUnexpectedType), Err: ErrInvalidMessage}
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
 // Validate checks the fields required by m.Type. DecodeMessage calls it;
 // Client.Send calls it before a message leaves.
 func (m *Message) Validate() error {
@@ -265,6 +286,10 @@ func validID(s string) bool {
 	}
 	return true
 }
+
+// ValidRoom reports whether s is a room name the server accepts (clients
+// check before dialing).
+func ValidRoom(s string) bool { return validRoom(s) }
 
 func validRoom(s string) bool {
 	if s == "" || len(s) > maxRoomLen {
