@@ -7,11 +7,14 @@ BUILD ?= build
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the build and the tests need: C codecs for cgo, GL/X11
-# headers for Fyne, Xvfb for the GUI smoke test.
+# headers for Fyne, Xvfb for the GUI smoke test, ffmpeg to check
+# recordings, a private PulseAudio daemon (and sox, espeak-ng) for the
+# sound tests.
 DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
-	libxkbcommon-dev xvfb xauth chromium
+	libxkbcommon-dev xvfb xauth chromium ffmpeg \
+	pulseaudio pulseaudio-utils libasound2-plugins sox libsox-fmt-all espeak-ng
 
 .PHONY: deps build run test test-nocgo vet bench bench-gui fuzz clean signal smoke package
 

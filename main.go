@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/peercall/peercall/app"
 	"github.com/peercall/peercall/ui"
@@ -14,7 +15,13 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "--headless" || os.Args[1] == "-headless") {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		// As peercall-headless: SIGINT or SIGTERM ends the call cleanly, a
+		// second one kills at once.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-ctx.Done()
+			stop()
+		}()
 		code := app.HeadlessMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)

@@ -16,6 +16,9 @@ var (
 	ErrExpectationUnmet = errors.New("expectation unmet")
 	// ErrConnect marks a run that never reached a connected call (exit code 4).
 	ErrConnect = errors.New("could not connect")
+	// ErrInterrupted marks a headless run stopped by SIGINT/SIGTERM before
+	// its call connected (exit code 5); after, a signal ends the call normally.
+	ErrInterrupted = errors.New("interrupted")
 	// ErrUnsupportedMedia marks a --video/--audio value this build cannot serve.
 	ErrUnsupportedMedia = errors.New("unsupported media source")
 	// ErrInvalidSettings marks settings that fail validation (never saved).
@@ -37,6 +40,7 @@ const (
 	ExitBadFlags    = 2
 	ExitExpectation = 3
 	ExitConnect     = 4
+	ExitInterrupted = 5
 )
 
 // ExitCode maps an error returned by the headless runner to its exit code.
@@ -50,6 +54,8 @@ func ExitCode(err error) int {
 		return ExitExpectation
 	case errors.Is(err, ErrConnect):
 		return ExitConnect
+	case errors.Is(err, ErrInterrupted):
+		return ExitInterrupted
 	default:
 		return ExitError
 	}

@@ -7,16 +7,14 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
-	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
 	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/capture"
@@ -24,8 +22,21 @@ import (
 	"github.com/peercall/peercall/signalserver"
 )
 
-// peerWait bounds how long a headless peer waits for the other one.
-const peerWait = 60 * time.Second
+// The received-media rule (docs/headless-report.md, "When ok is false"):
+// every kind the peer says it sends must arrive within mediaStartLimit of
+// connecting and must not stop for more than mediaStopLimit before the end.
+const (
+	mediaStartLimit = 3 * time.Second
+	mediaStopLimit  = 2 * time.Second
+)
+
+// Values of the report's "ended" field.
+const (
+	endDuration    = "duration"     // ran its --duration
+	endPeerHungUp  = "peer-hung-up" // the peer sent bye
+	endPeerLeft    = "peer-left"    // signaling said the peer left
+	endInterrupted = "interrupted"  // SIGINT or SIGTERM
+)
 
 // HeadlessMain is the whole headless program: parse args, run, write the
 // report, print errors in plain words. It returns the process exit code.
@@ -39,6 +50,8 @@ func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return ExitBadFlags
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// A signal ends the call like the end of --duration does (bye sent,
+	// report written), so the run itself must not see it as a failure.
 	rep, err := RunHeadless(ctx, o, log)
 	if rep != nil && o.ReportPath != "" {
 		if werr := WriteReport(rep, o.ReportPath, stdout); werr != nil && err == nil {
@@ -61,6 +74,7 @@ type headlessRun struct {
 	sess  *call.Session
 	video *videoReceiver
 	audio *audioReceiver
+	rec   *recording // nil without --record
 
 	vs  *videoSender
 	fs  *encodedSender // video from file
@@ -70,6 +84,8 @@ type headlessRun struct {
 	mu           sync.Mutex
 	connectedAt  time.Time
 	endedAt      time.Time
+	ended        string // why the connected call ended (end* constants)
+	gotTrack     map[webrtc.RTPCodecType]bool
 	cpuAtConnect [2]time.Duration // user, sys
 
 	sendersStarted bool // owner goroutine only
@@ -82,10 +98,21 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.PeerWait <= 0 {
+		o.PeerWait = DefaultPeerWait // callers that build options by hand
+	}
 	r := &headlessRun{o: o, log: log, start: time.Now()}
 	u0, s0 := cpuTimes()
 	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}}
 	err := r.run(ctx, rep)
+	if r.rec != nil {
+		r.mu.Lock()
+		end := r.endedAt
+		r.mu.Unlock()
+		if cerr := r.rec.close(end); cerr != nil && err == nil {
+			err = fmt.Errorf("--record: %w", cerr)
+		}
+	}
 	r.fill(rep, u0, s0)
 	if err == nil {
 		err = r.checkExpectations(rep)
@@ -115,7 +142,9 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	}
 	url := r.o.Server
 	if r.o.Serve != "" {
-		addr, stop, err := serveSignaling(ctx, r.o.Serve, r.log)
+		// Not ctx: on an interrupt the server must outlive the bye it relays;
+		// stop ends it when run returns.
+		addr, stop, err := serveSignaling(context.WithoutCancel(ctx), r.o.Serve, r.log)
 		if err != nil {
 			return err
 		}
@@ -129,6 +158,9 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		Room: r.o.Room, Name: r.o.Name, Password: r.o.Password, Token: r.o.Token, Logger: r.log,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w while joining the room", ErrInterrupted)
+		}
 		return fmt.Errorf("%w: signaling server %s: %w", ErrConnect, url, err)
 	}
 	rep.SetupMS.Signaling = msSince(r.start, time.Now())
@@ -186,11 +218,14 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			if end == nil {
+				return fmt.Errorf("%w before the call connected", ErrInterrupted)
+			}
+			r.endNow(endInterrupted)
+			_ = sess.Close() // sends bye
+			return nil
 		case <-end:
-			r.mu.Lock()
-			r.endedAt = time.Now()
-			r.mu.Unlock()
+			r.endNow(endDuration)
 			_ = sess.Close()
 			return nil
 		case ev, ok := <-r.link.Events():
@@ -226,10 +261,27 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 					}
 					return fmt.Errorf("call failed: %s", up.Reason)
 				case call.StateEnded:
+					if up.Event == call.EventPeerLeft {
+						r.endNow(endPeerLeft)
+					} else {
+						r.endNow(endPeerHungUp)
+					}
 					return r.endedEarly(end != nil)
 				}
 			}
 		}
+	}
+}
+
+// endNow records the end of the connected call and why (first call wins).
+func (r *headlessRun) endNow(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.endedAt.IsZero() {
+		r.endedAt = time.Now()
+	}
+	if r.ended == "" {
+		r.ended = why
 	}
 }
 
@@ -274,14 +326,14 @@ func (r *headlessRun) onConnected(rep *Report) {
 
 // waitForPeer returns the id of the first other peer in the room.
 func (r *headlessRun) waitForPeer(ctx context.Context) (string, error) {
-	timer := time.NewTimer(peerWait)
+	timer := time.NewTimer(r.o.PeerWait)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", fmt.Errorf("%w while waiting for a peer", ErrInterrupted)
 		case <-timer.C:
-			return "", fmt.Errorf("%w: nobody joined room %q within %s", ErrConnect, r.o.Room, peerWait)
+			return "", fmt.Errorf("%w: nobody joined room %q within %s (--peer-wait)", ErrConnect, r.o.Room, r.o.PeerWait)
 		case ev, ok := <-r.link.Events():
 			if !ok {
 				return "", fmt.Errorf("%w: signaling closed", ErrConnect)
@@ -451,6 +503,9 @@ func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
 	case a == "mic":
 		src, err = capture.OpenMicrophone("", capture.AudioConstraints{SampleRate: 48000})
 	case strings.HasSuffix(strings.ToLower(a), ".wav"):
+		if !r.o.AudioMarkers {
+			cfg.MarkerInterval = -1 // a file goes out as it is
+		}
 		src, err = capture.OpenWAV(a, true, cfg)
 	default:
 		return nil, badFlag("--audio %q: want synthetic, tone, mic, FILE.ogg, FILE.wav or none", a)
@@ -474,6 +529,12 @@ func (r *headlessRun) closeSenders() {
 
 // onTrack dispatches a remote track to its receiver (pion goroutine).
 func (r *headlessRun) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	r.mu.Lock()
+	if r.gotTrack == nil {
+		r.gotTrack = make(map[webrtc.RTPCodecType]bool)
+	}
+	r.gotTrack[tr.Kind()] = true
+	r.mu.Unlock()
 	switch tr.Kind() {
 	case webrtc.RTPCodecTypeVideo:
 		if r.video == nil {
@@ -492,27 +553,15 @@ func (r *headlessRun) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 
 // openRecorders creates the receivers, with file writers under --record.
 func (r *headlessRun) openRecorders() error {
-	var vrec, arec rtpWriter
-	var vpath string
 	if dir := r.o.RecordDir; dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("--record: %w", err)
-		}
-		vpath = filepath.Join(dir, "video.ivf")
-		iw, err := ivfwriter.New(vpath, ivfwriter.WithCodec(webrtc.MimeTypeVP8))
+		rec, err := newRecording(dir, r.log)
 		if err != nil {
-			return fmt.Errorf("--record: %w", err)
+			return fmt.Errorf("%w: --record %s: %w", ErrBadFlags, dir, err)
 		}
-		ow, err := oggwriter.New(filepath.Join(dir, "audio.ogg"), 48000, 2)
-		if err != nil {
-			_ = iw.Close()
-			return fmt.Errorf("--record: %w", err)
-		}
-		vrec, arec = iw, ow
+		r.rec = rec
 	}
-	r.video = newVideoReceiver(nil, nil, vrec, r.log)
-	r.video.recPath = vpath
-	r.audio = newAudioReceiver(arec, r.log)
+	r.video = newVideoReceiver(nil, nil, r.rec, r.log)
+	r.audio = newAudioReceiver(r.rec, r.log)
 	return nil
 }
 
@@ -535,7 +584,11 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	if !r.endedAt.IsZero() {
 		end = r.endedAt
 	}
+	rep.Ended = r.ended
 	r.mu.Unlock()
+	if !connectedAt.IsZero() {
+		rep.CallS = end.Sub(connectedAt).Seconds()
+	}
 	// The session keeps its last stats snapshot and SAS after it closed.
 	var st call.Stats
 	if r.sess != nil {
@@ -584,7 +637,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 }
 
 func (r *headlessRun) checkExpectations(rep *Report) error {
-	var unmet []string
+	unmet := r.mediaFlowUnmet(rep)
 	if r.o.ExpectFPS > 0 && rep.VideoIn.FPS < r.o.ExpectFPS {
 		unmet = append(unmet, fmt.Sprintf("received video at %.1f fps, expected at least %.1f", rep.VideoIn.FPS, r.o.ExpectFPS))
 	}
@@ -595,6 +648,77 @@ func (r *headlessRun) checkExpectations(rep *Report) error {
 		return fmt.Errorf("%w: %s", ErrExpectationUnmet, strings.Join(unmet, "; "))
 	}
 	return nil
+}
+
+// mediaFlow is what one kind of received media did during the call.
+type mediaFlow struct {
+	kind     string // "audio" or "video"
+	device   string // what the peer turns on for it: "microphone", "camera"
+	said     bool   // the peer said whether it sends this kind
+	on       bool   // what it said (when said)
+	gotTrack bool   // a track of this kind arrived
+	// first and last arrival: audio packets, decoded (or, without cgo,
+	// checked) video frames.
+	first, last time.Time
+}
+
+// unmet applies the received-media rule to a call connected from connected
+// to end and returns the cause when it fails, "" when it holds. A peer that
+// never said what it sends is held to the tracks that arrived.
+func (f mediaFlow) unmet(connected, end time.Time) string {
+	expected := f.on
+	why := fmt.Sprintf("the peer said its %s is on", f.device)
+	if !f.said {
+		expected = f.gotTrack
+		why = fmt.Sprintf("the peer's %s track arrived", f.kind)
+	}
+	if !expected || connected.IsZero() {
+		return ""
+	}
+	span := end.Sub(connected)
+	switch {
+	case f.first.IsZero() && span < mediaStartLimit:
+		return "" // too short a call to expect anything yet
+	case f.first.IsZero():
+		return fmt.Sprintf("no %s arrived in %.1f s, though %s", f.kind, span.Seconds(), why)
+	case f.first.Sub(connected) > mediaStartLimit:
+		return fmt.Sprintf("%s first arrived %.1f s after connecting (limit %s), though %s",
+			f.kind, f.first.Sub(connected).Seconds(), mediaStartLimit, why)
+	case end.Sub(f.last) > mediaStopLimit:
+		return fmt.Sprintf("%s stopped arriving %.1f s before the call ended (limit %s), though %s",
+			f.kind, end.Sub(f.last).Seconds(), mediaStopLimit, why)
+	}
+	return ""
+}
+
+// mediaFlowUnmet checks the received-media rule for audio and video.
+func (r *headlessRun) mediaFlowUnmet(rep *Report) []string {
+	r.mu.Lock()
+	connected, end := r.connectedAt, r.endedAt
+	got := maps.Clone(r.gotTrack)
+	r.mu.Unlock()
+	if end.IsZero() {
+		end = time.Now()
+	}
+	said := rep.RemoteMedia != nil
+	audio := mediaFlow{kind: "audio", device: "microphone", said: said, gotTrack: got[webrtc.RTPCodecTypeAudio]}
+	video := mediaFlow{kind: "video", device: "camera", said: said, gotTrack: got[webrtc.RTPCodecTypeVideo]}
+	if said {
+		audio.on, video.on = rep.RemoteMedia.Audio, rep.RemoteMedia.Video
+	}
+	if r.audio != nil {
+		audio.first, audio.last = r.audio.packetSpan()
+	}
+	if r.video != nil {
+		video.first, video.last = r.video.frameSpan()
+	}
+	var unmet []string
+	for _, f := range []mediaFlow{audio, video} {
+		if why := f.unmet(connected, end); why != "" {
+			unmet = append(unmet, why)
+		}
+	}
+	return unmet
 }
 
 // serveSignaling hosts the signaling server in-process on addr and returns

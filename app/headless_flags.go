@@ -5,11 +5,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pion/stun/v4"
+
+	"github.com/peercall/peercall/signalserver"
 )
+
+// DefaultPeerWait is how long a headless run waits for the other peer
+// unless --peer-wait says otherwise.
+const DefaultPeerWait = 60 * time.Second
 
 // HeadlessOptions configures one headless run (see docs/headless-report.md).
 type HeadlessOptions struct {
@@ -21,12 +33,17 @@ type HeadlessOptions struct {
 	Token    string
 
 	Duration time.Duration
+	// PeerWait bounds how long the run waits in the room for the other peer.
+	PeerWait time.Duration
 
-	Video  string // synthetic | camera | FILE.ivf | none
-	Audio  string // synthetic | tone | mic | FILE.ogg | FILE.wav | none
-	Width  int
-	Height int
-	FPS    int
+	Video string // synthetic | camera | FILE.ivf | none
+	Audio string // synthetic | tone | mic | FILE.ogg | FILE.wav | none
+	// AudioMarkers mixes latency markers into a FILE.wav (synthetic and
+	// tone always carry them); off by default so a file is sent unchanged.
+	AudioMarkers bool
+	Width        int
+	Height       int
+	FPS          int
 
 	ICEPolicy    string
 	STUN         []string
@@ -52,6 +69,22 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// headlessUsageTail ends --help: what the exit codes and signals mean
+// (docs/headless-report.md has the long form).
+const headlessUsageTail = `
+Exit codes:
+  0  the call connected and ended (duration, peer hang-up or signal) with every expectation met
+  1  other error (media source, I/O)
+  2  bad flags, or a path that cannot be written (checked before joining)
+  3  expectation unmet: an --expect-* check, or media the peer said it sends
+     (mic/camera on) arrived more than 3 s after connecting or stopped more
+     than 2 s before the end
+  4  could not connect (signaling, ICE, or nobody joined within --peer-wait)
+  5  interrupted by SIGINT/SIGTERM before the call connected
+
+SIGINT/SIGTERM during a call hangs up (bye sent) and writes the report.
+`
+
 // ParseHeadlessFlags parses the headless command line. Errors wrap ErrBadFlags.
 // Usage text goes to out when -h is given (flag.ErrHelp is returned).
 func ParseHeadlessFlags(args []string, out io.Writer) (HeadlessOptions, error) {
@@ -67,8 +100,10 @@ func ParseHeadlessFlags(args []string, out io.Writer) (HeadlessOptions, error) {
 	fs.StringVar(&o.Password, "password", "", "room password")
 	fs.StringVar(&o.Token, "token", "", "signed join token")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stay in the call once connected")
+	fs.DurationVar(&o.PeerWait, "peer-wait", DefaultPeerWait, "give up (exit 4) when nobody else joins the room within this time")
 	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, FILE.ivf or none")
 	fs.StringVar(&o.Audio, "audio", "synthetic", "audio source: synthetic (speech-like), tone, mic, FILE.ogg, FILE.wav or none")
+	fs.BoolVar(&o.AudioMarkers, "audio-markers", false, "mix latency markers into a FILE.wav every 500 ms (files are sent unchanged by default)")
 	fs.StringVar(&size, "size", "640x480", "synthetic/camera video size WxH")
 	fs.IntVar(&o.FPS, "fps", 30, "synthetic/camera frame rate")
 	fs.StringVar(&o.ICEPolicy, "ice-policy", "no-host", "ICE policy: all, mdns, no-host, relay, proxy")
@@ -83,8 +118,13 @@ func ParseHeadlessFlags(args []string, out io.Writer) (HeadlessOptions, error) {
 	fs.BoolVar(&o.OpusFEC, "opus-fec", true, "enable Opus in-band FEC on the sent audio")
 	fs.StringVar(&o.ReportPath, "report", "", "write the JSON report to `FILE` (- for stdout)")
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
-	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps")
+	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps (exit 3 also when media the peer said it sends never arrived or stopped)")
 	fs.IntVar(&o.ExpectMinFrames, "expect-min-frames", 0, "exit 3 unless at least N video frames were decoded")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: peercall-headless --room R (--server URL | --serve ADDR) [flags]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), headlessUsageTail)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -111,10 +151,14 @@ func (o *HeadlessOptions) validate() error {
 	switch {
 	case o.Room == "":
 		return badFlag("--room is required")
+	case !signalserver.ValidRoom(o.Room):
+		return badFlag("--room %q: a room name is 1-64 characters of A-Z a-z 0-9 . _ -", o.Room)
 	case o.Server == "" && o.Serve == "":
 		return badFlag("give --server URL or --serve ADDR")
 	case o.Duration <= 0 || o.Duration > 24*time.Hour:
 		return badFlag("--duration must be between 0 and 24h")
+	case o.PeerWait <= 0 || o.PeerWait > 24*time.Hour:
+		return badFlag("--peer-wait must be between 0 and 24h")
 	case o.FPS < 1 || o.FPS > 120:
 		return badFlag("--fps must be 1..120")
 	case o.SimulateLoss < 0 || o.SimulateLoss >= 100:
@@ -135,8 +179,14 @@ func (o *HeadlessOptions) validate() error {
 	default:
 		return badFlag("--ice-policy %q: want all, mdns, no-host, relay or proxy", o.ICEPolicy)
 	}
+	if o.ICEPolicy == "mdns" && o.LoopbackOnly {
+		return badFlag("--ice-policy mdns cannot be combined with --loopback-only: mdns names stand for LAN addresses, not loopback")
+	}
 	if (o.TURNUser == "") != (o.TURNPass == "") {
 		return badFlag("--turn-user and --turn-pass go together")
+	}
+	if len(o.TURN) > 0 && o.TURNUser == "" {
+		return badFlag("--turn needs --turn-user and --turn-pass")
 	}
 	for _, s := range o.STUN {
 		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "stuns:") {
@@ -148,7 +198,62 @@ func (o *HeadlessOptions) validate() error {
 			return badFlag("--turn %q: want a turn: or turns: URL", s)
 		}
 	}
+	for _, s := range append(slices.Clone(o.STUN), o.TURN...) {
+		if err := checkICEServerURL(s, o.LoopbackOnly); err != nil {
+			return err
+		}
+	}
+	if o.AudioMarkers && !strings.HasSuffix(strings.ToLower(o.Audio), ".wav") {
+		return badFlag("--audio-markers applies to --audio FILE.wav only (synthetic and tone always carry markers)")
+	}
+	for _, f := range []struct{ flag, path string }{{"--report", o.ReportPath}, {"--ready-file", o.ReadyFile}} {
+		if f.path == "" || (f.flag == "--report" && f.path == "-") {
+			continue
+		}
+		if err := checkWritable(f.path); err != nil {
+			return badFlag("%s %s: %v", f.flag, f.path, err)
+		}
+	}
 	return nil
+}
+
+// checkICEServerURL parses a --stun/--turn URL and, under --loopback-only,
+// refuses servers off this host (such a run must not send anywhere else).
+func checkICEServerURL(s string, loopbackOnly bool) error {
+	u, err := stun.ParseURI(s)
+	if err != nil {
+		return badFlag("%q: %v", s, err)
+	}
+	if !loopbackOnly || u.Host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(u.Host); ip == nil || !ip.IsLoopback() {
+		return badFlag("%q: --loopback-only allows only servers on 127.0.0.0/8 or ::1", s)
+	}
+	return nil
+}
+
+// checkWritable fails when path could not be written at the end of the run
+// (missing directory, a directory in its place, no permission), so a long
+// call is not lost for want of a report. It leaves no file behind.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return errors.New("not a regular file")
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return pathCause(err)
+		}
+		return f.Close()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".peercall-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot create files in %s: %w", filepath.Dir(path), pathCause(err))
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }
 
 // ParseSize parses "WxH" with even dimensions between 16 and 4096.
@@ -184,6 +289,15 @@ func ParsePortRange(s string) (lo, hi uint16, err error) {
 		return 0, 0, fmt.Errorf("%q: need 1024 <= A <= B <= 65535", s)
 	}
 	return uint16(x), uint16(y), nil
+}
+
+// pathCause drops the path from an *os.PathError (the caller names it).
+func pathCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // errHelp is returned by ParseHeadlessFlags for -h/--help.

@@ -2,7 +2,11 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,7 +19,8 @@ func TestParseHeadlessFlags(t *testing.T) {
 		check   func(t *testing.T, o HeadlessOptions)
 	}{
 		{"minimal serve", []string{"--serve", "127.0.0.1:0", "--room", "r"}, false, func(t *testing.T, o HeadlessOptions) {
-			if o.Width != 640 || o.Height != 480 || o.FPS != 30 || o.Duration != 10*time.Second || o.ICEPolicy != "no-host" || !o.OpusFEC {
+			if o.Width != 640 || o.Height != 480 || o.FPS != 30 || o.Duration != 10*time.Second || o.ICEPolicy != "no-host" || !o.OpusFEC ||
+				o.PeerWait != DefaultPeerWait || o.AudioMarkers {
 				t.Errorf("defaults wrong: %+v", o)
 			}
 		}},
@@ -42,6 +47,27 @@ func TestParseHeadlessFlags(t *testing.T) {
 		{"unknown flag", []string{"--serve", ":0", "--room", "r", "--bogus"}, true, nil},
 		{"extra arg", []string{"--serve", ":0", "--room", "r", "extra"}, true, nil},
 		{"zero fps", []string{"--serve", ":0", "--room", "r", "--fps", "0"}, true, nil},
+		{"room with space", []string{"--serve", ":0", "--room", "my room"}, true, nil},
+		{"room too long", []string{"--serve", ":0", "--room", strings.Repeat("r", 65)}, true, nil},
+		{"room slash", []string{"--serve", ":0", "--room", "a/b"}, true, nil},
+		{"mdns on loopback", []string{"--serve", ":0", "--room", "r", "--ice-policy", "mdns", "--loopback-only"}, true, nil},
+		{"turn without credentials", []string{"--serve", ":0", "--room", "r", "--turn", "turn:127.0.0.1:3478"}, true, nil},
+		{"bad turn url", []string{"--serve", ":0", "--room", "r", "--turn", "turn:", "--turn-user", "u", "--turn-pass", "p"}, true, nil},
+		{"loopback-only with remote stun", []string{"--serve", ":0", "--room", "r", "--loopback-only", "--stun", "stun:192.0.2.1:3478"}, true, nil},
+		{"report in missing dir", []string{"--serve", ":0", "--room", "r", "--report", "/nonexistent-dir/r.json"}, true, nil},
+		{"report is a dir", []string{"--serve", ":0", "--room", "r", "--report", os.TempDir()}, true, nil},
+		{"ready file in missing dir", []string{"--serve", ":0", "--room", "r", "--ready-file", "/nonexistent-dir/ready"}, true, nil},
+		{"zero peer wait", []string{"--serve", ":0", "--room", "r", "--peer-wait", "0s"}, true, nil},
+		{"markers on synthetic", []string{"--serve", ":0", "--room", "r", "--audio-markers"}, true, nil},
+		{"peer wait, markers, report", []string{"--serve", ":0", "--room", "r.1_x-Y", "--peer-wait", "5s", "--audio", "a.wav", "--audio-markers",
+			"--report", filepath.Join(os.TempDir(), "peercall-flags-test.json")}, false, func(t *testing.T, o HeadlessOptions) {
+			if o.PeerWait != 5*time.Second || !o.AudioMarkers {
+				t.Errorf("parsed wrong: %+v", o)
+			}
+			if _, err := os.Stat(o.ReportPath); !os.IsNotExist(err) {
+				t.Errorf("the writability check left %s behind", o.ReportPath)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +99,7 @@ func TestExitCode(t *testing.T) {
 		{badFlag("x"), 2},
 		{ErrExpectationUnmet, 3},
 		{&UserError{Msg: "no", Err: ErrConnect}, 4},
+		{fmt.Errorf("%w before the call connected", ErrInterrupted), 5},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/codec"
 )
 
@@ -17,7 +18,7 @@ import (
 // ticker (playout).
 type audioReceiver struct {
 	jb  *codec.AudioJitterBuffer
-	rec rtpWriter
+	rec *recording // optional --record sink
 	log *slog.Logger
 	// player, if set, plays jb on a device instead of the 20 ms ticker
 	// (the GUI); the returned stop is called before jb closes.
@@ -25,6 +26,7 @@ type audioReceiver struct {
 
 	mu       sync.Mutex
 	first    time.Time
+	last     time.Time
 	packets  int
 	played   int // frames pulled by playout
 	lastSeq  uint16
@@ -33,7 +35,7 @@ type audioReceiver struct {
 	frameDur time.Duration
 }
 
-func newAudioReceiver(rec rtpWriter, log *slog.Logger) *audioReceiver {
+func newAudioReceiver(rec *recording, log *slog.Logger) *audioReceiver {
 	a := &audioReceiver{rec: rec, log: log, frameDur: 20 * time.Millisecond}
 	jb, err := codec.NewAudioJitterBuffer(codec.JitterBufferConfig{SampleRate: 48000, Channels: 1})
 	if err != nil {
@@ -45,11 +47,6 @@ func newAudioReceiver(rec rtpWriter, log *slog.Logger) *audioReceiver {
 }
 
 func (a *audioReceiver) run(tr *webrtc.TrackRemote) {
-	defer func() {
-		if a.rec != nil {
-			_ = a.rec.Close()
-		}
-	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	playDone := make(chan struct{})
@@ -81,6 +78,7 @@ func (a *audioReceiver) run(tr *webrtc.TrackRemote) {
 		if a.first.IsZero() {
 			a.first = now
 		}
+		a.last = now
 		a.packets++
 		if a.haveSeq {
 			if d := pkt.SequenceNumber - a.lastSeq; d > 1 && d < 0x8000 {
@@ -92,7 +90,7 @@ func (a *audioReceiver) run(tr *webrtc.TrackRemote) {
 		}
 		a.mu.Unlock()
 		if a.rec != nil {
-			_ = a.rec.WriteRTP(pkt)
+			a.rec.audioPacket(pkt.SequenceNumber, pkt.Timestamp, pkt.Payload, now)
 		}
 		if a.jb != nil {
 			if err := a.jb.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.Payload, now); err != nil {
@@ -132,6 +130,13 @@ func (a *audioReceiver) firstPacket() time.Time {
 	return a.first
 }
 
+// packetSpan is when the first and the last packet arrived (zero if none).
+func (a *audioReceiver) packetSpan() (first, last time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.first, a.last
+}
+
 func (a *audioReceiver) summary() AudioInStats {
 	a.mu.Lock()
 	st := AudioInStats{PacketsReceived: a.packets, PacketsLost: a.seqLost}
@@ -146,4 +151,113 @@ func (a *audioReceiver) summary() AudioInStats {
 		}
 	}
 	return st
+}
+
+// audioReorderDepth is how many packets past a missing one the recorder
+// waits before it counts the packet lost (200 ms of 20 ms packets: far
+// beyond loopback or LAN reordering, short enough to bound memory).
+const audioReorderDepth = 10
+
+// audioRecState puts received Opus packets back in sequence order for the
+// recording and maps RTP timestamps to granule positions (owned by
+// recording.mu).
+type audioRecState struct {
+	started bool
+	next    int64 // extended sequence number to write next
+	maxSeq  int64 // highest extended sequence number seen
+	pending map[int64]recAudioPkt
+
+	written bool
+	lastTS  uint32
+	extTS   int64 // RTP timestamp of the last written packet, unwrapped, from the first
+	base    int64 // granule where the first written packet starts
+	end     int64 // granule where the written audio ends
+}
+
+type recAudioPkt struct {
+	ts      uint32
+	payload []byte
+	arrival time.Time
+}
+
+// audioPacket takes one received packet (arrival order).
+func (r *recording) audioPacket(seq uint16, ts uint32, payload []byte, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if r.origin.IsZero() {
+		r.origin = now
+	}
+	a := &r.audio
+	if !a.started {
+		a.started, a.next, a.maxSeq = true, int64(seq), int64(seq)
+		a.pending = make(map[int64]recAudioPkt)
+	}
+	ext := a.maxSeq + int64(int16(seq-uint16(a.maxSeq)))
+	if ext < a.next {
+		return // later than the reorder window: already counted lost
+	}
+	if _, dup := a.pending[ext]; dup {
+		return
+	}
+	a.maxSeq = max(a.maxSeq, ext)
+	a.pending[ext] = recAudioPkt{ts: ts, payload: append([]byte(nil), payload...), arrival: now}
+	for {
+		if p, ok := a.pending[a.next]; ok {
+			delete(a.pending, a.next)
+			r.writeAudioLocked(p)
+			a.next++
+			continue
+		}
+		if a.maxSeq-a.next < audioReorderDepth {
+			return
+		}
+		a.next++ // lost: its time is filled when the next packet is written
+	}
+}
+
+// flushAudioLocked writes whatever waits in the reorder buffer, in order.
+func (r *recording) flushAudioLocked() {
+	a := &r.audio
+	for ; a.started && len(a.pending) > 0 && a.next <= a.maxSeq; a.next++ {
+		if p, ok := a.pending[a.next]; ok {
+			delete(a.pending, a.next)
+			r.writeAudioLocked(p)
+		}
+	}
+}
+
+// writeAudioLocked writes p at the granule its RTP timestamp gives, after
+// silence for any time since the last packet (lost packets, or the lead-in
+// before the first one): a player then keeps the recording's duration and
+// its alignment with the video.
+func (r *recording) writeAudioLocked(p recAudioPkt) {
+	a := &r.audio
+	n := int64(capture.OpusPacketSamples(p.payload))
+	if n == 0 {
+		return
+	}
+	if !a.written {
+		a.written, a.lastTS = true, p.ts
+		a.base = r.ticks(p.arrival, 48000)
+	}
+	a.extTS += int64(int32(p.ts - a.lastTS))
+	a.lastTS = p.ts
+	start := a.base + a.extTS
+	if start < a.end {
+		return // overlaps what is written (a timestamp jump back)
+	}
+	const silence = 960 // samples in capture.OpusSilence
+	for a.end+silence <= start {
+		a.end += silence
+		if err := r.ogg.WritePacket(capture.OpusSilence, a.end); err != nil {
+			r.log.Debug("silence not recorded", "err", err)
+		}
+	}
+	a.end = start + n
+	if err := r.ogg.WritePacket(p.payload, a.end); err != nil {
+		r.log.Debug("audio packet not recorded", "err", err)
+	}
 }

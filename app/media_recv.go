@@ -1,12 +1,12 @@
 package app
 
 import (
-	"encoding/binary"
 	"errors"
 	"image"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,8 +44,7 @@ type videoReceiver struct {
 	dec       *codec.VP8Decoder // nil without cgo
 	requestKF func()
 	onFrame   func(DecodedFrame) // optional; must not block
-	rec       rtpWriter          // optional recorder
-	recPath   string             // the recorder's IVF file, to fix its header size
+	rec       *recording         // optional --record sink
 	log       *slog.Logger
 
 	mu        sync.Mutex
@@ -57,12 +56,7 @@ type videoReceiver struct {
 	plis      int
 }
 
-type rtpWriter interface {
-	WriteRTP(*rtp.Packet) error
-	Close() error
-}
-
-func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec rtpWriter, log *slog.Logger) *videoReceiver {
+func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec *recording, log *slog.Logger) *videoReceiver {
 	v := &videoReceiver{asm: codec.NewVP8Assembler(codec.WithMaxHoleWait(holeWait)), requestKF: requestKF, onFrame: onFrame, rec: rec, log: log}
 	if dec, err := codec.NewVP8Decoder(); err == nil {
 		v.dec = dec
@@ -75,17 +69,6 @@ func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
 	defer func() {
 		if v.dec != nil {
 			_ = v.dec.Close()
-		}
-		if v.rec != nil {
-			_ = v.rec.Close()
-			if v.recPath != "" {
-				v.mu.Lock()
-				w, h := v.width, v.height
-				v.mu.Unlock()
-				if err := patchIVFSize(v.recPath, w, h); err != nil {
-					v.log.Warn("recording header not updated", "err", err)
-				}
-			}
 		}
 	}()
 	for {
@@ -102,7 +85,7 @@ func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
 
 func (v *videoReceiver) handle(pkt *rtp.Packet) {
 	if v.rec != nil {
-		_ = v.rec.WriteRTP(pkt)
+		v.rec.arrived(time.Now())
 	}
 	frames, err := v.asm.Push(pkt)
 	if err != nil {
@@ -140,6 +123,9 @@ func (v *videoReceiver) decode(f codec.Frame) {
 			df.Width, df.Height = w, h
 		}
 	}
+	if v.rec != nil {
+		v.rec.videoFrame(f, df.Width, df.Height, now)
+	}
 	v.mu.Lock()
 	v.decodedAt = append(v.decodedAt, now)
 	if df.Width > 0 {
@@ -167,6 +153,16 @@ func (v *videoReceiver) maybeRequestKeyFrame() {
 	if v.requestKF != nil {
 		v.requestKF()
 	}
+}
+
+// frameSpan is when the first and the last frame were decoded (zero if none).
+func (v *videoReceiver) frameSpan() (first, last time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.decodedAt) == 0 {
+		return time.Time{}, time.Time{}
+	}
+	return v.decodedAt[0], v.decodedAt[len(v.decodedAt)-1]
 }
 
 // firstFrame is when the first frame was decoded (zero if none).
@@ -230,22 +226,130 @@ func freezes(times []time.Time, from, to time.Time) (n int, longestMS float64) {
 	return n, longestMS
 }
 
-// patchIVFSize writes the picture size into an IVF file header (bytes 12-15,
-// little endian): the recorder starts before the first frame says it.
-func patchIVFSize(path string, w, h int) error {
-	if w <= 0 || h <= 0 || w > 0xffff || h > 0xffff {
+// recording writes what the receivers decoded to the --record files: video
+// frames as reassembled (pts = RTP timestamp offset, 90 kHz), audio packets
+// in sequence order (granule from RTP timestamps, lost time filled with
+// silence). Both share one time origin, the arrival of the first packet of
+// either kind, and both files start at time 0 so players and muxers (which
+// shift each input to its own start) keep them aligned: the later stream is
+// led in with silence (audio) or its first picture (video).
+type recording struct {
+	log *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	origin time.Time
+	ivf    *capture.IVFRecorder
+	ogg    *capture.OggRecorder
+
+	vStarted bool
+	vLastTS  uint32
+	vExt     int64 // RTP timestamp of the last frame, unwrapped, from the first
+	vPTS0    int64 // pts of the first real frame
+
+	audio audioRecState
+}
+
+// recordFiles are the file names under --record.
+const (
+	recordVideoFile = "video.ivf"
+	recordAudioFile = "audio.ogg"
+)
+
+// newRecording creates dir and both files.
+func newRecording(dir string, log *slog.Logger) (*recording, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ivf, err := capture.CreateIVF(filepath.Join(dir, recordVideoFile))
+	if err != nil {
+		return nil, err
+	}
+	ogg, err := capture.CreateOgg(filepath.Join(dir, recordAudioFile), 2)
+	if err != nil {
+		_ = ivf.Close()
+		return nil, err
+	}
+	return &recording{log: log, ivf: ivf, ogg: ogg}, nil
+}
+
+// arrived notes a received packet: the first one fixes the time origin.
+func (r *recording) arrived(now time.Time) {
+	r.mu.Lock()
+	if r.origin.IsZero() {
+		r.origin = now
+	}
+	r.mu.Unlock()
+}
+
+// ticks converts the time since the origin to units of a clock of rate Hz.
+func (r *recording) ticks(now time.Time, rate int64) int64 {
+	d := max(now.Sub(r.origin), 0)
+	return int64(d) * rate / int64(time.Second)
+}
+
+// videoFrame records one decoded frame; w and h are its picture size.
+func (r *recording) videoFrame(f codec.Frame, w, h int, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if r.origin.IsZero() {
+		r.origin = now
+	}
+	if !r.vStarted {
+		if !f.KeyFrame {
+			return // a player could not decode it either
+		}
+		r.vStarted, r.vLastTS = true, f.Timestamp
+		r.vPTS0 = r.ticks(now, 90000)
+		r.ivf.SetSize(w, h)
+		if r.vPTS0 > 0 {
+			// Audio came first: show the first picture from time 0.
+			r.writeFrame(f.Data, 0)
+		}
+		r.writeFrame(f.Data, r.vPTS0)
+		return
+	}
+	r.vExt += int64(int32(f.Timestamp - r.vLastTS))
+	r.vLastTS = f.Timestamp
+	if f.KeyFrame {
+		r.ivf.SetSize(w, h)
+	}
+	r.writeFrame(f.Data, r.vPTS0+r.vExt)
+}
+
+func (r *recording) writeFrame(data []byte, pts int64) {
+	if err := r.ivf.WriteFrame(data, pts); err != nil {
+		r.log.Debug("frame not recorded", "err", err)
+	}
+}
+
+// close flushes pending audio and finishes both files; later writes are
+// dropped (the track goroutines may still be reading).
+//
+// end is when the call ended (zero: unknown). The audio runs on in silence
+// up to it: a peer that stopped sending a moment before our end (it hung up
+// first, or its last packets were lost) leaves no shorter file, so the
+// recording lasts as long as the call and stays aligned when muxed.
+func (r *recording) close(end time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
+	r.flushAudioLocked()
+	if a := &r.audio; a.written && !end.IsZero() {
+		const silence = 960 // samples in capture.OpusSilence
+		for stop := r.ticks(end, 48000); a.end+silence <= stop; {
+			a.end += silence
+			if err := r.ogg.WritePacket(capture.OpusSilence, a.end); err != nil {
+				r.log.Debug("silence not recorded", "err", err)
+				break
+			}
+		}
 	}
-	var b [4]byte
-	binary.LittleEndian.PutUint16(b[0:], uint16(w))
-	binary.LittleEndian.PutUint16(b[2:], uint16(h))
-	if _, err := f.WriteAt(b[:], 12); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	r.closed = true
+	return errors.Join(r.ivf.Close(), r.ogg.Close())
 }

@@ -11,10 +11,15 @@ import (
 
 // Report is the JSON document a headless run writes (docs/headless-report.md).
 type Report struct {
-	OK       bool          `json:"ok"`
-	Error    string        `json:"error,omitempty"`
-	Room     string        `json:"room"`
-	Duration float64       `json:"duration_s"`
+	OK       bool    `json:"ok"`
+	Error    string  `json:"error,omitempty"`
+	Room     string  `json:"room"`
+	Duration float64 `json:"duration_s"`
+	// CallS is the connected time: from connected to the end of the call.
+	CallS float64 `json:"call_s"`
+	// Ended says why the connected call ended: duration, peer-hung-up,
+	// peer-left or interrupted; empty when it never connected or failed.
+	Ended    string        `json:"ended,omitempty"`
 	SetupMS  SetupTimes    `json:"setup_ms"`
 	SAS      string        `json:"sas,omitempty"`
 	ICE      ICEReport     `json:"ice"`

@@ -144,6 +144,12 @@ func NewSettingEngine(p Policy, o ICEOptions) (*webrtc.SettingEngine, error) { /
 		se.SetICETimeouts(d, f, k)
 	}
 
+	// pion waits 2 s for better candidates before accepting a relay pair;
+	// under relay and proxy nothing better can come, so that wait is all delay.
+	if p == PolicyRelay || p == PolicyProxy {
+		se.SetRelayAcceptanceMinWait(0)
+	}
+
 	if p == PolicyMDNS {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryAndGather)
 		if o.MDNSHostName != "" {
