@@ -50,9 +50,10 @@ type Device struct {
 	Kind  Kind
 }
 
-// Drivers register themselves in mediadevices' manager from the init() of
-// their packages, which are imported in drivers_*.go only where they build
-// and work. Without them the lists are simply empty.
+// Camera drivers register themselves in mediadevices' manager from the
+// init() of their packages, imported in drivers_*.go only where they build
+// and work; microphones are registered by the first probe
+// (ensureMicrophones). Without drivers the lists are simply empty.
 
 // isPlaceholder reports miniaudio's null backend device: it "captures"
 // silence on machines without sound hardware and must not pass for a
@@ -75,6 +76,9 @@ func kindOf(d driver.Driver) Kind {
 // drivers lists usable drivers of a kind, best first (mediadevices'
 // priority, then label for a stable order).
 func drivers(k Kind) []driver.Driver {
+	if k == KindAudio {
+		ensureMicrophones(false)
+	}
 	all := driver.GetManager().Query(func(d driver.Driver) bool {
 		return kindOf(d) == k && !isPlaceholder(d.Info())
 	})
@@ -97,13 +101,83 @@ func toDevice(d driver.Driver) Device {
 // compiled in.
 var rescanCameras func()
 
-// RescanDevices looks for cameras plugged in since start (V4L2 only;
-// microphones are enumerated once, at start, by the miniaudio driver). Do
-// not call it while a camera is being opened.
+// micEntry is a microphone a probe found.
+type micEntry struct {
+	adapter driver.Adapter
+	info    driver.Info
+}
+
+// probeMicrophones lists the microphones of the sound system; set where a
+// microphone driver is compiled in. It is called on first need, never at
+// package init: opening the sound system prints backend noise and may
+// find a server that is only started later (tests, login sessions).
+var probeMicrophones func() []micEntry
+
+// mics tracks what the probes registered in mediadevices' manager, by
+// label, so that a new probe keeps the IDs of devices still present.
+var mics struct {
+	sync.Mutex
+	probed bool
+	ids    map[string]string // label → manager id
+	infos  map[string]driver.Info
+}
+
+// ensureMicrophones probes once, or again when rescan is set: new devices
+// are registered, vanished ones (unless open) removed.
+func ensureMicrophones(rescan bool) {
+	mics.Lock()
+	defer mics.Unlock()
+	if probeMicrophones == nil || (mics.probed && !rescan) {
+		return
+	}
+	mics.probed = true
+	if mics.ids == nil {
+		mics.ids, mics.infos = map[string]string{}, map[string]driver.Info{}
+	}
+	m := driver.GetManager()
+	seen := map[string]bool{}
+	for _, e := range probeMicrophones() {
+		label := e.info.Label
+		seen[label] = true
+		if id, ok := mics.ids[label]; ok {
+			if mics.infos[label] == e.info || !isClosed(m, id) {
+				continue
+			}
+			m.Delete(id) // name or default changed: register afresh
+		}
+		before := map[string]bool{}
+		for _, d := range m.Query(func(d driver.Driver) bool { return d.Info().Label == label }) {
+			before[d.ID()] = true
+		}
+		if err := m.Register(e.adapter, e.info); err != nil {
+			continue
+		}
+		for _, d := range m.Query(func(d driver.Driver) bool { return d.Info().Label == label && !before[d.ID()] }) {
+			mics.ids[label], mics.infos[label] = d.ID(), e.info
+		}
+	}
+	for label, id := range mics.ids {
+		if !seen[label] && isClosed(m, id) {
+			m.Delete(id)
+			delete(mics.ids, label)
+			delete(mics.infos, label)
+		}
+	}
+}
+
+func isClosed(m *driver.Manager, id string) bool {
+	ds := m.Query(driver.FilterID(id))
+	return len(ds) == 0 || ds[0].Status() == driver.StateClosed
+}
+
+// RescanDevices looks for cameras and microphones plugged in (or sound
+// servers started) since the last look. Do not call it while a camera is
+// being opened.
 func RescanDevices() {
 	if rescanCameras != nil {
 		rescanCameras()
 	}
+	ensureMicrophones(true)
 }
 
 // ListDevices returns cameras then microphones. A machine without devices
@@ -265,9 +339,15 @@ func (c *Camera) Close() error {
 
 // AudioConstraints are the wanted microphone mode; zero fields mean "any".
 type AudioConstraints struct {
+	// SampleRate of the PCM Next returns; the device's own rate is
+	// converted to it. 0: the device's rate.
 	SampleRate int
 	Latency    time.Duration
 }
+
+// micFrame is the length of the chunks Microphone.Next returns: one Opus
+// frame.
+const micFrame = 20 * time.Millisecond
 
 func pickAudioProp(props []prop.Media, c AudioConstraints) (prop.Media, bool) {
 	best, bestCost := prop.Media{}, math.Inf(1)
@@ -310,6 +390,13 @@ type Microphone struct {
 	r    audio.Reader
 	mode prop.Media
 	once sync.Once
+
+	mu       sync.Mutex
+	rate     int        // of the PCM Next returns
+	rs       *resampler // nil when the device runs at rate
+	mono     []float64  // scratch: one device chunk mixed down
+	pending  []float64  // converted samples not yet returned
+	frameLen int
 }
 
 // OpenMicrophone opens the microphone with the given ID or Label ("" =
@@ -326,27 +413,59 @@ func OpenMicrophone(id string, c AudioConstraints) (*Microphone, error) {
 	if err != nil {
 		return nil, err
 	}
-	slog.Info("microphone opened", "label", dev.Label, "rate", mode.SampleRate, "channels", mode.ChannelCount)
-	return &Microphone{dev: dev, d: d, r: r, mode: mode}, nil
+	m := &Microphone{dev: dev, d: d, r: r, mode: mode, rate: mode.SampleRate}
+	if c.SampleRate > 0 && c.SampleRate != mode.SampleRate {
+		m.rate = c.SampleRate
+		if m.rs, err = newResampler(mode.SampleRate, c.SampleRate); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("microphone %q: %w", dev.Label, err)
+		}
+	}
+	m.frameLen = int(int64(m.rate) * int64(micFrame) / int64(time.Second))
+	slog.Info("microphone opened", "label", dev.Label, "device_rate", mode.SampleRate,
+		"channels", mode.ChannelCount, "rate", m.rate)
+	return m, nil
 }
 
 // Device describes the open microphone.
 func (m *Microphone) Device() Device { return m.dev }
 
 // SampleRate of the PCM Next returns.
-func (m *Microphone) SampleRate() int { return m.mode.SampleRate }
+func (m *Microphone) SampleRate() int { return m.rate }
 
-// Next returns the next chunk mixed down to mono PCM16. io.EOF after Close.
+// Next returns the next 20 ms of audio as mono PCM16 at SampleRate, however
+// the device chunks, mixes or clocks it: every device sample is used once,
+// in order. io.EOF after Close.
 func (m *Microphone) Next() ([]int16, error) {
-	a, release, err := m.r.Read()
-	if err != nil {
-		return nil, err
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.pending) < m.frameLen {
+		a, release, err := m.r.Read()
+		if err != nil {
+			return nil, err
+		}
+		m.mono, err = mixMono(a, m.mono[:0])
+		release()
+		if err != nil {
+			return nil, err
+		}
+		if m.rs != nil {
+			m.pending = m.rs.process(m.mono, m.pending)
+		} else {
+			m.pending = append(m.pending, m.mono...)
+		}
 	}
-	defer release()
-	return ToMonoInt16(a)
+	out := make([]int16, m.frameLen)
+	for i, v := range m.pending[:m.frameLen] {
+		out[i] = int16(max(-32768, min(32767, math.Round(v*32768))))
+	}
+	n := copy(m.pending, m.pending[m.frameLen:])
+	m.pending = m.pending[:n]
+	return out, nil
 }
 
-// AudioReader exposes the microphone's own mediadevices reader.
+// AudioReader exposes the microphone's own mediadevices reader: device
+// chunks as they come, unconverted. Do not mix it with Next.
 func (m *Microphone) AudioReader() audio.Reader { return m.r }
 
 // Close releases the device.
@@ -354,6 +473,46 @@ func (m *Microphone) Close() error {
 	var err error
 	m.once.Do(func() { err = m.d.Close() })
 	return err
+}
+
+// mixMono appends a chunk mixed down to mono in [-1, 1) to dst.
+func mixMono(a wave.Audio, dst []float64) ([]float64, error) {
+	if a == nil {
+		return dst, io.ErrUnexpectedEOF
+	}
+	info := a.ChunkInfo()
+	if info.Channels < 1 {
+		return dst, errors.New("audio chunk without channels")
+	}
+	inv := 1 / float64(info.Channels)
+	switch c := a.(type) {
+	case *wave.Int16Interleaved:
+		for i := range info.Len {
+			var sum float64
+			for _, v := range c.Data[i*info.Channels : (i+1)*info.Channels] {
+				sum += float64(v)
+			}
+			dst = append(dst, sum*inv/32768)
+		}
+	case *wave.Float32Interleaved:
+		for i := range info.Len {
+			var sum float64
+			for _, v := range c.Data[i*info.Channels : (i+1)*info.Channels] {
+				sum += float64(v)
+			}
+			dst = append(dst, sum*inv)
+		}
+	default:
+		// Generic path: wave samples are 32-bit-scaled levels.
+		for i := range info.Len {
+			var sum float64
+			for ch := range info.Channels {
+				sum += float64(a.At(i, ch).Int())
+			}
+			dst = append(dst, sum*inv/(1<<31))
+		}
+	}
+	return dst, nil
 }
 
 // ToMonoInt16 mixes a mediadevices audio chunk down to mono PCM16.

@@ -220,7 +220,8 @@ func TestFakeDevices(t *testing.T) {
 	}
 	defer mic.Close()
 	pcm, err := mic.Next()
-	if err != nil || len(pcm) != 480 || pcm[0] != 500 || mic.SampleRate() != 48000 {
+	// Two 10 ms device chunks make one 20 ms frame.
+	if err != nil || len(pcm) != 960 || pcm[0] != 500 || pcm[959] != 500 || mic.SampleRate() != 48000 {
 		t.Fatalf("mic: %d samples, first %v, %v", len(pcm), pcm[:1], err)
 	}
 }

@@ -2,10 +2,12 @@
 // files into sources for a call. Synthetic sources embed machine-readable
 // sequence/time markers so a receiver can measure latency and frame loss.
 //
-//   - Devices: ListDevices, OpenCamera, OpenMicrophone on pion/mediadevices
-//     (V4L2 camera, miniaudio microphone; drivers_linux.go). Without a device
-//     they fail with ErrNoCamera / ErrNoMicrophone so the app can go
-//     audio-only.
+//   - Devices: ListDevices, OpenCamera, OpenMicrophone on pion/mediadevices'
+//     manager (V4L2 camera from mediadevices, our own miniaudio microphone
+//     in mic_malgo.go, probed on first need, never at init). Microphone.Next
+//     returns exact 20 ms mono frames at the asked rate (windowed-sinc
+//     resampler, resample.go). Without a device they fail with ErrNoCamera /
+//     ErrNoMicrophone so the app can go audio-only.
 //   - Synthetic video: NewPatternSource, a scrolling test pattern with a video
 //     marker (WriteVideoMarker / ReadVideoMarker) that survives VP8.
 //   - Synthetic audio: NewToneSource, NewSpeechSource, NewWAVSource, with
