@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/capture"
-	"github.com/peercall/peercall/codec"
 	"github.com/peercall/peercall/capture/pulsetest"
+	"github.com/peercall/peercall/codec"
 )
 
 // decodeOgg decodes a recorded Opus track to 48 kHz mono PCM16.

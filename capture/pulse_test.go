@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peercall/peercall/codec"
 	"github.com/peercall/peercall/capture/pulsetest"
+	"github.com/peercall/peercall/codec"
 )
 
 // openPulseMic points this process at a private PulseAudio daemon with a
