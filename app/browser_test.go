@@ -848,7 +848,7 @@ func TestBrowserDesktopMediaState(t *testing.T) {
 	defer c.Close()
 	s := c.Settings()
 	s.Width, s.Height, s.FPS = 320, 240, 15
-	if _, err := c.ApplySettings(s); err != nil {
+	if err := c.ApplySettings(s); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StartCall(app.JoinParams{Room: "desk-web", Name: "Desk"}); err != nil {

@@ -69,10 +69,10 @@ type ChatLine struct {
 	Time  time.Time
 }
 
-// CallStats is a call.Stats snapshot with what the media layer measures.
+// CallStats is a call.Stats snapshot with what the media layer measures
+// (VideoIn's FPS and frame size come from the decoder too).
 type CallStats struct {
 	call.Stats
-	FPS       float64 // remote video frames decoded per second
 	LatencyMS float64 // capture to decode of marked (synthetic) frames, 0 if none
 }
 
@@ -134,6 +134,17 @@ type Notify struct {
 	// PlainPasswords: TURN passwords are in the settings file because no
 	// keyring is available (the Settings screen says so).
 	PlainPasswords bool
+
+	// Notice is a user-safe message about something that went wrong in
+	// the background without stopping anything (signaling lost mid-call,
+	// passwords saved in plain text, a device switch that failed); the GUI
+	// shows it until the next. NoticeSeq counts notices, so the same
+	// sentence twice is still seen as new.
+	Notice    string
+	NoticeSeq int
+
+	// SwitchingDevices: a SwitchDevices runs (the devices popup waits).
+	SwitchingDevices bool
 }
 
 // VideoFrame is a picture for the video view. Image is only valid during
@@ -182,6 +193,9 @@ type CallEvent struct {
 	PeerName  string // with Phase: the other person's display name, once known
 	// RemoteMedia: the other person turned the mic or camera on or off.
 	RemoteMedia *call.MediaState
+	// Notice: something the user should know; the call goes on
+	// (SignalingLostNotice).
+	Notice string
 }
 
 // Call is one running call inside the engine.
@@ -261,9 +275,11 @@ type Controller struct {
 	prevStop context.CancelFunc
 	prevDone chan struct{}
 
-	// mediaMu orders SetMute and SetCamera, so the snapshot ends as the
-	// call does when the GUI toggles from several goroutines.
-	mediaMu sync.Mutex
+	// jobs are the slow halves of commands (opening a device, the keyring,
+	// the settings store), run in order on one controller goroutine so the
+	// GUI thread never waits on them and the call ends as the clicks did.
+	jobs    []func()
+	jobBusy bool
 }
 
 // NewController loads the settings and returns an idle controller.
@@ -430,6 +446,8 @@ func (c *Controller) begin(p JoinParams, host bool) error {
 			Phase: PhaseConnectingServer, Room: p.Room, Name: p.Name, ServerURL: p.Server, Hosting: host,
 			CameraOn: true, RemoteCameraOn: true, RemoteMicOn: true, Devices: callDevices(settings, c.o.Media),
 			Progress: "Connecting to the server…", NetTest: n.NetTest, PlainPasswords: n.PlainPasswords,
+			// The last call's notice is stale; the count goes on.
+			NoticeSeq: n.NoticeSeq,
 		}
 		if host {
 			n.Progress = "Starting the server…"
@@ -467,13 +485,15 @@ func (c *Controller) runCall(ctx context.Context, gen int, p JoinParams, host bo
 	} else {
 		c.mu.Lock()
 		c.settings.RememberServer(p.Server)
-		s := c.settings
+		recent := slices.Clone(c.settings.RecentServers)
 		c.mu.Unlock()
-		if c.o.Store != nil {
-			if _, err := SaveSettings(c.o.Store, c.o.Secrets, s); err != nil {
-				c.log.Warn("recent servers not saved", "err", err)
+		// Under their own key: the rest of the settings (and the
+		// passwords in them) are not written again for a join.
+		c.enqueue(func() {
+			if c.o.Store != nil {
+				SaveRecentServers(c.o.Store, recent)
 			}
-		}
+		})
 		c.update(func(n *Notify) {
 			n.JoinString = JoinString(hostOf(p.Server), p.Room)
 			// A wss:// server serves the page on the same address; a
@@ -580,6 +600,8 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 	case ev.RemoteMedia != nil:
 		m := *ev.RemoteMedia
 		c.update(func(n *Notify) { n.RemoteCameraOn, n.RemoteMicOn = m.Video, m.Audio })
+	case ev.Notice != "":
+		c.update(func(n *Notify) { setNotice(n, ev.Notice) })
 	case ev.Chat != nil:
 		m := *ev.Chat
 		c.update(func(n *Notify) {
@@ -591,6 +613,12 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 		})
 	}
 	return false
+}
+
+// setNotice shows msg as the latest notice.
+func setNotice(n *Notify, msg string) {
+	n.Notice = msg
+	n.NoticeSeq++
 }
 
 func progressText(p Phase) string {
@@ -674,36 +702,77 @@ func (c *Controller) current() (Call, error) {
 	return c.call, nil
 }
 
-// SetMute mutes or unmutes the microphone (allowed before the call too).
-func (c *Controller) SetMute(on bool) {
-	c.mediaMu.Lock()
-	defer c.mediaMu.Unlock()
-	if cl, err := c.current(); err == nil {
-		cl.SetMute(on)
+// enqueue runs job after the jobs before it, on a controller goroutine
+// (Close waits for it).
+func (c *Controller) enqueue(job func()) {
+	c.mu.Lock()
+	c.jobs = append(c.jobs, job)
+	if c.jobBusy {
+		c.mu.Unlock()
+		return
 	}
+	c.jobBusy = true
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		for {
+			c.mu.Lock()
+			if len(c.jobs) == 0 {
+				c.jobBusy = false
+				c.mu.Unlock()
+				return
+			}
+			job := c.jobs[0]
+			c.jobs = c.jobs[1:]
+			c.mu.Unlock()
+			job()
+		}
+	}()
+}
+
+// notice shows a user-safe message in the snapshot.
+func (c *Controller) notice(msg string) {
+	c.update(func(n *Notify) { setNotice(n, msg) })
+}
+
+// SetMute mutes or unmutes the microphone (allowed before the call too).
+// It returns at once; the call follows on a controller goroutine.
+func (c *Controller) SetMute(on bool) {
 	c.update(func(n *Notify) {
 		n.Muted = on
 		if on {
 			n.MicLevel = 0
 		}
 	})
+	c.enqueue(func() {
+		if cl, err := c.current(); err == nil {
+			cl.SetMute(on)
+		}
+	})
 }
 
-// SetCamera turns the camera on or off. Audio-only calls stay off. Turning
-// it on opens the camera device, which may take a moment: the GUI calls it
-// off the main thread.
+// SetCamera turns the camera on or off; audio-only calls stay off (the
+// error). It returns at once: opening the camera runs on a controller
+// goroutine, and if it fails Notify.CameraOn goes back to false with a
+// Notice saying why.
 func (c *Controller) SetCamera(on bool) error {
-	c.mediaMu.Lock()
-	defer c.mediaMu.Unlock()
 	if c.Snapshot().AudioOnly && on {
 		return &UserError{Msg: "No camera found: this is an audio-only call.", Err: ErrUnsupportedMedia}
 	}
-	if cl, err := c.current(); err == nil {
-		if err := cl.SetCamera(on); err != nil {
-			return err
-		}
-	}
 	c.update(func(n *Notify) { n.CameraOn = on })
+	c.enqueue(func() {
+		cl, err := c.current()
+		if err != nil {
+			return
+		}
+		if err := cl.SetCamera(on); err != nil {
+			c.update(func(n *Notify) {
+				n.CameraOn = !on
+				setNotice(n, UserMessage(err))
+			})
+		}
+	})
 	return nil
 }
 
@@ -728,68 +797,106 @@ func (c *Controller) SendChat(text string) error {
 	return nil
 }
 
-// ApplySettings validates and saves s. Invalid settings return a
-// *ValidationError and change nothing. They apply to the next call.
-func (c *Controller) ApplySettings(s Settings) (SaveInfo, error) {
+// PlainPasswordsNotice is the Notice of a save whose TURN passwords went
+// into the settings file because the keyring failed.
+const PlainPasswordsNotice = "The keyring is not available: TURN passwords were saved in plain text in the settings file."
+
+// ApplySettings validates s and makes it the settings of the next call.
+// Invalid settings return a *ValidationError and change nothing. The
+// recent servers are kept (Join remembers them). It returns at once:
+// saving (keyring, store) runs on a controller goroutine and reports
+// through the snapshot (PlainPasswords, Notice).
+func (c *Controller) ApplySettings(s Settings) error {
 	if err := s.Validate(); err != nil {
-		return SaveInfo{}, err
-	}
-	var info SaveInfo
-	if c.o.Store != nil {
-		var err error
-		if info, err = SaveSettings(c.o.Store, c.o.Secrets, s); err != nil {
-			return info, err
-		}
+		return err
 	}
 	c.mu.Lock()
+	s.RecentServers = slices.Clone(c.settings.RecentServers)
 	c.settings = s
 	c.mu.Unlock()
 	c.update(func(n *Notify) {
-		n.PlainPasswords = info.PlainPasswords
 		if !n.Phase.InCall() {
 			n.Name = s.DisplayName
 			n.Devices = callDevices(s, c.o.Media)
 		}
 	})
-	return info, nil
+	c.enqueue(func() { c.persist(s) })
+	return nil
+}
+
+// persist saves s (a job): every fallback to plain-text passwords is a
+// notice, not only the one found at start.
+func (c *Controller) persist(s Settings) {
+	if c.o.Store == nil {
+		return
+	}
+	info, err := SaveSettings(c.o.Store, c.o.Secrets, s)
+	if err != nil {
+		c.log.Warn("settings not saved", "err", err)
+		c.notice("The settings could not be saved: " + UserMessage(err))
+		return
+	}
+	if info.PlainPasswords {
+		c.log.Warn("TURN passwords saved in plain text", "err", info.KeyringErr)
+	}
+	c.update(func(n *Notify) {
+		n.PlainPasswords = info.PlainPasswords
+		if info.PlainPasswords {
+			setNotice(n, PlainPasswordsNotice)
+		}
+	})
 }
 
 // SwitchDevices moves the running call to the camera, microphone and
 // speaker in d (those equal to the current ones are kept) and saves the
 // ones that switched into the settings, so the next call starts on them
-// too. On an error (user-safe) the failed device stays as it was;
-// Notify.Devices shows what the call uses. Opening a camera can take a
-// moment: the GUI calls it off the main thread.
+// too. It returns at once (ErrNotInCall without a call): opening devices
+// runs on a controller goroutine while Notify.SwitchingDevices is set.
+// Notify.Devices then shows what the call uses; a device that failed
+// stays as it was, with a Notice saying why.
 func (c *Controller) SwitchDevices(d Devices) error {
-	c.mediaMu.Lock()
-	defer c.mediaMu.Unlock()
+	if _, err := c.current(); err != nil {
+		return err
+	}
+	c.update(func(n *Notify) { n.SwitchingDevices = true })
+	c.enqueue(func() {
+		defer c.update(func(n *Notify) { n.SwitchingDevices = false })
+		c.switchDevices(d)
+	})
+	return nil
+}
+
+func (c *Controller) switchDevices(d Devices) {
 	cl, err := c.current()
 	if err != nil {
-		return err
+		return
 	}
 	prev := c.Snapshot().Devices
 	got, err := cl.SetDevices(d)
-	c.update(func(n *Notify) { n.Devices = got })
-	if got != prev {
-		s := c.Settings()
-		// Only what switched: a camera forced by --video is not a choice.
-		if got.Camera != prev.Camera {
-			s.Camera = got.Camera
+	c.update(func(n *Notify) {
+		n.Devices = got
+		if err != nil {
+			setNotice(n, UserMessage(err))
 		}
-		if got.Microphone != prev.Microphone {
-			s.Microphone = got.Microphone
-		}
-		if got.Speaker != prev.Speaker {
-			s.Speaker = got.Speaker
-		}
-		if _, serr := c.ApplySettings(s); serr != nil {
-			c.log.Warn("device choice not saved", "err", serr)
-			if err == nil {
-				err = &UserError{Msg: "Switched, but the choice could not be saved for the next call.", Err: serr}
-			}
-		}
+	})
+	if got == prev {
+		return
 	}
-	return err
+	c.mu.Lock()
+	// Only what switched: a camera forced by --video is not a choice.
+	if got.Camera != prev.Camera {
+		c.settings.Camera = got.Camera
+	}
+	if got.Microphone != prev.Microphone {
+		c.settings.Microphone = got.Microphone
+	}
+	if got.Speaker != prev.Speaker {
+		c.settings.Speaker = got.Speaker
+	}
+	s := c.settings
+	s.ICEServers = slices.Clone(s.ICEServers)
+	c.mu.Unlock()
+	c.persist(s)
 }
 
 // RunNetworkTest checks the current settings' servers (and server, if

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,6 +169,24 @@ func (r *recorder) phases() []Phase {
 	return out
 }
 
+// settle waits until the commands queued so far have run.
+func settle(t *testing.T, c *Controller) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		busy := c.jobBusy
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queued commands still running")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func phaseIs(p Phase) func(Notify) bool { return func(n Notify) bool { return n.Phase == p } }
 
 type memStore map[string]string
@@ -214,8 +234,8 @@ func TestControllerHostedCallWalksEveryPhase(t *testing.T) {
 	r.waitFor(t, "connecting", phaseIs(PhaseConnecting))
 	fc.events <- CallEvent{Phase: PhaseConnected}
 	fc.events <- CallEvent{SAS: &call.SASCode{Digits: "123456", Words: []string{"a", "b", "c", "d"}}}
-	fc.events <- CallEvent{Stats: &CallStats{Stats: call.Stats{Time: time.Now(), RTT: 20 * time.Millisecond}, FPS: 30}}
-	n = r.waitFor(t, "stats", func(n Notify) bool { return n.Quality == 4 && n.SASDigits == "123456" && n.Stats.FPS == 30 })
+	fc.events <- CallEvent{Stats: &CallStats{Stats: call.Stats{Time: time.Now(), RTT: 20 * time.Millisecond, VideoIn: call.StreamStats{FPS: 30}}}}
+	n = r.waitFor(t, "stats", func(n Notify) bool { return n.Quality == 4 && n.SASDigits == "123456" && n.Stats.VideoIn.FPS == 30 })
 	if n.ConnectedAt.IsZero() || !slices.Equal(n.SASWords, []string{"a", "b", "c", "d"}) {
 		t.Errorf("connected snapshot = %+v", n)
 	}
@@ -325,6 +345,7 @@ func TestControllerCommands(t *testing.T) {
 	if !n.Chat[0].Local || n.Chat[0].Text != "hello" || n.Chat[1].Local || n.Chat[1].Text != "hey" {
 		t.Errorf("chat %+v", n.Chat)
 	}
+	settle(t, c)
 	fc.mu.Lock()
 	if !fc.muted || fc.camera || !slices.Equal(fc.chat, []string{"hello"}) {
 		t.Errorf("call got muted=%v camera=%v chat=%v", fc.muted, fc.camera, fc.chat)
@@ -405,19 +426,20 @@ func TestControllerApplySettings(t *testing.T) {
 	s := c.Settings()
 	s.DisplayName = "Zoe"
 	s.FPS = 0
-	if _, err := c.ApplySettings(s); !errors.Is(err, ErrInvalidSettings) {
+	if err := c.ApplySettings(s); !errors.Is(err, ErrInvalidSettings) {
 		t.Fatalf("invalid settings: %v", err)
 	}
 	if len(store) != 0 {
 		t.Error("invalid settings were saved")
 	}
 	s.FPS = 15
-	if _, err := c.ApplySettings(s); err != nil {
+	if err := c.ApplySettings(s); err != nil {
 		t.Fatal(err)
 	}
 	if c.Snapshot().Name != "Zoe" {
 		t.Error("name not applied")
 	}
+	settle(t, c)
 	c2 := NewController(ControllerOptions{Store: store})
 	defer c2.Close()
 	if got := c2.Settings(); got.FPS != 15 || got.DisplayName != "Zoe" {
@@ -632,7 +654,7 @@ func TestControllerSwitchDevices(t *testing.T) {
 	c.Watch(r.watch)
 	s := c.Settings()
 	s.Camera, s.Microphone, s.Speaker = "cam0", "mic0", ""
-	if _, err := c.ApplySettings(s); err != nil {
+	if err := c.ApplySettings(s); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Snapshot().Devices; got != (Devices{Camera: "cam0", Microphone: "mic0"}) {
@@ -664,12 +686,17 @@ func TestControllerSwitchDevices(t *testing.T) {
 		fc.mu.Lock()
 		fc.failDev = st.failDev
 		fc.mu.Unlock()
-		err := c.SwitchDevices(st.req)
-		if (err != nil) != st.wantErr {
+		seq := c.Snapshot().NoticeSeq
+		if err := c.SwitchDevices(st.req); err != nil {
 			t.Fatalf("%s: err %v", st.name, err)
 		}
-		if err != nil && UserMessage(err) != "That device could not be opened." {
-			t.Errorf("%s: message %q", st.name, UserMessage(err))
+		settle(t, c)
+		n := c.Snapshot()
+		if (n.NoticeSeq != seq) != st.wantErr || n.SwitchingDevices {
+			t.Fatalf("%s: notice #%d %q (before #%d), switching %v", st.name, n.NoticeSeq, n.Notice, seq, n.SwitchingDevices)
+		}
+		if st.wantErr && n.Notice != "That device could not be opened." {
+			t.Errorf("%s: notice %q", st.name, n.Notice)
 		}
 		fc.mu.Lock()
 		last := fc.devReqs[len(fc.devReqs)-1]
@@ -718,7 +745,7 @@ func TestControllerDevicesForcedPattern(t *testing.T) {
 	t.Cleanup(c.Close)
 	s := c.Settings()
 	s.Camera = "cam0"
-	if _, err := c.ApplySettings(s); err != nil {
+	if err := c.ApplySettings(s); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
@@ -732,10 +759,229 @@ func TestControllerDevicesForcedPattern(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	settle(t, c)
 	if got := c.Snapshot().Devices; got != (Devices{Camera: "synthetic", Microphone: "mic1"}) {
 		t.Errorf("devices %+v", got)
 	}
 	if set := c.Settings(); set.Camera != "cam0" || set.Microphone != "mic1" {
 		t.Errorf("saved camera %q microphone %q", set.Camera, set.Microphone)
+	}
+}
+
+// blockingCall is a fakeCall whose device commands wait for release, like
+// a camera that takes its time to open.
+type blockingCall struct {
+	*fakeCall
+	release chan struct{}
+	entered chan string
+}
+
+func (b *blockingCall) wait(what string) {
+	b.entered <- what
+	<-b.release
+}
+
+func (b *blockingCall) SetMute(on bool) { b.wait("mute"); b.fakeCall.SetMute(on) }
+func (b *blockingCall) SetCamera(on bool) error {
+	b.wait("camera")
+	return b.fakeCall.SetCamera(on)
+}
+
+func (b *blockingCall) SetDevices(d Devices) (Devices, error) {
+	b.wait("devices")
+	return b.fakeCall.SetDevices(d)
+}
+
+// blockingEngine dials blockingCalls.
+type blockingEngine struct {
+	*fakeEngine
+	calls chan *blockingCall
+}
+
+func (e *blockingEngine) Dial(ctx context.Context, p CallParams) (Call, error) {
+	c, err := e.fakeEngine.Dial(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	fc := <-e.fakeEngine.calls
+	b := &blockingCall{fakeCall: fc, release: make(chan struct{}), entered: make(chan string, 8)}
+	_ = c
+	e.calls <- b
+	return b, nil
+}
+
+// secretStore is a fake keyring: Set fails while failing is set, and
+// waits for release when one is given.
+type secretStore struct {
+	mu      sync.Mutex
+	m       map[string]string
+	failing bool
+	sets    int
+	release chan struct{}
+	entered chan struct{}
+}
+
+func (s *secretStore) Get(service, user string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[service+"/"+user]; ok {
+		return v, nil
+	}
+	return "", errors.New("not found")
+}
+
+func (s *secretStore) Set(service, user, password string) error {
+	s.mu.Lock()
+	s.sets++
+	release, entered := s.release, s.entered
+	s.mu.Unlock()
+	if release != nil {
+		entered <- struct{}{}
+		<-release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		return errors.New("no secret service")
+	}
+	if s.m == nil {
+		s.m = map[string]string{}
+	}
+	s.m[service+"/"+user] = password
+	return nil
+}
+
+func (s *secretStore) Delete(service, user string) error { return nil }
+
+// TestControllerCommandsDoNotWait: mute, camera, device switch and save
+// return while the device or the keyring behind them is still busy (the
+// GUI calls them on its main thread); the results arrive in the snapshot.
+func TestControllerCommandsDoNotWait(t *testing.T) {
+	eng := &blockingEngine{fakeEngine: newFakeEngine(), calls: make(chan *blockingCall, 1)}
+	secrets := &secretStore{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	c := NewController(ControllerOptions{Engine: eng, Store: memStore{}, Secrets: secrets})
+	t.Cleanup(c.Close)
+	r := newRecorder()
+	c.Watch(r.watch)
+	if err := c.StartCall(JoinParams{Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	bc := <-eng.calls
+	r.waitFor(t, "waiting", phaseIs(PhaseWaiting))
+
+	// Each command returns although the call is stuck in the first one.
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		if err := c.SetCamera(false); err != nil {
+			t.Error(err)
+		}
+		c.SetMute(true)
+		if err := c.SwitchDevices(Devices{Camera: "cam9"}); err != nil {
+			t.Error(err)
+		}
+		s := turnSettings()
+		if err := c.ApplySettings(s); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got := <-bc.entered; got != "camera" {
+		t.Fatalf("first call command %q", got)
+	}
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a command waited for the blocked camera")
+	}
+	n := c.Snapshot()
+	if n.CameraOn || !n.Muted || !n.SwitchingDevices || c.Settings().DisplayName != "Ann" {
+		t.Errorf("while blocked: camera %v muted %v switching %v name %q", n.CameraOn, n.Muted, n.SwitchingDevices, c.Settings().DisplayName)
+	}
+	// The call gets them in order; the save then waits in the keyring.
+	for _, want := range []string{"mute", "devices"} {
+		bc.release <- struct{}{}
+		if got := <-bc.entered; got != want {
+			t.Fatalf("call command %q, want %q", got, want)
+		}
+	}
+	bc.release <- struct{}{}
+	<-secrets.entered // saving the new camera for the next call
+	if n := c.Snapshot(); n.Devices.Camera != "cam9" {
+		t.Errorf("after the switch: %+v", n.Devices)
+	}
+	close(secrets.release)
+	settle(t, c)
+	if n := c.Snapshot(); n.SwitchingDevices || n.Notice != "" {
+		t.Errorf("after the save: switching %v notice %q", n.SwitchingDevices, n.Notice)
+	}
+	bc.fakeCall.mu.Lock()
+	defer bc.fakeCall.mu.Unlock()
+	if bc.fakeCall.camera || !bc.fakeCall.muted || bc.fakeCall.devs.Camera != "cam9" {
+		t.Errorf("call state camera %v muted %v devices %+v", bc.fakeCall.camera, bc.fakeCall.muted, bc.fakeCall.devs)
+	}
+}
+
+// TestControllerPlainPasswordNotices: every save whose passwords fall back
+// to plain text says so (not only the state found at start), and joining
+// a server remembers it without writing the settings (and the passwords)
+// again.
+func TestControllerPlainPasswordNotices(t *testing.T) {
+	eng := newFakeEngine()
+	store := memStore{}
+	secrets := &secretStore{}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	c := NewController(ControllerOptions{Engine: eng, Store: store, Secrets: secrets})
+	t.Cleanup(c.Close)
+
+	s := turnSettings()
+	if err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, c)
+	if n := c.Snapshot(); n.PlainPasswords || n.Notice != "" || strings.Contains(store[settingsKey], "s3cret") {
+		t.Fatalf("keyring working: plain %v notice %q", n.PlainPasswords, n.Notice)
+	}
+	saved := store[settingsKey]
+
+	// The keyring goes away: joining must not rewrite the passwords.
+	secrets.mu.Lock()
+	secrets.failing = true
+	secrets.mu.Unlock()
+	if err := c.Join(JoinParams{Server: "ws://127.0.0.1:9/ws", Room: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.calls
+	settle(t, c)
+	c.HangUp()
+	if store[settingsKey] != saved {
+		t.Errorf("joining rewrote the settings:\n%s\nwas\n%s", store[settingsKey], saved)
+	}
+	if got := store[recentKey]; got != `["ws://127.0.0.1:9/ws"]` {
+		t.Errorf("recent servers saved as %q", got)
+	}
+	c2 := NewController(ControllerOptions{Store: store, Secrets: secrets})
+	defer c2.Close()
+	if !slices.Equal(c2.Settings().RecentServers, []string{"ws://127.0.0.1:9/ws"}) {
+		t.Errorf("reloaded recent servers %v", c2.Settings().RecentServers)
+	}
+
+	// Each save that falls back is a new notice.
+	for i := 1; i <= 2; i++ {
+		seq := c.Snapshot().NoticeSeq
+		s.DisplayName = fmt.Sprintf("Ann %d", i)
+		if err := c.ApplySettings(s); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, c)
+		n := c.Snapshot()
+		if n.Notice != PlainPasswordsNotice || n.NoticeSeq != seq+1 || !n.PlainPasswords {
+			t.Errorf("save %d: notice #%d %q plain %v", i, n.NoticeSeq, n.Notice, n.PlainPasswords)
+		}
+		if !strings.Contains(store[settingsKey], "s3cret") {
+			t.Errorf("save %d: passwords neither in the keyring nor in the file", i)
+		}
 	}
 }

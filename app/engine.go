@@ -263,8 +263,9 @@ type liveCall struct {
 	selfGap   time.Duration
 	lastSelf  time.Time // sender goroutine only
 
-	frames    atomic.Int64 // remote frames decoded
-	latencyUS atomic.Int64 // smoothed marker latency
+	frames    atomic.Int64  // remote frames decoded
+	frameSize atomic.Uint64 // of the latest one: width<<32 | height
+	latencyUS atomic.Int64  // smoothed marker latency
 
 	// Device openers for tests; nil opens the real devices.
 	openCamera func(id string) videoOpener
@@ -469,6 +470,7 @@ func Level(pcm []int16) float64 {
 
 func (lc *liveCall) onRemoteFrame(df DecodedFrame) {
 	lc.frames.Add(1)
+	lc.frameSize.Store(uint64(df.Width)<<32 | uint64(uint32(df.Height)))
 	if df.Marked {
 		old := lc.latencyUS.Load()
 		cur := df.Latency.Microseconds()
@@ -540,17 +542,29 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 	}()
 	startSenders(mctx, &wg, lc.log, nilIfNil(lc.vs), nilIfNil(lc.as))
 	lastFrames, lastT := int64(0), time.Now()
+	room := lc.link.Events()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-lc.link.Events():
+		case ev, ok := <-room:
 			if !ok {
+				// A closed channel is always ready: selecting on it again
+				// would spin a core for the rest of the call. nil never is.
+				room = nil
 				continue
 			}
-			if ev.Kind == RoomShutdown && sess.State() != call.StateConnected {
-				lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: &UserError{Msg: "The server is shutting down.", Err: ErrConnect}})
-				return
+			switch ev.Kind {
+			case RoomShutdown:
+				if sess.State() != call.StateConnected {
+					lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: &UserError{Msg: "The server is shutting down.", Err: ErrConnect}})
+					return
+				}
+			case RoomClosed:
+				// The media path does not need the server, but an ICE
+				// restart does: say so instead of failing later unexplained.
+				lc.log.Warn("signaling closed for good during the call", "err", ev.Err)
+				lc.emit(ctx, CallEvent{Notice: SignalingLostNotice})
 			}
 		case up, ok := <-sess.Updates():
 			if !ok {
@@ -582,9 +596,12 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 				}
 				now, n := time.Now(), lc.frames.Load()
 				st := CallStats{Stats: *up.Stats, LatencyMS: float64(lc.latencyUS.Load()) / 1000}
+				// call has no decoder view: what was decoded comes from here.
 				if dt := now.Sub(lastT).Seconds(); dt > 0 {
-					st.FPS = float64(n-lastFrames) / dt
+					st.VideoIn.FPS = float64(n-lastFrames) / dt
 				}
+				size := lc.frameSize.Load()
+				st.VideoIn.FrameWidth, st.VideoIn.FrameHeight = int(size>>32), int(uint32(size))
 				lastFrames, lastT = n, now
 				lc.emit(ctx, CallEvent{Stats: &st})
 			case call.UpdateSAS:
@@ -603,6 +620,12 @@ func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
 		}
 	}
 }
+
+// SignalingLostNotice is what the user is told when the signaling client
+// ends for good mid-call (rate limit, token refused on rejoin, session
+// replaced): media keeps flowing, but a path change can no longer be
+// negotiated.
+const SignalingLostNotice = "Signaling server lost: the call continues, but reconnection is not possible."
 
 func endReason(ev call.Event) string {
 	switch ev {

@@ -285,10 +285,7 @@ func checkTURN(ctx context.Context, cfg NetTestConfig, u *stun.URI, transport, u
 	}
 	addr := hostPort(u)
 	var pc net.PacketConn
-	var d net.Dialer
-	if localBind(cfg) != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
-	}
+	d := tcpDialer(cfg, u.Host)
 	switch transport {
 	case "udp":
 		conn, err := net.ListenPacket("udp4", localBind(cfg))
@@ -307,7 +304,7 @@ func checkTURN(ctx context.Context, cfg NetTestConfig, u *stun.URI, transport, u
 		if tc == nil {
 			tc = &tls.Config{ServerName: u.Host, MinVersion: tls.VersionTLS12}
 		}
-		td := tls.Dialer{NetDialer: &d, Config: tc}
+		td := tls.Dialer{NetDialer: d, Config: tc}
 		conn, err := td.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return "", false, err
@@ -334,6 +331,22 @@ func checkTURN(ctx context.Context, cfg NetTestConfig, u *stun.URI, transport, u
 	took := time.Since(t0)
 	defer relay.Close()
 	return fmt.Sprintf("relay address %s in %d ms", relay.LocalAddr(), took.Milliseconds()), true, nil
+}
+
+// tcpDialer pins TCP checks to loopback, in the destination's address
+// family, in loopback-only mode (allowed already refused other hosts).
+// Outside it the system picks the source: a 127.0.0.1 source cannot reach
+// any other address ("connect: invalid argument").
+func tcpDialer(cfg NetTestConfig, host string) *net.Dialer {
+	d := &net.Dialer{}
+	if !cfg.LoopbackOnly {
+		return d
+	}
+	d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv6loopback}
+	}
+	return d
 }
 
 func localBind(cfg NetTestConfig) string {

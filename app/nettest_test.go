@@ -187,7 +187,7 @@ func TestControllerNetworkTest(t *testing.T) {
 	defer c.Close()
 	set := c.Settings()
 	set.ICEServers = []ICEServerSetting{{URL: "stun:" + s.udpTURN}}
-	if _, err := c.ApplySettings(set); err != nil {
+	if err := c.ApplySettings(set); err != nil {
 		t.Fatal(err)
 	}
 	r := newRecorder()
@@ -229,5 +229,67 @@ func TestControllerOneNetworkTestAtATime(t *testing.T) {
 	r.waitFor(t, "test done", func(n Notify) bool { return n.NetTest != nil && n.NetTest.Done && !n.NetTestRunning })
 	if err := c.RunNetworkTest("ws://127.0.0.1:1/ws"); err != nil {
 		t.Errorf("a new test after the first ended: %v", err)
+	}
+}
+
+// startTCPTURN starts a pion TURN server on TCP at listen (a loopback
+// address), relaying on relay, and returns its host:port and credentials.
+func startTCPTURN(t *testing.T, listen string, relay net.IP) (addr, user, pass string) {
+	t.Helper()
+	const shared = "pion-secret-2"
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatalf("listen %s: %v", listen, err)
+	}
+	ts, err := turn.NewServer(turn.ServerConfig{
+		Realm:       "peercall",
+		AuthHandler: turn.NewLongTermAuthHandler(shared, nil),
+		ListenerConfigs: []turn.ListenerConfig{{Listener: ln, RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+			RelayAddress: relay, Address: relay.String(),
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.Close() })
+	if user, pass, err = turn.GenerateLongTermCredentials(shared, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String(), user, pass
+}
+
+// TestNetworkTestTCPSource runs the TURN-over-TCP and turns: checks with
+// and without loopback-only mode, on IPv4 and IPv6 loopback. Outside
+// loopback-only mode the test used to dial from 127.0.0.1 whatever the
+// destination ("connect: invalid argument" for every real server); a ::1
+// server shows the same pinned source failing without leaving the host.
+func TestNetworkTestTCPSource(t *testing.T) {
+	s := startLoopbackServers(t)
+	v6, v6User, v6Pass := startTCPTURN(t, "[::1]:0", net.IPv6loopback)
+	servers := []ICEServerSetting{
+		{URL: "turn:" + s.tcpTURN + "?transport=tcp", Username: s.tcpUser, Password: s.tcpPw},
+		{URL: "turns:" + s.tlsTURN, Username: s.tcpUser, Password: s.tcpPw},
+		{URL: "turn:" + v6 + "?transport=tcp", Username: v6User, Password: v6Pass},
+	}
+	for _, loopbackOnly := range []bool{true, false} {
+		t.Run(map[bool]string{true: "loopback-only", false: "any-source"}[loopbackOnly], func(t *testing.T) {
+			cfg := NetTestConfig{
+				Server:       s.wsURL,
+				ICEServers:   servers,
+				Policy:       call.PolicyRelay,
+				LoopbackOnly: loopbackOnly,
+				Timeout:      3 * time.Second,
+				TLSConfig:    &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // self-signed test server
+			}
+			rep := NewNetTester().Run(context.Background(), cfg, func(NetTestReport) {})
+			if len(rep.Checks) != 1+len(servers) {
+				t.Fatalf("%d checks: %+v", len(rep.Checks), rep.Checks)
+			}
+			for _, c := range rep.Checks {
+				if c.Status != CheckPass {
+					t.Errorf("%s: %v %q", c.Name, c.Status, c.Reason)
+				}
+			}
+		})
 	}
 }

@@ -37,8 +37,10 @@ type Settings struct {
 	IPv6       bool               `json:"ipv6"`
 	Interfaces []string           `json:"interfaces"` // allow-list, empty = all
 
-	SignalingServer string   `json:"signaling_server"`
-	RecentServers   []string `json:"recent_servers"`
+	SignalingServer string `json:"signaling_server"`
+	// RecentServers live under their own key (SaveRecentServers): a join
+	// remembers its server without writing the rest again.
+	RecentServers []string `json:"recent_servers,omitempty"`
 }
 
 // ICEServerSetting is one STUN or TURN server. Password is kept out of the
@@ -253,6 +255,7 @@ func (KeyringSecrets) Delete(service, user string) error { return keyring.Delete
 // Settings storage keys and the keyring service name.
 const (
 	settingsKey     = "settings.v1"
+	recentKey       = "recent_servers.v1"
 	KeyringService  = "io.peercall.app"
 	secretUserDelim = "\x00"
 )
@@ -280,6 +283,7 @@ func SaveSettings(store Store, secrets SecretStore, s Settings) (SaveInfo, error
 	}
 	var info SaveInfo
 	stored := s
+	stored.RecentServers = nil // under recentKey
 	stored.ICEServers = slices.Clone(s.ICEServers)
 	for i, e := range stored.ICEServers {
 		if e.Password == "" {
@@ -306,7 +310,18 @@ func SaveSettings(store Store, secrets SecretStore, s Settings) (SaveInfo, error
 		return info, fmt.Errorf("encode settings: %w", err)
 	}
 	store.SetString(settingsKey, string(data))
+	if store.String(recentKey) == "" && len(s.RecentServers) > 0 {
+		// The list came from an older version's settings: move it, or
+		// this save would drop it.
+		SaveRecentServers(store, s.RecentServers)
+	}
 	return info, nil
+}
+
+// SaveRecentServers writes the recent server list under its own key.
+func SaveRecentServers(store Store, list []string) {
+	data, _ := json.Marshal(list) // []string always encodes
+	store.SetString(recentKey, string(data))
 }
 
 // LoadSettings reads the saved settings over the defaults. Missing or
@@ -315,11 +330,21 @@ func SaveSettings(store Store, secrets SecretStore, s Settings) (SaveInfo, error
 func LoadSettings(store Store, secrets SecretStore) (Settings, error) {
 	s := DefaultSettings()
 	raw := store.String(settingsKey)
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s); err != nil {
+			return DefaultSettings(), fmt.Errorf("%w: saved settings unreadable: %w", ErrInvalidSettings, err)
+		}
+	}
+	// Older versions kept the list inside the settings: used until the
+	// first join writes the key.
+	if r := store.String(recentKey); r != "" {
+		var list []string
+		if err := json.Unmarshal([]byte(r), &list); err == nil {
+			s.RecentServers = list
+		}
+	}
 	if raw == "" {
 		return s, nil
-	}
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return DefaultSettings(), fmt.Errorf("%w: saved settings unreadable: %w", ErrInvalidSettings, err)
 	}
 	for i, e := range s.ICEServers {
 		if e.Password != "" || e.Username == "" || secrets == nil {

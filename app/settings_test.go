@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,3 +215,51 @@ func FuzzValidateICEServer(f *testing.F) {
 }
 
 func callPolicy(s string) call.Policy { return call.Policy(s) }
+
+// TestRecentServersKey: the recent list lives under its own key; saving
+// the settings neither rewrites nor drops it, and a list kept inside the
+// settings by an older version is read, then moved under the key.
+func TestRecentServersKey(t *testing.T) {
+	legacy := `{"display_name":"Old","recent_servers":["ws://old:1/ws"]}`
+	tests := []struct {
+		name   string
+		store  memStore
+		recent []string // written with SaveRecentServers, nil: none
+		want   []string
+	}{
+		{"nothing saved", memStore{}, nil, nil},
+		{"own key", memStore{}, []string{"ws://a:1/ws", "ws://b:2/ws"}, []string{"ws://a:1/ws", "ws://b:2/ws"}},
+		{"older version", memStore{settingsKey: legacy}, nil, []string{"ws://old:1/ws"}},
+		{"own key wins", memStore{settingsKey: legacy}, []string{"ws://new:1/ws"}, []string{"ws://new:1/ws"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.recent != nil {
+				SaveRecentServers(tt.store, tt.recent)
+			}
+			s, err := LoadSettings(tt.store, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.RecentServers, tt.want) {
+				t.Fatalf("loaded %v, want %v", s.RecentServers, tt.want)
+			}
+			// A save of other settings leaves the list where it is (an
+			// older version's list moves under the key).
+			s.DisplayName = "Changed"
+			if tt.recent != nil {
+				s.RecentServers = []string{"ws://stale:1/ws"}
+			}
+			if _, err := SaveSettings(tt.store, nil, s); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(tt.store[settingsKey], "recent_servers") {
+				t.Errorf("settings carry the recent list: %s", tt.store[settingsKey])
+			}
+			again, _ := LoadSettings(tt.store, nil)
+			if !slices.Equal(again.RecentServers, tt.want) || again.DisplayName != "Changed" {
+				t.Errorf("after a save: %q %v", again.DisplayName, again.RecentServers)
+			}
+		})
+	}
+}

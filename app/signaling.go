@@ -65,8 +65,12 @@ type roomLink struct {
 	events  chan RoomEvent
 	done    chan struct{}
 
-	mu        sync.Mutex
-	remote    string
+	mu     sync.Mutex
+	remote string // the remote's id on the server now; "" while it is away
+	// alias is the id the session knows the remote by. A server restarted
+	// without its secret gives both sides new ids; the session keeps the
+	// first ones (its polite role depends on them), the link translates.
+	alias     string
 	candTypes map[string]bool // types of the candidates we sent
 }
 
@@ -85,14 +89,47 @@ func newRoomLink(client *signalserver.Client, log *slog.Logger) *roomLink {
 // SetRemote selects the peer whose relay messages reach the call.
 func (l *roomLink) SetRemote(id string) {
 	l.mu.Lock()
-	l.remote = id
+	l.remote, l.alias = id, id
 	l.mu.Unlock()
+}
+
+// rejoined follows the remote across our own rejoin: resumed, nothing
+// changed; otherwise (the server forgot us) the remote is whoever is in
+// the room, or the next to join.
+func (l *roomLink) rejoined(m signalserver.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alias == "" || m.Resumed {
+		return
+	}
+	l.remote = ""
+	if len(m.Peers) > 0 {
+		l.remote = m.Peers[0].ID
+		l.log.Info("remote peer id changed", "was", l.alias, "now", l.remote)
+	}
+}
+
+// peerJoined adopts a joining peer as the remote while the remote is away
+// after our rejoin under a new id.
+func (l *roomLink) peerJoined(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.alias != "" && l.remote == "" {
+		l.remote = id
+		l.log.Info("remote peer id changed", "was", l.alias, "now", id)
+	}
 }
 
 func (l *roomLink) currentRemote() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.remote
+}
+
+func (l *roomLink) aliasID() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.alias
 }
 
 // Signals implements call.Signaler.
@@ -110,8 +147,10 @@ func (l *roomLink) Send(ctx context.Context, s call.Signal) error {
 	if err != nil {
 		return err
 	}
-	if m.To == "" {
-		m.To = l.currentRemote()
+	if m.To == "" || m.To == l.aliasID() {
+		if m.To = l.currentRemote(); m.To == "" {
+			return fmt.Errorf("signaling send: remote peer not back after a server restart: %w", signalserver.ErrNotConnected)
+		}
 	}
 	if s.Kind == call.SignalCandidate && s.Candidate != nil {
 		if typ := candidateType(s.Candidate.Candidate); typ != "" {
@@ -139,16 +178,18 @@ func (l *roomLink) pump() {
 	for m := range l.client.Messages() {
 		switch m.Type {
 		case signalserver.TypeJoined:
+			l.rejoined(m)
 			l.events <- RoomEvent{Kind: RoomJoined, PeerID: m.PeerID, Peers: m.Peers}
 		case signalserver.TypePeerJoined:
 			name := m.Name
 			if len(m.Peers) == 1 && name == "" {
 				name = m.Peers[0].Name
 			}
+			l.peerJoined(m.PeerID)
 			l.events <- RoomEvent{Kind: RoomPeerJoined, PeerID: m.PeerID, Name: name}
 		case signalserver.TypePeerLeft:
 			if m.PeerID != "" && m.PeerID == l.currentRemote() {
-				l.signals <- call.Signal{Kind: call.SignalPeerLeft, From: m.PeerID, Reason: m.Reason}
+				l.signals <- call.Signal{Kind: call.SignalPeerLeft, From: l.aliasID(), Reason: m.Reason}
 			}
 			l.events <- RoomEvent{Kind: RoomPeerLeft, PeerID: m.PeerID, Reason: m.Reason}
 		case signalserver.TypeServerShutdown:
@@ -165,6 +206,7 @@ func (l *roomLink) pump() {
 				l.log.Warn("dropping malformed signal", "type", string(m.Type), "err", err)
 				continue
 			}
+			s.From = l.aliasID() // the session's name for the sender
 			l.signals <- s
 		}
 	}

@@ -33,6 +33,7 @@ func ToRGBA(dst *image.RGBA, src *image.YCbCr) *image.RGBA {
 type (
 	SASCode     = call.SASCode
 	Stats       = call.Stats
+	StreamStats = call.StreamStats
 	ChatMessage = call.ChatMessage
 	MediaState  = call.MediaState
 )

@@ -19,10 +19,10 @@ type StreamStats struct {
 	NACKs   uint32        // in: NACKs we sent; out: NACKs we received
 	PLIs    uint32        // in: PLIs we sent; out: PLIs we received
 
-	// Filled by the media layer (call has no decoder/encoder view):
+	// Decoded video (VideoIn only), filled by the media layer: call has no
+	// decoder view.
 	FPS                     float64
 	FrameWidth, FrameHeight int
-	FECRecovered, Concealed uint64
 }
 
 // Stats is one snapshot of a session, taken every Config.StatsInterval.

@@ -63,11 +63,14 @@ func (s State) String() string {
 }
 
 // Event is a state notification. PeerID is our id after a (re)join; it
-// changes when the server could not honour the resume token.
+// changes when the server could not honour the resume token (a restart
+// without its secret), and then Resumed is false: peers know us by the
+// new id only, and their own ids may have changed too.
 type Event struct {
-	State  State
-	PeerID string
-	Err    error
+	State   State
+	PeerID  string
+	Resumed bool
+	Err     error
 }
 
 // Client is a reconnecting signaling client: it joins one room and, when
@@ -375,7 +378,10 @@ func (c *Client) run(ws *websocket.Conn) {
 			_ = ws.Close()
 			return
 		}
-		c.notify(Event{State: StateConnected, PeerID: joined.PeerID})
+		if !joined.Resumed {
+			c.log.Info("rejoined under a new peer id", "peer", joined.PeerID)
+		}
+		c.notify(Event{State: StateConnected, PeerID: joined.PeerID, Resumed: joined.Resumed})
 	}
 }
 

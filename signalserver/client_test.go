@@ -39,8 +39,8 @@ func TestReconnectAcrossRestart(t *testing.T) {
 		select {
 		case ev := <-a.Events():
 			states = append(states, ev.State)
-			if ev.State == StateConnected && ev.PeerID != idA {
-				t.Fatalf("event peer id %s, want %s", ev.PeerID, idA)
+			if ev.State == StateConnected && (ev.PeerID != idA || (len(states) > 1 && !ev.Resumed)) {
+				t.Fatalf("event %+v, want peer %s resumed", ev, idA)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("events so far %v", states)
@@ -77,6 +77,25 @@ func TestReconnectWithoutSecretGetsNewID(t *testing.T) {
 	j := waitMsg(t, a, ofType(TypeJoined))
 	if j.PeerID == old || j.Resumed {
 		t.Fatalf("rejoin = %+v, old id %s", j, old)
+	}
+	// The client's own view follows: PeerID and the state event carry the
+	// new id and say it was not resumed.
+	if got := a.PeerID(); got != j.PeerID {
+		t.Errorf("PeerID() = %s after rejoining as %s", got, j.PeerID)
+	}
+	for {
+		select {
+		case ev := <-a.Events():
+			if ev.State != StateConnected || ev.PeerID == old {
+				continue
+			}
+			if ev.PeerID != j.PeerID || ev.Resumed {
+				t.Errorf("rejoin event %+v, want peer %s not resumed", ev, j.PeerID)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connected event after the rejoin")
+		}
 	}
 }
 

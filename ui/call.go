@@ -46,6 +46,7 @@ type callScreen struct {
 	stats                       *widget.Label
 	statsBox                    *fyne.Container
 	flashLabel                  *widget.Label
+	notice                      *widget.Label // Notify.Notice: stays until the next
 
 	muteBtn, camBtn, statsBtn, chatBtn, hangBtn *widget.Button
 	devBtn                                      *hintButton
@@ -141,7 +142,10 @@ func newCallScreen(u *UI) *callScreen {
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	c.quality = widget.NewLabel("")
 	c.sas = widget.NewLabel("")
-	top := container.NewHBox(c.status, c.timer, c.quality, layout.NewSpacer(), c.sas)
+	c.notice = widget.NewLabel("")
+	c.notice.Importance = widget.WarningImportance
+	c.notice.Hide()
+	top := container.NewHBox(c.status, c.timer, c.quality, c.notice, layout.NewSpacer(), c.sas)
 
 	c.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), u.toggleMute)
 	c.camBtn = widget.NewButtonWithIcon("Camera off", theme.VisibilityOffIcon(), u.toggleCamera)
@@ -243,6 +247,9 @@ func (c *callScreen) reset() {
 
 func (c *callScreen) render(n app.Notify) {
 	setText(c.status, statusText(n))
+	setText(c.notice, n.Notice)
+	showIf(c.notice, n.Notice != "")
+	c.devices.render(n)
 	timer := ""
 	if !n.ConnectedAt.IsZero() {
 		timer = formatDuration(n.Elapsed)
@@ -412,7 +419,7 @@ func statsText(n app.Notify) string {
 	lines := []string{
 		fmt.Sprintf("path      %s  %s → %s", path, orDash(st.LocalCandidate), orDash(st.RemoteCandidate)),
 		fmt.Sprintf("rtt       %d ms", st.RTT.Milliseconds()),
-		fmt.Sprintf("video in  %dx%d %.0f fps %d kbit/s loss %.1f%%", st.VideoIn.FrameWidth, st.VideoIn.FrameHeight, st.FPS, st.VideoIn.Bitrate/1000, st.VideoIn.LossPct),
+		fmt.Sprintf("video in  %dx%d %.0f fps %d kbit/s loss %.1f%%", st.VideoIn.FrameWidth, st.VideoIn.FrameHeight, st.VideoIn.FPS, st.VideoIn.Bitrate/1000, st.VideoIn.LossPct),
 		fmt.Sprintf("video out %d kbit/s (target %d)", st.VideoOut.Bitrate/1000, st.TargetBitrate/1000),
 		fmt.Sprintf("audio     in %d / out %d kbit/s loss %.1f%%", st.AudioIn.Bitrate/1000, st.AudioOut.Bitrate/1000, st.AudioIn.LossPct),
 	}

@@ -25,6 +25,7 @@ type devicesPopup struct {
 	status, errL              *widget.Label
 	loading                   bool // selections are being set, not chosen
 	busy                      bool // a switch runs
+	noticeSeq                 int  // Notify.NoticeSeq when it was asked for
 }
 
 const devicesHint = "Devices" // short: the bar has about 100 px to spare at 900 px
@@ -76,29 +77,44 @@ func (p *devicesPopup) load(d app.Devices) {
 	p.spkIDs = choices(p.speaker, devs.Speakers, nil, d.Speaker)
 }
 
-// changed applies the choice set puts into the devices in use. Opening a camera takes a moment, so the
-// switch runs off the main thread with the pickers disabled meanwhile (one
-// switch at a time, in the order chosen).
+// changed applies the choice set puts into the devices in use. The
+// controller opens the device on its own goroutine; the pickers stay
+// disabled until a snapshot says the switch is over (render), one switch
+// at a time, in the order chosen.
 func (p *devicesPopup) changed(set func(*app.Devices)) {
 	if p.loading || p.busy {
 		return
 	}
 	want := p.cur
 	set(&want)
+	p.noticeSeq = p.u.ctl.Snapshot().NoticeSeq
+	if err := p.u.ctl.SwitchDevices(want); err != nil {
+		p.done(app.UserMessage(err))
+		return
+	}
 	p.setBusy(true)
-	go func() {
-		err := p.u.ctl.SwitchDevices(want)
-		p.u.opts.Do(func() {
-			p.setBusy(false)
-			if err != nil {
-				setText(p.errL, app.UserMessage(err))
-				p.errL.Show()
-			} else {
-				p.errL.Hide()
-			}
-			p.load(p.u.ctl.Snapshot().Devices) // what the call really uses
-		})
-	}()
+}
+
+// render ends a switch once a snapshot says it is over: every snapshot
+// rendered after SwitchDevices returned is at least as new as the one
+// that set SwitchingDevices. Main thread.
+func (p *devicesPopup) render(n app.Notify) {
+	if !p.busy || n.SwitchingDevices {
+		return
+	}
+	msg := ""
+	if n.NoticeSeq != p.noticeSeq {
+		msg = n.Notice
+	}
+	p.setBusy(false)
+	p.done(msg)
+	p.load(n.Devices) // what the call really uses
+}
+
+// done shows why a switch failed, or clears the last reason.
+func (p *devicesPopup) done(msg string) {
+	setText(p.errL, msg)
+	showIf(p.errL, msg != "")
 }
 
 func (p *devicesPopup) setBusy(on bool) {

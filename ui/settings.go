@@ -35,6 +35,7 @@ type settingsScreen struct {
 	ports, ifaces, server     *widget.Entry
 	ipv6                      *widget.Check
 	keyringNote               *widget.Label
+	saveSeq                   int // Notify.NoticeSeq when Save was tapped
 	errs                      map[string]*widget.Label
 	saved                     *widget.Label
 	preview                   *videoView
@@ -281,7 +282,10 @@ func (s *settingsScreen) save() {
 		s.showErrors(bad)
 		return
 	}
-	info, err := s.u.ctl.ApplySettings(set)
+	// Returns at once; the keyring and the store are the controller's
+	// job, and a plain-text fallback comes back as PlainPasswords.
+	s.saveSeq = s.u.ctl.Snapshot().NoticeSeq
+	err := s.u.ctl.ApplySettings(set)
 	var ve *app.ValidationError
 	if errors.As(err, &ve) {
 		s.showErrors(ve.Fields)
@@ -295,9 +299,6 @@ func (s *settingsScreen) save() {
 	s.cur = set
 	s.showErrors(nil)
 	setText(s.saved, "Saved.")
-	if info.PlainPasswords {
-		setText(s.saved, "Saved (passwords in the settings file: no keyring).")
-	}
 	s.saved.Show()
 }
 
@@ -334,6 +335,10 @@ func (s *settingsScreen) togglePreview() {
 
 func (s *settingsScreen) render(n app.Notify) {
 	showIf(s.keyringNote, n.PlainPasswords)
+	if s.saved.Visible() && n.NoticeSeq != s.saveSeq && n.Notice == app.PlainPasswordsNotice {
+		// This save, done in the background, fell back to the file.
+		setText(s.saved, "Saved (passwords in the settings file: no keyring).")
+	}
 	if n.Previewing {
 		setButton(s.previewBtn, "Stop test", theme.MediaStopIcon())
 		setMeter(s.previewMeter, n.MicLevel)

@@ -133,15 +133,12 @@ func (u *UI) hangUpShortcut(fyne.Shortcut) {
 
 func (u *UI) toggleMute() { u.ctl.SetMute(!u.last.Muted) }
 
-// toggleCamera runs off the main thread: turning the camera on opens the
-// device, which can take a noticeable moment.
+// toggleCamera returns at once: the controller opens the device on its
+// own goroutine and a failure comes back as a Notice.
 func (u *UI) toggleCamera() {
-	on := !u.last.CameraOn
-	go func() {
-		if err := u.ctl.SetCamera(on); err != nil {
-			u.opts.Do(func() { u.call.flash(app.UserMessage(err)) })
-		}
-	}()
+	if err := u.ctl.SetCamera(!u.last.CameraOn); err != nil {
+		u.call.flash(app.UserMessage(err))
+	}
 }
 
 func (u *UI) flushPending() {

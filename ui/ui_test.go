@@ -203,7 +203,8 @@ func TestStartAndCallScreens(t *testing.T) {
 
 	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
 	fc.events <- app.CallEvent{SAS: &app.SASCode{Digits: "803302", Words: []string{"amber", "butter", "cider", "banjo"}}}
-	fc.events <- app.CallEvent{Stats: &app.CallStats{Stats: app.Stats{Time: fixedNow, RTT: 12 * time.Millisecond, LocalCandidate: "host", RemoteCandidate: "host"}, FPS: 30}}
+	fc.events <- app.CallEvent{Stats: &app.CallStats{Stats: app.Stats{Time: fixedNow, RTT: 12 * time.Millisecond, LocalCandidate: "host", RemoteCandidate: "host",
+		VideoIn: app.StreamStats{FPS: 30, FrameWidth: 640, FrameHeight: 480}}}}
 	fc.events <- app.CallEvent{Chat: &app.ChatMessage{Text: "hello from the other side", Time: fixedNow}}
 	h.until("connected with stats", func(n app.Notify) bool { return n.Quality == 4 && n.SASDigits != "" && len(n.Chat) == 1 })
 	// A remote frame replaces the placeholder.
@@ -212,6 +213,13 @@ func TestStartAndCallScreens(t *testing.T) {
 	test.Tap(h.u.call.statsBtn)
 	h.u.render(h.u.last)
 	h.golden("call_connected.xml")
+
+	// Signaling lost for good: the call goes on and the screen says so.
+	fc.events <- app.CallEvent{Notice: app.SignalingLostNotice}
+	h.until("signaling lost notice", func(n app.Notify) bool { return n.Notice == app.SignalingLostNotice })
+	if !h.u.call.notice.Visible() || h.u.call.notice.Text != app.SignalingLostNotice || h.u.last.Phase != app.PhaseConnected {
+		t.Errorf("notice shown %v %q in phase %v", h.u.call.notice.Visible(), h.u.call.notice.Text, h.u.last.Phase)
+	}
 
 	// Mute by button, camera and mute by keyboard.
 	test.Tap(h.u.call.muteBtn)
@@ -377,7 +385,13 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if !s.saved.Visible() || s.errs["ice_policy"].Visible() {
 		t.Fatalf("save failed: %q", s.saved.Text)
 	}
-	raw := h.a.Preferences().String("settings.v1")
+	// The controller saves in the background.
+	deadline := time.Now().Add(5 * time.Second)
+	raw := ""
+	for !strings.Contains(raw, `"Zoe"`) && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+		raw = h.a.Preferences().String("settings.v1")
+	}
 	if strings.Contains(raw, `"pw"`) || !strings.Contains(raw, `"Zoe"`) {
 		t.Errorf("preferences: %s", raw)
 	}
@@ -425,9 +439,9 @@ func TestSettingsKeyringFallback(t *testing.T) {
 	s.icePass.SetText("p")
 	test.Tap(findButton(t, s.content, "Add"))
 	test.Tap(findButton(t, s.content, "Save"))
-	h.until("plain passwords notice", func(n app.Notify) bool { return n.PlainPasswords })
-	if !s.keyringNote.Visible() {
-		t.Error("keyring fallback notice hidden")
+	h.until("plain passwords notice", func(n app.Notify) bool { return n.PlainPasswords && n.Notice == app.PlainPasswordsNotice })
+	if !s.keyringNote.Visible() || s.saved.Text != "Saved (passwords in the settings file: no keyring)." {
+		t.Errorf("keyring fallback notice hidden: %q", s.saved.Text)
 	}
 	h.golden("settings_keyring_fallback.xml")
 }
@@ -650,7 +664,7 @@ func TestCallDevicesPopup(t *testing.T) {
 	s := h.ctl.Settings()
 	s.Microphone = "mic0"
 	s.Speaker = "usb-headset" // saved, but not plugged in now
-	if _, err := h.ctl.ApplySettings(s); err != nil {
+	if err := h.ctl.ApplySettings(s); err != nil {
 		t.Fatal(err)
 	}
 	test.Type(h.u.start.room, "kitchen")
