@@ -773,7 +773,10 @@ func (lc *liveCall) sendMediaStateLocked() {
 	if s == nil {
 		return // the session sends the state from its start
 	}
-	if err := s.SetLocalMedia(!lc.muted.Load(), lc.cam != nil && lc.cam.On()); err != nil && !errors.Is(err, call.ErrClosed) {
+	// No microphone is said like a muted one: the peer must not wait for
+	// audio that cannot come.
+	mic := lc.as != nil && !lc.muted.Load()
+	if err := s.SetLocalMedia(mic, lc.cam != nil && lc.cam.On()); err != nil && !errors.Is(err, call.ErrClosed) {
 		lc.log.Warn("media state not sent", "err", err)
 	}
 }
