@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -57,19 +56,8 @@ func browserHeadlessBin(t *testing.T) string {
 // 127.0.0.1 and returns its host:port.
 func startWebSignal(t *testing.T, opts ...signalserver.Option) string {
 	t.Helper()
-	srv, err := signalserver.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
+	url, _ := startMetricsSignal(t, opts...)
+	return strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws")
 }
 
 // newBrowser starts headless chromium with a fresh profile, fake camera and

@@ -66,13 +66,7 @@ func TestHeadlessMediaCombinations(t *testing.T) {
 						t.Errorf("peer %d decoded %d video frames in 4 s; its peer sends video: %v", i, got, peer.video)
 					}
 				}
-				offers, answers := relayed(t, srv, "offer"), relayed(t, srv, "answer")
-				if offers > 3 || answers > 3 {
-					t.Errorf("%v offers and %v answers relayed: renegotiation without a change", offers, answers)
-				}
-				if n := rejected(t, srv, "rate-limited"); n > 0 {
-					t.Errorf("signaling server rate-limited %v messages", n)
-				}
+				offers, answers := checkNegotiations(t, srv)
 				t.Logf("matrix | %v | %v | %d audio pkts, %d frames | %d audio pkts, %d frames | %v | %v |",
 					first, second, res[0].rep.AudioIn.PacketsReceived, res[0].rep.VideoIn.FramesDecoded,
 					res[1].rep.AudioIn.PacketsReceived, res[1].rep.VideoIn.FramesDecoded, offers, answers)
@@ -83,9 +77,9 @@ func TestHeadlessMediaCombinations(t *testing.T) {
 
 // startMetricsSignal serves a fresh signaling server on 127.0.0.1 for one
 // test and returns its URL and the server, whose metrics the test reads.
-func startMetricsSignal(t *testing.T) (string, *signalserver.Server) {
+func startMetricsSignal(t *testing.T, opts ...signalserver.Option) (string, *signalserver.Server) {
 	t.Helper()
-	srv, err := signalserver.New()
+	srv, err := signalserver.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +92,21 @@ func startMetricsSignal(t *testing.T) (string, *signalserver.Server) {
 	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return "ws://" + ln.Addr().String() + "/ws", srv
+}
+
+// checkNegotiations fails t when the server relayed more offers (offer
+// requests included) or answers than one call needs, or rate-limited
+// anything; it returns the counts.
+func checkNegotiations(t *testing.T, srv *signalserver.Server) (offers, answers float64) {
+	t.Helper()
+	offers, answers = relayed(t, srv, "offer"), relayed(t, srv, "answer")
+	if offers > 3 || answers > 3 {
+		t.Errorf("%v offers and %v answers relayed: renegotiation without a change", offers, answers)
+	}
+	if n := rejected(t, srv, "rate-limited"); n > 0 {
+		t.Errorf("signaling server rate-limited %v messages", n)
+	}
+	return offers, answers
 }
 
 // counter reads one labelled counter of the server's registry.
