@@ -10,6 +10,10 @@ import (
 // and throws it away.
 const NullDeviceID = "null"
 
+// miniaudioNullID is the ID ("null" in hex) of the device of miniaudio's
+// null backend, which it falls back to on machines without sound.
+const miniaudioNullID = "6e756c6c"
+
 // Device is an audio output device.
 type Device struct {
 	ID      string // pass to NewPlayer
@@ -101,4 +105,22 @@ func JitterSource(jb *AudioJitterBuffer) AudioSource {
 			pcm, rest = pcm[n:], rest[n:]
 		}
 	}
+}
+
+// pickOutput returns the index in list (miniaudio's playback devices in its
+// order, its own null device included) of the device want names by ID or
+// name, or of the default one for want "". It is -1 when there is none:
+// for "" that means miniaudio's default, if any. The index is into list
+// itself: an index into a filtered copy picked the wrong device whenever
+// the null device came first.
+func pickOutput(list []Device, want string) int {
+	for i, d := range list {
+		if d.ID == miniaudioNullID {
+			continue // NullDeviceID does that
+		}
+		if (want == "" && d.Default) || (want != "" && (d.ID == want || d.Name == want)) {
+			return i
+		}
+	}
+	return -1
 }

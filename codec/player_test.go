@@ -77,3 +77,34 @@ func TestJitterSourceSplitsFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestPickOutput(t *testing.T) {
+	null := Device{ID: miniaudioNullID, Name: "NULL", Default: true}
+	a := Device{ID: "61", Name: "Speakers"}
+	b := Device{ID: "62", Name: "Headset", Default: true}
+	c := Device{ID: "63", Name: "HDMI"}
+	tests := []struct {
+		name string
+		list []Device
+		want string
+		idx  int
+	}{
+		{"by ID", []Device{a, b, c}, "63", 2},
+		{"by name", []Device{a, b, c}, "HDMI", 2},
+		{"default", []Device{a, b, c}, "", 1},
+		{"by ID after the null device", []Device{null, a, b, c}, "63", 3},
+		{"by name after the null device", []Device{null, a, b, c}, "Speakers", 1},
+		{"default after the null device", []Device{null, a, b, c}, "", 2},
+		{"the null device is never picked", []Device{null}, "", -1},
+		{"nor by its ID", []Device{null, a}, miniaudioNullID, -1},
+		{"unknown", []Device{a, b}, "nope", -1},
+		{"no default", []Device{a, c}, "", -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pickOutput(tt.list, tt.want); got != tt.idx {
+				t.Fatalf("pickOutput(%q) = %d, want %d", tt.want, got, tt.idx)
+			}
+		})
+	}
+}

@@ -40,13 +40,14 @@ type ToneReport struct {
 	Freq     float64       // Hz, from the rising zero crossings
 	SNR      float64       // dB: tone power over the power of everything else
 	WorstSNR float64       // dB, of the worst 40 ms window
+	WorstAt  time.Duration // where that window starts
 	Gaps     int           // runs of 10 ms blocks at under half the median level
 	Span     time.Duration // length analysed
 }
 
 func (r ToneReport) String() string {
-	return fmt.Sprintf("%.2f Hz, SNR %.1f dB (worst 40 ms: %.1f dB), %d gaps over %v",
-		r.Freq, r.SNR, r.WorstSNR, r.Gaps, r.Span.Round(time.Millisecond))
+	return fmt.Sprintf("%.2f Hz, SNR %.1f dB (worst 40 ms: %.1f dB at %v), %d gaps over %v",
+		r.Freq, r.SNR, r.WorstSNR, r.WorstAt.Round(time.Millisecond), r.Gaps, r.Span.Round(time.Millisecond))
 }
 
 // Active trims x to where the signal is: from the first to the last 10 ms
@@ -134,7 +135,10 @@ func AnalyzeTone(x []float64, rate int) ToneReport {
 		s, e := fitSine(x[off:off+win], w, off)
 		sig += s
 		noise += e
-		r.WorstSNR = min(r.WorstSNR, db(s, e))
+		if v := db(s, e); v < r.WorstSNR {
+			r.WorstSNR = v
+			r.WorstAt = time.Duration(float64(off) / float64(rate) * float64(time.Second))
+		}
 	}
 	r.SNR = db(sig, noise)
 

@@ -109,9 +109,11 @@ set-default-sink %s
 		"HOME=" + filepath.Join(dir, "home"),
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 	}
-	// -n: no default script, so no hardware, no session modules.
+	// -n: no default script, so no hardware, no session modules. Raised
+	// priority (nice -11, as desktops run the daemon) keeps a loaded test
+	// machine from starving the daemon itself.
 	s.cmd = exec.Command("pulseaudio", "--daemonize=no", "-n", "-F", pa,
-		"--exit-idle-time=-1", "--use-pid-file=no", "--realtime=no", "--high-priority=no",
+		"--exit-idle-time=-1", "--use-pid-file=no", "--realtime=yes", "--high-priority=yes",
 		"--disallow-module-loading=no", "--log-target=stderr", "--log-level=warning")
 	s.cmd.Env = append(os.Environ(), s.env...)
 	s.cmd.Stdout, s.cmd.Stderr = &syncWriter{b: s.log}, &syncWriter{b: s.log}
@@ -272,7 +274,54 @@ func (s *Server) Record(t testing.TB, source string, rate, channels int) *Record
 	}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() { r.Stop() })
+	// Wait for the first data. An idle null sink runs at its maximum
+	// latency (pactl: "configured 2000000 usec") and renders that far
+	// ahead; a stream that joins it was heard only after up to 2 s (a
+	// player pulled 10 ms, then nothing for 1.5 s, so a 3 s recording held
+	// 1 s of it). A running monitor stream asks for low latency, as
+	// hardware would run: callers start what they test once this returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.bytes() == 0 {
+		select {
+		case <-r.done:
+			t.Fatalf("pacat --record %s ended before recording anything", source)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pacat --record %s: no data in 10 s", source)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return r
+}
+
+func (r *Recorder) bytes() int {
+	r.out.mu.Lock()
+	defer r.out.mu.Unlock()
+	return r.out.b.Len()
+}
+
+// Recorded is how much audio has been recorded so far.
+func (r *Recorder) Recorded() time.Duration {
+	return time.Duration(float64(r.bytes()/(2*r.chans)) / float64(r.rate) * float64(time.Second))
+}
+
+// WaitRecorded blocks until d of audio has been recorded, failing t after
+// timeout (the sound server's clock, not the wall clock, paces the test).
+func (r *Recorder) WaitRecorded(t testing.TB, d, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for r.Recorded() < d {
+		select {
+		case <-r.done:
+			t.Fatalf("recorder ended after %v of %v", r.Recorded(), d)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recorded %v of %v in %v", r.Recorded(), d, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Stop ends the recording and returns the interleaved samples.
