@@ -2,6 +2,8 @@ package call
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/pion/sdp/v3"
@@ -73,13 +75,29 @@ func (c candidate) scrubbed() string {
 // ScrubCandidate applies p to one candidate attribute value (with or without
 // the "candidate:" prefix, which is kept as given). ok is false when the
 // candidate must not be sent. Under PolicyAll the value is returned as is;
-// under strict presets a malformed candidate is dropped.
+// under strict presets a malformed candidate is dropped. It is
+// ScrubCandidateWith with default options (the OS interfaces, no loopback).
 func ScrubCandidate(p Policy, value string) (out string, ok bool) {
+	return ScrubCandidateWith(p, ICEOptions{}, value)
+}
+
+// ScrubCandidateWith is ScrubCandidate for a session with options o. Under
+// every strict preset it also drops server-reflexive and peer-reflexive
+// candidates whose address is one of this host's interface addresses
+// (o.Net's when set) or private, ULA, link-local or loopback: a STUN server
+// reached without NAT (an office server, or a hostile one on the user's
+// LAN) reflects the local address, which the preset promises to hide.
+// Loopback is kept when o.Loopback is set: same-host calls use a STUN
+// server on 127.0.0.1 and 127.0.0.1 reveals nothing.
+func ScrubCandidateWith(p Policy, o ICEOptions, value string) (out string, ok bool) {
 	if !p.Strict() {
 		return value, true
 	}
 	c, parsed := parseCandidate(value)
 	if !parsed || !c.allowed(p) {
+		return "", false
+	}
+	if (c.typ == "srflx" || c.typ == "prflx") && revealsLocal(o, c.addr) {
 		return "", false
 	}
 	prefix := ""
@@ -90,10 +108,73 @@ func ScrubCandidate(p Policy, value string) (out string, ok bool) {
 	return prefix + c.scrubbed(), true
 }
 
+// revealsLocal reports whether a reflexive candidate address would show
+// the peer an address of the user's own network.
+func revealsLocal(o ICEOptions, addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return true // not an address (a .local name is never reflexive)
+	}
+	a = a.Unmap().WithZone("")
+	switch {
+	case a.IsLoopback():
+		return !o.Loopback
+	case a.IsPrivate(), a.IsLinkLocalUnicast(), a.IsUnspecified(), a.IsMulticast():
+		return true
+	}
+	return isLocalAddr(o, a)
+}
+
+// isLocalAddr reports whether a is an address of one of the host's (or
+// o.Net's) interfaces. When the list cannot be read the candidate is
+// dropped: failing closed costs a srflx, failing open could leak.
+func isLocalAddr(o ICEOptions, a netip.Addr) bool {
+	var addrs []net.Addr
+	if o.Net != nil {
+		ifs, err := o.Net.Interfaces()
+		if err != nil {
+			return true
+		}
+		for _, ifc := range ifs {
+			as, err := ifc.Addrs()
+			if err != nil {
+				return true
+			}
+			addrs = append(addrs, as...)
+		}
+	} else {
+		as, err := net.InterfaceAddrs()
+		if err != nil {
+			return true
+		}
+		addrs = as
+	}
+	for _, na := range addrs {
+		var ip net.IP
+		switch v := na.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		if x, ok := netip.AddrFromSlice(ip); ok && x.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
 // ScrubSDP applies p to a whole SDP: candidates are filtered and scrubbed,
 // o= and c= addresses set to the unspecified address, a=rtcp addresses
-// removed. Under PolicyAll the SDP is returned unchanged.
+// removed. Under PolicyAll the SDP is returned unchanged. It is ScrubSDPWith
+// with default options.
 func ScrubSDP(p Policy, text string) (string, error) {
+	return ScrubSDPWith(p, ICEOptions{}, text)
+}
+
+// ScrubSDPWith is ScrubSDP for a session with options o (see
+// ScrubCandidateWith).
+func ScrubSDPWith(p Policy, o ICEOptions, text string) (string, error) {
 	if !p.Strict() {
 		return text, nil
 	}
@@ -113,10 +194,10 @@ func ScrubSDP(p Policy, text string) (string, error) {
 	}
 	sd.Origin.UnicastAddress = unspecifiedFor(sd.Origin.AddressType)
 	scrubConn(sd.ConnectionInformation)
-	sd.Attributes = scrubAttrs(p, sd.Attributes)
+	sd.Attributes = scrubAttrs(p, o, sd.Attributes)
 	for _, md := range sd.MediaDescriptions {
 		scrubConn(md.ConnectionInformation)
-		md.Attributes = scrubAttrs(p, md.Attributes)
+		md.Attributes = scrubAttrs(p, o, md.Attributes)
 	}
 	out, err := sd.Marshal()
 	if err != nil {
@@ -167,12 +248,12 @@ func scrubConn(ci *sdp.ConnectionInformation) {
 	ci.Address.TTL, ci.Address.Range = nil, nil
 }
 
-func scrubAttrs(p Policy, attrs []sdp.Attribute) []sdp.Attribute {
+func scrubAttrs(p Policy, o ICEOptions, attrs []sdp.Attribute) []sdp.Attribute {
 	out := attrs[:0]
 	for _, a := range attrs {
 		switch strings.ToLower(a.Key) {
 		case "candidate":
-			v, ok := ScrubCandidate(p, a.Value)
+			v, ok := ScrubCandidateWith(p, o, a.Value)
 			if !ok {
 				continue
 			}

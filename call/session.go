@@ -933,7 +933,7 @@ func (s *Session) onOfferRequest(sig Signal) {
 }
 
 func (s *Session) sendDescription(kind SignalKind, sdpText string) {
-	scrubbed, err := ScrubSDP(s.cfg.Policy, sdpText)
+	scrubbed, err := ScrubSDPWith(s.cfg.Policy, s.cfg.ICE, sdpText)
 	if err != nil {
 		// Fail closed: an SDP we cannot scrub is not sent.
 		s.log.Error("scrub sdp failed", "kind", kind.String(), "err", err)
@@ -951,7 +951,7 @@ func (s *Session) sendDescription(kind SignalKind, sdpText string) {
 }
 
 func (s *Session) sendCandidate(c webrtc.ICECandidateInit) {
-	v, ok := ScrubCandidate(s.cfg.Policy, c.Candidate)
+	v, ok := ScrubCandidateWith(s.cfg.Policy, s.cfg.ICE, c.Candidate)
 	if !ok {
 		return
 	}

@@ -58,7 +58,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		turnListen    = fs.String("turn-listen", "", "enable the built-in STUN/TURN server on this UDP address (e.g. 0.0.0.0:3478)")
 		turnRelayIP   = fs.String("turn-relay-ip", "", "public IP advertised for TURN relays (required if --turn-listen host is unspecified)")
 		turnPorts     = fs.String("turn-relay-ports", "49152-65535", "TURN relay port range MIN-MAX")
-		turnPrivate   = fs.Bool("turn-allow-private", false, "let TURN relay to loopback/private/link-local peers (tests, LANs)")
+		turnPrivate   = fs.Bool("turn-allow-private", false, "let TURN relay to loopback, private, link-local and other non-global peers and to this host's own addresses (tests, LANs)")
+		turnTCP       = fs.Bool("turn-allow-tcp", false, "grant RFC 6062 TCP relay allocations (the relay then opens TCP connections for clients)")
+		turnUserQuota = fs.Int("turn-user-quota", DefaultTURNUserQuota, "maximum live TURN allocations per user (peer id)")
+		turnIPQuota   = fs.Int("turn-ip-quota", DefaultTURNIPQuota, "maximum live TURN allocations per client address (IPv6: per --ipv6-prefix)")
+		turnLifetime  = fs.Duration("turn-max-lifetime", DefaultTURNMaxLifetime, "longest TURN allocation lifetime granted; refreshes renew it")
+		roomsPerIP    = fs.Int("max-rooms-per-ip", DefaultMaxRoomsPerIP, "maximum rooms created by one client address that still exist (rooms held for a resume count)")
+		pendingPerIP  = fs.Int("max-pending-per-ip", DefaultMaxPendingPerIP, "maximum WebSocket handshakes in progress per client address")
+		v6Prefix      = fs.Int("ipv6-prefix", DefaultIPv6Prefix, "IPv6 prefix length per-client limits count against")
+		attemptsFree  = fs.Int("auth-free-attempts", DefaultAttemptsFree, "wrong passwords/tokens per address and per room before backoff starts")
+		attemptsWait  = fs.Duration("auth-backoff", DefaultAttemptsBackoff, "first wait after the free wrong attempts; doubles per further failure")
+		attemptsMax   = fs.Duration("auth-max-backoff", DefaultAttemptsMaxBackoff, "longest wait between wrong attempts")
+		publicHosts   = fs.String("public-host", "", "comma-separated host[:port] names browsers use to reach this server; their origins are allowed (default: loopback only)")
+		resumeTTL     = fs.Duration("resume-ttl", DefaultResumeTTL, "lifetime of a resume token (each resume issues a new one)")
 		tlsCert       = fs.String("tls-cert", "", "TLS certificate file (PEM); serve wss:// directly")
 		tlsKey        = fs.String("tls-key", "", "TLS key file (PEM)")
 		tlsSelfSigned = fs.Bool("tls-self-signed", false, "generate a self-signed certificate and print its SHA-256 fingerprint for client pinning")
@@ -97,6 +109,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WithAllowedOrigins(splitList(*origins)...),
 		WithTrustProxy(*trustProxy),
 		WithTURNCredentialTTL(*turnTTL),
+		WithMaxRoomsPerIP(*roomsPerIP),
+		WithMaxPendingPerIP(*pendingPerIP),
+		WithIPv6Prefix(*v6Prefix),
+		WithAttemptThrottle(*attemptsFree, *attemptsWait, *attemptsMax),
+		WithPublicHosts(splitList(*publicHosts)...),
+		WithResumeTTL(*resumeTTL),
 	}
 	if sec != nil {
 		opts = append(opts, WithSecret(sec))
@@ -105,7 +123,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts = append(opts, WithICEServers(ICEServer{URLs: u}))
 	}
 	if *turnListen != "" {
-		tc := TURNConfig{Listen: *turnListen, AllowPrivate: *turnPrivate, URLs: splitList(*turnURLs)}
+		tc := TURNConfig{Listen: *turnListen, AllowPrivate: *turnPrivate, URLs: splitList(*turnURLs),
+			AllowTCP: *turnTCP, MaxAllocationsPerUser: *turnUserQuota, MaxAllocationsPerIP: *turnIPQuota, MaxLifetime: *turnLifetime}
 		if *turnRelayIP != "" {
 			if tc.RelayIP = net.ParseIP(*turnRelayIP); tc.RelayIP == nil {
 				return configErr("--turn-relay-ip %q is not an IP", *turnRelayIP)

@@ -439,6 +439,18 @@ func (c *Client) readLoop(ws *websocket.Conn) error {
 			// The server closes after this one; remember why.
 			lastErr = &ProtocolError{Code: m.Code, Text: m.Text, Err: ErrRejected}
 		}
+		if m.Type == TypeRefresh {
+			// Resume tokens are single use and short-lived, TURN
+			// credentials too: the next rejoin and ICEServers use these.
+			c.mu.Lock()
+			if m.Resume != "" {
+				c.joined.Resume = m.Resume
+			}
+			if len(m.ICEServers) > 0 {
+				c.joined.ICEServers = m.ICEServers
+			}
+			c.mu.Unlock()
+		}
 		if !c.deliver(m) {
 			return ErrClosed
 		}

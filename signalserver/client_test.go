@@ -187,3 +187,24 @@ func relisten(t *testing.T, addr string) net.Listener {
 	})
 	return ln
 }
+
+// TestClientResumesWithRefreshedToken: the client keeps the resume token a
+// refresh brings, so it resumes its id after the token it joined with has
+// expired (resume tokens are short-lived and single use).
+func TestClientResumesWithRefreshedToken(t *testing.T) {
+	ts := startServer(t, WithSecret(testSecret), WithResumeTTL(4*time.Second))
+	addr := ts.addr
+	a := dialClient(t, ts.url, ClientOptions{Room: "fresh", Name: "Ann"})
+	id := a.PeerID()
+	joined := time.Now()
+	waitMsg(t, a, ofType(TypeRefresh))
+	time.Sleep(time.Until(joined.Add(4500 * time.Millisecond))) // the join's token has expired
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitMsg(t, a, ofType(TypeServerShutdown))
+	serveOn(t, relisten(t, addr), WithSecret(testSecret), WithResumeTTL(4*time.Second))
+	if j := waitMsg(t, a, ofType(TypeJoined)); j.PeerID != id || !j.Resumed {
+		t.Fatalf("rejoined as %s (resumed %v), want %s resumed with the refreshed token", j.PeerID, j.Resumed, id)
+	}
+}

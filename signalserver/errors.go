@@ -26,6 +26,9 @@ var (
 	ErrPinMismatch = errors.New("signalserver: certificate fingerprint mismatch")
 )
 
+// errNonCanonical: base64 that decodes but is not in canonical form.
+var errNonCanonical = errors.New("signalserver: non-canonical base64")
+
 // ProtocolError is an error carried by an `error` message, or found while
 // decoding one. Text is safe to show to a user as-is.
 type ProtocolError struct {

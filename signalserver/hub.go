@@ -15,6 +15,7 @@ const (
 	evLeave                            // a connection's read pump ended
 	evGrace                            // a resume grace period ended
 	evShutdown                         // server shutdown began
+	evRefresh                          // time to renew a member's credentials
 )
 
 type hubEvent struct {
@@ -35,12 +36,24 @@ type member struct {
 	c     *conn
 	gen   uint64 // invalidates stale grace timers
 	timer *time.Timer
+	// resume is the member's newest resume token; tokens lists every one
+	// issued to it that has not expired, all revoked on resume and bye.
+	resume string
+	tokens []issued
+	// refresh renews the resume token and TURN credentials of a connected
+	// member before they expire.
+	refresh *time.Timer
 }
 
 type room struct {
 	name    string
 	pw      *roomPassword
 	members []*member // join order
+	// creator is the address key of the client that created the room; the
+	// room counts against it until the room is gone (grace included).
+	creator string
+	// fails throttles wrong passwords against this room, per address.
+	fails roomFails
 }
 
 func (r *room) find(id string) *member {
@@ -63,6 +76,9 @@ type hub struct {
 	once   sync.Once
 
 	rooms        map[string]*room
+	roomsByAddr  map[string]int
+	revoked      *revocations
+	attempts     *attempts
 	shuttingDown bool
 }
 
@@ -75,6 +91,10 @@ func newHub(s *Server) *hub {
 		cancel: cancel,
 		exited: make(chan struct{}),
 		rooms:  make(map[string]*room),
+
+		roomsByAddr: make(map[string]int),
+		revoked:     newRevocations(),
+		attempts:    newAttempts(s.cfg.attemptsFree, s.cfg.attemptsBackoff, s.cfg.attemptsMax),
 	}
 }
 
@@ -98,6 +118,9 @@ func (h *hub) run(ctx context.Context) {
 			for _, m := range r.members {
 				if m.timer != nil {
 					m.timer.Stop()
+				}
+				if m.refresh != nil {
+					m.refresh.Stop()
 				}
 			}
 		}
@@ -131,6 +154,8 @@ func (h *hub) handle(ev hubEvent) {
 		h.leave(ev.c)
 	case evGrace:
 		h.graceEnded(ev.room, ev.peerID, ev.gen)
+	case evRefresh:
+		h.refresh(ev.c)
 	case evShutdown:
 		h.shutdown()
 	}
@@ -151,7 +176,8 @@ func (h *hub) join(c *conn, msg Message) {
 	if msg.Resume != "" {
 		// An unverifiable resume token (other secret, expired) is not an
 		// error: the peer simply joins under a new id.
-		if id, err := verifyResume(s.cfg.secret, msg.Resume, msg.Room, now); err == nil {
+		// A token rotated away or given up with bye is dead too.
+		if id, err := verifyResume(s.cfg.secret, msg.Resume, msg.Room, now); err == nil && !h.revoked.has(msg.Resume, now) {
 			resumeID = id
 		}
 	}
@@ -160,10 +186,18 @@ func (h *hub) join(c *conn, msg Message) {
 			c.fail(CodeTokenRequired, rejectText(CodeTokenRequired))
 			return
 		}
+		// Throttled before the token is looked at, so a waiting address
+		// learns nothing from its guess.
+		if !h.attempts.allowed(c.ip, now) {
+			c.fail(CodeTooManyAttempts, rejectText(CodeTooManyAttempts))
+			return
+		}
 		if err := VerifyToken(s.cfg.secret, msg.Token, msg.Room, now); err != nil {
 			code := CodeTokenInvalid
 			if errors.Is(err, ErrTokenExpired) {
 				code = CodeTokenExpired
+			} else {
+				h.attempts.failed(c.ip, now)
 			}
 			c.fail(code, rejectText(code))
 			return
@@ -175,9 +209,25 @@ func (h *hub) join(c *conn, msg Message) {
 			c.fail(CodeTooManyRooms, rejectText(CodeTooManyRooms))
 			return
 		}
-	} else if r.pw != nil && !r.pw.matches(msg.Password) {
-		c.fail(CodeWrongPassword, rejectText(CodeWrongPassword))
-		return
+		if h.roomsByAddr[c.ip] >= s.cfg.maxRoomsPerIP {
+			s.log.Info("room limit per address reached", "ip", c.ip)
+			c.fail(CodeTooManyRooms, rejectText(CodeTooManyRooms))
+			return
+		}
+	} else if r.pw != nil {
+		// The per-room throttle only holds back addresses that failed
+		// against this room, so guessing from some addresses does not lock
+		// the room's legitimate users out.
+		if !h.attempts.allowed(c.ip, now) || !r.fails.allowed(c.ip, now) {
+			c.fail(CodeTooManyAttempts, rejectText(CodeTooManyAttempts))
+			return
+		}
+		if !r.pw.matches(msg.Password) {
+			h.attempts.failed(c.ip, now)
+			r.fails.failed(c.ip, now, h.attempts)
+			c.fail(CodeWrongPassword, rejectText(CodeWrongPassword))
+			return
+		}
 	}
 	var m *member
 	resumed := false
@@ -203,7 +253,8 @@ func (h *hub) join(c *conn, msg Message) {
 			return
 		}
 		if r == nil {
-			r = &room{name: msg.Room}
+			r = &room{name: msg.Room, creator: c.ip}
+			h.roomsByAddr[c.ip]++
 			if msg.Password != "" {
 				pw, err := hashPassword(msg.Password)
 				if err != nil {
@@ -223,10 +274,20 @@ func (h *hub) join(c *conn, msg Message) {
 		resumed = resumeID != "" && id == resumeID
 		m = &member{id: id, name: msg.Name}
 		r.members = append(r.members, m)
+		if g := s.turnGuard; g != nil {
+			g.peerJoined(id)
+		}
 	}
 	m.c = c
 	c.room = r
 	c.peerID = m.id
+	if resumeID != "" {
+		// Single use: the token that brought the peer back is spent
+		// (revoked below with every other token the peer held).
+		m.tokens = append(m.tokens, issued{token: msg.Resume, exp: resumeExpiry(msg.Resume)})
+	}
+	h.issueResume(r, m, now, resumeID != "")
+	h.scheduleRefresh(m)
 
 	joined := Message{
 		Type:       TypeJoined,
@@ -234,7 +295,7 @@ func (h *hub) join(c *conn, msg Message) {
 		PeerID:     m.id,
 		Peers:      []Peer{},
 		ICEServers: s.iceServersFor(m.id),
-		Resume:     mintResume(s.cfg.secret, r.name, m.id, now.Add(s.cfg.resumeTTL)),
+		Resume:     m.resume,
 		Resumed:    resumed,
 	}
 	for _, o := range r.members {
@@ -293,13 +354,92 @@ func (h *hub) relay(c *conn, msg Message, start int64) {
 	}
 }
 
-// bye removes the sender from its room at once (no grace).
+type issued struct {
+	token string
+	exp   time.Time
+}
+
+// issueResume gives m a new resume token. With revoke, every token issued
+// before is revoked (a resume spent one of them; the rest are copies of a
+// session that moved on). A periodic refresh does not revoke: the client
+// may not have seen the refresh when it reconnects.
+func (h *hub) issueResume(r *room, m *member, now time.Time, revoke bool) {
+	// Tokens are revoked by value: each new one must differ from those
+	// before it, so its expiry (whole seconds) moves past theirs.
+	exp := now.Add(h.s.cfg.resumeTTL).Truncate(time.Second)
+	for _, t := range m.tokens {
+		if !exp.After(t.exp) {
+			exp = t.exp.Add(time.Second)
+		}
+	}
+	next := mintResume(h.s.cfg.secret, r.name, m.id, exp)
+	keep := m.tokens[:0]
+	for _, t := range m.tokens {
+		switch {
+		case t.token == next || now.After(t.exp):
+		case revoke:
+			h.revoked.add(t.token, now, t.exp.Sub(now))
+		default:
+			keep = append(keep, t)
+		}
+	}
+	m.tokens = append(keep, issued{token: next, exp: exp})
+	m.resume = next
+}
+
+// revokeAll kills every resume token m holds (bye).
+func (h *hub) revokeAll(m *member, now time.Time) {
+	for _, t := range m.tokens {
+		if now.Before(t.exp) {
+			h.revoked.add(t.token, now, t.exp.Sub(now))
+		}
+	}
+	m.tokens, m.resume = nil, ""
+}
+
+// refreshInterval is how often a connected member gets fresh credentials:
+// at half the shorter lifetime of its resume token and TURN credentials.
+func (s *Server) refreshInterval() time.Duration {
+	d := s.cfg.resumeTTL
+	if s.mintsTURN() && s.cfg.turnCredTTL < d {
+		d = s.cfg.turnCredTTL
+	}
+	return max(d/2, time.Second)
+}
+
+func (h *hub) scheduleRefresh(m *member) {
+	if m.refresh != nil {
+		m.refresh.Stop()
+	}
+	ev := hubEvent{kind: evRefresh, c: m.c}
+	m.refresh = time.AfterFunc(h.s.refreshInterval(), func() { h.post(ev) })
+}
+
+// refresh sends a still-connected member a new resume token and new TURN
+// credentials (the `refresh` message), then schedules the next one.
+func (h *hub) refresh(c *conn) {
+	r := c.room
+	if r == nil || c.closing.Load() {
+		return
+	}
+	m := r.find(c.peerID)
+	if m == nil || m.c != c {
+		return
+	}
+	h.issueResume(r, m, time.Now(), false)
+	h.scheduleRefresh(m)
+	h.sendTo(c, Message{Type: TypeRefresh, Resume: m.resume, ICEServers: h.s.iceServersFor(m.id)})
+}
+
+// bye removes the sender from its room at once (no grace) and revokes its
+// resume token: a peer that hung up cannot be brought back with it.
 func (h *hub) bye(c *conn) {
 	r := c.room
 	if r == nil {
 		return
 	}
 	if m := r.find(c.peerID); m != nil && m.c == c {
+		h.revokeAll(m, time.Now())
 		h.remove(r, m, "bye")
 	}
 	c.room = nil
@@ -324,6 +464,10 @@ func (h *hub) leave(c *conn) {
 	}
 	m.c = nil
 	m.gen++
+	if m.refresh != nil {
+		m.refresh.Stop()
+		m.refresh = nil
+	}
 	ev := hubEvent{kind: evGrace, room: r.name, peerID: m.id, gen: m.gen}
 	m.timer = time.AfterFunc(grace, func() { h.post(ev) })
 	h.s.log.Info("peer away, holding slot", "room", r.name, "peer", m.id, "grace", grace)
@@ -346,15 +490,25 @@ func (h *hub) remove(r *room, m *member, reason string) {
 		m.timer.Stop()
 		m.timer = nil
 	}
+	if m.refresh != nil {
+		m.refresh.Stop()
+		m.refresh = nil
+	}
 	for i, o := range r.members {
 		if o == m {
 			r.members = append(r.members[:i], r.members[i+1:]...)
 			break
 		}
 	}
+	if g := h.s.turnGuard; g != nil {
+		g.peerGone(m.id)
+	}
 	h.broadcast(r, nil, Message{Type: TypePeerLeft, PeerID: m.id, Reason: reason})
 	h.s.log.Info("peer left", "room", r.name, "peer", m.id, "reason", reason)
 	if len(r.members) == 0 {
+		if h.rooms[r.name] == r {
+			decr(h.roomsByAddr, r.creator)
+		}
 		delete(h.rooms, r.name)
 		h.s.metrics.rooms.Set(float64(len(h.rooms)))
 	}
@@ -417,6 +571,19 @@ func (s *Server) iceServersFor(peerID string) []ICEServer {
 		}
 	}
 	return out
+}
+
+// mintsTURN reports whether joins carry minted TURN credentials.
+func (s *Server) mintsTURN() bool {
+	if len(s.turnURLs) > 0 {
+		return true
+	}
+	for _, is := range s.cfg.iceServers {
+		if is.Username == "" && hasTURNURL(is.URLs) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTURNURL(urls []string) bool {

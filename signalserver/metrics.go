@@ -47,7 +47,8 @@ func newMetrics() *metrics {
 	}
 	for _, r := range []string{string(CodeRoomFull), string(CodeRateLimited), string(CodeMessageTooBig),
 		string(CodeWrongPassword), string(CodeTokenInvalid), string(CodeTokenExpired),
-		string(CodeOriginNotAllowed), string(CodeTooManyConnections), "slow-consumer"} {
+		string(CodeOriginNotAllowed), string(CodeTooManyConnections), string(CodeTooManyAttempts),
+		string(CodeTooManyRooms), "too-many-pending", "turn-quota", "slow-consumer"} {
 		m.rejects.WithLabelValues(r)
 	}
 	return m

@@ -21,11 +21,25 @@ const (
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultSendQueue         = 32
 	DefaultResumeGrace       = 30 * time.Second
-	DefaultResumeTTL         = 24 * time.Hour
-	DefaultTURNCredentialTTL = 12 * time.Hour
+	DefaultResumeTTL         = time.Hour
+	DefaultTURNCredentialTTL = 10 * time.Minute
 	DefaultShutdownTimeout   = 5 * time.Second
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultBufferSize        = 512
+	// DefaultMaxRoomsPerIP bounds rooms (held in resume grace included)
+	// one client address has created, so one address cannot fill the room
+	// table.
+	DefaultMaxRoomsPerIP = 16
+	// DefaultMaxPendingPerIP bounds HTTP requests to /ws from one address
+	// that have not finished their WebSocket upgrade.
+	DefaultMaxPendingPerIP = 16
+	// DefaultAttemptsFree is how many wrong passwords or tokens an address
+	// may send before the backoff starts.
+	DefaultAttemptsFree = 3
+	// DefaultAttemptsBackoff is the first wait after the free attempts; it
+	// doubles with each further failure up to DefaultAttemptsMaxBackoff.
+	DefaultAttemptsBackoff    = time.Second
+	DefaultAttemptsMaxBackoff = 5 * time.Minute
 )
 
 type config struct {
@@ -49,6 +63,14 @@ type config struct {
 
 	resumeGrace time.Duration
 	resumeTTL   time.Duration
+
+	maxRoomsPerIP   int
+	maxPendingPerIP int
+	ipv6Prefix      int
+	attemptsFree    int
+	attemptsBackoff time.Duration
+	attemptsMax     time.Duration
+	publicHosts     []string
 
 	allowedOrigins []string
 	trustProxy     bool
@@ -78,6 +100,12 @@ func defaultConfig() config {
 		bufferSize:        DefaultBufferSize,
 		resumeGrace:       DefaultResumeGrace,
 		resumeTTL:         DefaultResumeTTL,
+		maxRoomsPerIP:     DefaultMaxRoomsPerIP,
+		maxPendingPerIP:   DefaultMaxPendingPerIP,
+		ipv6Prefix:        DefaultIPv6Prefix,
+		attemptsFree:      DefaultAttemptsFree,
+		attemptsBackoff:   DefaultAttemptsBackoff,
+		attemptsMax:       DefaultAttemptsMaxBackoff,
 		turnCredTTL:       DefaultTURNCredentialTTL,
 		shutdownTimeout:   DefaultShutdownTimeout,
 		readHeaderTimeout: DefaultReadHeaderTimeout,
@@ -128,6 +156,57 @@ func WithMaxRooms(n int) Option { return positive(&n, "max rooms", func(c *confi
 // WithMaxConnsPerIP caps concurrent WebSocket connections from one IP.
 func WithMaxConnsPerIP(n int) Option {
 	return positive(&n, "connections per IP", func(c *config) { c.maxConnsPerIP = n })
+}
+
+// WithMaxRoomsPerIP caps the rooms one client address has created that
+// still exist, counting rooms kept for a resume.
+func WithMaxRoomsPerIP(n int) Option {
+	return positive(&n, "rooms per IP", func(c *config) { c.maxRoomsPerIP = n })
+}
+
+// WithMaxPendingPerIP caps WebSocket handshakes in progress per client
+// address (requests to /ws not yet upgraded).
+func WithMaxPendingPerIP(n int) Option {
+	return positive(&n, "pending handshakes per IP", func(c *config) { c.maxPendingPerIP = n })
+}
+
+// WithIPv6Prefix sets the IPv6 prefix length per-client limits count
+// against (default 64; 128 counts single addresses).
+func WithIPv6Prefix(bits int) Option {
+	return func(c *config) error {
+		if bits < 16 || bits > 128 {
+			return configErr("IPv6 prefix must be 16-128 bits")
+		}
+		c.ipv6Prefix = bits
+		return nil
+	}
+}
+
+// WithAttemptThrottle sets the wrong password/token throttle: free
+// failures per address (and per room) before the backoff, the first wait,
+// and the longest wait (the wait doubles with every further failure).
+func WithAttemptThrottle(free int, first, longest time.Duration) Option {
+	return func(c *config) error {
+		if free < 0 || first <= 0 || longest < first {
+			return configErr("attempt throttle needs free >= 0 and 0 < first <= longest")
+		}
+		c.attemptsFree, c.attemptsBackoff, c.attemptsMax = free, first, longest
+		return nil
+	}
+}
+
+// WithPublicHosts sets the host names (host or host:port) browsers reach
+// this server under. A browser Origin whose host is one of them is allowed;
+// without them only loopback origins and WithAllowedOrigins are.
+func WithPublicHosts(hosts ...string) Option {
+	return func(c *config) error {
+		for _, h := range hosts {
+			if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+				c.publicHosts = append(c.publicHosts, h)
+			}
+		}
+		return nil
+	}
 }
 
 // WithMaxMessageSize caps one message in bytes (default 64 KiB).
@@ -255,6 +334,20 @@ type TURNConfig struct {
 	URLs []string
 	// Realm (default "peercall").
 	Realm string
+	// MaxAllocationsPerUser caps live relay allocations per TURN user
+	// (one peer id); more get 486 Allocation Quota Reached. Default
+	// DefaultTURNUserQuota.
+	MaxAllocationsPerUser int
+	// MaxAllocationsPerIP caps live relay allocations per client address
+	// (IPv6: per prefix, see WithIPv6Prefix). Default DefaultTURNIPQuota.
+	MaxAllocationsPerIP int
+	// MaxLifetime caps the lifetime a client may ask for; refreshes renew
+	// it. Default DefaultTURNMaxLifetime.
+	MaxLifetime time.Duration
+	// AllowTCP grants RFC 6062 TCP relay allocations. Off by default: the
+	// relay would open outbound TCP connections for anyone holding
+	// credentials (a port scanner from the server's address).
+	AllowTCP bool
 	// STUNOnly answers STUN binding requests and refuses every relay
 	// allocation; joins get the stun: URL without credentials. An app that
 	// hosts a call in-process uses it so srflx-only policies (no-host) work

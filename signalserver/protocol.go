@@ -27,12 +27,13 @@ const (
 	TypeError          Type = "error"           // server → client
 	TypeKeepalive      Type = "keepalive"       // client → server (never relayed)
 	TypeServerShutdown Type = "server-shutdown" // server → client
+	TypeRefresh        Type = "refresh"         // server → client
 )
 
 var knownTypes = map[Type]bool{
 	TypeJoin: true, TypeJoined: true, TypePeerJoined: true, TypePeerLeft: true,
 	TypeOffer: true, TypeAnswer: true, TypeCandidate: true, TypeBye: true,
-	TypeError: true, TypeKeepalive: true, TypeServerShutdown: true,
+	TypeError: true, TypeKeepalive: true, TypeServerShutdown: true, TypeRefresh: true,
 }
 
 // fromClient reports whether a client may send t to the server.
@@ -77,6 +78,7 @@ const (
 	CodeMessageTooBig      ErrorCode = "message-too-big"      // frame above the size limit (close 1009)
 	CodeRateLimited        ErrorCode = "rate-limited"         // message flood (close 1008)
 	CodeSessionReplaced    ErrorCode = "session-replaced"     // same peer resumed elsewhere (close 1008)
+	CodeTooManyAttempts    ErrorCode = "too-many-attempts"    // wrong passwords/tokens throttled (close 1013)
 	CodeShuttingDown       ErrorCode = "shutting-down"        // join during shutdown (close 1001)
 	CodeInternal           ErrorCode = "internal"             // server bug (close 1011)
 )
@@ -95,7 +97,7 @@ const (
 // when the connection stays open.
 func closeCodeFor(c ErrorCode) int {
 	switch c {
-	case CodeRoomFull, CodeTooManyRooms, CodeTooManyConnections:
+	case CodeRoomFull, CodeTooManyRooms, CodeTooManyConnections, CodeTooManyAttempts:
 		return CloseTryAgainLater
 	case CodeWrongPassword, CodeTokenRequired, CodeTokenInvalid, CodeTokenExpired,
 		CodeOriginNotAllowed, CodeRateLimited, CodeSessionReplaced, CodeUnsupportedVersion:
@@ -230,8 +232,8 @@ func (m *Message) Validate() error {
 	if len(m.Text) > maxTextLen || !utf8.ValidString(m.Text) {
 		return invalid(CodeBadMessage, "message text too long or not UTF-8")
 	}
-	if len(m.Reason) > maxReasonLen || !utf8.ValidString(m.Reason) {
-		return invalid(CodeBadMessage, "reason too long or not UTF-8")
+	if len(m.Reason) > maxReasonLen || !validReason(m.Reason) {
+		return invalid(CodeBadMessage, "reason is at most 64 bytes of printable UTF-8")
 	}
 	if len(m.Peers) > maxPeersListed {
 		return invalid(CodeBadMessage, "too many peers")
@@ -261,6 +263,10 @@ func (m *Message) Validate() error {
 	case TypeJoined:
 		if m.PeerID == "" {
 			return invalid(CodeBadMessage, "joined needs peer_id")
+		}
+	case TypeRefresh:
+		if m.Resume == "" {
+			return invalid(CodeBadMessage, "refresh needs resume")
 		}
 	case TypePeerJoined, TypePeerLeft:
 		if m.PeerID == "" {
@@ -304,8 +310,41 @@ func validRoom(s string) bool {
 	return true
 }
 
+// validName: 1-64 printable runes, at least one of them visible. Peers
+// show names as they are, so a name of spaces or fillers would impersonate
+// "nobody".
 func validName(s string) bool {
 	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNameRunes {
+		return false
+	}
+	visible := false
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+		visible = visible || isVisible(r)
+	}
+	return visible
+}
+
+// isVisible reports whether r draws something: not a space, not a
+// combining mark on its own, not one of the letters and symbols that
+// render blank.
+func isVisible(r rune) bool {
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0', // Hangul fillers
+		'\u2800',                               // braille blank
+		'\u180E', '\u034F', '\u17B4', '\u17B5': // invisible separators and marks
+		return false
+	}
+	return !unicode.IsSpace(r) && !unicode.Is(unicode.Mn, r) && !unicode.Is(unicode.Me, r) &&
+		!unicode.Is(unicode.Variation_Selector, r)
+}
+
+// validReason: a reason is shown to the other user, so no control or
+// format characters (line breaks, bidi overrides, zero-width joiners).
+func validReason(s string) bool {
+	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {

@@ -377,25 +377,32 @@ func TestServerOnlyTypesGetUnexpectedType(t *testing.T) {
 	rawJoin(t, ws, Message{Room: "still-open"})
 }
 
-// TestProtocolDocOrigin checks the Origin rule as documented: host and
-// port as written against Host, scheme ignored, the allow-list exact.
+// TestProtocolDocOrigin checks the Origin rule as documented: public host
+// names as configured, the request's Host only when it is an address or
+// localhost (a DNS-rebinding page sends its own name in both headers),
+// scheme ignored, ports as written, the allow-list exact.
 func TestProtocolDocOrigin(t *testing.T) {
-	ts := startServer(t, WithAllowedOrigins("https://App.Example/", "http://127.0.0.1:1"))
+	ts := startServer(t, WithAllowedOrigins("https://App.Example/", "http://127.0.0.1:1"),
+		WithPublicHosts("Peercall.Example", "peercall.example:8443"))
 	_, port, _ := strings.Cut(ts.addr, ":")
 	tests := []struct {
 		name, origin, host string
 		ok                 bool
 	}{
 		{"no origin (desktop)", "", "", true},
-		{"own host and port", "http://" + ts.addr, "", true},
+		{"own address and port", "http://" + ts.addr, "", true},
 		{"scheme not compared", "https://" + ts.addr, "", true},
 		{"case-insensitive", "HTTP://" + strings.ToUpper(ts.addr), "", true},
 		{"other port", "http://127.0.0.1:1" + port, "", false},
 		{"other name for the same address", "http://localhost:" + port, "", false},
+		{"localhost as Host", "http://localhost:" + port, "localhost:" + port, true},
 		{"host without port", "http://127.0.0.1", "", false},
-		{"Host header decides", "http://peercall.example:" + port, "peercall.example:" + port, true},
+		{"DNS rebinding: a name in Host is not trusted", "http://evil.example:" + port, "evil.example:" + port, false},
+		{"public host", "https://peercall.example", "", true},
+		{"public host, any Host header", "https://peercall.example", "elsewhere.example", true},
+		{"public host with its port", "https://peercall.example:8443", "", true},
+		{"public host, another port", "https://peercall.example:9443", "peercall.example:9443", false},
 		{"default port written out", "https://peercall.example:443", "peercall.example", false},
-		{"default port omitted on both", "https://peercall.example", "peercall.example", true},
 		{"listed, case and slash normalized", "https://app.example", "", true},
 		{"listed origin needs its exact port", "https://app.example:8443", "", false},
 		{"listed by exact origin", "http://127.0.0.1:1", "", true},

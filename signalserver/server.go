@@ -32,9 +32,12 @@ type Server struct {
 	upgrader websocket.Upgrader
 	handler  http.Handler
 	turn     *turn.Server
-	turnURLs []string
-	turnAddr net.Addr
-	epoch    time.Time // base of the monotonic relay timestamps
+	// turnGuard is the built-in TURN server's quota and membership state;
+	// nil without it.
+	turnGuard *turnGuard
+	turnURLs  []string
+	turnAddr  net.Addr
+	epoch     time.Time // base of the monotonic relay timestamps
 
 	addr atomic.Pointer[net.Addr]
 
@@ -42,7 +45,11 @@ type Server struct {
 	closing bool
 	conns   map[*conn]struct{}
 	perIP   map[string]int
-	wg      sync.WaitGroup // hijacked connections
+	// pending counts, per address, TCP connections that have not yet sent
+	// a complete request (Serve only).
+	pending      map[string]int
+	pendingConns map[net.Conn]struct{}
+	wg           sync.WaitGroup // hijacked connections
 
 	served       atomic.Bool
 	shutdownOnce sync.Once
@@ -71,7 +78,10 @@ func New(opts ...Option) (*Server, error) {
 		metrics: newMetrics(),
 		conns:   make(map[*conn]struct{}),
 		perIP:   make(map[string]int),
-		epoch:   time.Now(),
+		pending: make(map[string]int),
+
+		pendingConns: make(map[net.Conn]struct{}),
+		epoch:        time.Now(),
 	}
 	s.upgrader = websocket.Upgrader{
 		// 0: gorilla adopts the hijacked reader, which ownReader supplies.
@@ -141,6 +151,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.cfg.pongWait,
 		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if !s.cfg.trustProxy {
+		// Behind a proxy every connection comes from the proxy; it bounds
+		// its own clients.
+		hs.ConnState = s.connState
 	}
 	// Hijacked WebSocket conns are invisible to http.Server.Shutdown; this
 	// hook tells them to leave, and Shutdown below waits for them.
@@ -230,7 +245,8 @@ func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ip := s.clientIP(r)
+	// IPv6 clients count per prefix: one subscriber holds a whole /64.
+	ip := addrKey(s.clientIP(r), s.cfg.ipv6Prefix)
 	// The address's slot is taken before the handshake completes: taken
 	// after it, a burst of handshakes from one address all passed the check
 	// before any was counted (and a client could see its 101 before the
@@ -296,6 +312,37 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	go c.readPump(true)
 }
 
+// connState bounds connections per address that are open but have not
+// delivered a request yet: ReadHeaderTimeout bounds how long each may
+// dawdle, this bounds how many one address may hold meanwhile.
+func (s *Server) connState(nc net.Conn, st http.ConnState) {
+	if st != http.StateNew && st != http.StateActive && st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return
+	}
+	key := addrKey(host, s.cfg.ipv6Prefix)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st != http.StateNew {
+		// Only a connection still counted as new leaves the count.
+		if _, ok := s.pendingConns[nc]; ok {
+			delete(s.pendingConns, nc)
+			decr(s.pending, key)
+		}
+		return
+	}
+	if s.pending[key] >= s.cfg.maxPendingPerIP {
+		s.metrics.reject("too-many-pending")
+		_ = nc.Close()
+		return
+	}
+	s.pending[key]++
+	s.pendingConns[nc] = struct{}{}
+}
+
 // rejectNow answers a connection that is not tracked by the server.
 func rejectNow(ws *websocket.Conn, code ErrorCode, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
@@ -339,24 +386,39 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
-// originAllowed: no Origin means a desktop client; otherwise the origin
-// must be the host the request was sent to (the server's own browser page,
-// which therefore works without configuration) or be listed.
+// originAllowed: no Origin means a desktop client. A browser's Origin is
+// allowed when its host[:port] is one of the configured public hosts, when
+// it is listed, or when it equals the request's Host and that host is an
+// IP address or "localhost". The request's Host alone is not trusted: a
+// DNS-rebinding page sends its own name in both headers, but it cannot
+// have an IP literal as its origin unless it is served from this server,
+// which is how same-host pages without configuration (the app hosting the
+// server, reached by address) keep working.
 func (s *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
 	o := strings.ToLower(strings.TrimRight(origin, "/"))
-	if u, err := url.Parse(o); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
 	for _, a := range s.cfg.allowedOrigins {
 		if a == "*" || a == o {
 			return true
 		}
 	}
-	return false
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	for _, h := range s.cfg.publicHosts {
+		if u.Host == h {
+			return true
+		}
+	}
+	if !strings.EqualFold(u.Host, r.Host) {
+		return false
+	}
+	host := u.Hostname()
+	return host == "localhost" || net.ParseIP(host) != nil
 }
 
 // slogWriter routes http.Server's internal log lines into slog.
@@ -377,6 +439,8 @@ func rejectText(code ErrorCode) string {
 		return "Too many connections from your address. Try again later."
 	case CodeWrongPassword:
 		return "Wrong room password."
+	case CodeTooManyAttempts:
+		return "Too many wrong passwords or tokens from your address. Wait a moment and try again."
 	case CodeTokenRequired:
 		return "This server requires an invitation token."
 	case CodeTokenInvalid:

@@ -108,6 +108,8 @@ func TestRejections(t *testing.T) {
 		WithMaxMessageSize(1024),
 		WithRateLimit(5, 20),
 		WithAllowedOrigins("https://app.example"),
+		// Every case below comes from one address; the throttle has its own tests.
+		WithAttemptThrottle(100, time.Second, time.Second),
 	)
 	ctrlA := rawDial(t, ts.url, nil)
 	rawJoin(t, ctrlA, Message{Room: "control"})

@@ -24,6 +24,20 @@ const (
 
 var b64 = base64.RawURLEncoding
 
+// decodeB64 accepts only the canonical unpadded base64url form: Go's
+// decoder skips CR and LF and ignores non-zero trailing bits, so several
+// strings would otherwise decode to one token.
+func decodeB64(s string) ([]byte, error) {
+	b, err := b64.Strict().DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if b64.EncodeToString(b) != s {
+		return nil, errNonCanonical
+	}
+	return b, nil
+}
+
 // MintToken returns a join token for room, valid for ttl, signed with secret
 // (HMAC-SHA256). Format: pcj1.<base64url(room)>.<unix expiry>.<base64url(mac)>.
 func MintToken(secret []byte, room string, ttl time.Duration) (string, error) {
@@ -48,11 +62,11 @@ func VerifyToken(secret []byte, token, room string, now time.Time) error {
 	if len(parts) != 4 || parts[0] != joinTokenPrefix {
 		return fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
-	roomRaw, err := b64.DecodeString(parts[1])
+	roomRaw, err := decodeB64(parts[1])
 	if err != nil {
 		return fmt.Errorf("%w: malformed room", ErrInvalidToken)
 	}
-	mac, err := b64.DecodeString(parts[3])
+	mac, err := decodeB64(parts[3])
 	if err != nil {
 		return fmt.Errorf("%w: malformed mac", ErrInvalidToken)
 	}
@@ -88,8 +102,8 @@ func verifyResume(secret []byte, token, room string, now time.Time) (string, err
 	if len(parts) != 5 || parts[0] != resumeTokenPrefix {
 		return "", fmt.Errorf("%w: malformed resume token", ErrInvalidToken)
 	}
-	roomRaw, err1 := b64.DecodeString(parts[1])
-	mac, err2 := b64.DecodeString(parts[4])
+	roomRaw, err1 := decodeB64(parts[1])
+	mac, err2 := decodeB64(parts[4])
 	if err1 != nil || err2 != nil || !validID(parts[2]) || parts[2] == "" {
 		return "", fmt.Errorf("%w: malformed resume token", ErrInvalidToken)
 	}
@@ -107,6 +121,19 @@ func verifyResume(secret []byte, token, room string, now time.Time) (string, err
 		return "", ErrTokenExpired
 	}
 	return parts[2], nil
+}
+
+// resumeExpiry is the expiry written in a verified resume token.
+func resumeExpiry(token string) time.Time {
+	parts := strings.Split(token, ".")
+	if len(parts) != 5 {
+		return time.Time{}
+	}
+	exp, err := strconv.ParseInt(parts[3], 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(exp, 0)
 }
 
 func tokenMAC(secret []byte, label string, fields ...string) []byte {
@@ -173,4 +200,47 @@ func randomID(n int) string {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
 	return hex.EncodeToString(b)
+}
+
+// maxRevoked bounds the revoked resume token table. Past it, expired
+// entries are swept; if it is still full the oldest entries go (their
+// tokens then work again until they expire, which only helps whoever held
+// them).
+const maxRevoked = 100000
+
+// revocations holds resume tokens that were rotated away or given up with
+// bye, until they would have expired anyway. Owned by the hub goroutine.
+type revocations struct {
+	until map[string]time.Time
+	order []string // insertion order, for eviction when full
+}
+
+func newRevocations() *revocations { return &revocations{until: make(map[string]time.Time)} }
+
+func (r *revocations) add(token string, now time.Time, ttl time.Duration) {
+	if _, ok := r.until[token]; ok {
+		return
+	}
+	if len(r.until) >= maxRevoked {
+		keep := r.order[:0]
+		for _, t := range r.order {
+			if now.After(r.until[t]) {
+				delete(r.until, t)
+			} else {
+				keep = append(keep, t)
+			}
+		}
+		r.order = keep
+		for len(r.until) >= maxRevoked {
+			delete(r.until, r.order[0])
+			r.order = r.order[1:]
+		}
+	}
+	r.until[token] = now.Add(ttl)
+	r.order = append(r.order, token)
+}
+
+func (r *revocations) has(token string, now time.Time) bool {
+	u, ok := r.until[token]
+	return ok && !now.After(u)
 }

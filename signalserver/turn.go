@@ -47,25 +47,38 @@ func (s *Server) startTURN() error {
 	}
 	lf := slogLoggerFactory{l: s.log}
 	allowPrivate := t.AllowPrivate
-	authHandler := turn.LongTermTURNRESTAuthHandler(string(s.cfg.secret), lf.NewLogger("turn-auth"))
+	v6Prefix := s.cfg.ipv6Prefix
+	g := newTURNGuard(s.cfg.secret, t, func(a net.Addr) string {
+		if ua, ok := a.(*net.UDPAddr); ok {
+			return addrKey(ua.IP.String(), v6Prefix)
+		}
+		return a.String()
+	})
+	g.onQuota = func() { s.metrics.reject("turn-quota") }
+	s.turnGuard = g
+	own := newOwnAddrs(relayIP, net.ParseIP(host))
+	authHandler := g.auth
 	if t.STUNOnly {
 		// Binding requests need no authentication; every allocation fails it.
 		authHandler = func(*turn.RequestAttributes) (string, []byte, bool) { return "", nil, false }
 	}
 	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         realm,
-		LoggerFactory: lf,
-		AuthHandler:   authHandler,
+		Realm:              realm,
+		LoggerFactory:      lf,
+		AuthHandler:        authHandler,
+		QuotaHandler:       g.quota,
+		EventHandler:       g.events(),
+		AllocationLifetime: g.maxLifetime,
 		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
+			PacketConn: &turnGate{PacketConn: pc, g: g},
+			RelayAddressGenerator: guardedRelays{g: g, RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
 				RelayAddress: relayIP,
 				Address:      relayBind,
 				MinPort:      minPort,
 				MaxPort:      maxPort,
-			},
+			}},
 			PermissionHandler: func(_ net.Addr, peerIP net.IP) bool {
-				return allowPrivate || relayablePeer(peerIP)
+				return allowPrivate || relayablePeer(peerIP) && !own.contains(peerIP)
 			},
 		}},
 	})
@@ -94,17 +107,9 @@ func (s *Server) startTURN() error {
 		s.turnURLs = urls
 	}
 	s.log.Info("built-in TURN listening", "addr", pc.LocalAddr().String(), "relay_ip", relayIP.String(),
-		"ports", fmt.Sprintf("%d-%d", minPort, maxPort), "allow_private", allowPrivate)
+		"ports", fmt.Sprintf("%d-%d", minPort, maxPort), "allow_private", allowPrivate, "allow_tcp", t.AllowTCP,
+		"user_quota", g.userQuota, "ip_quota", g.ipQuota, "max_lifetime", g.maxLifetime)
 	return nil
-}
-
-// relayablePeer refuses peers a public relay must not reach: loopback,
-// private, link-local, unspecified and multicast addresses (the relay
-// would otherwise be a door into the server's own network).
-func relayablePeer(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
-		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() ||
-		ip.IsUnspecified())
 }
 
 // slogLoggerFactory routes pion logs into slog.

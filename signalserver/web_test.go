@@ -278,6 +278,9 @@ func TestWebOrigin(t *testing.T) {
 				}
 				_ = ws.Close()
 			}
+			// DNS rebinding: the attacker's name in Origin and Host alike.
+			ws := rawDial(t, ts.url, http.Header{"Origin": {"http://evil.example:8084"}, "Host": {"evil.example:8084"}})
+			expectError(t, ws, CodeOriginNotAllowed, ClosePolicy)
 		})
 	}
 }

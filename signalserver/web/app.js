@@ -633,6 +633,19 @@
 
     // peerResumed: the peer came back on the signaling server under its old
     // id; its ICE path may be gone, so renegotiate with a restart.
+    // updateIceServers takes renewed TURN credentials (signaling `refresh`);
+    // the next ICE restart allocates with them.
+    updateIceServers(servers) {
+      this.iceServers = this.relayOnly ? servers.filter(isTurnServer) : servers;
+      if (this.pc) {
+        try {
+          this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this.iceServers });
+        } catch (e) {
+          // A configuration the browser refuses keeps the old servers.
+        }
+      }
+    }
+
     peerResumed() {
       this.enqueue(() => (this.polite ? this.requestOffer(true, false) : this.negotiate(true, false, true)));
     }
@@ -1019,6 +1032,14 @@
       case 'server-shutdown':
         view.reason = 'the server is restarting';
         render();
+        break;
+      case 'refresh':
+        // Renewed resume token and TURN credentials (docs/protocol.md).
+        if (m.resume) resumeToken = m.resume;
+        if (Array.isArray(m.ice_servers)) {
+          iceServers = m.ice_servers;
+          if (session && !session.terminal()) session.updateIceServers(iceServers);
+        }
         break;
       default:
         break;
