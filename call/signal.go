@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -175,12 +177,37 @@ func DecodePayload(kind SignalKind, from, to string, data []byte) (Signal, error
 			Candidate: p.Candidate, SDPMid: p.SDPMid, SDPMLineIndex: p.SDPMLineIndex, UsernameFragment: p.UsernameFrag,
 		}
 	case SignalBye, SignalPeerLeft:
-		s.Reason = p.Reason
+		s.Reason = displayReason(p.Reason)
 	default:
 		return Signal{}, fmt.Errorf("%w: kind %s", ErrBadSignal, kind)
 	}
 
 	return s, nil
+}
+
+// maxReasonRunes bounds a bye reason the peer sends: it is shown to the
+// user, so it is cut to one short line of printable text.
+const maxReasonRunes = 120
+
+// displayReason keeps the printable characters of a peer's bye reason (no
+// control or format characters: no line breaks, no bidi overrides) and
+// cuts it to maxReasonRunes.
+func displayReason(r string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range strings.ToValidUTF8(r, "") {
+		if n == maxReasonRunes {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			continue
+		}
+		b.WriteRune(c)
+		n++
+	}
+
+	return strings.TrimSpace(b.String())
 }
 
 func endOfCandidates(data []byte) bool {

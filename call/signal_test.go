@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
@@ -98,4 +99,25 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("not stable: %+v vs %+v (%v)", s, s2, err)
 		}
 	})
+}
+
+// TestByeReasonShown: a peer's bye reason reaches the user as one short
+// line of printable text, whatever the peer put in it.
+func TestByeReasonShown(t *testing.T) {
+	long := strings.Repeat("ab", 200)
+	tests := []struct{ in, want string }{
+		{`{"reason":"hung up"}`, "hung up"},
+		{`{"reason":"line\nbreak\u0000and\u202ebidi"}`, "linebreakandbidi"},
+		{`{"reason":"` + long + `"}`, long[:maxReasonRunes] + "…"},
+		{`{"reason":" \t "}`, ""},
+	}
+	for _, tt := range tests {
+		s, err := DecodePayload(SignalBye, "b", "a", []byte(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		if s.Reason != tt.want {
+			t.Errorf("%s: reason %q, want %q", tt.in, s.Reason, tt.want)
+		}
+	}
 }
