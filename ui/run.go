@@ -63,7 +63,30 @@ func Run(o app.GUIOptions) int {
 			log.Debug("sound not played", "err", err)
 		}
 	}})
-	w.SetOnClosed(ctl.Close)
+	// Fyne 2.8.1 can hang in Run after its main loop stopped: the loop
+	// queues the app's stop hook, then drains and closes its function queue,
+	// and a hook that reaches the queue between the two is never run nor
+	// released. The window is gone and the call hung up by then, so once a
+	// quit is under way, a Run that has not returned in runExitGrace ends
+	// the process the normal way (finish below) instead of leaving it behind.
+	runReturned := make(chan struct{})
+	var finishOnce sync.Once
+	var code int
+	var finish func() int
+	watchQuit := sync.OnceFunc(func() {
+		go func() {
+			select {
+			case <-runReturned:
+			case <-time.After(runExitGrace):
+				log.Warn("window system did not return after quit; exiting")
+				os.Exit(finish())
+			}
+		}()
+	})
+	w.SetOnClosed(func() {
+		ctl.Close()
+		watchQuit()
+	})
 
 	// The CPU report covers the connected call only: from the first
 	// connected snapshot (and after the screenshot, whose software paint
@@ -96,6 +119,17 @@ func Run(o app.GUIOptions) int {
 			}
 		}
 	}()
+	var u1, s1 time.Duration
+	var end time.Time
+	var f1, l1 int64
+	// stopClock ends the measured span: at the quit, not when Run returns.
+	stopClock := sync.OnceFunc(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		u1, s1 = cpuTimes()
+		end = time.Now()
+		f1, l1 = u.call.remote.frames.Load(), u.call.local.frames.Load()
+	})
 	a.Lifecycle().SetOnStarted(func() {
 		if o.AutoJoin {
 			go autoJoin(ctl, o, log)
@@ -109,27 +143,41 @@ func Run(o app.GUIOptions) int {
 			})
 		}
 		if o.QuitAfter > 0 {
-			time.AfterFunc(o.QuitAfter, func() { fyne.Do(a.Quit) })
+			time.AfterFunc(o.QuitAfter, func() {
+				stopClock()
+				watchQuit()
+				fyne.Do(a.Quit)
+			})
 		}
 	})
-	w.ShowAndRun()
-	u1, s1 := cpuTimes()
-	end := time.Now()
-	f1, l1 := u.call.remote.frames.Load(), u.call.local.frames.Load()
-	close(stopWatch)
-	ctl.Close()
-	mu.Lock()
-	defer mu.Unlock()
-	if o.CPUReport && !start.IsZero() {
-		wall := end.Sub(start).Seconds()
-		busy := (u1 - u0 + s1 - s0).Seconds()
-		fmt.Printf("cpu: connected %.1fs: user %.2fs sys %.2fs = %.1f%% of one core; shown %.1f remote fps, %.1f self-view fps\n",
-			wall, (u1 - u0).Seconds(), (s1 - s0).Seconds(), 100*busy/wall, float64(f1-f0)/wall, float64(l1-l0)/wall)
-	} else if o.CPUReport {
-		fmt.Println("cpu: the call never connected")
+	// report ends the run: the CPU line, and the controller closed.
+	report := func() int {
+		stopClock()
+		close(stopWatch)
+		ctl.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if o.CPUReport && !start.IsZero() {
+			wall := end.Sub(start).Seconds()
+			busy := (u1 - u0 + s1 - s0).Seconds()
+			fmt.Printf("cpu: connected %.1fs: user %.2fs sys %.2fs = %.1f%% of one core; shown %.1f remote fps, %.1f self-view fps\n",
+				wall, (u1 - u0).Seconds(), (s1 - s0).Seconds(), 100*busy/wall, float64(f1-f0)/wall, float64(l1-l0)/wall)
+		} else if o.CPUReport {
+			fmt.Println("cpu: the call never connected")
+		}
+		return app.ExitOK
 	}
-	return app.ExitOK
+	finish = func() int {
+		finishOnce.Do(func() { code = report() })
+		return code
+	}
+	w.ShowAndRun()
+	close(runReturned)
+	return finish()
 }
+
+// runExitGrace is how long Run may take to return once the window closed.
+const runExitGrace = 5 * time.Second
 
 // tuneSoftwareGL keeps Mesa's software rasterizer (llvmpipe, what machines
 // without a GPU driver and Xvfb use) on the painting thread on small
