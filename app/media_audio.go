@@ -184,11 +184,8 @@ type recAudioPkt struct {
 func (r *recording) audioPacket(seq uint16, ts uint32, payload []byte, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if !r.openLocked(now) {
 		return
-	}
-	if r.origin.IsZero() {
-		r.origin = now
 	}
 	a := &r.audio
 	if !a.started {

@@ -282,6 +282,18 @@ func (r *recording) arrived(now time.Time) {
 	r.mu.Unlock()
 }
 
+// openLocked reports whether the recording still takes data; the first
+// packet or frame of either kind fixes the time origin.
+func (r *recording) openLocked(now time.Time) bool {
+	if r.closed {
+		return false
+	}
+	if r.origin.IsZero() {
+		r.origin = now
+	}
+	return true
+}
+
 // ticks converts the time since the origin to units of a clock of rate Hz.
 func (r *recording) ticks(now time.Time, rate int64) int64 {
 	d := max(now.Sub(r.origin), 0)
@@ -292,11 +304,8 @@ func (r *recording) ticks(now time.Time, rate int64) int64 {
 func (r *recording) videoFrame(f codec.Frame, w, h int, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if !r.openLocked(now) {
 		return
-	}
-	if r.origin.IsZero() {
-		r.origin = now
 	}
 	if !r.vStarted {
 		if !f.KeyFrame {

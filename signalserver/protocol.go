@@ -173,6 +173,18 @@ const (
 // DecodeMessage parses and validates one message. The returned error is a
 // *ProtocolError whose Code is what the server answers with.
 func DecodeMessage(data []byte) (Message, error) {
+	m, err := parseMessage(data)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// parseMessage reads one JSON object into a Message without validating it.
+func parseMessage(data []byte) (Message, error) {
 	var m Message
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
@@ -180,9 +192,6 @@ func DecodeMessage(data []byte) (Message, error) {
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return Message{}, invalid(CodeBadJSON, "message is not valid JSON for the protocol")
-	}
-	if err := m.Validate(); err != nil {
-		return Message{}, err
 	}
 	return m, nil
 }
@@ -191,13 +200,9 @@ func DecodeMessage(data []byte) (Message, error) {
 // server-only type is answered with unexpected-type before its fields are
 // validated, so the code does not depend on which fields happen to be set.
 func decodeClientMessage(data []byte) (Message, error) {
-	var m Message
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' {
-		return Message{}, invalid(CodeBadJSON, "message must be a JSON object")
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return Message{}, invalid(CodeBadJSON, "message is not valid JSON for the protocol")
+	m, err := parseMessage(data)
+	if err != nil {
+		return Message{}, err
 	}
 	if knownTypes[m.Type] && !m.Type.fromClient() {
 		return Message{}, &ProtocolError{Code: CodeUnexpectedType, Text: rejectText(CodeUnexpectedType), Err: ErrInvalidMessage}
