@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/mediadevices/pkg/driver"
@@ -398,6 +399,14 @@ type Microphone struct {
 	pending  []float64  // converted samples not yet returned
 	frameLen int
 }
+
+// Overruns counts the times this process read a microphone too late and
+// the oldest captured audio was dropped (a stalled reader). The count is
+// the process's, over every microphone opened: callers compare two reads.
+func (m *Microphone) Overruns() int { return int(micOverruns.Load()) }
+
+// micOverruns is that count; the microphone driver adds to it.
+var micOverruns atomic.Int64
 
 // OpenMicrophone opens the microphone with the given ID or Label ("" =
 // default). With no microphone it returns an error matching

@@ -253,6 +253,7 @@ func (s *sampleRing) write(p []float32) {
 		s.r = (s.r + over) % len(s.buf)
 		s.n -= over
 		s.overruns++
+		micOverruns.Add(1)
 		if s.overruns == 1 || s.overruns%100 == 0 {
 			slog.Warn("microphone overrun: audio dropped", "samples", over, "overruns", s.overruns)
 		}
