@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 	"github.com/peercall/peercall/ui"
 )
 
@@ -22,17 +22,17 @@ func main() {
 			<-ctx.Done()
 			stop()
 		}()
-		code := app.HeadlessMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		code := cli.HeadlessMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)
 	}
-	o, err := app.ParseGUIFlags(os.Args[1:], os.Stderr)
+	o, err := cli.ParseGUIFlags(os.Args[1:], os.Stderr)
 	if err != nil {
-		if app.IsHelp(err) {
-			os.Exit(app.ExitOK)
+		if cli.IsHelp(err) {
+			os.Exit(cli.ExitOK)
 		}
 		fmt.Fprintln(os.Stderr, "peercall:", err)
-		os.Exit(app.ExitBadFlags)
+		os.Exit(cli.ExitBadFlags)
 	}
 	os.Exit(ui.Run(o))
 }

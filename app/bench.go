@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,102 +75,28 @@ type MachineInfo struct {
 	Model        string    `json:"cpu_model,omitempty"`
 }
 
-// BenchMain runs the call-quality bench and returns an exit code.
-func BenchMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseBenchFlags(args, stderr)
-	if errors.Is(err, errHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
-		return ExitBadFlags
-	}
-	res, err := RunBench(ctx, o, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
-		return ExitCode(err)
-	}
-	md := res.Markdown()
-	fmt.Fprint(stdout, md)
-	if o.JSONPath != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		b = append(b, '\n')
-		if o.JSONPath == "-" {
-			_, _ = stdout.Write(b)
-		} else if err := os.WriteFile(o.JSONPath, b, 0o644); err != nil {
-			fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
-			return ExitError
-		}
-	}
-	if o.DocPath != "" {
-		if err := writeBenchDoc(o, res, md); err != nil {
-			fmt.Fprintf(stderr, "peercall-headless bench: %v\n", err)
-			return ExitError
-		}
-	}
-	return ExitOK
-}
-
-func parseBenchFlags(args []string, out io.Writer) (BenchOptions, error) {
-	o := BenchOptions{}
-	fs := flag.NewFlagSet("peercall-headless bench", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var sizes, losses string
-	fs.IntVar(&o.Calls, "calls", 5, "number of calls for the setup-time figures")
-	fs.DurationVar(&o.SetupDur, "setup-duration", 2*time.Second, "length of each setup call")
-	fs.DurationVar(&o.QualityDur, "duration", 10*time.Second, "length of each quality call")
-	fs.DurationVar(&o.LossDur, "loss-duration", 8*time.Second, "length of each loss-matrix call")
-	fs.StringVar(&sizes, "sizes", "640x480,1280x720", "video sizes for the quality calls")
-	fs.StringVar(&losses, "loss", "0,10,20", "loss percentages for the loss matrix")
-	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON result to `FILE` (- for stdout)")
-	fs.StringVar(&o.Binary, "peer-binary", "", "headless binary to run the peers with (default: this program)")
-	fs.DurationVar(&o.Timeout, "call-timeout", 60*time.Second, "bound for each call")
-	fs.StringVar(&o.GoBenchFile, "go-bench", "", "go test -bench output to include in --doc")
-	fs.StringVar(&o.DocPath, "doc", "", "rewrite this markdown file with the results (docs/benchmarks.md)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, badFlag("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return o, badFlag("unexpected argument %q", fs.Arg(0))
-	}
+// Validate checks the bench options as the command line gives them. Errors
+// wrap ErrBadFlags and name the offending flag.
+func (o *BenchOptions) Validate() error {
 	if o.Calls < 1 || o.Calls > 50 {
-		return o, badFlag("--calls must be 1..50")
+		return badFlag("--calls must be 1..50")
 	}
 	for _, d := range []time.Duration{o.SetupDur, o.QualityDur, o.LossDur} {
 		if d <= 0 || d > 5*time.Minute {
-			return o, badFlag("durations must be between 0 and 5m")
+			return badFlag("durations must be between 0 and 5m")
 		}
 	}
-	for _, s := range strings.Split(sizes, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
+	for _, s := range o.Sizes {
 		if _, _, err := ParseSize(s); err != nil {
-			return o, badFlag("--sizes: %v", err)
+			return badFlag("--sizes: %v", err)
 		}
-		o.Sizes = append(o.Sizes, s)
 	}
-	for _, s := range strings.Split(losses, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
+	for _, v := range o.Losses {
+		if v < 0 || v >= 100 {
+			return badFlag("--loss %q: want percentages in [0, 100)", strconv.FormatFloat(v, 'g', -1, 64))
 		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v < 0 || v >= 100 {
-			return o, badFlag("--loss %q: want percentages in [0, 100)", s)
-		}
-		o.Losses = append(o.Losses, v)
 	}
-	if o.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return o, fmt.Errorf("find own executable: %w", err)
-		}
-		o.Binary = exe
-	}
-	return o, nil
+	return nil
 }
 
 // RunBench runs every scenario in turn; progress goes to log.
@@ -410,7 +335,9 @@ func onOff(b bool) string {
 	return "off"
 }
 
-func writeBenchDoc(o BenchOptions, r *BenchResult, md string) error {
+// WriteBenchDoc rewrites o.DocPath (docs/benchmarks.md) with the bench's
+// markdown md and, with o.GoBenchFile, the component benchmarks.
+func WriteBenchDoc(o BenchOptions, r *BenchResult, md string) error {
 	var b strings.Builder
 	b.WriteString("# Peercall benchmarks\n\nRewritten by `make bench`; do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "Measured %s.\n\n", r.Time.Format("2006-01-02 15:04 MST"))

@@ -10,7 +10,7 @@ var (
 	// errPreviewStopped ends the waiting-room self-view when the peer
 	// arrives while the camera is off (internal, never returned to callers).
 	errPreviewStopped = errors.New("preview stopped")
-	// ErrBadFlags marks invalid command-line input (exit code 2).
+	// ErrBadFlags marks invalid command-line input (exit code 2, see app/cli).
 	ErrBadFlags = errors.New("invalid flags")
 	// ErrExpectationUnmet marks a headless run whose --expect-* checks failed (exit code 3).
 	ErrExpectationUnmet = errors.New("expectation unmet")
@@ -32,34 +32,6 @@ var (
 	// ErrNotInCall is returned by in-call commands outside a call.
 	ErrNotInCall = errors.New("not in a call")
 )
-
-// Exit codes of the headless binary, documented in docs/headless-report.md.
-const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitBadFlags    = 2
-	ExitExpectation = 3
-	ExitConnect     = 4
-	ExitInterrupted = 5
-)
-
-// ExitCode maps an error returned by the headless runner to its exit code.
-func ExitCode(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, ErrBadFlags):
-		return ExitBadFlags
-	case errors.Is(err, ErrExpectationUnmet):
-		return ExitExpectation
-	case errors.Is(err, ErrConnect):
-		return ExitConnect
-	case errors.Is(err, ErrInterrupted):
-		return ExitInterrupted
-	default:
-		return ExitError
-	}
-}
 
 // UserError is an error whose message is safe to show to a user as-is (the
 // GUI shows it verbatim). It wraps the underlying cause for errors.Is.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -37,32 +36,6 @@ const (
 	endPeerLeft    = "peer-left"    // signaling said the peer left
 	endInterrupted = "interrupted"  // SIGINT or SIGTERM
 )
-
-// HeadlessMain is the whole headless program: parse args, run, write the
-// report, print errors in plain words. It returns the process exit code.
-func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := ParseHeadlessFlags(args, stderr)
-	if errors.Is(err, errHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
-		return ExitBadFlags
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	// A signal ends the call like the end of --duration does (bye sent,
-	// report written), so the run itself must not see it as a failure.
-	rep, err := RunHeadless(ctx, o, log)
-	if rep != nil && o.ReportPath != "" {
-		if werr := WriteReport(rep, o.ReportPath, stdout); werr != nil && err == nil {
-			err = werr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
-	}
-	return ExitCode(err)
-}
 
 // headlessRun holds one run's moving parts.
 type headlessRun struct {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/codec"
 	"github.com/peercall/peercall/signalserver"
@@ -141,8 +142,8 @@ func TestHeadlessMediaMustArrive(t *testing.T) {
 	}{
 		// A packet in a thousand gets through: the cause is then "stopped
 		// arriving" or "first arrived late" rather than "no … arrived".
-		{"lost in transit", nil, []string{"--simulate-loss", "99.9"}, app.ExitExpectation, []string{"audio", "video", "microphone is on", "camera is on"}},
-		{"said off", []string{"--video", "none", "--audio", "none"}, nil, app.ExitOK, nil},
+		{"lost in transit", nil, []string{"--simulate-loss", "99.9"}, cli.ExitExpectation, []string{"audio", "video", "microphone is on", "camera is on"}},
+		{"said off", []string{"--video", "none", "--audio", "none"}, nil, cli.ExitOK, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,10 +249,10 @@ func TestHeadlessSignalEndsCall(t *testing.T) {
 				t.Fatal("peers still running 15 s after the signal")
 			}
 			ra, rb := readReport(t, filepath.Join(dir, "alice.json")), readReport(t, filepath.Join(dir, "bob.json"))
-			if codes[0] != app.ExitOK || !ra.OK || ra.Ended != "interrupted" {
+			if codes[0] != cli.ExitOK || !ra.OK || ra.Ended != "interrupted" {
 				t.Errorf("alice: exit %d, ok %v, ended %q, error %q; stderr %s", codes[0], ra.OK, ra.Ended, ra.Error, aerr)
 			}
-			if codes[1] != app.ExitOK || !rb.OK || rb.Ended != "peer-hung-up" {
+			if codes[1] != cli.ExitOK || !rb.OK || rb.Ended != "peer-hung-up" {
 				t.Errorf("bob: exit %d, ok %v, ended %q, error %q; stderr %s", codes[1], rb.OK, rb.Ended, rb.Error, berr)
 			}
 			if ra.CallS <= 0 || ra.CallS > 15 {
@@ -267,8 +268,8 @@ func TestHeadlessSignalEndsCall(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
 		}
-		if code := exitCode(cmd.Wait()); code != app.ExitInterrupted {
-			t.Errorf("exit %d, want %d; stderr %s", code, app.ExitInterrupted, stderr)
+		if code := exitCode(cmd.Wait()); code != cli.ExitInterrupted {
+			t.Errorf("exit %d, want %d; stderr %s", code, cli.ExitInterrupted, stderr)
 		}
 		if rep := readReport(t, report); rep.OK || !strings.Contains(rep.Error, "interrupted") {
 			t.Errorf("report ok %v error %q", rep.OK, rep.Error)

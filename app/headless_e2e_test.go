@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/signalserver"
 )
@@ -228,12 +229,12 @@ func TestHeadlessExitCodes(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"bad flags", []string{"--room", "r"}, app.ExitBadFlags},
-		{"no server", []string{"--server", "ws://127.0.0.1:1/ws", "--room", "r"}, app.ExitConnect},
-		{"bad video file", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", "/nonexistent.ivf"}, app.ExitError},
-		{"bad audio source", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", "beep"}, app.ExitBadFlags},
-		{"corrupt ogg", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", junk("x.ogg")}, app.ExitError},
-		{"corrupt ivf", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", junk("x.ivf")}, app.ExitError},
+		{"bad flags", []string{"--room", "r"}, cli.ExitBadFlags},
+		{"no server", []string{"--server", "ws://127.0.0.1:1/ws", "--room", "r"}, cli.ExitConnect},
+		{"bad video file", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", "/nonexistent.ivf"}, cli.ExitError},
+		{"bad audio source", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", "beep"}, cli.ExitBadFlags},
+		{"corrupt ogg", []string{"--serve", "127.0.0.1:0", "--room", "r", "--audio", junk("x.ogg")}, cli.ExitError},
+		{"corrupt ivf", []string{"--serve", "127.0.0.1:0", "--room", "r", "--video", junk("x.ivf")}, cli.ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,7 +346,7 @@ func TestHeadlessNoHostWithoutServers(t *testing.T) {
 	start := time.Now()
 	res := runPair(t, url, [2]peerSpec{{bin, args}, {bin, args}}, 0, nil)
 	for i, r := range res {
-		if r.code != app.ExitConnect || !strings.Contains(r.stderr, "--stun") {
+		if r.code != cli.ExitConnect || !strings.Contains(r.stderr, "--stun") {
 			t.Errorf("peer %d: exit %d, stderr %q; want exit 4 naming --stun", i, r.code, r.stderr)
 		}
 	}

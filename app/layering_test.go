@@ -24,6 +24,7 @@ func TestLayering(t *testing.T) {
 		{"codec", []string{"fyne.io/", module + "/ui", module + "/call", module + "/capture", module + "/app", module + "/signalserver"}},
 		{"capture", []string{"fyne.io/", module + "/ui", module + "/call", module + "/app", module + "/signalserver"}},
 		{"app", []string{"fyne.io/", module + "/ui"}},
+		{"app/cli", []string{"fyne.io/", module + "/ui"}},
 		{"app/cmd/peercall-headless", []string{"fyne.io/", module + "/ui"}},
 		{"signalserver/cmd/peercall-signal", []string{"fyne.io/", module + "/ui", "github.com/pion/webrtc"}},
 		{"assets", []string{"fyne.io/", module + "/"}},
@@ -61,6 +62,26 @@ func TestUIImports(t *testing.T) {
 		for _, bad := range []string{"/call", "/codec", "/capture", "/signalserver"} {
 			if imp == module+bad {
 				t.Errorf("ui or main imports %s: the GUI goes through app", imp)
+			}
+		}
+	}
+}
+
+// TestLibrariesHaveNoFlags: command-line parsing, usage text and exit codes
+// live with the binaries (app/cli, signalserver/cmd/peercall-signal), so
+// the libraries a GUI or a test embeds never touch package flag.
+func TestLibrariesHaveNoFlags(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Fatal("go tool not on PATH")
+	}
+	for _, pkg := range []string{"app", "signalserver", "call", "capture", "codec"} {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"/"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			if imp == "flag" {
+				t.Errorf("%s imports flag: command-line parsing belongs to the binaries' CLI packages", pkg)
 			}
 		}
 	}

@@ -1,8 +1,6 @@
 package signalserver
 
 import (
-	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -139,28 +137,6 @@ func TestNamesAndReasons(t *testing.T) {
 		m := Message{Type: TypeBye, Reason: tc.reason}
 		if err := m.Validate(); (err == nil) != tc.ok {
 			t.Errorf("reason %q: err %v, want ok %v", tc.reason, err, tc.ok)
-		}
-	}
-}
-
-func TestHardeningFlags(t *testing.T) {
-	var out, errb strings.Builder
-	if err := Main(context.Background(), []string{"--help"}, &out, &errb); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"--turn-user-quota", "--turn-ip-quota", "--turn-max-lifetime", "--turn-allow-tcp",
-		"--max-rooms-per-ip", "--max-pending-per-ip", "--ipv6-prefix", "--auth-free-attempts", "--auth-backoff",
-		"--auth-max-backoff", "--public-host", "--resume-ttl", "PEERCALL_PUBLIC_HOST"} {
-		if !strings.Contains(errb.String(), want) {
-			t.Errorf("help lacks %q", want)
-		}
-	}
-	for _, bad := range [][]string{
-		{"--ipv6-prefix", "8"}, {"--max-rooms-per-ip", "0"}, {"--auth-backoff", "0s"},
-		{"--auth-max-backoff", "1ms"}, {"--max-pending-per-ip", "-1"},
-	} {
-		if err := Main(context.Background(), bad, &out, &errb); !errors.Is(err, ErrConfig) {
-			t.Errorf("%v: %v, want ErrConfig", bad, err)
 		}
 	}
 }

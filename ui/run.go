@@ -18,6 +18,7 @@ import (
 	"github.com/go-gl/glfw/v3.4/glfw"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 )
 
 // AppID names the preferences file and the keyring entries.
@@ -30,7 +31,7 @@ func Run(o app.GUIOptions) int {
 		f, err := os.Create(o.CPUProfile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "peercall:", err)
-			return app.ExitBadFlags
+			return cli.ExitBadFlags
 		}
 		_ = pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
@@ -165,7 +166,7 @@ func Run(o app.GUIOptions) int {
 		} else if o.CPUReport {
 			fmt.Println("cpu: the call never connected")
 		}
-		return app.ExitOK
+		return cli.ExitOK
 	}
 	finish = func() int {
 		finishOnce.Do(func() { code = report() })

@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 )
 
 func main() {
@@ -23,9 +23,9 @@ func main() {
 	}()
 	var code int
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
-		code = app.BenchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		code = cli.BenchMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else {
-		code = app.HeadlessMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		code = cli.HeadlessMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()
 	os.Exit(code)

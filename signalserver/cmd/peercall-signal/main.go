@@ -1,5 +1,6 @@
 // Command peercall-signal runs Peercall's standalone signaling server (and
-// optional STUN/TURN). All logic lives in package signalserver; see
+// optional STUN/TURN). The server is package signalserver; this command only
+// maps flags and PEERCALL_* variables to its options (cli.go). See
 // docs/protocol.md and docs/deploy/.
 package main
 
@@ -9,13 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/peercall/peercall/signalserver"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := signalserver.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "peercall-signal:", err)

@@ -1,4 +1,4 @@
-package signalserver
+package main
 
 import (
 	"context"
@@ -13,64 +13,66 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peercall/peercall/signalserver"
 )
 
 const envPrefix = "PEERCALL_"
 
-// DefaultAddr is where the standalone server listens unless told
+// defaultAddr is where the standalone server listens unless told
 // otherwise: loopback only, for the usual deployment behind a TLS reverse
 // proxy (docs/deploy/nginx.conf). Use --addr :8443 with TLS flags to
 // expose it directly.
-const DefaultAddr = "127.0.0.1:8080"
+const defaultAddr = "127.0.0.1:8080"
 
-// Main is the peercall-signal command: `peercall-signal [flags]` runs the
+// run is the peercall-signal command: `peercall-signal [flags]` runs the
 // server until ctx is cancelled; `peercall-signal token --room R --ttl 1h`
 // prints a join token. Every flag can also come from PEERCALL_<FLAG> (upper
 // case, dashes as underscores); command-line values win.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "token" {
 		return runToken(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("peercall-signal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		addr          = fs.String("addr", DefaultAddr, "listen address HOST:PORT for HTTP/WebSocket (/ws, /healthz, /metrics)")
+		addr          = fs.String("addr", defaultAddr, "listen address HOST:PORT for HTTP/WebSocket (/ws, /healthz, /metrics)")
 		secret        = fs.String("secret", "", "server secret (>=16 bytes) for join/resume tokens and TURN credentials; default random per process")
 		secretFile    = fs.String("secret-file", "", "read the server secret from this file")
 		requireToken  = fs.Bool("require-token", false, "every join must carry a token from `peercall-signal token`")
-		capacity      = fs.Int("room-capacity", DefaultRoomCapacity, "peers per room")
-		maxRooms      = fs.Int("max-rooms", DefaultMaxRooms, "maximum concurrent rooms")
-		connsPerIP    = fs.Int("max-conns-per-ip", DefaultMaxConnsPerIP, "maximum WebSocket connections per client IP")
-		maxMsg        = fs.Int("max-message-size", DefaultMaxMessageSize, "maximum message size in bytes")
-		rateF         = fs.Float64("rate", DefaultRate, "messages per second per connection (token bucket refill)")
-		burst         = fs.Int("burst", DefaultBurst, "message burst per connection (token bucket size)")
-		ping          = fs.Duration("ping-interval", DefaultPingInterval, "WebSocket ping interval")
-		pongWait      = fs.Duration("pong-wait", DefaultPongWait, "drop a connection silent for this long")
-		writeTimeout  = fs.Duration("write-timeout", DefaultWriteTimeout, "per-write deadline")
-		sendQueue     = fs.Int("send-queue", DefaultSendQueue, "per-connection send queue; a full queue drops the slow client")
-		grace         = fs.Duration("resume-grace", DefaultResumeGrace, "keep a disconnected peer's slot this long for a resume")
-		shutdownT     = fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "graceful shutdown deadline")
+		capacity      = fs.Int("room-capacity", signalserver.DefaultRoomCapacity, "peers per room")
+		maxRooms      = fs.Int("max-rooms", signalserver.DefaultMaxRooms, "maximum concurrent rooms")
+		connsPerIP    = fs.Int("max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "maximum WebSocket connections per client IP")
+		maxMsg        = fs.Int("max-message-size", signalserver.DefaultMaxMessageSize, "maximum message size in bytes")
+		rateF         = fs.Float64("rate", signalserver.DefaultRate, "messages per second per connection (token bucket refill)")
+		burst         = fs.Int("burst", signalserver.DefaultBurst, "message burst per connection (token bucket size)")
+		ping          = fs.Duration("ping-interval", signalserver.DefaultPingInterval, "WebSocket ping interval")
+		pongWait      = fs.Duration("pong-wait", signalserver.DefaultPongWait, "drop a connection silent for this long")
+		writeTimeout  = fs.Duration("write-timeout", signalserver.DefaultWriteTimeout, "per-write deadline")
+		sendQueue     = fs.Int("send-queue", signalserver.DefaultSendQueue, "per-connection send queue; a full queue drops the slow client")
+		grace         = fs.Duration("resume-grace", signalserver.DefaultResumeGrace, "keep a disconnected peer's slot this long for a resume")
+		shutdownT     = fs.Duration("shutdown-timeout", signalserver.DefaultShutdownTimeout, "graceful shutdown deadline")
 		origins       = fs.String("allowed-origins", "", "comma-separated browser origins allowed (scheme://host[:port] or *); default same host. Clients without Origin are always allowed")
 		trustProxy    = fs.Bool("trust-proxy", false, "take the client IP from X-Real-IP (only behind a reverse proxy)")
 		stunURLs      = fs.String("stun-url", "", "comma-separated STUN URLs handed to clients (default none)")
 		turnURLs      = fs.String("turn-url", "", "comma-separated TURN URLs handed to clients with minted REST credentials; with --turn-listen, the public URLs of the built-in server")
-		turnTTL       = fs.Duration("turn-ttl", DefaultTURNCredentialTTL, "lifetime of minted TURN credentials")
+		turnTTL       = fs.Duration("turn-ttl", signalserver.DefaultTURNCredentialTTL, "lifetime of minted TURN credentials")
 		turnListen    = fs.String("turn-listen", "", "enable the built-in STUN/TURN server on this UDP address (e.g. 0.0.0.0:3478)")
 		turnRelayIP   = fs.String("turn-relay-ip", "", "public IP advertised for TURN relays (required if --turn-listen host is unspecified)")
 		turnPorts     = fs.String("turn-relay-ports", "49152-65535", "TURN relay port range MIN-MAX")
 		turnPrivate   = fs.Bool("turn-allow-private", false, "let TURN relay to loopback, private, link-local and other non-global peers and to this host's own addresses (tests, LANs)")
 		turnTCP       = fs.Bool("turn-allow-tcp", false, "grant RFC 6062 TCP relay allocations (the relay then opens TCP connections for clients)")
-		turnUserQuota = fs.Int("turn-user-quota", DefaultTURNUserQuota, "maximum live TURN allocations per user (peer id)")
-		turnIPQuota   = fs.Int("turn-ip-quota", DefaultTURNIPQuota, "maximum live TURN allocations per client address (IPv6: per --ipv6-prefix)")
-		turnLifetime  = fs.Duration("turn-max-lifetime", DefaultTURNMaxLifetime, "longest TURN allocation lifetime granted; refreshes renew it")
-		roomsPerIP    = fs.Int("max-rooms-per-ip", DefaultMaxRoomsPerIP, "maximum rooms created by one client address that still exist (rooms held for a resume count)")
-		pendingPerIP  = fs.Int("max-pending-per-ip", DefaultMaxPendingPerIP, "maximum WebSocket handshakes in progress per client address")
-		v6Prefix      = fs.Int("ipv6-prefix", DefaultIPv6Prefix, "IPv6 prefix length per-client limits count against")
-		attemptsFree  = fs.Int("auth-free-attempts", DefaultAttemptsFree, "wrong passwords/tokens per address and per room before backoff starts")
-		attemptsWait  = fs.Duration("auth-backoff", DefaultAttemptsBackoff, "first wait after the free wrong attempts; doubles per further failure")
-		attemptsMax   = fs.Duration("auth-max-backoff", DefaultAttemptsMaxBackoff, "longest wait between wrong attempts")
+		turnUserQuota = fs.Int("turn-user-quota", signalserver.DefaultTURNUserQuota, "maximum live TURN allocations per user (peer id)")
+		turnIPQuota   = fs.Int("turn-ip-quota", signalserver.DefaultTURNIPQuota, "maximum live TURN allocations per client address (IPv6: per --ipv6-prefix)")
+		turnLifetime  = fs.Duration("turn-max-lifetime", signalserver.DefaultTURNMaxLifetime, "longest TURN allocation lifetime granted; refreshes renew it")
+		roomsPerIP    = fs.Int("max-rooms-per-ip", signalserver.DefaultMaxRoomsPerIP, "maximum rooms created by one client address that still exist (rooms held for a resume count)")
+		pendingPerIP  = fs.Int("max-pending-per-ip", signalserver.DefaultMaxPendingPerIP, "maximum WebSocket handshakes in progress per client address")
+		v6Prefix      = fs.Int("ipv6-prefix", signalserver.DefaultIPv6Prefix, "IPv6 prefix length per-client limits count against")
+		attemptsFree  = fs.Int("auth-free-attempts", signalserver.DefaultAttemptsFree, "wrong passwords/tokens per address and per room before backoff starts")
+		attemptsWait  = fs.Duration("auth-backoff", signalserver.DefaultAttemptsBackoff, "first wait after the free wrong attempts; doubles per further failure")
+		attemptsMax   = fs.Duration("auth-max-backoff", signalserver.DefaultAttemptsMaxBackoff, "longest wait between wrong attempts")
 		publicHosts   = fs.String("public-host", "", "comma-separated host[:port] names browsers use to reach this server; their origins are allowed (default: loopback only)")
-		resumeTTL     = fs.Duration("resume-ttl", DefaultResumeTTL, "lifetime of a resume token (each resume issues a new one)")
+		resumeTTL     = fs.Duration("resume-ttl", signalserver.DefaultResumeTTL, "lifetime of a resume token (each resume issues a new one)")
 		tlsCert       = fs.String("tls-cert", "", "TLS certificate file (PEM); serve wss:// directly")
 		tlsKey        = fs.String("tls-key", "", "TLS key file (PEM)")
 		tlsSelfSigned = fs.Bool("tls-self-signed", false, "generate a self-signed certificate and print its SHA-256 fingerprint for client pinning")
@@ -93,37 +95,37 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := []Option{
-		WithLogger(logger),
-		WithRequireToken(*requireToken),
-		WithRoomCapacity(*capacity),
-		WithMaxRooms(*maxRooms),
-		WithMaxConnsPerIP(*connsPerIP),
-		WithMaxMessageSize(*maxMsg),
-		WithRateLimit(*rateF, *burst),
-		WithHeartbeat(*ping, *pongWait),
-		WithWriteTimeout(*writeTimeout),
-		WithSendQueue(*sendQueue),
-		WithResumeGrace(*grace),
-		WithShutdownTimeout(*shutdownT),
-		WithAllowedOrigins(splitList(*origins)...),
-		WithTrustProxy(*trustProxy),
-		WithTURNCredentialTTL(*turnTTL),
-		WithMaxRoomsPerIP(*roomsPerIP),
-		WithMaxPendingPerIP(*pendingPerIP),
-		WithIPv6Prefix(*v6Prefix),
-		WithAttemptThrottle(*attemptsFree, *attemptsWait, *attemptsMax),
-		WithPublicHosts(splitList(*publicHosts)...),
-		WithResumeTTL(*resumeTTL),
+	opts := []signalserver.Option{
+		signalserver.WithLogger(logger),
+		signalserver.WithRequireToken(*requireToken),
+		signalserver.WithRoomCapacity(*capacity),
+		signalserver.WithMaxRooms(*maxRooms),
+		signalserver.WithMaxConnsPerIP(*connsPerIP),
+		signalserver.WithMaxMessageSize(*maxMsg),
+		signalserver.WithRateLimit(*rateF, *burst),
+		signalserver.WithHeartbeat(*ping, *pongWait),
+		signalserver.WithWriteTimeout(*writeTimeout),
+		signalserver.WithSendQueue(*sendQueue),
+		signalserver.WithResumeGrace(*grace),
+		signalserver.WithShutdownTimeout(*shutdownT),
+		signalserver.WithAllowedOrigins(splitList(*origins)...),
+		signalserver.WithTrustProxy(*trustProxy),
+		signalserver.WithTURNCredentialTTL(*turnTTL),
+		signalserver.WithMaxRoomsPerIP(*roomsPerIP),
+		signalserver.WithMaxPendingPerIP(*pendingPerIP),
+		signalserver.WithIPv6Prefix(*v6Prefix),
+		signalserver.WithAttemptThrottle(*attemptsFree, *attemptsWait, *attemptsMax),
+		signalserver.WithPublicHosts(splitList(*publicHosts)...),
+		signalserver.WithResumeTTL(*resumeTTL),
 	}
 	if sec != nil {
-		opts = append(opts, WithSecret(sec))
+		opts = append(opts, signalserver.WithSecret(sec))
 	}
 	if u := splitList(*stunURLs); len(u) > 0 {
-		opts = append(opts, WithICEServers(ICEServer{URLs: u}))
+		opts = append(opts, signalserver.WithICEServers(signalserver.ICEServer{URLs: u}))
 	}
 	if *turnListen != "" {
-		tc := TURNConfig{Listen: *turnListen, AllowPrivate: *turnPrivate, URLs: splitList(*turnURLs),
+		tc := signalserver.TURNConfig{Listen: *turnListen, AllowPrivate: *turnPrivate, URLs: splitList(*turnURLs),
 			AllowTCP: *turnTCP, MaxAllocationsPerUser: *turnUserQuota, MaxAllocationsPerIP: *turnIPQuota, MaxLifetime: *turnLifetime}
 		if *turnRelayIP != "" {
 			if tc.RelayIP = net.ParseIP(*turnRelayIP); tc.RelayIP == nil {
@@ -133,26 +135,26 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if tc.MinPort, tc.MaxPort, err = parsePortRange(*turnPorts); err != nil {
 			return err
 		}
-		opts = append(opts, WithTURN(tc))
+		opts = append(opts, signalserver.WithTURN(tc))
 	} else if u := splitList(*turnURLs); len(u) > 0 {
-		opts = append(opts, WithICEServers(ICEServer{URLs: u}))
+		opts = append(opts, signalserver.WithICEServers(signalserver.ICEServer{URLs: u}))
 	}
 	switch {
 	case *tlsSelfSigned:
-		cert, fp, err := SelfSignedCertificate(splitList(*tlsHosts), 365*24*time.Hour)
+		cert, fp, err := signalserver.SelfSignedCertificate(splitList(*tlsHosts), 365*24*time.Hour)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "tls-fingerprint-sha256: %s\n", fp)
-		opts = append(opts, WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		opts = append(opts, signalserver.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	case *tlsCert != "" || *tlsKey != "":
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
 			return fmt.Errorf("load TLS key pair: %w", err)
 		}
-		opts = append(opts, WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		opts = append(opts, signalserver.WithTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	}
-	srv, err := New(opts...)
+	srv, err := signalserver.New(opts...)
 	if err != nil {
 		return err
 	}
@@ -186,7 +188,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if sec == nil {
 		return configErr("token needs --secret or --secret-file (the server's secret)")
 	}
-	tok, err := MintToken(sec, *room, *ttl)
+	tok, err := signalserver.MintToken(sec, *room, *ttl)
 	if err != nil {
 		return err
 	}
@@ -283,4 +285,10 @@ func parsePortRange(s string) (uint16, uint16, error) {
 		return 0, 0, configErr("port range %q must be MIN-MAX", s)
 	}
 	return uint16(a), uint16(b), nil
+}
+
+// configErr marks an unusable flag value the way the library marks an
+// unusable option, so callers branch on signalserver.ErrConfig alone.
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", signalserver.ErrConfig, fmt.Sprintf(format, args...))
 }

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/app"
 )
 
 func TestParseHeadlessFlags(t *testing.T) {
@@ -16,18 +18,18 @@ func TestParseHeadlessFlags(t *testing.T) {
 		name    string
 		args    []string
 		wantErr bool
-		check   func(t *testing.T, o HeadlessOptions)
+		check   func(t *testing.T, o app.HeadlessOptions)
 	}{
-		{"minimal serve", []string{"--serve", "127.0.0.1:0", "--room", "r"}, false, func(t *testing.T, o HeadlessOptions) {
+		{"minimal serve", []string{"--serve", "127.0.0.1:0", "--room", "r"}, false, func(t *testing.T, o app.HeadlessOptions) {
 			if o.Width != 640 || o.Height != 480 || o.FPS != 30 || o.Duration != 10*time.Second || o.ICEPolicy != "no-host" || !o.OpusFEC ||
-				o.PeerWait != DefaultPeerWait || o.AudioMarkers {
+				o.PeerWait != app.DefaultPeerWait || o.AudioMarkers {
 				t.Errorf("defaults wrong: %+v", o)
 			}
 		}},
 		{"full", []string{"--server", "wss://h:443/ws", "--room", "r", "--size", "1280x720", "--fps", "25",
 			"--port-range", "16384-32768", "--stun", "stun:127.0.0.1:3478", "--turn", "turn:127.0.0.1:3478?transport=tcp",
 			"--turn-user", "u", "--turn-pass", "p", "--simulate-loss", "10", "--expect-fps", "25", "--ice-policy", "relay"}, false,
-			func(t *testing.T, o HeadlessOptions) {
+			func(t *testing.T, o app.HeadlessOptions) {
 				if o.Width != 1280 || o.Height != 720 || o.PortMin != 16384 || o.PortMax != 32768 || len(o.STUN) != 1 || len(o.TURN) != 1 || o.SimulateLoss != 10 {
 					t.Errorf("parsed wrong: %+v", o)
 				}
@@ -60,7 +62,7 @@ func TestParseHeadlessFlags(t *testing.T) {
 		{"zero peer wait", []string{"--serve", ":0", "--room", "r", "--peer-wait", "0s"}, true, nil},
 		{"markers on synthetic", []string{"--serve", ":0", "--room", "r", "--audio-markers"}, true, nil},
 		{"peer wait, markers, report", []string{"--serve", ":0", "--room", "r.1_x-Y", "--peer-wait", "5s", "--audio", "a.wav", "--audio-markers",
-			"--report", filepath.Join(os.TempDir(), "peercall-flags-test.json")}, false, func(t *testing.T, o HeadlessOptions) {
+			"--report", filepath.Join(os.TempDir(), "peercall-flags-test.json")}, false, func(t *testing.T, o app.HeadlessOptions) {
 			if o.PeerWait != 5*time.Second || !o.AudioMarkers {
 				t.Errorf("parsed wrong: %+v", o)
 			}
@@ -73,8 +75,8 @@ func TestParseHeadlessFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := ParseHeadlessFlags(tt.args, io.Discard)
 			if tt.wantErr {
-				if !errors.Is(err, ErrBadFlags) {
-					t.Fatalf("err = %v, want ErrBadFlags", err)
+				if !errors.Is(err, app.ErrBadFlags) {
+					t.Fatalf("err = %v, want app.ErrBadFlags", err)
 				}
 				if ExitCode(err) != ExitBadFlags {
 					t.Fatalf("exit code %d", ExitCode(err))
@@ -97,9 +99,9 @@ func TestExitCode(t *testing.T) {
 		{nil, 0},
 		{errors.New("x"), 1},
 		{badFlag("x"), 2},
-		{ErrExpectationUnmet, 3},
-		{&UserError{Msg: "no", Err: ErrConnect}, 4},
-		{fmt.Errorf("%w before the call connected", ErrInterrupted), 5},
+		{app.ErrExpectationUnmet, 3},
+		{&app.UserError{Msg: "no", Err: app.ErrConnect}, 4},
+		{fmt.Errorf("%w before the call connected", app.ErrInterrupted), 5},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {

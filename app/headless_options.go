@@ -2,9 +2,7 @@ package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -64,90 +62,9 @@ type HeadlessOptions struct {
 	ExpectMinFrames int
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// headlessUsageTail ends --help: what the exit codes and signals mean
-// (docs/headless-report.md has the long form).
-const headlessUsageTail = `
-Exit codes:
-  0  the call connected and ended (duration, peer hang-up or signal) with every expectation met
-  1  other error (media source, I/O)
-  2  bad flags, or a path that cannot be written (checked before joining)
-  3  expectation unmet: an --expect-* check, or media the peer said it sends
-     (mic/camera on) arrived more than 3 s after connecting or stopped more
-     than 2 s before the end
-  4  could not connect (signaling, ICE, or nobody joined within --peer-wait)
-  5  interrupted by SIGINT/SIGTERM before the call connected
-
-SIGINT/SIGTERM during a call hangs up (bye sent) and writes the report.
-`
-
-// ParseHeadlessFlags parses the headless command line. Errors wrap ErrBadFlags.
-// Usage text goes to out when -h is given (flag.ErrHelp is returned).
-func ParseHeadlessFlags(args []string, out io.Writer) (HeadlessOptions, error) {
-	var o HeadlessOptions
-	fs := flag.NewFlagSet("peercall-headless", flag.ContinueOnError)
-	fs.SetOutput(out)
-	var size, portRange string
-	var stun, turn stringList
-	fs.StringVar(&o.Server, "server", "", "signaling server URL, e.g. ws://127.0.0.1:8080/ws")
-	fs.StringVar(&o.Serve, "serve", "", "also host the signaling server in-process on `ADDR` (e.g. 127.0.0.1:0)")
-	fs.StringVar(&o.Room, "room", "", "room to join (required)")
-	fs.StringVar(&o.Name, "name", "headless", "display name")
-	fs.StringVar(&o.Password, "password", "", "room password")
-	fs.StringVar(&o.Token, "token", "", "signed join token")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stay in the call once connected")
-	fs.DurationVar(&o.PeerWait, "peer-wait", DefaultPeerWait, "give up (exit 4) when nobody else joins the room within this time")
-	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, FILE.ivf or none")
-	fs.StringVar(&o.Audio, "audio", "synthetic", "audio source: synthetic (speech-like), tone, mic, FILE.ogg, FILE.wav or none")
-	fs.BoolVar(&o.AudioMarkers, "audio-markers", false, "mix latency markers into a FILE.wav every 500 ms (files are sent unchanged by default)")
-	fs.StringVar(&size, "size", "640x480", "synthetic/camera video size WxH")
-	fs.IntVar(&o.FPS, "fps", 30, "synthetic/camera frame rate")
-	fs.StringVar(&o.ICEPolicy, "ice-policy", "no-host", "ICE policy: all, mdns, no-host, relay, proxy")
-	fs.Var(&stun, "stun", "STUN server URL (repeatable)")
-	fs.Var(&turn, "turn", "TURN server URL (repeatable)")
-	fs.StringVar(&o.TURNUser, "turn-user", "", "TURN username")
-	fs.StringVar(&o.TURNPass, "turn-pass", "", "TURN password")
-	fs.StringVar(&portRange, "port-range", "", "UDP port range A-B for ICE")
-	fs.BoolVar(&o.LoopbackOnly, "loopback-only", false, "gather and accept only loopback candidates (tests)")
-	fs.StringVar(&o.RecordDir, "record", "", "write received video (IVF) and audio (Ogg) to `DIR`")
-	fs.Float64Var(&o.SimulateLoss, "simulate-loss", 0, "drop this percentage of received RTP at random")
-	fs.BoolVar(&o.OpusFEC, "opus-fec", true, "enable Opus in-band FEC on the sent audio")
-	fs.StringVar(&o.ReportPath, "report", "", "write the JSON report to `FILE` (- for stdout)")
-	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
-	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps (exit 3 also when media the peer said it sends never arrived or stopped)")
-	fs.IntVar(&o.ExpectMinFrames, "expect-min-frames", 0, "exit 3 unless at least N video frames were decoded")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: peercall-headless --room R (--server URL | --serve ADDR) [flags]\n\n")
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), headlessUsageTail)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		return o, badFlag("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return o, badFlag("unexpected argument %q", fs.Arg(0))
-	}
-	o.STUN, o.TURN = stun, turn
-	var err error
-	if o.Width, o.Height, err = ParseSize(size); err != nil {
-		return o, badFlag("--size: %v", err)
-	}
-	if portRange != "" {
-		if o.PortMin, o.PortMax, err = ParsePortRange(portRange); err != nil {
-			return o, badFlag("--port-range: %v", err)
-		}
-	}
-	return o, o.validate()
-}
-
-func (o *HeadlessOptions) validate() error {
+// Validate checks a headless run's options as the command line gives them.
+// Errors wrap ErrBadFlags and name the offending flag.
+func (o *HeadlessOptions) Validate() error {
 	switch {
 	case o.Room == "":
 		return badFlag("--room is required")
@@ -299,6 +216,3 @@ func pathCause(err error) error {
 	}
 	return err
 }
-
-// errHelp is returned by ParseHeadlessFlags for -h/--help.
-var errHelp = flag.ErrHelp

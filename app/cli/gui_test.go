@@ -1,10 +1,12 @@
-package app
+package cli
 
 import (
 	"errors"
 	"io"
 	"testing"
 	"time"
+
+	"github.com/peercall/peercall/app"
 )
 
 func TestParseGUIFlags(t *testing.T) {
@@ -35,8 +37,8 @@ func TestParseGUIFlags(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("%v: err=%v, want ok=%v", tt.args, err, tt.ok)
 		}
-		if err != nil && !errors.Is(err, ErrBadFlags) {
-			t.Errorf("%v: %v does not wrap ErrBadFlags", tt.args, err)
+		if err != nil && !errors.Is(err, app.ErrBadFlags) {
+			t.Errorf("%v: %v does not wrap app.ErrBadFlags", tt.args, err)
 		}
 	}
 	o, err := ParseGUIFlags([]string{"--screenshot", "build/x.png", "--screenshot-after", "2s", "--quit-after", "9s", "--cpu-report"}, io.Discard)

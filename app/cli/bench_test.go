@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/peercall/peercall/app"
+)
+
+func TestParseBenchFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"defaults", nil, false},
+		{"custom", []string{"--calls", "3", "--sizes", "320x240", "--loss", "0,5"}, false},
+		{"zero calls", []string{"--calls", "0"}, true},
+		{"bad size", []string{"--sizes", "big"}, true},
+		{"bad loss", []string{"--loss", "100"}, true},
+		{"neg duration", []string{"--duration", "-1s"}, true},
+		{"extra", []string{"x"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseBenchFlags(tt.args, io.Discard)
+			if tt.wantErr {
+				if !errors.Is(err, app.ErrBadFlags) {
+					t.Fatalf("err = %v, want app.ErrBadFlags", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Binary == "" || len(o.Sizes) == 0 || len(o.Losses) == 0 {
+				t.Errorf("incomplete options %+v", o)
+			}
+		})
+	}
+}
