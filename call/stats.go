@@ -54,7 +54,11 @@ func (s *Session) collectStats() { //nolint:cyclop
 	}
 	now := time.Now()
 	st := Stats{Time: now, TargetBitrate: s.TargetBitrate()}
-	if it := s.pc.SCTP().Transport().ICETransport(); it != nil {
+	// Only once connected: pion's GetSelectedCandidatePair reads the ICE
+	// transport's gatherer without the lock its start writes it under, a
+	// data race while the transport starts (seen under -race).
+	connected := s.state == StateConnected || s.state == StateReconnecting
+	if it := s.pc.SCTP().Transport().ICETransport(); it != nil && connected {
 		if pair, err := it.GetSelectedCandidatePair(); err == nil && pair != nil {
 			st.LocalCandidate, st.RemoteCandidate = pair.Local.Typ.String(), pair.Remote.Typ.String()
 			st.Relayed = pair.Local.Typ == webrtc.ICECandidateTypeRelay || pair.Remote.Typ == webrtc.ICECandidateTypeRelay
