@@ -92,17 +92,8 @@ func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedSe
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	_, tlsPort, _ := net.SplitHostPort(tcpLn.Addr().String())
 	local := net.JoinHostPort("127.0.0.1", port)
-	shown := "127.0.0.1" // the host others are told
-	if h, _, _ := net.SplitHostPort(ln.Addr().String()); h == "::" || h == "0.0.0.0" || h == "" {
-		if ip := lanIP(); ip != "" {
-			shown = ip
-		}
-	}
-	certHosts := []string{shown, "127.0.0.1", "localhost"}
-	if ip := net.ParseIP(bindHost); ip != nil && !ip.IsUnspecified() && bindHost != shown {
-		certHosts = append(certHosts, bindHost)
-	}
-	cert, fingerprint, err := signalserver.SelfSignedCertificate(certHosts, hostCertValidity)
+	shown := advertisedHost(ln.Addr()) // the host others are told
+	cert, fingerprint, err := signalserver.SelfSignedCertificate([]string{shown, "127.0.0.1", "localhost"}, hostCertValidity)
 	if err != nil {
 		closeBoth()
 		return HostedServer{}, fmt.Errorf("certificate: %w", err)
@@ -159,6 +150,21 @@ func hostSignaling(ctx context.Context, addr string, log *slog.Logger) (HostedSe
 		Fingerprint: fingerprint,
 		Stop:        sync.OnceFunc(stop),
 	}, nil
+}
+
+// advertisedHost is the host others reach a server listening on addr at:
+// the address it is bound to, or for a wildcard bind this machine's LAN
+// address (127.0.0.1 without one). Its hosted STUN server is named by the
+// same host, so the URL handed out always reaches a socket it listens on.
+func advertisedHost(addr net.Addr) string {
+	host, _, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		return host
+	}
+	if lan := lanIP(); lan != "" {
+		return lan
+	}
+	return "127.0.0.1"
 }
 
 // hostedSTUN is the STUN server an in-process signaling server hands out:

@@ -702,14 +702,7 @@ func serveSignaling(ctx context.Context, addr string, log *slog.Logger) (string,
 		return "", nil, fmt.Errorf("%w: --serve %s: %w", ErrBadFlags, addr, err)
 	}
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	shown := host
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		shown = "127.0.0.1"
-		if lan := lanIP(); lan != "" {
-			shown = lan
-		}
-	}
-	srv, err := signalserver.New(signalserver.WithLogger(log), hostedSTUN(host, shown))
+	srv, err := signalserver.New(signalserver.WithLogger(log), hostedSTUN(host, advertisedHost(ln.Addr())))
 	if err != nil {
 		_ = ln.Close()
 		return "", nil, fmt.Errorf("signaling server: %w", err)

@@ -209,3 +209,26 @@ func TestHostBrowserLink(t *testing.T) {
 		}
 	}
 }
+
+// TestAdvertisedHost: others are told the address a hosted server is bound
+// to, or the LAN address for a wildcard bind; its STUN URL uses the same.
+func TestAdvertisedHost(t *testing.T) {
+	wildcard := lanIP()
+	if wildcard == "" {
+		wildcard = "127.0.0.1"
+	}
+	for _, tt := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}, "127.0.0.1"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 80}, "127.0.0.2"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, "::1"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 80}, wildcard},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}, wildcard},
+	} {
+		if got := advertisedHost(tt.addr); got != tt.want {
+			t.Errorf("advertisedHost(%v) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
