@@ -3,8 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,8 +12,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"github.com/peercall/peercall/app"
 )
 
 // noCamera makes the tab behave like a computer without a camera: every
@@ -94,14 +90,7 @@ func TestBrowserWithoutCamera(t *testing.T) {
 			if err := <-exited; err != nil {
 				t.Errorf("headless peer: %v\n%s", err, tail(stderr.String(), 2000))
 			}
-			var rep app.Report
-			b, err := os.ReadFile(report)
-			if err != nil {
-				t.Fatalf("report: %v", err)
-			}
-			if err := json.Unmarshal(b, &rep); err != nil {
-				t.Fatal(err)
-			}
+			rep := readReport(t, report)
 			if !rep.OK {
 				t.Errorf("headless report not ok: %s", rep.Error)
 			}
