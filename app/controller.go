@@ -123,6 +123,11 @@ type Notify struct {
 	RemoteCameraOn bool // false: show "<name>'s camera is off"
 	RemoteMicOn    bool // false: show "muted"
 
+	// Peers are everyone else in the call, in the order they joined (a
+	// group call has up to three). The Remote* fields, SAS and Stats above
+	// describe Peers[0], for 1:1 views.
+	Peers []PeerView
+
 	Chat []ChatLine
 
 	NetTest        *NetTestReport
@@ -147,10 +152,29 @@ type Notify struct {
 	SwitchingDevices bool
 }
 
+// PeerView is one other person in the call as the GUI shows them.
+type PeerView struct {
+	ID   string // the signaling server's peer id: keys VideoFrame.Peer
+	Name string
+	// Phase is this person's own connection: PhaseConnecting,
+	// PhaseConnected or PhaseReconnecting.
+	Phase    Phase
+	CameraOn bool    // false: show "<name>'s camera is off"
+	MicOn    bool    // false: show "muted"
+	Level    float64 // their received audio, 0..1
+	Speaking bool    // the loudest voice now (active speaker highlight)
+
+	SASDigits string // this pair's code, compared with this person
+	SASWords  []string
+	Stats     CallStats
+	Quality   int // 0 (unknown) to 4 bars
+}
+
 // VideoFrame is a picture for the video view. Image is only valid during
 // the callback (decoders and sources reuse it): convert or copy it there.
 type VideoFrame struct {
-	Local bool // self-view
+	Local bool   // self-view
+	Peer  string // remote frames: the sender's PeerView.ID
 	Image *image.YCbCr
 }
 
