@@ -21,6 +21,9 @@ var (
 	// ErrInvalidPolicy reports an unknown ICE policy name or an invalid
 	// combination of policy and options.
 	ErrInvalidPolicy = errors.New("call: invalid ICE policy")
+	// ErrBadICEServerURL reports a STUN or TURN URL that ParseICEServerURL
+	// refuses (an *ICEServerURLError says why).
+	ErrBadICEServerURL = errors.New("call: bad ICE server URL")
 	// ErrNoRelayServer is returned when a relay-only policy has no usable
 	// TURN server.
 	ErrNoRelayServer = errors.New("call: policy needs a TURN server")

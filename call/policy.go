@@ -1,6 +1,7 @@
 package call
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -40,17 +41,29 @@ const (
 // Policies lists every preset, for settings UIs and flags.
 var Policies = []Policy{PolicyAll, PolicyMDNS, PolicyNoHost, PolicyRelay, PolicyProxy}
 
-// ParsePolicy maps a name ("" means all) to a Policy.
+// ParsePolicy maps a name ("" means all) to a Policy. It is the one check
+// of a policy name: settings, flags and New all go through it.
 func ParsePolicy(name string) (Policy, error) {
 	if name == "" {
 		return PolicyAll, nil
 	}
 	p := Policy(strings.ToLower(strings.TrimSpace(name)))
 	if !slices.Contains(Policies, p) {
-		return "", fmt.Errorf("%w: unknown policy %q", ErrInvalidPolicy, name)
+		return "", fmt.Errorf("%w: unknown policy %q (want %s)", ErrInvalidPolicy, name, PolicyNames())
 	}
 
 	return p, nil
+}
+
+// PolicyNames lists the presets for messages and usage text:
+// "all, mdns, no-host, relay or proxy".
+func PolicyNames() string {
+	names := make([]string, len(Policies))
+	for i, p := range Policies {
+		names[i] = string(p)
+	}
+
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func (p Policy) String() string { return string(p) }
@@ -103,7 +116,8 @@ const probeAddr = "192.0.2.1:9"
 // NewSettingEngine builds the SettingEngine for a preset plus options. It
 // rejects contradictory combinations instead of silently leaking.
 func NewSettingEngine(p Policy, o ICEOptions) (*webrtc.SettingEngine, error) { //nolint:cyclop
-	if _, err := ParsePolicy(string(p)); err != nil {
+	p, err := ParsePolicy(string(p))
+	if err != nil {
 		return nil, err
 	}
 	if err := o.validate(p); err != nil {
@@ -285,4 +299,49 @@ func FilterICEServers(p Policy, servers []webrtc.ICEServer) ([]webrtc.ICEServer,
 	}
 
 	return out, nil
+}
+
+// ICEServerURLError says what is wrong with a STUN or TURN server URL, in
+// words a user can act on (Problem), for settings forms and flags alike.
+type ICEServerURLError struct {
+	URL     string
+	Problem string
+}
+
+func (e *ICEServerURLError) Error() string {
+	return fmt.Sprintf("ICE server URL %q: %s", e.URL, e.Problem)
+}
+
+// Unwrap makes errors.Is(err, ErrBadICEServerURL) work.
+func (e *ICEServerURLError) Unwrap() error { return ErrBadICEServerURL }
+
+// ParseICEServerURL is the one check of a STUN or TURN server URL a user
+// gives: stun:, turn: or turns: with a host and an optional port; turn: may
+// take ?transport=udp or tcp, turns: only tcp, stun: nothing. stuns: is
+// refused because ICE gathers nothing from it (no STUN over TLS), so it
+// would fail silently. Errors are *ICEServerURLError.
+func ParseICEServerURL(raw string) (*stun.URI, error) {
+	raw = strings.TrimSpace(raw)
+	bad := func(problem string) (*stun.URI, error) {
+		return nil, &ICEServerURLError{URL: raw, Problem: problem}
+	}
+	scheme, _, _ := strings.Cut(raw, ":")
+	switch stun.NewSchemeType(strings.ToLower(scheme)) {
+	case stun.SchemeTypeSTUN, stun.SchemeTypeTURN, stun.SchemeTypeTURNS:
+	case stun.SchemeTypeSTUNS:
+		return bad("stuns: is not supported (ICE gathers nothing from STUN over TLS); use stun: or turns:")
+	default:
+		return bad("must start with stun:, turn: or turns:")
+	}
+	u, err := stun.ParseURI(raw)
+	switch {
+	case errors.Is(err, stun.ErrSTUNQuery):
+		return bad("stun: addresses take no ?transport option")
+	case err != nil || u.Host == "":
+		return bad("not a valid STUN/TURN address (e.g. turn:turn.example.org:3478?transport=tcp)")
+	case u.Scheme == stun.SchemeTypeTURNS && u.Proto == stun.ProtoTypeUDP:
+		return bad("turns: runs over TCP only")
+	}
+
+	return u, nil
 }

@@ -3,6 +3,7 @@ package call
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
@@ -105,6 +106,73 @@ func TestFilterICEServers(t *testing.T) {
 		}
 		if err == nil && tt.p == PolicyProxy && got[0].Username != "u" {
 			t.Fatal("credentials lost")
+		}
+	}
+}
+
+func TestPolicyNames(t *testing.T) {
+	if got, want := PolicyNames(), "all, mdns, no-host, relay or proxy"; got != want {
+		t.Fatalf("PolicyNames() = %q, want %q", got, want)
+	}
+	_, err := ParsePolicy("public")
+	if err == nil || !strings.Contains(err.Error(), PolicyNames()) {
+		t.Fatalf("unknown policy error %v does not list the choices", err)
+	}
+}
+
+// TestNewCanonicalPolicy: New accepts any spelling ParsePolicy accepts and
+// keeps the canonical name, since the session compares policies by value
+// (a " Relay " kept as given would not be treated as relay).
+func TestNewCanonicalPolicy(t *testing.T) {
+	sa, _ := NewPipeSignalers("a", "b")
+	turn := []webrtc.ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u", Credential: "p"}}
+	s, err := New(Config{LocalID: "a", RemoteID: "b", Signaler: sa, Policy: " Relay ", ICEServers: turn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() //nolint:errcheck // never started
+	if s.cfg.Policy != PolicyRelay || s.rtcCfg.ICETransportPolicy != webrtc.ICETransportPolicyRelay {
+		t.Fatalf("policy %q transport %s", s.cfg.Policy, s.rtcCfg.ICETransportPolicy)
+	}
+	if _, err := New(Config{LocalID: "a", RemoteID: "b", Signaler: sa, Policy: "public"}); !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("unknown policy: %v", err)
+	}
+}
+
+func TestParseICEServerURL(t *testing.T) {
+	tests := []struct {
+		url     string
+		ok      bool
+		problem string // part of the problem when !ok
+	}{
+		{"stun:127.0.0.1:3478", true, ""},
+		{"stun:stun.example.org", true, ""},
+		{" STUN:stun.example.org ", true, ""},
+		{"turn:127.0.0.1:3478", true, ""},
+		{"turn:turn.example.org:3478?transport=tcp", true, ""},
+		{"turn:turn.example.org?transport=udp", true, ""},
+		{"turns:turn.example.org:5349", true, ""},
+		{"turns:turn.example.org:5349?transport=tcp", true, ""},
+		{"turns:turn.example.org:5349?transport=udp", false, "TCP only"},
+		{"stun:127.0.0.1?transport=tcp", false, "no ?transport"},
+		{"stuns:stun.example.org", false, "not supported"},
+		{"stun:", false, "not a valid"},
+		{"turn:host?transport=sctp", false, "not a valid"},
+		{"nope", false, "must start with"},
+		{"http://example.org", false, "must start with"},
+		{"", false, "must start with"},
+	}
+	for _, tt := range tests {
+		u, err := ParseICEServerURL(tt.url)
+		if tt.ok {
+			if err != nil || u == nil || u.Host == "" {
+				t.Errorf("%q: %v", tt.url, err)
+			}
+			continue
+		}
+		var ue *ICEServerURLError
+		if !errors.As(err, &ue) || !errors.Is(err, ErrBadICEServerURL) || !strings.Contains(ue.Problem, tt.problem) {
+			t.Errorf("%q: err = %v, want a problem with %q", tt.url, err, tt.problem)
 		}
 	}
 }

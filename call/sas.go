@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -103,4 +104,50 @@ func ParseFingerprint(sdp string) (string, error) {
 	}
 
 	return first, nil
+}
+
+// SASCode is the short authentication string of a connected call.
+type SASCode struct {
+	Digits            string
+	Words             []string
+	LocalFingerprint  string
+	RemoteFingerprint string
+}
+
+// SAS returns the short authentication string once connected.
+func (s *Session) SAS() (SASCode, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sas == nil {
+		return SASCode{}, ErrNotStarted
+	}
+
+	return *s.sas, nil
+}
+
+func (s *Session) updateSAS() {
+	ld, rd := s.pc.CurrentLocalDescription(), s.pc.CurrentRemoteDescription()
+	if ld == nil || rd == nil {
+		return
+	}
+	lfp, err1 := ParseFingerprint(ld.SDP)
+	rfp, err2 := ParseFingerprint(rd.SDP)
+	if err := errors.Join(err1, err2); err != nil {
+		s.log.Warn("no fingerprint for sas", "err", err)
+
+		return
+	}
+	s.mu.Lock()
+	same := s.sas != nil && s.sas.LocalFingerprint == lfp && s.sas.RemoteFingerprint == rfp
+	s.mu.Unlock()
+	if same {
+		return
+	}
+	d, w := SAS(lfp, rfp)
+	code := &SASCode{Digits: d, Words: w, LocalFingerprint: lfp, RemoteFingerprint: rfp}
+	s.mu.Lock()
+	s.sas = code
+	s.mu.Unlock()
+	c := *code
+	s.publish(Update{Kind: UpdateSAS, SAS: &c})
 }

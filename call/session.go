@@ -2,19 +2,12 @@ package call
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -57,7 +50,11 @@ type Config struct {
 	// Tracks are sent from the start. Their ids name them in ReplaceTrack.
 	Tracks []webrtc.TrackLocal
 	// OnTrack receives each remote track on its own pion goroutine and may
-	// block reading it until it ends. If nil, remote media is drained.
+	// block reading it until it ends. If nil, remote media is drained. It
+	// must return once the track ends (reads fail): Close waits for every
+	// OnTrack call to return, so the handler's own clean-up is done too.
+	// It may call the session's methods (they fail with ErrClosed once the
+	// session is ending) but must not wait for Done or Close.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 
 	// OnTargetBitrate receives the GCC estimate in bits per second,
@@ -145,27 +142,6 @@ type Update struct {
 	RemoteMedia *MediaState
 }
 
-// ChatMessage is one text message received over the data channel.
-type ChatMessage struct {
-	From string    // the remote peer id
-	Text string    // UTF-8, at most MaxChatBytes
-	Time time.Time // sender's clock
-}
-
-// SASCode is the short authentication string of a connected call.
-type SASCode struct {
-	Digits            string
-	Words             []string
-	LocalFingerprint  string
-	RemoteFingerprint string
-}
-
-type chatWire struct {
-	From string `json:"from"`
-	Time int64  `json:"ts"` // Unix milliseconds
-	Text string `json:"text"`
-}
-
 // Session is one peer-to-peer call. All peer-connection state is owned by a
 // single goroutine (run); pion callbacks and public methods only enqueue
 // work for it.
@@ -183,7 +159,18 @@ type Session struct {
 	started atomic.Bool
 	q       opQueue
 	updates chan Update
-	wg      sync.WaitGroup // RTCP readers started by the owner
+	// ownerDone is closed when the owner loop stops taking work, so calls
+	// made during teardown (from a track handler Close waits for) fail
+	// instead of waiting for it.
+	ownerDone chan struct{}
+
+	// wg counts the goroutines the session owns: RTCP readers and OnTrack
+	// calls. pion starts OnTrack goroutines itself, possibly after the
+	// owner has begun waiting, so they join under goMu and only while
+	// goOpen.
+	goMu   sync.Mutex
+	goOpen bool
+	wg     sync.WaitGroup
 
 	pcPtr     atomic.Pointer[webrtc.PeerConnection]
 	dcPtr     atomic.Pointer[webrtc.DataChannel]
@@ -231,9 +218,12 @@ func New(cfg Config) (*Session, error) {
 	if cfg.Signaler == nil {
 		return nil, fmt.Errorf("%w: no signaler", ErrInvalidConfig)
 	}
-	if cfg.Policy == "" {
-		cfg.Policy = PolicyAll
+	// Canonical from here on: the policy is compared by value everywhere.
+	policy, err := ParsePolicy(string(cfg.Policy))
+	if err != nil {
+		return nil, err
 	}
+	cfg.Policy = policy
 	cfg.MinBitrate = cmp0(cfg.MinBitrate, DefaultMinBitrate)
 	cfg.MaxBitrate = cmp0(cfg.MaxBitrate, DefaultMaxBitrate)
 	cfg.StartBitrate = cmp0(cfg.StartBitrate, DefaultStartBitrate)
@@ -260,13 +250,15 @@ func New(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		cfg:     cfg,
-		log:     log,
-		polite:  cfg.LocalID > cfg.RemoteID,
-		done:    make(chan struct{}),
-		updates: make(chan Update, updateBuffer),
-		senders: map[string]*webrtc.RTPSender{},
-		q:       opQueue{wake: make(chan struct{}, 1)},
+		cfg:       cfg,
+		log:       log,
+		polite:    cfg.LocalID > cfg.RemoteID,
+		done:      make(chan struct{}),
+		ownerDone: make(chan struct{}),
+		goOpen:    true,
+		updates:   make(chan Update, updateBuffer),
+		senders:   map[string]*webrtc.RTPSender{},
+		q:         opQueue{wake: make(chan struct{}, 1)},
 
 		connectTimer: stoppedTimer(),
 		reconnTimer:  stoppedTimer(),
@@ -334,6 +326,7 @@ func (s *Session) Close() error {
 	if s.started.CompareAndSwap(false, true) {
 		// Never started: finish here, there is no owner goroutine.
 		s.transition(EventHangup, "closed before start", nil)
+		close(s.ownerDone)
 		close(s.updates)
 		close(s.done)
 
@@ -354,140 +347,14 @@ func (s *Session) call(f func() error) error {
 	select {
 	case err := <-res:
 		return err
-	case <-s.done:
-		return ErrClosed
-	}
-}
-
-// AddTrack sends another track; it triggers renegotiation. The session
-// negotiates itself rather than waiting for pion's negotiationneeded event,
-// which stops firing once pion's own check sticks at true (see
-// unnegotiated).
-func (s *Session) AddTrack(t webrtc.TrackLocal) error {
-	return s.call(func() error {
-		if err := s.addTrack(t); err != nil {
+	case <-s.ownerDone:
+		select {
+		case err := <-res: // ran just before the owner stopped
 			return err
+		default:
+			return ErrClosed
 		}
-		s.negotiate(false)
-
-		return nil
-	})
-}
-
-// ReplaceTrack swaps the track sent under id (the id of a track given in
-// Config.Tracks or AddTrack) without renegotiation. nil stops sending
-// (camera off); a new track of the same kind resumes.
-func (s *Session) ReplaceTrack(id string, t webrtc.TrackLocal) error {
-	return s.call(func() error {
-		snd, ok := s.senders[id]
-		if !ok {
-			return fmt.Errorf("%w: %q", ErrUnknownTrack, id)
-		}
-		if err := snd.ReplaceTrack(t); err != nil {
-			return fmt.Errorf("replace track: %w", err)
-		}
-
-		return nil
-	})
-}
-
-// RemoveTrack stops sending the track added under id; it renegotiates.
-func (s *Session) RemoveTrack(id string) error {
-	return s.call(func() error {
-		snd, ok := s.senders[id]
-		if !ok {
-			return fmt.Errorf("%w: %q", ErrUnknownTrack, id)
-		}
-		delete(s.senders, id)
-		if err := s.pc.RemoveTrack(snd); err != nil {
-			return fmt.Errorf("remove track: %w", err)
-		}
-		s.negotiate(false)
-
-		return nil
-	})
-}
-
-// RequestKeyFrame asks the sender of the remote stream ssrc for a key frame
-// (RTCP PLI). Safe from any goroutine.
-func (s *Session) RequestKeyFrame(ssrc uint32) error {
-	pc := s.pcPtr.Load()
-	if pc == nil {
-		return ErrNotStarted
 	}
-	if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
-		return fmt.Errorf("send pli: %w", err)
-	}
-
-	return nil
-}
-
-// SendChat sends a text message to the peer. Safe from any goroutine.
-func (s *Session) SendChat(text string) error {
-	if len(text) > MaxChatBytes {
-		return ErrChatTooLong
-	}
-	if !utf8.ValidString(text) {
-		return fmt.Errorf("%w: not UTF-8", ErrBadSignal)
-	}
-	dc := s.dcPtr.Load()
-	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
-		return ErrChatUnavailable
-	}
-	b, err := json.Marshal(chatWire{From: s.cfg.LocalID, Time: time.Now().UnixMilli(), Text: text})
-	if err != nil {
-		return fmt.Errorf("encode chat: %w", err)
-	}
-	if err := dc.SendText(string(b)); err != nil {
-		return fmt.Errorf("send chat: %w", err)
-	}
-
-	return nil
-}
-
-// SetLocalMedia records whether our microphone (audio) and camera (video)
-// are on and tells the peer: now if the data channel is open, and again
-// each time it opens, so the peer learns it after a reconnect too. It may
-// be called before Start. Safe from any goroutine.
-func (s *Session) SetLocalMedia(audio, video bool) error {
-	if s.ctx.Err() != nil {
-		return ErrClosed
-	}
-	m := MediaState{Audio: audio, Video: video}
-	s.mediaMu.Lock()
-	defer s.mediaMu.Unlock()
-	s.localMedia = &m
-	dc := s.dcPtr.Load()
-	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
-		return nil // sent on open
-	}
-
-	return s.sendMedia(dc, m)
-}
-
-// sendMedia sends m on dc; the caller holds mediaMu.
-func (s *Session) sendMedia(dc *webrtc.DataChannel, m MediaState) error {
-	b, err := encodeMedia(m)
-	if err != nil {
-		return err
-	}
-	if err := dc.SendText(string(b)); err != nil {
-		return fmt.Errorf("send media state: %w", err)
-	}
-
-	return nil
-}
-
-// RemoteMedia returns the peer's latest media state, and false until the
-// peer has sent one (an older peer never does).
-func (s *Session) RemoteMedia() (MediaState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.remoteMedia == nil {
-		return MediaState{}, false
-	}
-
-	return *s.remoteMedia, true
 }
 
 // Stats returns the latest snapshot (zero before the first interval).
@@ -496,17 +363,6 @@ func (s *Session) Stats() Stats {
 	defer s.mu.Unlock()
 
 	return s.stats
-}
-
-// SAS returns the short authentication string once connected.
-func (s *Session) SAS() (SASCode, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sas == nil {
-		return SASCode{}, ErrNotStarted
-	}
-
-	return *s.sas, nil
 }
 
 // TargetBitrate is the latest clamped GCC estimate in bits per second.
@@ -589,7 +445,10 @@ func (s *Session) fail(reason string, err error) {
 	s.transition(EventTimeout, reason, err)
 }
 
+// teardown closes the peer connection, which ends every track read and
+// RTCP read, and waits for the goroutines those ended.
 func (s *Session) teardown() {
+	close(s.ownerDone)
 	s.connectTimer.Stop()
 	s.reconnTimer.Stop()
 	s.restartTimer.Stop()
@@ -598,7 +457,23 @@ func (s *Session) teardown() {
 			s.log.Debug("close peer connection", "err", err)
 		}
 	}
+	s.goMu.Lock()
+	s.goOpen = false
+	s.goMu.Unlock()
 	s.wg.Wait()
+}
+
+// join adds one goroutine to those Close waits for; false once teardown
+// has begun waiting, when the goroutine must not start.
+func (s *Session) join() bool {
+	s.goMu.Lock()
+	defer s.goMu.Unlock()
+	if !s.goOpen {
+		return false
+	}
+	s.wg.Add(1)
+
+	return true
 }
 
 // transition feeds ev to the state machine and publishes the change.
@@ -690,523 +565,6 @@ func (s *Session) setup() error {
 	}
 
 	return nil
-}
-
-func (s *Session) hasTrackKind(kind webrtc.RTPCodecType) bool {
-	for _, t := range s.cfg.Tracks {
-		if t != nil && t.Kind() == kind {
-			return true
-		}
-	}
-
-	return false
-}
-
-func (s *Session) addTrack(t webrtc.TrackLocal) error {
-	if t == nil {
-		return fmt.Errorf("%w: nil track", ErrInvalidConfig)
-	}
-	if _, dup := s.senders[t.ID()]; dup {
-		return fmt.Errorf("%w: duplicate track id %q", ErrInvalidConfig, t.ID())
-	}
-	snd, err := s.pc.AddTrack(t)
-	if err != nil {
-		return fmt.Errorf("add track: %w", err)
-	}
-	s.senders[t.ID()] = snd
-	var ssrc uint32
-	if enc := snd.GetParameters().Encodings; len(enc) > 0 {
-		ssrc = uint32(enc[0].SSRC)
-	}
-	if t.Kind() == webrtc.RTPCodecTypeAudio {
-		s.audioSSRC.Store(ssrc)
-	}
-	s.wg.Add(1)
-	go s.readSenderRTCP(snd, t.Kind() == webrtc.RTPCodecTypeAudio, ssrc)
-
-	return nil
-}
-
-// readSenderRTCP drains RTCP for one sender, which is what lets the NACK
-// responder and GCC see feedback, and reports audio loss.
-func (s *Session) readSenderRTCP(snd *webrtc.RTPSender, audio bool, ssrc uint32) {
-	defer s.wg.Done()
-	for {
-		pkts, _, err := snd.ReadRTCP()
-		if err != nil {
-			return
-		}
-		if !audio {
-			if s.cfg.OnKeyFrameRequest != nil && wantsKeyFrame(pkts) {
-				s.cfg.OnKeyFrameRequest()
-			}
-			continue
-		}
-		if s.cfg.OnAudioLoss == nil {
-			continue
-		}
-		for _, p := range pkts {
-			var reports []rtcp.ReceptionReport
-			switch r := p.(type) {
-			case *rtcp.ReceiverReport:
-				reports = r.Reports
-			case *rtcp.SenderReport:
-				reports = r.Reports
-			}
-			for _, rr := range reports {
-				if rr.SSRC == ssrc {
-					s.cfg.OnAudioLoss(int(rr.FractionLost) * 100 / 256)
-				}
-			}
-		}
-	}
-}
-
-// onTrack runs on a pion goroutine per remote track.
-func (s *Session) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
-	go func() { // receiver RTCP (sender reports) must be read for interceptors
-		for {
-			if _, _, err := rcv.ReadRTCP(); err != nil {
-				return
-			}
-		}
-	}()
-	if s.cfg.OnTrack != nil {
-		s.cfg.OnTrack(tr, rcv)
-
-		return
-	}
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := tr.Read(buf); err != nil {
-			return
-		}
-	}
-}
-
-func (s *Session) bindChat(dc *webrtc.DataChannel) {
-	dc.OnOpen(func() {
-		s.dcPtr.Store(dc)
-		s.mediaMu.Lock()
-		defer s.mediaMu.Unlock()
-		if s.localMedia != nil {
-			if err := s.sendMedia(dc, *s.localMedia); err != nil {
-				s.log.Warn("media state not sent", "err", err)
-			}
-		}
-	})
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if !m.IsString {
-			s.log.Info("binary data channel message dropped")
-
-			return
-		}
-		msg, err := decodeDataMessage(m.Data)
-		switch {
-		case errors.Is(err, ErrUnknownMessage):
-			s.log.Debug("data channel message of unknown type ignored")
-
-			return
-		case err != nil:
-			s.log.Info("bad data channel message dropped", "err", err)
-
-			return
-		}
-		s.onDataMessage(msg)
-	})
-}
-
-// onDataMessage runs on the data channel's goroutine; publishing happens on
-// the owner goroutine.
-func (s *Session) onDataMessage(msg dataMessage) {
-	switch msg.kind {
-	case dataChat:
-		c := &ChatMessage{From: s.cfg.RemoteID, Text: msg.chat.Text, Time: time.UnixMilli(msg.chat.Time)}
-		s.q.push(func() { s.publish(Update{Kind: UpdateChat, Chat: c}) })
-	case dataMedia:
-		m := msg.media
-		s.mu.Lock()
-		s.remoteMedia = &m
-		s.mu.Unlock()
-		s.q.push(func() { s.publish(Update{Kind: UpdateRemoteMedia, RemoteMedia: &m}) })
-	}
-}
-
-// ---- negotiation ----
-//
-// Perfect negotiation (W3C WebRTC 10.7) without rollback, which pion lacks:
-// the impolite side is the only offerer and ignores colliding remote offers
-// (from a peer that can roll back); the polite side never has a local offer
-// pending, so it can always answer, and asks for offers with
-// SignalOfferRequest. Candidates that arrive before the description are
-// queued.
-
-func (s *Session) negotiate(restart bool) {
-	if s.state.Terminal() || s.pc == nil {
-		return
-	}
-	if s.polite {
-		// The impolite side opens the call; later needs go as a request,
-		// and only for a real change (see unnegotiated).
-		if s.remoteSet && (restart || unnegotiated(s.pc, s.dcPtr.Load() != nil)) {
-			s.requestOffer(restart)
-		}
-
-		return
-	}
-	if s.pc.SignalingState() != webrtc.SignalingStateStable {
-		// Offer again once the answer is in (pion also re-fires
-		// negotiationneeded then, but a requested restart would be lost).
-		s.offerPending = true
-		s.restartPending = s.restartPending || restart
-
-		return
-	}
-	restart = restart || s.restartPending
-	s.offerPending, s.restartPending = false, false
-	requested := s.offerRequested
-	s.offerRequested = false
-	if !restart && !requested && s.remoteSet && !unnegotiated(s.pc, true) {
-		return // nothing new since the last answer
-	}
-	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
-	if err != nil {
-		s.log.Warn("create offer failed", "err", err)
-
-		return
-	}
-	if err := s.pc.SetLocalDescription(offer); err != nil {
-		s.log.Warn("set local offer failed", "err", err)
-
-		return
-	}
-	s.sendDescription(SignalOffer, offer.SDP)
-}
-
-// requestOffer (polite side) names the media kinds whose local tracks have
-// no m-line yet, so the impolite side can add receive slots for them.
-func (s *Session) requestOffer(restart bool) {
-	var kinds []string
-	for _, tr := range s.pc.GetTransceivers() {
-		if tr.Mid() == "" && tr.Sender() != nil && tr.Sender().Track() != nil {
-			kinds = append(kinds, tr.Kind().String())
-		}
-	}
-	s.send(Signal{Kind: SignalOfferRequest, Kinds: kinds, Restart: restart})
-}
-
-// onOfferRequest (impolite side) adds a receive-only transceiver per kind
-// the polite side wants to send and offers.
-func (s *Session) onOfferRequest(sig Signal) {
-	if s.polite {
-		s.log.Debug("offer request to the polite side ignored")
-
-		return
-	}
-	if s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer && s.lastOffer != "" {
-		// The peer asks for an offer while ours is unanswered: it never got
-		// it (sent before the peer listened, or lost in a signaling
-		// restart), or our copy of its answer was lost. pion cannot replace
-		// a pending offer, so resend it unchanged: the peer applies it, or
-		// answers a duplicate again. What the request asks for follows in
-		// the next offer once this one is answered.
-		s.send(Signal{Kind: SignalOffer, SDP: s.lastOffer})
-		if len(sig.Kinds) == 0 && !sig.Restart {
-			return
-		}
-	}
-	// The peer knows of a change of its own we cannot see (a track on an
-	// m-line it already has): offer even if nothing changed here.
-	s.offerRequested = s.remoteSet
-	for _, k := range sig.Kinds {
-		kind := webrtc.NewRTPCodecType(k)
-		if kind == 0 {
-			continue
-		}
-		if _, err := s.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
-			Direction: webrtc.RTPTransceiverDirectionRecvonly,
-		}); err != nil {
-			s.log.Warn("add receive slot failed", "kind", k, "err", err)
-		}
-	}
-	s.negotiate(sig.Restart)
-}
-
-func (s *Session) sendDescription(kind SignalKind, sdpText string) {
-	scrubbed, err := ScrubSDPWith(s.cfg.Policy, s.cfg.ICE, sdpText)
-	if err != nil {
-		// Fail closed: an SDP we cannot scrub is not sent.
-		s.log.Error("scrub sdp failed", "kind", kind.String(), "err", err)
-		s.transition(EventError, "internal error", err)
-
-		return
-	}
-	switch kind {
-	case SignalOffer:
-		s.lastOffer = scrubbed
-	case SignalAnswer:
-		s.lastAnswer = scrubbed
-	}
-	s.send(Signal{Kind: kind, SDP: scrubbed})
-}
-
-func (s *Session) sendCandidate(c webrtc.ICECandidateInit) {
-	v, ok := ScrubCandidateWith(s.cfg.Policy, s.cfg.ICE, c.Candidate)
-	if !ok {
-		return
-	}
-	c.Candidate = v
-	s.send(Signal{Kind: SignalCandidate, Candidate: &c})
-}
-
-func (s *Session) send(sig Signal) {
-	if s.state.Terminal() {
-		return
-	}
-	sig.From, sig.To = s.cfg.LocalID, s.cfg.RemoteID
-	ctx, cancel := context.WithTimeout(s.ctx, sendTimeout)
-	defer cancel()
-	if err := s.cfg.Signaler.Send(ctx, sig); err != nil {
-		s.log.Warn("signal send failed", "kind", sig.Kind.String(), "err", err)
-	}
-}
-
-func (s *Session) sendBye(reason string) {
-	if s.state.Terminal() || s.state == StateIdle {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-	defer cancel()
-	sig := Signal{Kind: SignalBye, From: s.cfg.LocalID, To: s.cfg.RemoteID, Reason: reason}
-	if err := s.cfg.Signaler.Send(ctx, sig); err != nil {
-		s.log.Debug("bye not sent", "err", err)
-	}
-}
-
-func (s *Session) handleSignal(sig Signal) {
-	if sig.From != "" && sig.From != s.cfg.RemoteID {
-		s.log.Debug("signal from another peer ignored", "kind", sig.Kind.String())
-
-		return
-	}
-	switch sig.Kind {
-	case SignalOffer, SignalAnswer:
-		s.onDescription(sig)
-	case SignalCandidate:
-		s.onRemoteCandidate(sig.Candidate)
-	case SignalOfferRequest:
-		s.onOfferRequest(sig)
-	case SignalBye:
-		reason := "peer hung up"
-		if sig.Reason != "" {
-			reason = "peer: " + sig.Reason
-		}
-		s.transition(EventBye, reason, ErrRemoteHangup)
-	case SignalPeerLeft:
-		s.transition(EventPeerLeft, "peer left", ErrPeerLeft)
-	default:
-		s.log.Debug("unknown signal ignored", "kind", sig.Kind.String())
-	}
-}
-
-func (s *Session) onDescription(sig Signal) {
-	typ := webrtc.SDPTypeOffer
-	if sig.Kind == SignalAnswer {
-		typ = webrtc.SDPTypeAnswer
-	}
-	if typ == webrtc.SDPTypeOffer && sig.SDP == s.lastRemoteOffer {
-		// A resent offer we already answered: our answer may have been
-		// lost (signaling restart), and the peer cannot offer anew until it
-		// has one. Answer again with the same answer.
-		if s.pc.SignalingState() == webrtc.SignalingStateStable && s.lastAnswer != "" {
-			s.log.Debug("duplicate offer: answer resent")
-			s.send(Signal{Kind: SignalAnswer, SDP: s.lastAnswer})
-		}
-
-		return
-	}
-	desc := webrtc.SessionDescription{Type: typ, SDP: sig.SDP}
-	collision := typ == webrtc.SDPTypeOffer && s.pc.SignalingState() != webrtc.SignalingStateStable
-	s.ignoreOffer = collision
-	if collision {
-		// Impolite: keep ours, the peer rolls back. Polite: cannot happen
-		// (we never offer); ignoring is the safe answer.
-		s.log.Info("offer glare: remote offer ignored")
-
-		return
-	}
-	if typ == webrtc.SDPTypeAnswer && s.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
-		s.log.Debug("stale answer ignored")
-
-		return
-	}
-	if err := s.pc.SetRemoteDescription(desc); err != nil {
-		s.log.Warn("set remote description failed", "type", typ.String(), "err", err)
-		if !s.remoteSet {
-			s.transition(EventError, "peer sent an unusable description", fmt.Errorf("%w: %w", ErrBadSignal, err))
-		}
-
-		return
-	}
-	first := !s.remoteSet
-	s.remoteSet = true
-	if typ == webrtc.SDPTypeOffer {
-		s.lastRemoteOffer = sig.SDP
-	}
-	for _, c := range s.pendingCands {
-		if err := s.pc.AddICECandidate(c); err != nil {
-			s.log.Debug("queued candidate rejected", "err", err)
-		}
-	}
-	s.pendingCands = nil
-	if typ == webrtc.SDPTypeOffer {
-		answer, err := s.pc.CreateAnswer(nil)
-		if err != nil {
-			s.log.Warn("create answer failed", "err", err)
-
-			return
-		}
-		if err := s.pc.SetLocalDescription(answer); err != nil {
-			s.log.Warn("set local answer failed", "err", err)
-
-			return
-		}
-		s.sendDescription(SignalAnswer, answer.SDP)
-	}
-	if first {
-		s.transition(EventRemoteDescription, "connecting", nil)
-	}
-	if s.state == StateConnected {
-		s.updateSAS()
-	}
-	if s.offerPending {
-		s.negotiate(false)
-	}
-}
-
-func (s *Session) onRemoteCandidate(c *webrtc.ICECandidateInit) {
-	if c == nil {
-		return
-	}
-	if !s.remoteSet || s.pc.RemoteDescription() == nil {
-		// Late-arriving description: keep candidates until it is set.
-		s.pendingCands = append(s.pendingCands, *c)
-
-		return
-	}
-	if err := s.pc.AddICECandidate(*c); err != nil && !s.ignoreOffer {
-		s.log.Debug("remote candidate rejected", "err", err)
-	}
-}
-
-// ---- connectivity ----
-
-func (s *Session) onConnectionState(st webrtc.PeerConnectionState) {
-	s.log.Debug("peer connection state", "state", st.String())
-	switch st {
-	case webrtc.PeerConnectionStateConnected:
-		s.transition(EventConnected, "connected", nil)
-	case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed:
-		if s.state == StateConnected || s.state == StateConnecting {
-			s.transition(EventDisconnected, "connection lost, reconnecting", nil)
-		}
-		// The impolite side drives ICE restarts; "failed" will not heal
-		// on its own, "disconnected" might, so it waits a little first.
-		if !s.polite && s.state == StateReconnecting {
-			delay := restartBackoff0
-			if st == webrtc.PeerConnectionStateFailed {
-				delay = 0
-			}
-			s.scheduleRestart(delay)
-		}
-	default:
-	}
-}
-
-func (s *Session) scheduleRestart(d time.Duration) {
-	s.restartTimer.Stop()
-	s.restartTimer.Reset(d)
-}
-
-func (s *Session) restartICE() {
-	s.restartAttempt++
-	s.log.Info("ice restart", "attempt", s.restartAttempt)
-	s.negotiate(true)
-	// Try again with exponential backoff while still reconnecting.
-	backoff := min(restartBackoff0<<min(s.restartAttempt, 6), restartBackoffN)
-	s.scheduleRestart(backoff)
-}
-
-func (s *Session) localAddrs() string {
-	var addrs []string
-	if n := s.cfg.ICE.Net; n != nil {
-		ifs, err := n.Interfaces()
-		if err != nil {
-			return s.ifaces
-		}
-		for _, ifc := range ifs {
-			as, err := ifc.Addrs()
-			if err != nil {
-				continue
-			}
-			for _, a := range as {
-				addrs = append(addrs, a.String())
-			}
-		}
-	} else {
-		as, err := net.InterfaceAddrs()
-		if err != nil {
-			return s.ifaces
-		}
-		for _, a := range as {
-			addrs = append(addrs, a.String())
-		}
-	}
-	slices.Sort(addrs)
-
-	return strings.Join(addrs, ",")
-}
-
-// checkInterfaces restarts ICE when local addresses changed (Wi-Fi to
-// cable, VPN up): the old candidate pair may be dead without ICE noticing
-// for seconds.
-func (s *Session) checkInterfaces() {
-	now := s.localAddrs()
-	if now == s.ifaces {
-		return
-	}
-	s.ifaces = now
-	if s.state == StateConnected || s.state == StateReconnecting {
-		s.log.Info("local interfaces changed, restarting ice")
-		s.negotiate(true)
-	}
-}
-
-func (s *Session) updateSAS() {
-	ld, rd := s.pc.CurrentLocalDescription(), s.pc.CurrentRemoteDescription()
-	if ld == nil || rd == nil {
-		return
-	}
-	lfp, err1 := ParseFingerprint(ld.SDP)
-	rfp, err2 := ParseFingerprint(rd.SDP)
-	if err := errors.Join(err1, err2); err != nil {
-		s.log.Warn("no fingerprint for sas", "err", err)
-
-		return
-	}
-	s.mu.Lock()
-	same := s.sas != nil && s.sas.LocalFingerprint == lfp && s.sas.RemoteFingerprint == rfp
-	s.mu.Unlock()
-	if same {
-		return
-	}
-	d, w := SAS(lfp, rfp)
-	code := &SASCode{Digits: d, Words: w, LocalFingerprint: lfp, RemoteFingerprint: rfp}
-	s.mu.Lock()
-	s.sas = code
-	s.mu.Unlock()
-	c := *code
-	s.publish(Update{Kind: UpdateSAS, SAS: &c})
 }
 
 // opQueue is an unbounded FIFO of work for the owner goroutine, so pion

@@ -164,6 +164,14 @@ func (c *Client) PeerID() string {
 	return c.joined.PeerID
 }
 
+// Capacity is how many peers the room holds, from the latest joined (0
+// from a server that does not say).
+func (c *Client) Capacity() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.joined.Capacity
+}
+
 // ICEServers are the ICE servers from the latest joined.
 func (c *Client) ICEServers() []ICEServer {
 	c.mu.Lock()

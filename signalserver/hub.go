@@ -294,6 +294,7 @@ func (h *hub) join(c *conn, msg Message) {
 		Room:       r.name,
 		PeerID:     m.id,
 		Peers:      []Peer{},
+		Capacity:   s.cfg.roomCapacity,
 		ICEServers: s.iceServersFor(m.id),
 		Resume:     m.resume,
 		Resumed:    resumed,

@@ -10,7 +10,7 @@ import (
 
 // Defaults. Every one can be changed with an Option and a CLI flag.
 const (
-	DefaultRoomCapacity      = 2
+	DefaultRoomCapacity      = 4 // group calls are a mesh: each peer sends to every other
 	DefaultMaxRooms          = 10000
 	DefaultMaxConnsPerIP     = 16
 	DefaultMaxMessageSize    = 64 << 10
@@ -145,7 +145,7 @@ func WithRequireToken(on bool) Option {
 	return func(c *config) error { c.requireToken = on; return nil }
 }
 
-// WithRoomCapacity sets peers per room (default 2).
+// WithRoomCapacity sets peers per room (default DefaultRoomCapacity).
 func WithRoomCapacity(n int) Option {
 	return positive(&n, "room capacity", func(c *config) { c.roomCapacity = n })
 }

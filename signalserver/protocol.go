@@ -141,8 +141,11 @@ type Message struct {
 	Resume string `json:"resume,omitempty"`
 
 	// joined / peer-joined / peer-left
+	// Capacity (joined only) is how many peers the room holds, so a client
+	// can size its layout before the others arrive.
 	PeerID     string      `json:"peer_id,omitempty"`
 	Peers      []Peer      `json:"peers,omitempty"`
+	Capacity   int         `json:"capacity,omitempty"`
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 	Resumed    bool        `json:"resumed,omitempty"`
 
@@ -239,6 +242,9 @@ func (m *Message) Validate() error {
 	}
 	if len(m.Reason) > maxReasonLen || !validReason(m.Reason) {
 		return invalid(CodeBadMessage, "reason is at most 64 bytes of printable UTF-8")
+	}
+	if m.Capacity < 0 {
+		return invalid(CodeBadMessage, "capacity must not be negative")
 	}
 	if len(m.Peers) > maxPeersListed {
 		return invalid(CodeBadMessage, "too many peers")

@@ -487,7 +487,7 @@ func TestProtocolDocResumeTokens(t *testing.T) {
 }
 
 // TestProtocolDocJoinedFields: peers and ice_servers are absent from
-// joined exactly when empty, resume is always there.
+// joined exactly when empty, resume and capacity are always there.
 func TestProtocolDocJoinedFields(t *testing.T) {
 	for _, withICE := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ice=%v", withICE), func(t *testing.T) {
@@ -516,8 +516,9 @@ func TestProtocolDocJoinedFields(t *testing.T) {
 				_, ice := m["ice_servers"]
 				_, resume := m["resume"]
 				_, resumed := m["resumed"]
-				if peers != wantPeers || ice != withICE || !resume || resumed {
-					t.Errorf("joined #%d has peers=%v ice_servers=%v resume=%v resumed=%v", i+1, peers, ice, resume, resumed)
+				capacity := string(m["capacity"])
+				if peers != wantPeers || ice != withICE || !resume || resumed || capacity != strconv.Itoa(DefaultRoomCapacity) {
+					t.Errorf("joined #%d has peers=%v ice_servers=%v resume=%v resumed=%v capacity=%q", i+1, peers, ice, resume, resumed, capacity)
 				}
 			}
 		})

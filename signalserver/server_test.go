@@ -541,3 +541,40 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestRoomCapacity: a room holds the configured number of peers (4 by
+// default, for group calls), every joined says how many, the Go client
+// exposes it, and the next joiner gets room-full.
+func TestRoomCapacity(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		want int
+	}{
+		{"default", nil, DefaultRoomCapacity},
+		{"two", []Option{WithRoomCapacity(2)}, 2},
+		{"six", []Option{WithRoomCapacity(6)}, 6},
+	}
+	if DefaultRoomCapacity != 4 {
+		t.Fatalf("DefaultRoomCapacity = %d, want 4 (group calls of up to 4)", DefaultRoomCapacity)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, tt.opts...)
+			c := dialClient(t, ts.url, ClientOptions{Room: "group", Name: "Go"})
+			if got := c.Capacity(); got != tt.want {
+				t.Fatalf("Client.Capacity() = %d, want %d", got, tt.want)
+			}
+			for i := 1; i < tt.want; i++ {
+				ws := rawDial(t, ts.url, nil)
+				j := rawJoin(t, ws, Message{Room: "group", Name: "n" + itoa(int64(i))})
+				if j.Capacity != tt.want || len(j.Peers) != i {
+					t.Fatalf("joiner %d: capacity %d with %d peers listed, want %d and %d", i+1, j.Capacity, len(j.Peers), tt.want, i)
+				}
+			}
+			ws := rawDial(t, ts.url, nil)
+			sendRaw(t, ws, Message{Type: TypeJoin, Room: "group", Name: "late"})
+			expectError(t, ws, CodeRoomFull, CloseTryAgainLater)
+		})
+	}
+}

@@ -5,15 +5,16 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io/fs"
 	"net/http"
 	"path"
 	"time"
 )
 
 // webFiles is the browser client (docs/browser.md): one page, its script
-// and its style sheet, self-contained so the server needs no CDN.
+// modules and its style sheet, self-contained so the server needs no CDN.
 //
-//go:embed web/index.html web/app.js web/style.css
+//go:embed web/index.html web/*.js web/style.css
 var webFiles embed.FS
 
 // ContentSecurityPolicy is sent with every page and asset. Everything comes
@@ -29,7 +30,9 @@ type webAsset struct {
 }
 
 // webAssets maps URL paths to embedded files. The page itself is served at
-// "/" and "/r/{room}"; its script and style sheet under /static/.
+// "/" and "/r/{room}"; its script modules and style sheet under /static/.
+// Modules are served as JavaScript: browsers refuse to run a module of any
+// other MIME type.
 func webAssets() (page webAsset, static map[string]webAsset) {
 	read := func(name, ctype string) webAsset {
 		b, err := webFiles.ReadFile(path.Join("web", name))
@@ -41,8 +44,15 @@ func webAssets() (page webAsset, static map[string]webAsset) {
 	}
 	page = read("index.html", "text/html; charset=utf-8")
 	static = map[string]webAsset{
-		"/static/app.js":    read("app.js", "text/javascript; charset=utf-8"),
 		"/static/style.css": read("style.css", "text/css; charset=utf-8"),
+	}
+	scripts, err := fs.Glob(webFiles, "web/*.js")
+	if err != nil || len(scripts) == 0 {
+		panic("signalserver: no embedded scripts") // a build defect
+	}
+	for _, p := range scripts {
+		name := path.Base(p)
+		static["/static/"+name] = read(name, "text/javascript; charset=utf-8")
 	}
 	return page, static
 }

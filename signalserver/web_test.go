@@ -32,7 +32,7 @@ func TestWebRoutes(t *testing.T) {
 		ctype        string // prefix; "" = not checked
 		contains     string
 	}{
-		{"GET", "/", http.StatusOK, "text/html", `<script src="/static/app.js"`},
+		{"GET", "/", http.StatusOK, "text/html", `<script type="module" src="/static/main.js"></script>`},
 		{"GET", "/r/kitchen", http.StatusOK, "text/html", `id="join-form"`},
 		{"GET", "/r/a.b_c-9", http.StatusOK, "text/html", ""},
 		{"HEAD", "/r/kitchen", http.StatusOK, "text/html", ""},
@@ -40,8 +40,16 @@ func TestWebRoutes(t *testing.T) {
 		{"GET", "/r/bad%20room", http.StatusNotFound, "", ""},
 		{"GET", "/r/", http.StatusNotFound, "", ""},
 		{"GET", "/r/kitchen/extra", http.StatusNotFound, "", ""},
-		{"GET", "/static/app.js", http.StatusOK, "text/javascript", "sas-words:begin"},
-		{"GET", "/static/style.css", http.StatusOK, "text/css", "#sas-digits"},
+		{"GET", "/static/main.js", http.StatusOK, "text/javascript", "from './peer.js'"},
+		{"GET", "/static/peer.js", http.StatusOK, "text/javascript", "export class Session"},
+		{"GET", "/static/signaling.js", http.StatusOK, "text/javascript", "export class Signaling"},
+		{"GET", "/static/media.js", http.StatusOK, "text/javascript", "export class LocalMedia"},
+		{"GET", "/static/ui.js", http.StatusOK, "text/javascript", "export class Tile"},
+		{"GET", "/static/sdp.js", http.StatusOK, "text/javascript", "export function scrubCandidate"},
+		{"GET", "/static/sas.js", http.StatusOK, "text/javascript", "sas-words:begin"},
+		{"GET", "/static/util.js", http.StatusOK, "text/javascript", "export function log"},
+		{"GET", "/static/app.js", http.StatusNotFound, "", ""},
+		{"GET", "/static/style.css", http.StatusOK, "text/css", ".grid[data-count=\"2\"]"},
 		{"GET", "/static/", http.StatusNotFound, "", ""},
 		{"GET", "/static/web.go", http.StatusNotFound, "", ""},
 		{"GET", "/index.html", http.StatusNotFound, "", ""},
@@ -123,12 +131,12 @@ func TestWebETag(t *testing.T) {
 	defer s.Close()
 	h := s.Handler()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/static/app.js", nil))
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/static/main.js", nil))
 	etag := rec.Header().Get("ETag")
 	if rec.Code != http.StatusOK || etag == "" || rec.Header().Get("Cache-Control") != "no-cache" {
 		t.Fatalf("code %d etag %q cache %q", rec.Code, etag, rec.Header().Get("Cache-Control"))
 	}
-	req := httptest.NewRequest("GET", "/static/app.js", nil)
+	req := httptest.NewRequest("GET", "/static/main.js", nil)
 	req.Header.Set("If-None-Match", etag)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -162,22 +170,80 @@ func TestWebSelfContained(t *testing.T) {
 		}
 	}
 	external := regexp.MustCompile(`(?i)\b(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}`)
-	for name, a := range map[string]webAsset{"index.html": page, "app.js": static["/static/app.js"], "style.css": static["/static/style.css"]} {
+	assets := map[string]webAsset{"index.html": page}
+	for p, a := range static {
+		assets[p] = a
+	}
+	for name, a := range assets {
 		if m := external.FindString(string(a.body)); m != "" {
 			t.Errorf("%s refers to an outside address %q", name, m)
 		}
 	}
 }
 
-// jsWords extracts the SAS word list embedded in app.js.
+// TestWebModules: the page loads one module (main.js) and every module it
+// imports, directly or not, is served from /static/ as JavaScript: a
+// missing file or another MIME type stops the whole page in the browser
+// (module scripts are checked strictly, under script-src 'self').
+func TestWebModules(t *testing.T) {
+	page, static := webAssets()
+	entry := regexp.MustCompile(`<script type="module" src="(/static/[a-z]+\.js)"></script>`).FindAllStringSubmatch(string(page.body), -1)
+	if len(entry) != 1 {
+		t.Fatalf("index.html loads %d module scripts, want exactly main.js", len(entry))
+	}
+	if strings.Contains(string(page.body), "<script src=") {
+		t.Error("index.html loads a classic script: every script is a module")
+	}
+	importRE := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^;]*?\bfrom\s+'([^']+)'|^\s*import\s+'([^']+)'|\bimport\(`)
+	seen := map[string]bool{}
+	queue := []string{entry[0][1]}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		a, ok := static[p]
+		if !ok {
+			t.Errorf("%s is imported but not served", p)
+			continue
+		}
+		if !strings.HasPrefix(a.contentType, "text/javascript") {
+			t.Errorf("%s served as %q", p, a.contentType)
+		}
+		for _, m := range importRE.FindAllStringSubmatch(string(a.body), -1) {
+			spec := m[1] + m[2]
+			if spec == "" {
+				t.Errorf("%s uses a dynamic import()", p)
+				continue
+			}
+			if !strings.HasPrefix(spec, "./") || !strings.HasSuffix(spec, ".js") {
+				t.Errorf("%s imports %q: modules import their siblings as './name.js'", p, spec)
+				continue
+			}
+			queue = append(queue, "/static/"+strings.TrimPrefix(spec, "./"))
+		}
+	}
+	for p := range static {
+		if strings.HasSuffix(p, ".js") && !seen[p] {
+			t.Errorf("%s is served but no module imports it", p)
+		}
+	}
+	if len(seen) < 5 {
+		t.Errorf("the page has %d modules, want the client split by concept", len(seen))
+	}
+}
+
+// jsWords extracts the SAS word list embedded in sas.js.
 func jsWords(t *testing.T) []string {
 	t.Helper()
 	_, static := webAssets()
-	js := string(static["/static/app.js"].body)
+	js := string(static["/static/sas.js"].body)
 	_, rest, ok := strings.Cut(js, "// sas-words:begin")
 	block, _, ok2 := strings.Cut(rest, "// sas-words:end")
 	if !ok || !ok2 {
-		t.Fatal("app.js lacks the sas-words markers")
+		t.Fatal("sas.js lacks the sas-words markers")
 	}
 	_, arr, _ := strings.Cut(block, "[")
 	var words []string
@@ -228,11 +294,11 @@ func TestWebSASWordsMatchGo(t *testing.T) {
 		t.Fatalf("call/sas_words.go has %d words, want 256", len(goList))
 	}
 	if len(js) != len(goList) {
-		t.Fatalf("app.js has %d words, Go has %d", len(js), len(goList))
+		t.Fatalf("sas.js has %d words, Go has %d", len(js), len(goList))
 	}
 	for i := range js {
 		if js[i] != goList[i] {
-			t.Errorf("word %d: app.js %q, Go %q", i, js[i], goList[i])
+			t.Errorf("word %d: sas.js %q, Go %q", i, js[i], goList[i])
 		}
 	}
 	// The documented list (docs/ice-policy.md) is the third copy.
@@ -243,7 +309,7 @@ func TestWebSASWordsMatchGo(t *testing.T) {
 	_, rest, _ := strings.Cut(string(doc), "<!-- sas-words:begin -->")
 	block, _, _ := strings.Cut(rest, "<!-- sas-words:end -->")
 	if docWords := strings.Fields(block); !slices.Equal(docWords, js) {
-		t.Errorf("docs/ice-policy.md word list (%d words) differs from app.js", len(docWords))
+		t.Errorf("docs/ice-policy.md word list (%d words) differs from sas.js", len(docWords))
 	}
 }
 

@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		secret        = fs.String("secret", "", "server secret (>=16 bytes) for join/resume tokens and TURN credentials; default random per process")
 		secretFile    = fs.String("secret-file", "", "read the server secret from this file")
 		requireToken  = fs.Bool("require-token", false, "every join must carry a token from `peercall-signal token`")
-		capacity      = fs.Int("room-capacity", signalserver.DefaultRoomCapacity, "peers per room")
+		capacity      = fs.Int("room-capacity", signalserver.DefaultRoomCapacity, "peers per room (a group call is a mesh: each peer sends to every other)")
 		maxRooms      = fs.Int("max-rooms", signalserver.DefaultMaxRooms, "maximum concurrent rooms")
 		connsPerIP    = fs.Int("max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "maximum WebSocket connections per client IP")
 		maxMsg        = fs.Int("max-message-size", signalserver.DefaultMaxMessageSize, "maximum message size in bytes")

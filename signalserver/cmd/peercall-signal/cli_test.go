@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -92,5 +94,64 @@ func TestHardeningFlags(t *testing.T) {
 		if err := run(context.Background(), bad, &out, &errb); !errors.Is(err, signalserver.ErrConfig) {
 			t.Errorf("%v: %v, want signalserver.ErrConfig", bad, err)
 		}
+	}
+}
+
+// TestCLIRoomCapacity: the server the command runs holds DefaultRoomCapacity
+// (4) peers per room unless --room-capacity or PEERCALL_ROOM_CAPACITY says
+// otherwise, and tells every joiner in joined.capacity.
+func TestCLIRoomCapacity(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want int
+	}{
+		{"default", nil, "", signalserver.DefaultRoomCapacity},
+		{"flag", []string{"--room-capacity", "3"}, "", 3},
+		{"env", nil, "2", 2},
+		{"flag wins", []string{"--room-capacity", "6"}, "2", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("PEERCALL_ROOM_CAPACITY", tt.env)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			_ = ln.Close() // run listens on it itself
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"--addr", addr, "--log-level", "warn"}, tt.args...), io.Discard, io.Discard)
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("run: %v", err)
+				}
+			}()
+			var c *signalserver.Client
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Second)
+				c, err = signalserver.Dial(dctx, "ws://"+addr+"/ws", signalserver.ClientOptions{Room: "cap", Name: "n", NoReconnect: true})
+				dcancel()
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("dial: %v", err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			defer c.Close()
+			if got := c.Capacity(); got != tt.want {
+				t.Errorf("joined.capacity = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

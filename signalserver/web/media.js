@@ -1,0 +1,85 @@
+// The page's own camera and microphone. One stream feeds every peer
+// connection of the mesh: the browser encodes it once per peer.
+
+import { log } from './util.js';
+
+const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
+
+export class LocalMedia {
+  constructor() {
+    this.stream = null;
+    this.muted = false;
+    this.cameraOff = false;
+    // note says what the call goes without (no camera, no microphone).
+    this.note = '';
+  }
+
+  // open asks for the microphone and the camera, and for whichever one
+  // exists when the other is missing or refused (a laptop without a camera
+  // still talks); null when neither is there (watch and listen only).
+  async open() {
+    const tries = [
+      [{ audio: AUDIO, video: VIDEO }, ''],
+      [{ audio: AUDIO }, 'No camera: joining with the microphone only.'],
+      [{ video: VIDEO }, 'No microphone: joining with the camera only.'],
+    ];
+    for (const [constraints, note] of tries) {
+      try {
+        const s = await navigator.mediaDevices.getUserMedia(constraints);
+        this.note = note;
+        // Without a camera the call starts as with a camera turned off:
+        // the button offers to try again.
+        this.cameraOff = !constraints.video;
+        this.stream = s;
+        this.setMuted(this.muted); // a mute from the last call holds
+        return s;
+      } catch (err) {
+        log('media unavailable', Object.keys(constraints).join('+'), err);
+      }
+    }
+    this.note = 'Camera or microphone unavailable: joining to watch and listen only.';
+    return null;
+  }
+
+  // state is what the page tells its peers of its mic and camera.
+  state() {
+    const s = this.stream;
+    return {
+      audio: !!s && !this.muted && s.getAudioTracks().length > 0,
+      video: !!s && !this.cameraOff && s.getVideoTracks().length > 0,
+    };
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    if (this.stream) this.stream.getAudioTracks().forEach((t) => (t.enabled = !muted));
+  }
+
+  // releaseCamera stops the camera (its light goes off) once the senders
+  // no longer use it.
+  releaseCamera() {
+    this.cameraOff = true;
+    const old = this.stream && this.stream.getVideoTracks()[0];
+    if (old) {
+      old.stop();
+      this.stream.removeTrack(old);
+    }
+  }
+
+  // acquireCamera opens the camera again and returns its track; it throws
+  // when the camera cannot be had.
+  async acquireCamera() {
+    const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO });
+    const t = s.getVideoTracks()[0];
+    if (!this.stream) this.stream = new MediaStream();
+    this.stream.addTrack(t);
+    this.cameraOff = false;
+    return t;
+  }
+
+  stop() {
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.stream = null;
+  }
+}
