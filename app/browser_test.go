@@ -421,7 +421,7 @@ func callHeadless(t *testing.T, browser context.Context, bin, addr, room string,
 	checkSASAgainstGo(t, "page", later)
 	checkNegotiated(t, "page", later)
 	// The code the user reads is the one in the DOM.
-	shown, err := chromedp.Run(browser, chromedp.Text("#sas-digits"))
+	shown, err := chromedp.Run(browser, chromedp.Text(`#sas-list li[data-peer="`+later.RemoteID+`"] .sas-digits`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +584,7 @@ func TestBrowserToBrowser(t *testing.T) {
 	}
 }
 
-// overlay is what the page shows over the remote video.
+// overlay is what the page shows over the (first) remote peer's video.
 type overlay struct {
 	OffHidden, VideoHidden, MutedHidden bool
 	OffText, MutedText                  string
@@ -594,9 +594,10 @@ func readOverlay(t *testing.T, tab context.Context) overlay {
 	t.Helper()
 	var ov overlay
 	evalJSON(t, tab, `(() => {
-		const off = document.getElementById('remote-off'), muted = document.getElementById('remote-muted');
-		return {OffHidden: off.hidden, OffText: document.getElementById('remote-off-text').textContent,
-			VideoHidden: getComputedStyle(document.getElementById('remote-video')).visibility === 'hidden',
+		const tile = document.querySelector('#grid .tile');
+		const off = tile.querySelector('.remote-off'), muted = tile.querySelector('.muted');
+		return {OffHidden: off.hidden, OffText: tile.querySelector('.remote-off-text').textContent,
+			VideoHidden: getComputedStyle(tile.querySelector('video')).visibility === 'hidden',
 			MutedHidden: muted.hidden, MutedText: muted.textContent};
 	})()`, &ov)
 	return ov

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,8 +206,14 @@ type HostedServer struct {
 	Stop        func()
 }
 
-// CallEvent is what a running Call reports. Exactly one part is set.
+// CallEvent is what a running Call reports. Exactly one part is set,
+// besides Peer.
 type CallEvent struct {
+	// Peer names the person the event is about (PeerView.ID); "" for the
+	// call as a whole. A Phase with Peer set is that person's connection.
+	Peer string
+	// Gone: Peer left the call (Reason says how; Err when it failed).
+	Gone      bool
 	Phase     Phase // non-zero: a phase change
 	Reason    string
 	Err       error
@@ -372,6 +379,10 @@ func (c *Controller) Settings() Settings {
 func cloneNotify(n Notify) Notify {
 	n.Chat = slices.Clone(n.Chat)
 	n.SASWords = slices.Clone(n.SASWords)
+	n.Peers = slices.Clone(n.Peers)
+	for i := range n.Peers {
+		n.Peers[i].SASWords = slices.Clone(n.Peers[i].SASWords)
+	}
 	if n.NetTest != nil {
 		t := n.NetTest.clone()
 		n.NetTest = &t
@@ -557,9 +568,14 @@ func (c *Controller) runCall(ctx context.Context, gen int, p JoinParams, host bo
 			return
 		case <-tick.C:
 			mic, spk := cl.Levels()
+			var peers map[string]float64
+			if pl, ok := cl.(interface{ PeerLevels() map[string]float64 }); ok {
+				peers = pl.PeerLevels()
+			}
 			now := c.o.Now()
 			c.update(func(n *Notify) {
 				n.MicLevel, n.SpeakerLevel = mic, spk
+				setPeerLevels(n, peers)
 				if n.Muted {
 					n.MicLevel = 0
 				}
@@ -589,6 +605,13 @@ func (c *Controller) drain(events <-chan CallEvent) {
 
 // apply folds one call event into the snapshot; true when the call is over.
 func (c *Controller) apply(gen int, ev CallEvent) bool {
+	if ev.Peer != "" {
+		c.update(func(n *Notify) {
+			applyPeer(n, ev)
+			mirrorFirstPeer(n)
+		})
+		return false
+	}
 	switch {
 	case ev.Phase == PhaseEnded || ev.Phase == PhaseFailed:
 		reason := ev.Reason
@@ -637,6 +660,78 @@ func (c *Controller) apply(gen int, ev CallEvent) bool {
 		})
 	}
 	return false
+}
+
+// applyPeer folds an event about one person into n.Peers.
+func applyPeer(n *Notify, ev CallEvent) {
+	i := slices.IndexFunc(n.Peers, func(p PeerView) bool { return p.ID == ev.Peer })
+	if ev.Gone {
+		if i >= 0 {
+			name := n.Peers[i].Name
+			n.Peers = slices.Delete(slices.Clone(n.Peers), i, i+1)
+			if len(n.Peers) > 0 {
+				setNotice(n, cmp.Or(name, "Someone")+" left the call.")
+			}
+		}
+		return
+	}
+	if i < 0 {
+		n.Peers = append(slices.Clone(n.Peers), PeerView{ID: ev.Peer, Phase: PhaseConnecting, CameraOn: true, MicOn: true})
+		i = len(n.Peers) - 1
+	} else {
+		n.Peers = slices.Clone(n.Peers) // snapshots already sent keep theirs
+	}
+	p := &n.Peers[i]
+	if ev.PeerName != "" {
+		p.Name = ev.PeerName
+	}
+	switch {
+	case ev.Phase != 0:
+		p.Phase = ev.Phase
+	case ev.Stats != nil:
+		p.Stats = *ev.Stats
+		p.Quality = QualityBars(ev.Stats.Stats)
+	case ev.SAS != nil:
+		p.SASDigits, p.SASWords = ev.SAS.Digits, slices.Clone(ev.SAS.Words)
+	case ev.RemoteMedia != nil:
+		p.CameraOn, p.MicOn = ev.RemoteMedia.Video, ev.RemoteMedia.Audio
+	case ev.Chat != nil:
+		n.Chat = append(n.Chat, ChatLine{From: cmp.Or(p.Name, "Them"), Text: ev.Chat.Text, Time: ev.Chat.Time})
+	}
+}
+
+// mirrorFirstPeer keeps the 1:1 fields describing the first person.
+func mirrorFirstPeer(n *Notify) {
+	if len(n.Peers) == 0 {
+		return
+	}
+	p := n.Peers[0]
+	n.RemoteName, n.RemoteCameraOn, n.RemoteMicOn = p.Name, p.CameraOn, p.MicOn
+	n.SASDigits, n.SASWords = p.SASDigits, p.SASWords
+	n.Stats, n.Quality = p.Stats, p.Quality
+}
+
+// speakingLevel is the received level (0..1 over -60..0 dBFS, so about
+// -27 dBFS) above which the loudest person counts as speaking.
+const speakingLevel = 0.55
+
+// setPeerLevels meters each person and marks the active speaker.
+func setPeerLevels(n *Notify, levels map[string]float64) {
+	if len(n.Peers) == 0 || levels == nil {
+		return
+	}
+	n.Peers = slices.Clone(n.Peers)
+	loudest, top := -1, speakingLevel
+	for i := range n.Peers {
+		p := &n.Peers[i]
+		p.Level, p.Speaking = levels[p.ID], false
+		if p.Level >= top {
+			loudest, top = i, p.Level
+		}
+	}
+	if loudest >= 0 {
+		n.Peers[loudest].Speaking = true
+	}
 }
 
 // setNotice shows msg as the latest notice.

@@ -229,49 +229,54 @@ func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
 		return nil, err
 	}
 	lc.client = client
-	lc.link = newRoomLink(client, e.o.Logger)
+	lc.media = &localMedia{tracks: tracks, vs: lc.vs, as: lc.as}
+	lc.spk = newSpeakerOut(p.Settings.Speaker, lc.openPlayer, lc.log)
+	lc.mixer = newAudioMixer(lc.spk)
+	lc.conf = newConference(conferenceOptions{
+		Client: client, Media: lc.media, Net: lc.peerNet(), Announce: lc.announce,
+		OnFrame: lc.onRemoteFrame, Speaker: lc.mixer, Logger: e.o.Logger,
+		// The preview ends before the video sender becomes the camera's
+		// only reader.
+		BeforeMedia: func() { lc.stopPreview() },
+	})
 	var cctx context.Context
 	cctx, lc.cancel = context.WithCancel(context.Background())
-	go lc.run(cctx, tracks)
+	go lc.run(cctx)
 	return lc, nil
 }
 
-// liveCall is one real call: it owns the signaling client, the session and
-// the media goroutines.
+// liveCall is one call of the desktop app: the front end over the one
+// call pipeline (conference) that adds what a person at a desk needs:
+// switchable devices, the self-view, mute and camera toggles, the speaker.
 type liveCall struct {
 	p      CallParams
 	log    *slog.Logger
 	client *signalserver.Client
-	link   *roomLink
+	conf   *conference
+	media  *localMedia
+	mixer  *audioMixer
 	cancel context.CancelFunc
 	events chan CallEvent
 	done   chan struct{}
 
-	vs        *videoSender
-	cam       *switchedVideo // the camera (or test pattern) behind vs
-	as        *audioSender
-	mic       *switchedAudio // the microphone behind as; nil for test sounds
-	spk       *speakerOut
-	devs      Devices // in use; guarded by mediaMu
-	video     *videoReceiver
-	audio     *audioReceiver
-	audioOnly bool
-	closers   []func() error
+	vs  *videoSender
+	cam *switchedVideo // the camera (or test pattern) behind vs
+	// stopPreview ends the waiting self-view (idempotent); set by run
+	// before the conference starts.
+	stopPreview func()
+	as          *audioSender
+	mic         *switchedAudio // the microphone behind as; nil for test sounds
+	spk         *speakerOut
+	devs        Devices // in use; guarded by mediaMu
+	closers     []func() error
 
-	sess atomic.Pointer[call.Session]
-
-	// mediaMu orders media switches with the state they send to the peer.
+	// mediaMu orders media switches with the state they send to the peers.
 	mediaMu   sync.Mutex
 	muted     atomic.Bool
-	remoteOff atomic.Bool   // the peer said its camera is off: drop its frames
+	remoteOff sync.Map      // peer id → true: its camera is off, drop its frames
 	micLevel  atomic.Uint64 // float64 bits
-	spkLevel  atomic.Uint64
 	selfGap   time.Duration
 	lastSelf  time.Time // sender goroutine only
-
-	frames    atomic.Int64  // remote frames decoded
-	frameSize atomic.Uint64 // of the latest one: width<<32 | height
-	latencyUS atomic.Int64  // smoothed marker latency
 
 	// Device openers for tests; nil opens the real devices.
 	openCamera func(id string) videoOpener
@@ -333,8 +338,6 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
 		}
 		tracks = append(tracks, track)
-	} else {
-		lc.audioOnly = true
 	}
 
 	var pcm func() ([]int16, error)
@@ -377,10 +380,6 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		}
 		tracks = append(tracks, track)
 	}
-	lc.video = newVideoReceiver(nil, lc.onRemoteFrame, nil, lc.log)
-	lc.audio = newAudioReceiver(nil, lc.log)
-	lc.spk = newSpeakerOut(s.Speaker, lc.openPlayer, lc.log)
-	lc.audio.player = lc.play
 	return tracks, nil
 }
 
@@ -423,7 +422,8 @@ func (lc *liveCall) previewWhileWaiting() (stop func()) {
 			}
 		}
 	}()
-	return func() { close(quit); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
 }
 
 func (lc *liveCall) wrapAudio(next func() ([]int16, error)) func() ([]int16, error) {
@@ -445,17 +445,6 @@ func (lc *liveCall) wrapAudio(next func() ([]int16, error)) func() ([]int16, err
 	}
 }
 
-// play runs the received audio on the speaker chosen in Settings or
-// during the call (the null sink when there is none), metering what it
-// plays.
-func (lc *liveCall) play(jb *codec.AudioJitterBuffer) func() {
-	src := codec.JitterSource(jb)
-	return lc.spk.start(func(pcm []int16) {
-		src(pcm)
-		lc.spkLevel.Store(math.Float64bits(Level(pcm)))
-	})
-}
-
 // Level maps the RMS of PCM to 0..1 over -60..0 dBFS, for level meters.
 func Level(pcm []int16) float64 {
 	if len(pcm) == 0 {
@@ -474,155 +463,52 @@ func Level(pcm []int16) float64 {
 	return min(max((db+60)/60, 0), 1)
 }
 
-func (lc *liveCall) onRemoteFrame(df DecodedFrame) {
-	lc.frames.Add(1)
-	lc.frameSize.Store(uint64(df.Width)<<32 | uint64(uint32(df.Height)))
-	if df.Marked {
-		old := lc.latencyUS.Load()
-		cur := df.Latency.Microseconds()
-		if old == 0 {
-			lc.latencyUS.Store(cur)
-		} else {
-			lc.latencyUS.Store((old*7 + cur) / 8)
-		}
-	}
+func (lc *liveCall) onRemoteFrame(peer string, df DecodedFrame) {
 	// A frame still in flight when the peer's "camera off" arrived must not
 	// cover the placeholder.
-	if df.Image != nil && lc.p.OnFrame != nil && !lc.remoteOff.Load() {
-		lc.p.OnFrame(VideoFrame{Image: df.Image})
+	if off, _ := lc.remoteOff.Load(peer); off == true {
+		return
+	}
+	if df.Image != nil && lc.p.OnFrame != nil {
+		lc.p.OnFrame(VideoFrame{Peer: peer, Image: df.Image})
 	}
 }
 
-// emit delivers an event unless the call is being torn down.
-func (lc *liveCall) emit(ctx context.Context, ev CallEvent) {
-	select {
-	case lc.events <- ev:
-	case <-ctx.Done():
-	}
-}
-
-func (lc *liveCall) run(ctx context.Context, tracks []webrtc.TrackLocal) {
+// run forwards the conference's events to the controller, previews the
+// camera until someone joins and runs the encoders from then on.
+func (lc *liveCall) run(ctx context.Context) {
 	defer close(lc.done)
 	defer close(lc.events)
 	defer lc.closeSources()
 	defer func() {
 		_ = lc.client.Close()
-		lc.link.Wait()
+		lc.conf.link.Wait()
 	}()
-	if lc.audioOnly {
-		lc.emit(ctx, CallEvent{Phase: PhaseWaiting, AudioOnly: true})
-	}
-	stopPreview := lc.previewWhileWaiting()
-	remote, name, err := lc.waitForPeer(ctx)
-	stopPreview() // before the video sender becomes the camera's only reader
-	if err != nil {
-		if ctx.Err() == nil {
-			lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
-		}
-		return
-	}
-	lc.link.SetRemote(remote)
-	lc.emit(ctx, CallEvent{Phase: PhaseConnecting, PeerName: name})
-
-	sess, err := call.New(lc.callConfig(remote, tracks))
-	if err != nil {
-		lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
-		return
-	}
-	lc.sess.Store(sess)
-	lc.sendMediaState() // sent when the data channel opens
-	defer func() { _ = sess.Close() }()
-	if err := sess.Start(); err != nil {
-		lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
-		return
-	}
-	var wg sync.WaitGroup
-	mctx, stopMedia := context.WithCancel(ctx)
+	defer lc.mixer.close()
+	lc.stopPreview = lc.previewWhileWaiting()
+	confDone := make(chan struct{})
+	go func() {
+		defer close(confDone)
+		_ = lc.conf.run(ctx)
+	}()
 	defer func() {
-		stopMedia()
-		_ = sess.Close() // ends the track readers before the senders are waited for
+		lc.stopPreview()
+		<-confDone // every session closed: nothing pulls the encoders' tracks
 		if lc.cam != nil {
 			_ = lc.cam.Close() // ends a sender waiting while the camera is off
 		}
-		wg.Wait()
+		lc.media.stop()
 	}()
-	startSenders(mctx, &wg, lc.log, nilIfNil(lc.vs), nilIfNil(lc.as))
-	lastFrames, lastT := int64(0), time.Now()
-	room := lc.link.Events()
-	for {
+	for ev := range lc.conf.Events() {
+		if ev.Peer != "" && ev.RemoteMedia != nil {
+			lc.remoteOff.Store(ev.Peer, !ev.RemoteMedia.Video)
+		}
+		if ev.Peer != "" && ev.Gone {
+			lc.remoteOff.Delete(ev.Peer)
+		}
 		select {
+		case lc.events <- ev:
 		case <-ctx.Done():
-			return
-		case ev, ok := <-room:
-			if !ok {
-				// A closed channel is always ready: selecting on it again
-				// would spin a core for the rest of the call. nil never is.
-				room = nil
-				continue
-			}
-			switch ev.Kind {
-			case RoomShutdown:
-				if sess.State() != call.StateConnected {
-					lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: &UserError{Msg: "The server is shutting down.", Err: ErrConnect}})
-					return
-				}
-			case RoomClosed:
-				// The media path does not need the server, but an ICE
-				// restart does: say so instead of failing later unexplained.
-				lc.log.Warn("signaling closed for good during the call", "err", ev.Err)
-				lc.emit(ctx, CallEvent{Notice: SignalingLostNotice})
-			}
-		case up, ok := <-sess.Updates():
-			if !ok {
-				lc.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: "The call ended"})
-				return
-			}
-			switch up.Kind {
-			case call.UpdateState:
-				switch up.State {
-				case call.StateWaiting, call.StateConnecting:
-					lc.emit(ctx, CallEvent{Phase: PhaseConnecting})
-				case call.StateConnected:
-					if lc.vs != nil {
-						lc.vs.ForceKeyFrame() // a keyframe sent before the path existed was lost
-					}
-					lc.emit(ctx, CallEvent{Phase: PhaseConnected})
-				case call.StateReconnecting:
-					lc.emit(ctx, CallEvent{Phase: PhaseReconnecting})
-				case call.StateEnded:
-					lc.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: endReason(up.Event)})
-					return
-				case call.StateFailed:
-					lc.emit(ctx, CallEvent{Phase: PhaseFailed, Err: up.Err, Reason: up.Reason})
-					return
-				}
-			case call.UpdateStats:
-				if up.Stats == nil {
-					continue
-				}
-				now, n := time.Now(), lc.frames.Load()
-				st := CallStats{Stats: *up.Stats, LatencyMS: float64(lc.latencyUS.Load()) / 1000}
-				// call has no decoder view: what was decoded comes from here.
-				if dt := now.Sub(lastT).Seconds(); dt > 0 {
-					st.VideoIn.FPS = float64(n-lastFrames) / dt
-				}
-				size := lc.frameSize.Load()
-				st.VideoIn.FrameWidth, st.VideoIn.FrameHeight = int(size>>32), int(uint32(size))
-				lastFrames, lastT = n, now
-				lc.emit(ctx, CallEvent{Stats: &st})
-			case call.UpdateSAS:
-				lc.emit(ctx, CallEvent{SAS: up.SAS})
-			case call.UpdateChat:
-				lc.emit(ctx, CallEvent{Chat: up.Chat})
-			case call.UpdateRemoteMedia:
-				if up.RemoteMedia == nil {
-					continue
-				}
-				m := *up.RemoteMedia
-				lc.remoteOff.Store(!m.Video)
-				lc.log.Info("peer media state", "mic", m.Audio, "camera", m.Video)
-				lc.emit(ctx, CallEvent{RemoteMedia: &m})
-			}
 		}
 	}
 }
@@ -645,84 +531,36 @@ func endReason(ev call.Event) string {
 	return "The call ended"
 }
 
-// waitForPeer returns the other person's peer id and display name.
-func (lc *liveCall) waitForPeer(ctx context.Context) (id, name string, err error) {
-	for {
-		select {
-		case <-ctx.Done():
-			return "", "", ctx.Err()
-		case ev, ok := <-lc.link.Events():
-			if !ok {
-				return "", "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
-			}
-			switch ev.Kind {
-			case RoomJoined:
-				if len(ev.Peers) > 0 {
-					return ev.Peers[0].ID, ev.Peers[0].Name, nil
-				}
-			case RoomPeerJoined:
-				return ev.PeerID, ev.Name, nil
-			case RoomShutdown:
-				return "", "", &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
-			case RoomClosed:
-				return "", "", &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
-			case RoomError:
-				return "", "", ev.Err
-			}
-		}
-	}
-}
-
-func (lc *liveCall) callConfig(remote string, tracks []webrtc.TrackLocal) call.Config {
+// peerNet is how the desktop's sessions reach their peers: the server's
+// ICE servers and the Settings' ones under the Settings' policy, or
+// loopback only (same-host calls, tests).
+func (lc *liveCall) peerNet() peerNet {
 	s := lc.p.Settings
 	servers := toWebRTCServers(lc.client.ICEServers())
 	policy := call.Policy(s.ICEPolicy)
 	opts := s.ICEOptions()
+	n := peerNet{MaxBitrate: s.MaxBitrateKbps * 1000}
 	if lc.p.Media.LoopbackOnly {
-		// Same-host calls and tests: loopback both ends, no outside servers.
 		opts = call.ICEOptions{Loopback: true}
 		servers = nil
 		if policy != call.PolicyNoHost {
 			policy = call.PolicyAll
 		}
+		n.InterfacePoll = -1
 	} else {
 		servers = append(servers, s.WebRTCICEServers()...)
 	}
-	opts.LoggerFactory = call.NewSlogLoggerFactory(lc.log)
-	cfg := call.Config{
-		LocalID: lc.client.PeerID(), RemoteID: remote, Signaler: lc.link,
-		ICEServers: servers, Policy: policy, ICE: opts, Tracks: tracks,
-		OnTrack: lc.onTrack, MaxBitrate: s.MaxBitrateKbps * 1000, Logger: lc.log,
+	n.Servers, n.Policy, n.ICE = servers, policy, opts
+	if n.MaxBitrate < call.DefaultStartBitrate {
+		n.StartBitrate = n.MaxBitrate
 	}
-	if cfg.MaxBitrate < call.DefaultStartBitrate {
-		cfg.StartBitrate = cfg.MaxBitrate
-	}
-	if lc.p.Media.LoopbackOnly {
-		cfg.InterfacePoll = -1
-	}
-	if vs := lc.vs; vs != nil {
-		cfg.OnTargetBitrate = func(bps int) { vs.SetBitRate(bps - audioBitrate) }
-		cfg.OnKeyFrameRequest = vs.ForceKeyFrame
-	}
-	if as := lc.as; as != nil {
-		cfg.OnAudioLoss = as.SetPacketLoss
-	}
-	return cfg
+	return n
 }
 
-func (lc *liveCall) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	switch tr.Kind() {
-	case webrtc.RTPCodecTypeVideo:
-		ssrc := uint32(tr.SSRC())
-		lc.video.requestKF = func() {
-			if s := lc.sess.Load(); s != nil {
-				_ = s.RequestKeyFrame(ssrc)
-			}
-		}
-		lc.video.run(tr)
-	case webrtc.RTPCodecTypeAudio:
-		lc.audio.run(tr)
-	}
+// announce is what this side tells every peer it sends. No microphone is
+// said like a muted one: the peer must not wait for audio that cannot come.
+func (lc *liveCall) announce() (mic, camera bool) {
+	return lc.as != nil && !lc.muted.Load(), lc.cam != nil && lc.cam.On()
 }
 
 // Events implements Call.
@@ -730,7 +568,14 @@ func (lc *liveCall) Events() <-chan CallEvent { return lc.events }
 
 // Levels implements Call.
 func (lc *liveCall) Levels() (mic, speaker float64) {
-	return math.Float64frombits(lc.micLevel.Load()), math.Float64frombits(lc.spkLevel.Load())
+	spk, _ := lc.mixer.levels()
+	return math.Float64frombits(lc.micLevel.Load()), spk
+}
+
+// PeerLevels are each peer's received audio levels, 0..1 (active speaker).
+func (lc *liveCall) PeerLevels() map[string]float64 {
+	_, peers := lc.mixer.levels()
+	return peers
 }
 
 // SetMute implements Call: the microphone sends silence and the peer is
@@ -767,7 +612,7 @@ func (lc *liveCall) SetCamera(on bool) error {
 	return nil
 }
 
-// sendMediaState tells the peer whether the mic and camera are on.
+// sendMediaState tells the peers whether the mic and camera are on.
 func (lc *liveCall) sendMediaState() {
 	lc.mediaMu.Lock()
 	defer lc.mediaMu.Unlock()
@@ -775,25 +620,17 @@ func (lc *liveCall) sendMediaState() {
 }
 
 func (lc *liveCall) sendMediaStateLocked() {
-	s := lc.sess.Load()
-	if s == nil {
-		return // the session sends the state from its start
-	}
-	// No microphone is said like a muted one: the peer must not wait for
-	// audio that cannot come.
-	mic := lc.as != nil && !lc.muted.Load()
-	if err := s.SetLocalMedia(mic, lc.cam != nil && lc.cam.On()); err != nil && !errors.Is(err, call.ErrClosed) {
-		lc.log.Warn("media state not sent", "err", err)
+	if lc.conf != nil {
+		lc.conf.Announce()
 	}
 }
 
-// SendChat implements Call.
+// SendChat implements Call: the message goes to everyone in the call.
 func (lc *liveCall) SendChat(text string) error {
-	s := lc.sess.Load()
-	if s == nil {
+	if lc.conf == nil {
 		return call.ErrChatUnavailable
 	}
-	return s.SendChat(text)
+	return lc.conf.SendChat(text)
 }
 
 // HangUp implements Call.

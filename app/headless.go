@@ -37,32 +37,22 @@ const (
 	endInterrupted = "interrupted"  // SIGINT or SIGTERM
 )
 
-// headlessRun holds one run's moving parts.
+// headlessRun holds one run's moving parts: an observer of the one call
+// pipeline (conference) that fills the Report from its events.
 type headlessRun struct {
 	o     HeadlessOptions
 	log   *slog.Logger
 	start time.Time
 
-	link  *roomLink
-	sess  *call.Session
-	video *videoReceiver
-	audio *audioReceiver
+	conf  *conference
+	media *localMedia
 	rec   *recording // nil without --record
 
-	vs  *videoSender
-	fs  *encodedSender // video from file
-	as  *audioSender
-	afs *encodedSender // audio from file
-
 	mu           sync.Mutex
-	connectedAt  time.Time
+	connectedAt  time.Time // the first connection
 	endedAt      time.Time
-	ended        string // why the connected call ended (end* constants)
-	gotTrack     map[webrtc.RTPCodecType]bool
+	ended        string           // why the connected call ended (end* constants)
 	cpuAtConnect [2]time.Duration // user, sys
-
-	sendersStarted bool // owner goroutine only
-	restarts       int
 }
 
 // RunHeadless runs one call and returns its report. The report is returned
@@ -74,9 +64,12 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 	if o.PeerWait <= 0 {
 		o.PeerWait = DefaultPeerWait // callers that build options by hand
 	}
+	if o.Peers < 2 {
+		o.Peers = 2
+	}
 	r := &headlessRun{o: o, log: log, start: time.Now()}
 	u0, s0 := cpuTimes()
-	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}}
+	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}, Peers: []PeerReport{}}
 	err := r.run(ctx, rep)
 	if r.rec != nil {
 		r.mu.Lock()
@@ -101,12 +94,11 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Media first: a missing file or device fails at once, before anyone waits.
-	tracks, err := r.buildSenders()
-	defer func() {
-		if !r.sendersStarted {
-			r.closeSenders()
-		}
-	}()
+	media, err := r.buildSenders()
+	if media != nil {
+		r.media = media
+		defer media.stop()
+	}
 	if err != nil {
 		return err
 	}
@@ -143,107 +135,112 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 			return fmt.Errorf("--ready-file: %w", err)
 		}
 	}
-	r.link = newRoomLink(client, r.log)
+	conf := newConference(conferenceOptions{
+		Client: client, Media: media, Net: r.peerNet(client), Group: r.o.Peers,
+		// Tell each peer what this run sends, so it shows a placeholder
+		// rather than waiting for video that never comes.
+		Announce: func() (bool, bool) { return r.o.Audio != "none", r.o.Video != "none" },
+		Record:   r.rec, Logger: r.log,
+	})
+	r.conf = conf
 	defer func() {
 		_ = client.Close()
-		r.link.Wait()
+		conf.link.Wait()
 	}()
-
-	remote, err := r.waitForPeer(ctx)
-	if err != nil {
-		return err
+	cctx, stopConf := context.WithCancel(context.WithoutCancel(ctx))
+	confDone := make(chan error, 1)
+	go func() { confDone <- conf.run(cctx) }()
+	// waitConf drains the conference's events and returns how it ended,
+	// once; finish ends the conference (bye to every peer) and waits for it.
+	var confOnce sync.Once
+	var confErr error
+	waitConf := func() error {
+		confOnce.Do(func() {
+			for range conf.Events() {
+			}
+			confErr = <-confDone
+		})
+		return confErr
 	}
-	r.link.SetRemote(remote)
-
-	sess, err := call.New(r.callConfig(client, remote, tracks))
-	if errors.Is(err, call.ErrNoICEServer) || errors.Is(err, call.ErrNoRelayServer) {
-		return fmt.Errorf("%w: ICE policy %q has no server to gather through (neither the signaling server nor --stun/--turn gave one): add --stun or --turn, or use --ice-policy mdns or all: %w",
-			ErrConnect, r.o.ICEPolicy, err)
+	finish := func() error {
+		stopConf()
+		return waitConf()
 	}
-	if err != nil {
-		return fmt.Errorf("call setup: %w", err)
-	}
-	r.sess = sess
-	defer sess.Close()
-	// Tell the peer what this run sends, so it shows a placeholder rather
-	// than waiting for video that never comes.
-	_ = sess.SetLocalMedia(r.o.Audio != "none", r.o.Video != "none")
-	if err := sess.Start(); err != nil {
-		return fmt.Errorf("call start: %w", err)
-	}
+	defer func() { _ = finish() }()
 
-	// Encoders run from the start and send a fresh keyframe when the path
-	// comes up (browsers stall on a stream whose first packet arrives the
-	// moment we see "connected"). File senders start at connect instead:
-	// they cannot make a keyframe to replace the frames lost before it.
-	var wg sync.WaitGroup
-	mediaCtx, stopMedia := context.WithCancel(ctx)
-	defer func() {
-		stopMedia()
-		wg.Wait()
-	}()
-	r.sendersStarted = true
-	startSenders(mediaCtx, &wg, r.log, nilIfNil(r.vs), nilIfNil(r.as))
-	var filesStarted bool
-
-	// Follow the call until connected, then for Duration.
+	want := r.o.Peers - 1
+	peerWait := time.NewTimer(r.o.PeerWait)
+	defer peerWait.Stop()
+	joined, connected := map[string]bool{}, map[string]bool{}
 	var end <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			if end == nil {
+				if len(joined) < want {
+					return fmt.Errorf("%w while waiting for a peer", ErrInterrupted)
+				}
 				return fmt.Errorf("%w before the call connected", ErrInterrupted)
 			}
 			r.endNow(endInterrupted)
-			_ = sess.Close() // sends bye
-			return nil
+			return finish()
+		case <-peerWait.C:
+			if len(joined) < want {
+				who := "nobody joined"
+				if len(joined) > 0 {
+					who = fmt.Sprintf("%d of %d others joined", len(joined), want)
+				}
+				return fmt.Errorf("%w: %s room %q within %s (--peer-wait)", ErrConnect, who, r.o.Room, r.o.PeerWait)
+			}
 		case <-end:
 			r.endNow(endDuration)
-			_ = sess.Close()
-			return nil
-		case ev, ok := <-r.link.Events():
+			return finish()
+		case ev, ok := <-conf.Events():
 			if !ok {
-				return fmt.Errorf("%w: signaling closed", ErrConnect)
+				return waitConf()
 			}
-			if ev.Kind == RoomClosed && r.connected().IsZero() {
-				return fmt.Errorf("%w: signaling closed: %v", ErrConnect, ev.Err)
-			}
-		case up, ok := <-sess.Updates():
-			if !ok {
-				return r.endedEarly(end != nil)
-			}
-			switch up.Kind {
-			case call.UpdateState:
-				switch up.State {
-				case call.StateConnected:
-					r.onConnected(rep)
-					if !filesStarted {
-						filesStarted = true
-						startSenders(mediaCtx, &wg, r.log, nilIfNil(r.fs), nilIfNil(r.afs))
-					}
-					if end == nil {
-						end = time.After(r.o.Duration)
-					}
-				case call.StateReconnecting:
-					r.mu.Lock()
-					r.restarts++
-					r.mu.Unlock()
-				case call.StateFailed:
-					if end == nil {
-						return fmt.Errorf("%w: %s", ErrConnect, up.Reason)
-					}
-					return fmt.Errorf("call failed: %s", up.Reason)
-				case call.StateEnded:
-					if up.Event == call.EventPeerLeft {
-						r.endNow(endPeerLeft)
-					} else {
-						r.endNow(endPeerHungUp)
-					}
-					return r.endedEarly(end != nil)
+			switch {
+			case ev.Peer != "" && ev.Gone:
+				delete(connected, ev.Peer)
+			case ev.Peer != "" && ev.Phase == PhaseConnecting:
+				joined[ev.Peer] = true
+			case ev.Peer != "" && ev.Phase == PhaseConnected:
+				connected[ev.Peer] = true
+				r.onConnected(rep)
+				if end == nil && len(connected) >= want {
+					end = time.After(r.o.Duration)
 				}
+			case ev.Peer == "" && (ev.Phase == PhaseEnded || ev.Phase == PhaseFailed):
+				// The last peer left or failed.
+				err := waitConf()
+				r.endNow(r.lastPeerEnd())
+				if err == nil && end == nil {
+					err = fmt.Errorf("%w: the call ended before every peer connected", ErrConnect)
+				}
+				if err != nil && !errors.Is(err, ErrConnect) && end == nil {
+					err = fmt.Errorf("%w: %w", ErrConnect, err)
+				}
+				return err
 			}
 		}
 	}
+}
+
+// lastPeerEnd is why the last peer's session ended (end* constants).
+func (r *headlessRun) lastPeerEnd() string {
+	var why string
+	var at time.Time
+	for _, p := range r.conf.Peers() {
+		p.mu.Lock()
+		if p.endedAt.After(at) || why == "" {
+			why, at = p.ended, p.endedAt
+		}
+		p.mu.Unlock()
+	}
+	if why == "failed" {
+		return ""
+	}
+	return why
 }
 
 // endNow records the end of the connected call and why (first call wins).
@@ -253,30 +250,9 @@ func (r *headlessRun) endNow(why string) {
 	if r.endedAt.IsZero() {
 		r.endedAt = time.Now()
 	}
-	if r.ended == "" {
+	if r.ended == "" && !r.connectedAt.IsZero() {
 		r.ended = why
 	}
-}
-
-func (r *headlessRun) connected() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.connectedAt
-}
-
-// endedEarly: the peer hung up or left. After the call connected that is a
-// normal end (the figures cover the connected time); before, it is a
-// failure to connect.
-func (r *headlessRun) endedEarly(wasConnected bool) error {
-	r.mu.Lock()
-	if r.endedAt.IsZero() {
-		r.endedAt = time.Now()
-	}
-	r.mu.Unlock()
-	if !wasConnected {
-		return fmt.Errorf("%w: the call ended before it connected", ErrConnect)
-	}
-	return nil
 }
 
 func (r *headlessRun) onConnected(rep *Report) {
@@ -290,42 +266,11 @@ func (r *headlessRun) onConnected(rep *Report) {
 	if rep.SetupMS.ICEConnected < 0 {
 		rep.SetupMS.ICEConnected = msSince(r.start, now)
 	}
-	// Frames sent before the path (or the restarted path) was up are lost:
-	// start the peer's picture with a keyframe.
-	if r.vs != nil {
-		r.vs.ForceKeyFrame()
-	}
 }
 
-// waitForPeer returns the id of the first other peer in the room.
-func (r *headlessRun) waitForPeer(ctx context.Context) (string, error) {
-	timer := time.NewTimer(r.o.PeerWait)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("%w while waiting for a peer", ErrInterrupted)
-		case <-timer.C:
-			return "", fmt.Errorf("%w: nobody joined room %q within %s (--peer-wait)", ErrConnect, r.o.Room, r.o.PeerWait)
-		case ev, ok := <-r.link.Events():
-			if !ok {
-				return "", fmt.Errorf("%w: signaling closed", ErrConnect)
-			}
-			switch ev.Kind {
-			case RoomJoined:
-				if len(ev.Peers) > 0 {
-					return ev.Peers[0].ID, nil
-				}
-			case RoomPeerJoined:
-				return ev.PeerID, nil
-			case RoomClosed, RoomShutdown:
-				return "", fmt.Errorf("%w: signaling ended before a peer joined", ErrConnect)
-			}
-		}
-	}
-}
-
-func (r *headlessRun) callConfig(client *signalserver.Client, remote string, tracks []webrtc.TrackLocal) call.Config {
+// peerNet is how headless sessions reach their peers: the server's ICE
+// servers plus --stun/--turn, the chosen policy, loopback when asked.
+func (r *headlessRun) peerNet(client *signalserver.Client) peerNet {
 	servers := toWebRTCServers(client.ICEServers())
 	for _, u := range r.o.STUN {
 		servers = append(servers, webrtc.ICEServer{URLs: []string{u}})
@@ -333,35 +278,15 @@ func (r *headlessRun) callConfig(client *signalserver.Client, remote string, tra
 	if len(r.o.TURN) > 0 {
 		servers = append(servers, webrtc.ICEServer{URLs: r.o.TURN, Username: r.o.TURNUser, Credential: r.o.TURNPass})
 	}
-	cfg := call.Config{
-		LocalID:    client.PeerID(),
-		RemoteID:   remote,
-		Signaler:   r.link,
-		ICEServers: servers,
-		Policy:     call.Policy(r.o.ICEPolicy),
+	return peerNet{
+		Servers: servers,
+		Policy:  call.Policy(r.o.ICEPolicy),
 		ICE: call.ICEOptions{
 			PortMin: r.o.PortMin, PortMax: r.o.PortMax, Loopback: r.o.LoopbackOnly,
-			LoggerFactory: call.NewSlogLoggerFactory(r.log),
 		},
-		Tracks:        tracks,
-		OnTrack:       r.onTrack,
 		ReceiveLoss:   r.o.SimulateLoss / 100,
 		InterfacePoll: -1,
-		Logger:        r.log,
 	}
-	if r.vs != nil {
-		vs := r.vs
-		cfg.OnTargetBitrate = func(bps int) { vs.SetBitRate(bps - audioBitrate) }
-		cfg.OnKeyFrameRequest = vs.ForceKeyFrame
-	}
-	if r.fs != nil {
-		cfg.OnKeyFrameRequest = r.fs.ForceKeyFrame
-	}
-	if r.as != nil {
-		as := r.as
-		cfg.OnAudioLoss = as.SetPacketLoss
-	}
-	return cfg
 }
 
 func toWebRTCServers(in []signalserver.ICEServer) []webrtc.ICEServer {
@@ -375,39 +300,39 @@ func toWebRTCServers(in []signalserver.ICEServer) []webrtc.ICEServer {
 // audioBitrate is what the Opus sender uses; the rest of the estimate goes to video.
 const audioBitrate = 32_000
 
-func (r *headlessRun) buildSenders() ([]webrtc.TrackLocal, error) {
-	var tracks []webrtc.TrackLocal
+func (r *headlessRun) buildSenders() (*localMedia, error) {
+	m := &localMedia{}
 	switch v := r.o.Video; {
 	case v == "none":
 	case v == "synthetic" || v == "camera":
 		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		next, err := r.rawVideo()
 		if err != nil {
-			return nil, err
+			return m, err
 		}
-		r.vs, err = newVideoSender(track, next, codec.VP8Config{
+		m.vs, err = newVideoSender(track, next, codec.VP8Config{
 			Width: r.o.Width, Height: r.o.Height, FPS: r.o.FPS, BitRate: call.DefaultStartBitrate - audioBitrate, ErrorResilient: true,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
 		}
-		tracks = append(tracks, track)
+		m.tracks = append(m.tracks, track)
 	case strings.HasSuffix(strings.ToLower(v), ".ivf"):
 		src, err := capture.OpenIVF(v, capture.FileOptions{Loop: true, Paced: true})
 		if err != nil {
-			return nil, fmt.Errorf("--video %s: %w", v, err)
+			return m, fmt.Errorf("--video %s: %w", v, err)
 		}
 		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
 		if err != nil {
-			return nil, err
+			return m, err
 		}
-		r.fs = &encodedSender{track: track, next: src.Next}
-		tracks = append(tracks, track)
+		m.fs = &encodedSender{track: track, next: src.Next}
+		m.tracks = append(m.tracks, track)
 	default:
-		return nil, badFlag("--video %q: want synthetic, camera, FILE.ivf or none", v)
+		return m, badFlag("--video %q: want synthetic, camera, FILE.ivf or none", v)
 	}
 
 	opusCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
@@ -416,22 +341,22 @@ func (r *headlessRun) buildSenders() ([]webrtc.TrackLocal, error) {
 	case strings.HasSuffix(strings.ToLower(a), ".ogg"):
 		src, err := capture.OpenOgg(a, capture.FileOptions{Loop: true, Paced: true})
 		if err != nil {
-			return nil, fmt.Errorf("--audio %s: %w", a, err)
+			return m, fmt.Errorf("--audio %s: %w", a, err)
 		}
 		track, err := webrtc.NewTrackLocalStaticSample(opusCap, "audio", "peercall")
 		if err != nil {
-			return nil, err
+			return m, err
 		}
-		r.afs = &encodedSender{track: track, next: src.Next}
-		tracks = append(tracks, track)
+		m.afs = &encodedSender{track: track, next: src.Next}
+		m.tracks = append(m.tracks, track)
 	default:
 		next, err := r.rawAudio(a)
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		track, err := webrtc.NewTrackLocalStaticSample(opusCap, "audio", "peercall")
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		cfg := codec.DefaultOpusConfig()
 		cfg.FEC = r.o.OpusFEC
@@ -439,13 +364,13 @@ func (r *headlessRun) buildSenders() ([]webrtc.TrackLocal, error) {
 		if cfg.FEC {
 			cfg.PacketLossPerc = 10
 		}
-		r.as, err = newAudioSender(track, next, cfg)
+		m.as, err = newAudioSender(track, next, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
 		}
-		tracks = append(tracks, track)
+		m.tracks = append(m.tracks, track)
 	}
-	return tracks, nil
+	return m, nil
 }
 
 func (r *headlessRun) rawVideo() (func() (*image.YCbCr, error), error) {
@@ -489,42 +414,7 @@ func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
 	return src.Next, nil
 }
 
-// closeSenders releases the encoders of senders that never ran (the call
-// did not connect); running senders close their own.
-func (r *headlessRun) closeSenders() {
-	if r.vs != nil {
-		_ = r.vs.enc.Close()
-	}
-	if r.as != nil {
-		_ = r.as.enc.Close()
-	}
-}
-
-// onTrack dispatches a remote track to its receiver (pion goroutine).
-func (r *headlessRun) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	r.mu.Lock()
-	if r.gotTrack == nil {
-		r.gotTrack = make(map[webrtc.RTPCodecType]bool)
-	}
-	r.gotTrack[tr.Kind()] = true
-	r.mu.Unlock()
-	switch tr.Kind() {
-	case webrtc.RTPCodecTypeVideo:
-		if r.video == nil {
-			return
-		}
-		ssrc := uint32(tr.SSRC())
-		r.video.requestKF = func() { _ = r.sess.RequestKeyFrame(ssrc) }
-		r.video.run(tr)
-	case webrtc.RTPCodecTypeAudio:
-		if r.audio == nil {
-			return
-		}
-		r.audio.run(tr)
-	}
-}
-
-// openRecorders creates the receivers, with file writers under --record.
+// openRecorders creates the --record writers.
 func (r *headlessRun) openRecorders() error {
 	if dir := r.o.RecordDir; dir != "" {
 		rec, err := newRecording(dir, r.log)
@@ -533,12 +423,11 @@ func (r *headlessRun) openRecorders() error {
 		}
 		r.rec = rec
 	}
-	r.video = newVideoReceiver(nil, nil, r.rec, r.log)
-	r.audio = newAudioReceiver(r.rec, r.log)
 	return nil
 }
 
-// fill completes the report from the receivers, senders and last stats.
+// fill completes the report from the peers' receivers and sessions and
+// the senders.
 func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	end := time.Now()
 	u1, s1 := cpuTimes()
@@ -553,7 +442,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 			rep.CPU.PercentOfCore = 100 * used.Seconds() / span
 		}
 	}
-	connectedAt, restarts := r.connectedAt, r.restarts
+	connectedAt := r.connectedAt
 	if !r.endedAt.IsZero() {
 		end = r.endedAt
 	}
@@ -562,65 +451,133 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	if !connectedAt.IsZero() {
 		rep.CallS = end.Sub(connectedAt).Seconds()
 	}
-	// The session keeps its last stats snapshot and SAS after it closed.
-	var st call.Stats
-	if r.sess != nil {
-		st = r.sess.Stats()
-		if code, err := r.sess.SAS(); err == nil {
-			rep.SAS = code.Digits
-		}
-		if m, ok := r.sess.RemoteMedia(); ok {
-			rep.RemoteMedia = &RemoteMedia{Audio: m.Audio, Video: m.Video}
+	var types []string
+	if r.conf != nil {
+		types = r.conf.link.CandidateTypes()
+		for _, p := range r.conf.Peers() {
+			rep.Peers = append(rep.Peers, r.peerReport(p, end, types))
 		}
 	}
-	if r.link != nil {
-		rep.ICE.LocalCandidateTypes = r.link.CandidateTypes()
+	rep.ICE.LocalCandidateTypes = types
+	rep.Totals = total(rep.Peers)
+	if len(rep.Peers) > 0 {
+		// The top-level figures are the first peer's (all of a 1:1 call).
+		f := rep.Peers[0]
+		rep.SAS, rep.VideoIn, rep.AudioIn, rep.Latency, rep.RTTMS = f.SAS, f.VideoIn, f.AudioIn, f.Latency, f.RTTMS
+		rep.ICE.SelectedPair, rep.ICE.Restarts = f.ICE.SelectedPair, f.ICE.Restarts
+		rep.RemoteMedia = f.RemoteMedia
+		rep.SetupMS.FirstVideoFrame, rep.SetupMS.FirstAudioPacket = f.SetupMS.FirstVideoFrame, f.SetupMS.FirstAudioPacket
 	}
-	rep.ICE.SelectedPair = SelectedPair{Local: st.LocalCandidate, Remote: st.RemoteCandidate}
-	rep.ICE.Restarts = restarts
-	rep.RTTMS = float64(st.RTT.Microseconds()) / 1000
-	if r.video != nil {
-		from := connectedAt
-		if from.IsZero() {
-			from = end
-		}
-		rep.VideoIn, rep.Latency = r.video.summary(from, end)
-		if t := r.video.firstFrame(); !t.IsZero() {
-			rep.SetupMS.FirstVideoFrame = msSince(r.start, t)
-		}
-	}
-	rep.VideoIn.PacketsLost = int(st.VideoIn.PacketsLost)
-	rep.VideoIn.NACKsSent = int(st.VideoIn.NACKs)
-	rep.VideoIn.PLIsSent = max(rep.VideoIn.PLIsSent, int(st.VideoIn.PLIs))
-	rep.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
-	if r.vs != nil {
-		n := r.vs.frames.Load()
+	if m := r.media; m != nil && m.vs != nil {
+		n := m.vs.frames.Load()
 		rep.VideoOut.FramesEncoded = int(n)
 		if n > 0 {
-			rep.VideoOut.EncodeMSAvg = float64(r.vs.encodeNS.Load()) / float64(n) / 1e6
+			rep.VideoOut.EncodeMSAvg = float64(m.vs.encodeNS.Load()) / float64(n) / 1e6
 		}
 	}
-	rep.VideoOut.BitrateKbps = float64(st.VideoOut.Bitrate) / 1000
-	if r.audio != nil {
-		rep.AudioIn = r.audio.summary()
-		if t := r.audio.firstPacket(); !t.IsZero() {
-			rep.SetupMS.FirstAudioPacket = msSince(r.start, t)
+	// Sent once, to everyone: the bitrate each session measured is the
+	// same stream; report the first peer's.
+	if r.conf != nil {
+		if ps := r.conf.Peers(); len(ps) > 0 && ps[0].sess != nil {
+			rep.VideoOut.BitrateKbps = float64(ps[0].sess.Stats().VideoOut.Bitrate) / 1000
 		}
 	}
 }
 
-func (r *headlessRun) checkExpectations(rep *Report) error {
-	unmet := r.mediaFlowUnmet(rep)
-	if r.o.ExpectFPS > 0 && rep.VideoIn.FPS < r.o.ExpectFPS {
-		unmet = append(unmet, fmt.Sprintf("received video at %.1f fps, expected at least %.1f", rep.VideoIn.FPS, r.o.ExpectFPS))
+// peerReport is one peer's figures. The session keeps its last stats
+// snapshot and SAS after it closed.
+func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string) PeerReport {
+	p.mu.Lock()
+	connectedAt, endedAt, ended, restarts := p.connectedAt, p.endedAt, p.ended, p.restarts
+	p.mu.Unlock()
+	if endedAt.IsZero() || endedAt.After(callEnd) {
+		endedAt = callEnd
 	}
-	if r.o.ExpectMinFrames > 0 && rep.VideoIn.FramesDecoded < r.o.ExpectMinFrames {
-		unmet = append(unmet, fmt.Sprintf("decoded %d video frames, expected at least %d", rep.VideoIn.FramesDecoded, r.o.ExpectMinFrames))
+	if ended == "" && !connectedAt.IsZero() {
+		r.mu.Lock()
+		ended = r.ended
+		r.mu.Unlock()
+	}
+	pr := PeerReport{ID: p.id, Name: p.name, Ended: ended,
+		SetupMS: SetupTimes{Signaling: -1, ICEConnected: -1, FirstVideoFrame: -1, FirstAudioPacket: -1},
+		ICE:     ICEReport{Policy: r.o.ICEPolicy, LocalCandidateTypes: types, Restarts: restarts}}
+	if !connectedAt.IsZero() {
+		pr.SetupMS.ICEConnected = msSince(r.start, connectedAt)
+		pr.CallS = endedAt.Sub(connectedAt).Seconds()
+	}
+	var st call.Stats
+	if p.sess != nil {
+		st = p.sess.Stats()
+		if code, err := p.sess.SAS(); err == nil {
+			pr.SAS = code.Digits
+		}
+		if m, ok := p.sess.RemoteMedia(); ok {
+			pr.RemoteMedia = &RemoteMedia{Audio: m.Audio, Video: m.Video}
+		}
+	}
+	pr.ICE.SelectedPair = SelectedPair{Local: st.LocalCandidate, Remote: st.RemoteCandidate}
+	pr.RTTMS = float64(st.RTT.Microseconds()) / 1000
+	if v := p.video(); v != nil {
+		from := connectedAt
+		if from.IsZero() {
+			from = endedAt
+		}
+		pr.VideoIn, pr.Latency = v.summary(from, endedAt)
+		if t := v.firstFrame(); !t.IsZero() {
+			pr.SetupMS.FirstVideoFrame = msSince(r.start, t)
+		}
+	}
+	pr.VideoIn.PacketsLost = int(st.VideoIn.PacketsLost)
+	pr.VideoIn.NACKsSent = int(st.VideoIn.NACKs)
+	pr.VideoIn.PLIsSent = max(pr.VideoIn.PLIsSent, int(st.VideoIn.PLIs))
+	pr.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
+	if a := p.audio(); a != nil {
+		pr.AudioIn = a.summary()
+		if t := a.firstPacket(); !t.IsZero() {
+			pr.SetupMS.FirstAudioPacket = msSince(r.start, t)
+		}
+	}
+	return pr
+}
+
+func (r *headlessRun) checkExpectations(rep *Report) error {
+	var unmet []string
+	for i, pr := range rep.Peers {
+		var who string
+		if len(rep.Peers) > 1 {
+			who = fmt.Sprintf("from %s: ", peerLabel(pr, i))
+		}
+		var p *confPeer
+		if r.conf != nil {
+			p = r.conf.Peers()[i]
+		}
+		for _, why := range r.mediaFlowUnmet(p, pr) {
+			unmet = append(unmet, who+why)
+		}
+		if pr.CallS <= 0 {
+			continue // never connected: the flow rule and the figures do not apply
+		}
+		if r.o.ExpectFPS > 0 && pr.VideoIn.FPS < r.o.ExpectFPS {
+			unmet = append(unmet, fmt.Sprintf("%sreceived video at %.1f fps, expected at least %.1f", who, pr.VideoIn.FPS, r.o.ExpectFPS))
+		}
+		if r.o.ExpectMinFrames > 0 && pr.VideoIn.FramesDecoded < r.o.ExpectMinFrames {
+			unmet = append(unmet, fmt.Sprintf("%sdecoded %d video frames, expected at least %d", who, pr.VideoIn.FramesDecoded, r.o.ExpectMinFrames))
+		}
+	}
+	if len(rep.Peers) == 0 && (r.o.ExpectFPS > 0 || r.o.ExpectMinFrames > 0) {
+		unmet = append(unmet, "no peer sent anything")
 	}
 	if len(unmet) > 0 {
 		return fmt.Errorf("%w: %s", ErrExpectationUnmet, strings.Join(unmet, "; "))
 	}
 	return nil
+}
+
+func peerLabel(pr PeerReport, i int) string {
+	if pr.Name != "" {
+		return fmt.Sprintf("%q", pr.Name)
+	}
+	return fmt.Sprintf("peer %d", i+1)
 }
 
 // mediaFlow is what one kind of received media did during the call.
@@ -664,26 +621,35 @@ func (f mediaFlow) unmet(connected, end time.Time) string {
 	return ""
 }
 
-// mediaFlowUnmet checks the received-media rule for audio and video.
-func (r *headlessRun) mediaFlowUnmet(rep *Report) []string {
+// mediaFlowUnmet checks the received-media rule for one peer's audio and
+// video over its connected time.
+func (r *headlessRun) mediaFlowUnmet(p *confPeer, pr PeerReport) []string {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	connected, end := p.connectedAt, p.endedAt
+	got := maps.Clone(p.gotTrack)
+	p.mu.Unlock()
 	r.mu.Lock()
-	connected, end := r.connectedAt, r.endedAt
-	got := maps.Clone(r.gotTrack)
+	if callEnd := r.endedAt; !callEnd.IsZero() && (end.IsZero() || end.After(callEnd)) {
+		end = callEnd
+	}
 	r.mu.Unlock()
 	if end.IsZero() {
 		end = time.Now()
 	}
-	said := rep.RemoteMedia != nil
+	said := pr.RemoteMedia != nil
 	audio := mediaFlow{kind: "audio", device: "microphone", said: said, gotTrack: got[webrtc.RTPCodecTypeAudio]}
 	video := mediaFlow{kind: "video", device: "camera", said: said, gotTrack: got[webrtc.RTPCodecTypeVideo]}
 	if said {
-		audio.on, video.on = rep.RemoteMedia.Audio, rep.RemoteMedia.Video
+		audio.on, video.on = pr.RemoteMedia.Audio, pr.RemoteMedia.Video
 	}
-	if r.audio != nil {
-		audio.first, audio.last = r.audio.packetSpan()
+	if a := p.audio(); a != nil {
+		audio.first, audio.last = a.packetSpan()
 	}
-	if r.video != nil {
-		video.first, video.last = r.video.frameSpan()
+	if v := p.video(); v != nil {
+		video.first, video.last = v.frameSpan()
 	}
 	var unmet []string
 	for _, f := range []mediaFlow{audio, video} {

@@ -7,19 +7,26 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pion/stun/v4"
 
+	"github.com/peercall/peercall/call"
 	"github.com/peercall/peercall/signalserver"
 )
 
 // DefaultPeerWait is how long a headless run waits for the other peer
 // unless --peer-wait says otherwise.
 const DefaultPeerWait = 60 * time.Second
+
+// Call sizes a headless run accepts (--peers): a group call is a mesh, and
+// the hosted room holds signalserver.DefaultRoomCapacity people.
+const (
+	DefaultPeers = 2
+	MaxPeers     = signalserver.DefaultRoomCapacity
+)
 
 // HeadlessOptions configures one headless run (see docs/headless-report.md).
 type HeadlessOptions struct {
@@ -33,6 +40,9 @@ type HeadlessOptions struct {
 	Duration time.Duration
 	// PeerWait bounds how long the run waits in the room for the other peer.
 	PeerWait time.Duration
+	// Peers is the size of the call, this run included (--peers, 2..4):
+	// the run waits for Peers-1 others.
+	Peers int
 
 	Video string // synthetic | camera | FILE.ivf | none
 	Audio string // synthetic | tone | mic | FILE.ogg | FILE.wav | none
@@ -62,9 +72,13 @@ type HeadlessOptions struct {
 	ExpectMinFrames int
 }
 
-// Validate checks a headless run's options as the command line gives them.
-// Errors wrap ErrBadFlags and name the offending flag.
+// Validate checks a headless run's options as the command line gives them
+// and puts them in canonical form (ICEPolicy by its canonical name, Peers 0
+// as DefaultPeers). Errors wrap ErrBadFlags and name the offending flag.
 func (o *HeadlessOptions) Validate() error {
+	if o.Peers == 0 {
+		o.Peers = DefaultPeers
+	}
 	switch {
 	case o.Room == "":
 		return badFlag("--room is required")
@@ -76,6 +90,10 @@ func (o *HeadlessOptions) Validate() error {
 		return badFlag("--duration must be between 0 and 24h")
 	case o.PeerWait <= 0 || o.PeerWait > 24*time.Hour:
 		return badFlag("--peer-wait must be between 0 and 24h")
+	case o.Peers < 2:
+		return badFlag("--peers %d: a call needs at least 2 people", o.Peers)
+	case o.Peers > MaxPeers:
+		return badFlag("--peers %d: a room holds at most %d people", o.Peers, MaxPeers)
 	case o.FPS < 1 || o.FPS > 120:
 		return badFlag("--fps must be 1..120")
 	case o.SimulateLoss < 0 || o.SimulateLoss >= 100:
@@ -91,12 +109,12 @@ func (o *HeadlessOptions) Validate() error {
 			return badFlag("--server must be a ws:// or wss:// URL")
 		}
 	}
-	switch o.ICEPolicy {
-	case "all", "mdns", "no-host", "relay", "proxy":
-	default:
-		return badFlag("--ice-policy %q: want all, mdns, no-host, relay or proxy", o.ICEPolicy)
+	policy, err := call.ParsePolicy(o.ICEPolicy)
+	if err != nil {
+		return badFlag("--ice-policy %q: want %s", o.ICEPolicy, call.PolicyNames())
 	}
-	if o.ICEPolicy == "mdns" && o.LoopbackOnly {
+	o.ICEPolicy = string(policy)
+	if policy == call.PolicyMDNS && o.LoopbackOnly {
 		return badFlag("--ice-policy mdns cannot be combined with --loopback-only: mdns names stand for LAN addresses, not loopback")
 	}
 	if (o.TURNUser == "") != (o.TURNPass == "") {
@@ -106,17 +124,12 @@ func (o *HeadlessOptions) Validate() error {
 		return badFlag("--turn needs --turn-user and --turn-pass")
 	}
 	for _, s := range o.STUN {
-		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "stuns:") {
-			return badFlag("--stun %q: want a stun: URL", s)
+		if err := checkICEServerURL("--stun", s, false, o.LoopbackOnly); err != nil {
+			return err
 		}
 	}
 	for _, s := range o.TURN {
-		if !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
-			return badFlag("--turn %q: want a turn: or turns: URL", s)
-		}
-	}
-	for _, s := range append(slices.Clone(o.STUN), o.TURN...) {
-		if err := checkICEServerURL(s, o.LoopbackOnly); err != nil {
+		if err := checkICEServerURL("--turn", s, true, o.LoopbackOnly); err != nil {
 			return err
 		}
 	}
@@ -134,18 +147,31 @@ func (o *HeadlessOptions) Validate() error {
 	return nil
 }
 
-// checkICEServerURL parses a --stun/--turn URL and, under --loopback-only,
-// refuses servers off this host (such a run must not send anywhere else).
-func checkICEServerURL(s string, loopbackOnly bool) error {
-	u, err := stun.ParseURI(s)
+// checkICEServerURL checks a --stun (turn false) or --turn URL with
+// call.ParseICEServerURL, that it names the right kind of server, and,
+// under --loopback-only, refuses servers off this host (such a run must
+// not send anywhere else).
+func checkICEServerURL(flag, s string, turn, loopbackOnly bool) error {
+	u, err := call.ParseICEServerURL(s)
+	var ue *call.ICEServerURLError
+	if errors.As(err, &ue) {
+		return badFlag("%s %q: %s", flag, s, ue.Problem)
+	}
 	if err != nil {
-		return badFlag("%q: %v", s, err)
+		return badFlag("%s %q: %v", flag, s, err)
+	}
+	isTURN := u.Scheme == stun.SchemeTypeTURN || u.Scheme == stun.SchemeTypeTURNS
+	switch {
+	case turn && !isTURN:
+		return badFlag("%s %q: want a turn: or turns: URL", flag, s)
+	case !turn && isTURN:
+		return badFlag("%s %q: want a stun: URL (TURN servers go in --turn)", flag, s)
 	}
 	if !loopbackOnly || u.Host == "localhost" {
 		return nil
 	}
 	if ip := net.ParseIP(u.Host); ip == nil || !ip.IsLoopback() {
-		return badFlag("%q: --loopback-only allows only servers on 127.0.0.0/8 or ::1", s)
+		return badFlag("%s %q: --loopback-only allows only servers on 127.0.0.0/8 or ::1", flag, s)
 	}
 	return nil
 }
@@ -173,22 +199,41 @@ func checkWritable(path string) error {
 	return os.Remove(name)
 }
 
-// ParseSize parses "WxH" with even dimensions between 16 and 4096.
+// ParseSize parses a video size "WxH" (SplitSize, then CheckVideoSize): the
+// one size parser of flags and settings.
 func ParseSize(s string) (w, h int, err error) {
-	a, b, ok := strings.Cut(strings.ToLower(s), "x")
+	if w, h, err = SplitSize(s); err != nil {
+		return 0, 0, err
+	}
+	if err := CheckVideoSize(w, h); err != nil {
+		return 0, 0, err
+	}
+	return w, h, nil
+}
+
+// SplitSize parses "WxH" into two positive integers with no other bound,
+// for sizes whose range is the caller's (a window). Video sizes use
+// ParseSize.
+func SplitSize(s string) (w, h int, err error) {
+	a, b, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "x")
 	if !ok {
 		return 0, 0, fmt.Errorf("%q is not WxH", s)
 	}
-	if w, err = strconv.Atoi(a); err != nil {
+	w, err1 := strconv.Atoi(a)
+	h, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
 		return 0, 0, fmt.Errorf("%q is not WxH", s)
-	}
-	if h, err = strconv.Atoi(b); err != nil {
-		return 0, 0, fmt.Errorf("%q is not WxH", s)
-	}
-	if w < 16 || h < 16 || w > 4096 || h > 4096 || w%2 != 0 || h%2 != 0 {
-		return 0, 0, fmt.Errorf("%dx%d: sides must be even and between 16 and 4096", w, h)
 	}
 	return w, h, nil
+}
+
+// CheckVideoSize accepts what the encoders take: even sides between 16
+// and 4096.
+func CheckVideoSize(w, h int) error {
+	if w < 16 || h < 16 || w > 4096 || h > 4096 || w%2 != 0 || h%2 != 0 {
+		return fmt.Errorf("%dx%d: sides must be even and between 16 and 4096", w, h)
+	}
+	return nil
 }
 
 // ParsePortRange parses "A-B" with 1024 <= A <= B <= 65535.

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,6 +130,13 @@ func (a *audioReceiver) firstPacket() time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.first
+}
+
+// count is the packets received so far.
+func (a *audioReceiver) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.packets
 }
 
 // packetSpan is when the first and the last packet arrived (zero if none).
@@ -256,5 +265,119 @@ func (r *recording) writeAudioLocked(p recAudioPkt) {
 	a.end = start + n
 	if err := r.ogg.WritePacket(p.payload, a.end); err != nil {
 		r.log.Debug("audio packet not recorded", "err", err)
+	}
+}
+
+// audioMixer plays every peer's audio through the one speaker: the player
+// pulls the mix, each jitter buffer gives its share (summed with
+// saturation). It meters each peer for the active-speaker highlight.
+type audioMixer struct {
+	spk *speakerOut
+
+	mu      sync.Mutex // held while pulling: jitter sources are not reentrant
+	srcs    []*mixInput
+	scratch []int16
+	acc     []int32
+	stop    func() // ends playback; nil until the first input
+	closed  bool
+	out     float64 // level of the mix, 0..1
+}
+
+type mixInput struct {
+	peer  string
+	src   codec.AudioSource
+	level float64
+}
+
+func newAudioMixer(spk *speakerOut) *audioMixer { return &audioMixer{spk: spk} }
+
+// add mixes jb in from now on; the returned func takes it out.
+func (m *audioMixer) add(peer string, jb *codec.AudioJitterBuffer) (remove func()) {
+	in := &mixInput{peer: peer, src: codec.JitterSource(jb)}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return func() {}
+	}
+	m.srcs = append(m.srcs, in)
+	start := m.stop == nil
+	if start {
+		m.stop = func() {} // placeholder: start below, outside mu
+	}
+	m.mu.Unlock()
+	if start {
+		// Not under mu: the device's callback takes it.
+		stop := m.spk.start(m.pull)
+		m.mu.Lock()
+		closed := m.closed
+		if !closed {
+			m.stop = stop
+		}
+		m.mu.Unlock()
+		if closed {
+			stop() // closed while the device opened
+		}
+	}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.srcs = slices.DeleteFunc(m.srcs, func(s *mixInput) bool { return s == in })
+	}
+}
+
+// pull is the speaker's source.
+func (m *audioMixer) pull(pcm []int16) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch len(m.srcs) {
+	case 0:
+		clear(pcm)
+		m.out = 0
+		return
+	case 1:
+		m.srcs[0].src(pcm)
+		m.srcs[0].level = Level(pcm)
+		m.out = m.srcs[0].level
+		return
+	}
+	if cap(m.scratch) < len(pcm) {
+		m.scratch, m.acc = make([]int16, len(pcm)), make([]int32, len(pcm))
+	}
+	buf, acc := m.scratch[:len(pcm)], m.acc[:len(pcm)]
+	clear(acc)
+	for _, in := range m.srcs {
+		in.src(buf)
+		in.level = Level(buf)
+		for i, v := range buf {
+			acc[i] += int32(v)
+		}
+	}
+	for i, v := range acc {
+		pcm[i] = int16(min(max(v, math.MinInt16), math.MaxInt16))
+	}
+	m.out = Level(pcm)
+}
+
+// levels are the mix's level and each peer's (the loudest of its tracks).
+func (m *audioMixer) levels() (mix float64, peers map[string]float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	peers = make(map[string]float64, len(m.srcs))
+	for _, in := range m.srcs {
+		peers[in.peer] = max(peers[in.peer], in.level)
+	}
+	return m.out, peers
+}
+
+// close stops playback for good.
+func (m *audioMixer) close() {
+	m.mu.Lock()
+	m.closed = true
+	stop := m.stop
+	m.stop = nil
+	m.srcs = nil
+	m.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }

@@ -155,6 +155,17 @@ func (v *videoReceiver) maybeRequestKeyFrame() {
 	}
 }
 
+// live is the frames decoded so far, the latest size and the latest
+// marker latency in ms (0 without markers), for the stats overlay.
+func (v *videoReceiver) live() (frames int64, w, h int, latencyMS float64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n := len(v.latencies); n > 0 {
+		latencyMS = v.latencies[n-1]
+	}
+	return int64(len(v.decodedAt)), v.width, v.height, latencyMS
+}
+
 // frameSpan is when the first and the last frame were decoded (zero if none).
 func (v *videoReceiver) frameSpan() (first, last time.Time) {
 	v.mu.Lock()

@@ -233,3 +233,102 @@ func nilIfNil[T any](p *T) sender {
 	}
 	return any(p).(sender)
 }
+
+// localMedia is what this side sends: tracks shared by every peer's
+// session (pion writes each sample to every connection a track is bound
+// to) and the senders behind them, encoded once.
+type localMedia struct {
+	tracks []webrtc.TrackLocal
+	vs     *videoSender   // camera or test pattern
+	fs     *encodedSender // video from a file
+	as     *audioSender   // microphone or test sound
+	afs    *encodedSender // audio from a file
+
+	mu        sync.Mutex // guards log, ctx, cancel, started
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   bool
+	filesOnce sync.Once
+}
+
+// video is the video sender that can make keyframes (nil for none).
+func (m *localMedia) video() *videoSender { return m.vs }
+
+// hasVideo reports whether a video track is sent.
+func (m *localMedia) hasVideo() bool { return m.vs != nil || m.fs != nil }
+
+// start runs the encoders. They run from the start and send a fresh
+// keyframe when a path comes up (browsers stall on a stream whose first
+// packet arrives the moment they see "connected").
+// Only the first call starts them.
+func (m *localMedia) start(ctx context.Context, log *slog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started {
+		return
+	}
+	m.log = log
+	m.ctx, m.cancel = context.WithCancel(ctx)
+	m.started = true
+	startSenders(m.ctx, &m.wg, log, nilIfNil(m.vs), nilIfNil(m.as))
+}
+
+// running reports whether start was called.
+func (m *localMedia) running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.started
+}
+
+// startFiles runs the file senders, at the first connection: they cannot
+// make a keyframe to replace the frames lost before it.
+func (m *localMedia) startFiles() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started {
+		return
+	}
+	m.filesOnce.Do(func() { startSenders(m.ctx, &m.wg, m.log, nilIfNil(m.fs), nilIfNil(m.afs)) })
+}
+
+// stop ends the senders and waits for them; encoders that never ran are
+// closed here.
+func (m *localMedia) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started {
+		if m.vs != nil {
+			_ = m.vs.enc.Close()
+		}
+		if m.as != nil {
+			_ = m.as.enc.Close()
+		}
+		return
+	}
+	m.cancel()
+	m.wg.Wait()
+}
+
+func (m *localMedia) forceKeyFrame() {
+	if m.vs != nil {
+		m.vs.ForceKeyFrame()
+	}
+	if m.fs != nil {
+		m.fs.ForceKeyFrame()
+	}
+}
+
+// setBitRate follows the lowest estimate of all peers (0: none yet).
+func (m *localMedia) setBitRate(bps int) {
+	if m.vs != nil && bps > 0 {
+		m.vs.SetBitRate(bps - audioBitrate)
+	}
+}
+
+func (m *localMedia) setPacketLoss(pct int) {
+	if m.as != nil {
+		m.as.SetPacketLoss(pct)
+	}
+}

@@ -430,9 +430,9 @@ func docCallsSession(t *testing.T, docID string, docFirst bool) {
 	if remote != docID {
 		t.Fatalf("doc client has id %q, want %q from its resume token", remote, docID)
 	}
-	link.SetRemote(remote)
+	peer := link.Peer(remote, "")
 	sess, err := call.New(call.Config{
-		LocalID: client.PeerID(), RemoteID: remote, Signaler: link,
+		LocalID: client.PeerID(), RemoteID: remote, Signaler: peer,
 		ICE: call.ICEOptions{Loopback: true}, InterfacePoll: -1, Logger: log,
 	})
 	if err != nil {

@@ -32,6 +32,56 @@ type Report struct {
 	// RemoteMedia is what the peer last said of its mic and camera; nil
 	// when it never said (an older peer).
 	RemoteMedia *RemoteMedia `json:"remote_media,omitempty"`
+	// Peers has one entry per other person the call had, in the order
+	// they joined: one in a 1:1 call (the same figures as above), up to
+	// three in a group call, where the fields above describe the first.
+	// A person who left and came back is a new entry (a new peer id).
+	Peers []PeerReport `json:"peers"`
+	// Totals sums what every peer delivered.
+	Totals Totals `json:"totals"`
+}
+
+// Totals is the whole call across its peers.
+type Totals struct {
+	Peers         int `json:"peers"`
+	FramesDecoded int `json:"frames_decoded"`
+	AudioPackets  int `json:"audio_packets_received"`
+	// MinFPS is the lowest decoded frame rate of any peer that sent
+	// video (0 when none did).
+	MinFPS float64 `json:"min_fps"`
+}
+
+// total sums peers' figures.
+func total(peers []PeerReport) Totals {
+	t := Totals{Peers: len(peers)}
+	first := true
+	for _, p := range peers {
+		t.FramesDecoded += p.VideoIn.FramesDecoded
+		t.AudioPackets += p.AudioIn.PacketsReceived
+		if p.VideoIn.FramesDecoded > 0 && (first || p.VideoIn.FPS < t.MinFPS) {
+			t.MinFPS, first = p.VideoIn.FPS, false
+		}
+	}
+	return t
+}
+
+// PeerReport is what this side received from one other person.
+type PeerReport struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	SAS  string `json:"sas,omitempty"`
+	// SetupMS counts from the start of the join, like the report's.
+	SetupMS SetupTimes   `json:"setup_ms"`
+	ICE     ICEReport    `json:"ice"`
+	VideoIn VideoInStats `json:"video_in"`
+	AudioIn AudioInStats `json:"audio_in"`
+	Latency LatencyStats `json:"latency_ms"`
+	RTTMS   float64      `json:"rtt_ms"`
+	// CallS is this person's connected time; Ended why it ended
+	// (duration, peer-hung-up, peer-left, interrupted, failed).
+	CallS       float64      `json:"call_s"`
+	Ended       string       `json:"ended,omitempty"`
+	RemoteMedia *RemoteMedia `json:"remote_media,omitempty"`
 }
 
 // RemoteMedia is the peer's media state (docs/protocol.md, "Peer data channel").

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -112,7 +113,7 @@ func (s Settings) Validate() error {
 	if len(strings.TrimSpace(s.DisplayName)) > 64 {
 		bad["display_name"] = "at most 64 characters"
 	}
-	if s.Width < 16 || s.Width > 4096 || s.Height < 16 || s.Height > 4096 || s.Width%2 != 0 || s.Height%2 != 0 {
+	if CheckVideoSize(s.Width, s.Height) != nil {
 		bad["resolution"] = "width and height must be even, between 16 and 4096"
 	}
 	if s.FPS < 1 || s.FPS > 60 {
@@ -121,7 +122,8 @@ func (s Settings) Validate() error {
 	if s.MaxBitrateKbps < call.DefaultMinBitrate/1000 || s.MaxBitrateKbps > 20000 {
 		bad["max_bitrate_kbps"] = fmt.Sprintf("maximum bitrate must be %d to 20000 kbit/s", call.DefaultMinBitrate/1000)
 	}
-	if _, err := call.ParsePolicy(s.ICEPolicy); err != nil {
+	policy, policyErr := call.ParsePolicy(s.ICEPolicy)
+	if policyErr != nil {
 		bad["ice_policy"] = "unknown ICE policy"
 	}
 	if s.PortRange != "" {
@@ -144,9 +146,9 @@ func (s Settings) Validate() error {
 			bad[fmt.Sprintf("ice_servers[%d]", i)] = err.Error()
 		}
 	}
-	if p, err := call.ParsePolicy(s.ICEPolicy); err == nil && (p == call.PolicyRelay || p == call.PolicyProxy) {
-		if _, err := call.FilterICEServers(p, s.WebRTCICEServers()); err != nil {
-			bad["ice_policy"] = "this policy needs a TURN server" + map[bool]string{true: " over TCP or TLS", false: ""}[p == call.PolicyProxy]
+	if policyErr == nil && (policy == call.PolicyRelay || policy == call.PolicyProxy) {
+		if _, err := call.FilterICEServers(policy, s.WebRTCICEServers()); err != nil {
+			bad["ice_policy"] = "this policy needs a TURN server" + map[bool]string{true: " over TCP or TLS", false: ""}[policy == call.PolicyProxy]
 		}
 	}
 	if len(bad) > 0 {
@@ -164,23 +166,18 @@ func ValidateServerURL(s string) error {
 	return nil
 }
 
-// ValidateICEServer checks one STUN/TURN entry: stun:, turn: or turns:
-// URLs (optionally ?transport=udp|tcp on turn:, tcp on turns:); TURN needs
-// a username and a password.
+// ValidateICEServer checks one STUN/TURN entry: the URL by
+// call.ParseICEServerURL (stun:, turn: or turns:); TURN needs a username
+// and a password.
 func ValidateICEServer(s ICEServerSetting) error {
-	raw := strings.TrimSpace(s.URL)
-	if !strings.HasPrefix(raw, "stun:") && !strings.HasPrefix(raw, "turn:") && !strings.HasPrefix(raw, "turns:") {
-		return &UserError{Msg: "must start with stun:, turn: or turns:", Err: ErrInvalidSettings}
-	}
-	u, err := stun.ParseURI(raw)
-	if err != nil || u.Host == "" {
-		return &UserError{Msg: "not a valid STUN/TURN address (e.g. turn:turn.example.org:3478?transport=tcp)", Err: ErrInvalidSettings}
-	}
-	if strings.HasPrefix(raw, "stun:") && strings.Contains(raw, "?") {
-		return &UserError{Msg: "stun: addresses take no ?transport option", Err: ErrInvalidSettings}
-	}
-	if u.Scheme == stun.SchemeTypeTURNS && u.Proto == stun.ProtoTypeUDP {
-		return &UserError{Msg: "turns: runs over TCP only", Err: ErrInvalidSettings}
+	u, err := call.ParseICEServerURL(s.URL)
+	if err != nil {
+		msg := "not a valid STUN/TURN address"
+		var ue *call.ICEServerURLError
+		if errors.As(err, &ue) {
+			msg = ue.Problem
+		}
+		return &UserError{Msg: msg, Err: ErrInvalidSettings}
 	}
 	if u.Scheme == stun.SchemeTypeTURN || u.Scheme == stun.SchemeTypeTURNS {
 		if s.Username == "" || s.Password == "" {
@@ -366,7 +363,8 @@ func ParseInterfaces(s string) []string {
 	return f
 }
 
-// ParseResolution parses "WxH" for the settings form.
+// ParseResolution parses "WxH" for the settings form: ParseSize under the
+// name the form uses.
 func ParseResolution(s string) (w, h int, err error) { return ParseSize(s) }
 
 // FormatResolution is the inverse of ParseResolution.

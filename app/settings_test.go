@@ -31,6 +31,8 @@ func TestValidateICEServer(t *testing.T) {
 		{"127.0.0.1:3478", "", "", false},
 		{"stun:", "", "", false},
 		{"turn:host?transport=sctp", "u", "p", false},
+		{"stuns:stun.example.org", "", "", false}, // ICE gathers nothing from it
+		{" turn:127.0.0.1:3478 ", "u", "p", true},
 		{"", "", "", false},
 	}
 	for _, tt := range tests {

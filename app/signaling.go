@@ -49,108 +49,188 @@ type RoomEvent struct {
 	Kind   RoomEventKind
 	PeerID string
 	Name   string
+	// Peers: RoomJoined, the peers in the room this side had no link
+	// with yet (registered with the link already).
 	Peers  []signalserver.Peer
 	Reason string
 	Err    error
 }
 
-// roomLink adapts a signaling client to call.Signaler: relay messages from
-// the current remote peer become call signals, room messages become
-// RoomEvents. One goroutine (pump) reads the client.
+// roomLink demultiplexes one signaling client: relay messages become call
+// signals for the session of the peer that sent them (peerLink, one per
+// remote peer), room messages become RoomEvents. One goroutine (pump)
+// reads the client.
 type roomLink struct {
 	client *signalserver.Client
 	log    *slog.Logger
 
-	signals chan call.Signal
-	events  chan RoomEvent
-	done    chan struct{}
+	events chan RoomEvent
+	done   chan struct{}
 
-	mu     sync.Mutex
-	remote string // the remote's id on the server now; "" while it is away
-	// alias is the id the session knows the remote by. A server restarted
-	// without its secret gives both sides new ids; the session keeps the
-	// first ones (its polite role depends on them), the link translates.
-	alias     string
+	mu sync.Mutex
+	// peers are keyed by alias: the id a session knows its peer by. A
+	// server restarted without its secret gives everyone new ids; the
+	// sessions keep the first ones (their polite roles depend on them),
+	// the link translates.
+	peers     map[string]*peerLink
 	candTypes map[string]bool // types of the candidates we sent
+}
+
+// peerLink is one remote peer's side of the room link: the call.Signaler
+// of its session.
+type peerLink struct {
+	l       *roomLink
+	alias   string
+	name    string
+	signals chan call.Signal
+	gone    chan struct{} // closed by drop: the pump stops delivering
+
+	current string // the peer's id on the server now; "" while away (l.mu)
 }
 
 func newRoomLink(client *signalserver.Client, log *slog.Logger) *roomLink {
 	l := &roomLink{
-		client:  client,
-		log:     log,
-		signals: make(chan call.Signal, 256),
-		events:  make(chan RoomEvent, 64),
-		done:    make(chan struct{}),
+		client: client,
+		log:    log,
+		events: make(chan RoomEvent, 64),
+		done:   make(chan struct{}),
+		peers:  map[string]*peerLink{},
 	}
 	go l.pump()
 	return l
 }
 
-// SetRemote selects the peer whose relay messages reach the call.
-func (l *roomLink) SetRemote(id string) {
-	l.mu.Lock()
-	l.remote, l.alias = id, id
-	l.mu.Unlock()
-}
-
-// rejoined follows the remote across our own rejoin: resumed, nothing
-// changed; otherwise (the server forgot us) the remote is whoever is in
-// the room, or the next to join.
-func (l *roomLink) rejoined(m signalserver.Message) {
+// Peer registers the peer with server id id and returns its Signaler.
+// Registering an id twice returns the same link.
+func (l *roomLink) Peer(id, name string) *peerLink {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.alias == "" || m.Resumed {
+	if p, ok := l.peers[id]; ok {
+		return p
+	}
+	p := &peerLink{l: l, alias: id, name: name, current: id,
+		signals: make(chan call.Signal, 256), gone: make(chan struct{})}
+	l.peers[id] = p
+	return p
+}
+
+// drop forgets a peer whose session is over; its signals are discarded.
+func (p *peerLink) drop() {
+	p.l.mu.Lock()
+	defer p.l.mu.Unlock()
+	if p.l.peers[p.alias] == p {
+		delete(p.l.peers, p.alias)
+		close(p.gone)
+	}
+}
+
+// known reports whether server id id belongs to a registered peer.
+func (l *roomLink) known(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byCurrentLocked(id) != nil
+}
+
+func (l *roomLink) byCurrentLocked(id string) *peerLink {
+	if id == "" {
+		return nil
+	}
+	for _, p := range l.peers {
+		if p.current == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// rejoined follows the peers across our own rejoin: resumed, nothing
+// changed; otherwise (the server forgot us) every peer is away until it
+// shows up again under a new id (adopt).
+func (l *roomLink) rejoined(m signalserver.Message) {
+	if m.Resumed {
 		return
 	}
-	l.remote = ""
-	if len(m.Peers) > 0 {
-		l.remote = m.Peers[0].ID
-		l.log.Info("remote peer id changed", "was", l.alias, "now", l.remote)
+	l.mu.Lock()
+	for _, p := range l.peers {
+		p.current = ""
+	}
+	l.mu.Unlock()
+	for _, p := range m.Peers {
+		l.adopt(p.ID, p.Name)
 	}
 }
 
-// peerJoined adopts a joining peer as the remote while the remote is away
-// after our rejoin under a new id.
-func (l *roomLink) peerJoined(id string) {
+// adopt gives a peer that appears under a new id to the away peer it is:
+// the only one away, or the only one away with its name. It reports
+// whether it found one.
+func (l *roomLink) adopt(id, name string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.alias != "" && l.remote == "" {
-		l.remote = id
-		l.log.Info("remote peer id changed", "was", l.alias, "now", id)
+	if l.byCurrentLocked(id) != nil {
+		return true
 	}
+	var away, named []*peerLink
+	for _, p := range l.peers {
+		if p.current == "" {
+			away = append(away, p)
+			if p.name == name {
+				named = append(named, p)
+			}
+		}
+	}
+	var p *peerLink
+	switch {
+	case len(away) == 1:
+		p = away[0]
+	case len(named) == 1:
+		p = named[0]
+	default:
+		return false
+	}
+	p.current = id
+	l.log.Info("remote peer id changed", "was", p.alias, "now", id)
+	return true
 }
 
-func (l *roomLink) currentRemote() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.remote
-}
-
-func (l *roomLink) aliasID() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.alias
+func (p *peerLink) currentID() string {
+	p.l.mu.Lock()
+	defer p.l.mu.Unlock()
+	return p.current
 }
 
 // Signals implements call.Signaler.
-func (l *roomLink) Signals() <-chan call.Signal { return l.signals }
+func (p *peerLink) Signals() <-chan call.Signal { return p.signals }
+
+// Send implements call.Signaler.
+func (p *peerLink) Send(ctx context.Context, s call.Signal) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.To = p.currentID(); s.To == "" {
+		return fmt.Errorf("signaling send: remote peer not back after a server restart: %w", signalserver.ErrNotConnected)
+	}
+	return p.l.send(s)
+}
+
+// deliver hands s to the peer's session unless the session is over. A
+// session that stopped reading (256 signals behind) loses the signal
+// rather than stall every other peer's.
+func (p *peerLink) deliver(s call.Signal) {
+	select {
+	case p.signals <- s:
+	case <-p.gone:
+	default:
+		p.l.log.Warn("dropping signal: the peer's session is not reading", "peer", p.alias, "type", s.Kind.WireType())
+	}
+}
 
 // Events delivers room events; closed when the client ends.
 func (l *roomLink) Events() <-chan RoomEvent { return l.events }
 
-// Send implements call.Signaler.
-func (l *roomLink) Send(ctx context.Context, s call.Signal) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+func (l *roomLink) send(s call.Signal) error {
 	m, err := signalToMessage(s)
 	if err != nil {
 		return err
-	}
-	if m.To == "" || m.To == l.aliasID() {
-		if m.To = l.currentRemote(); m.To == "" {
-			return fmt.Errorf("signaling send: remote peer not back after a server restart: %w", signalserver.ErrNotConnected)
-		}
 	}
 	if s.Kind == call.SignalCandidate && s.Candidate != nil {
 		if typ := candidateType(s.Candidate.Candidate); typ != "" {
@@ -171,34 +251,54 @@ func (l *roomLink) Send(ctx context.Context, s call.Signal) error {
 // Wait blocks until the pump has ended (after the client closed).
 func (l *roomLink) Wait() { <-l.done }
 
+func (l *roomLink) sender(id string) *peerLink {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byCurrentLocked(id)
+}
+
 func (l *roomLink) pump() {
 	defer close(l.done)
 	defer close(l.events)
-	defer close(l.signals)
 	for m := range l.client.Messages() {
 		switch m.Type {
 		case signalserver.TypeJoined:
 			l.rejoined(m)
-			l.events <- RoomEvent{Kind: RoomJoined, PeerID: m.PeerID, Peers: m.Peers}
+			// Registered here, before the next message is read: a peer's
+			// first signal may follow at once.
+			var fresh []signalserver.Peer
+			for _, p := range m.Peers {
+				if !l.known(p.ID) {
+					l.Peer(p.ID, p.Name)
+					fresh = append(fresh, p)
+				}
+			}
+			l.events <- RoomEvent{Kind: RoomJoined, PeerID: m.PeerID, Peers: fresh}
 		case signalserver.TypePeerJoined:
 			name := m.Name
 			if len(m.Peers) == 1 && name == "" {
 				name = m.Peers[0].Name
 			}
-			l.peerJoined(m.PeerID)
+			if l.adopt(m.PeerID, name) {
+				continue // a peer we are in a call with, back under a new id
+			}
+			l.Peer(m.PeerID, name)
 			l.events <- RoomEvent{Kind: RoomPeerJoined, PeerID: m.PeerID, Name: name}
 		case signalserver.TypePeerLeft:
-			if m.PeerID != "" && m.PeerID == l.currentRemote() {
-				l.signals <- call.Signal{Kind: call.SignalPeerLeft, From: l.aliasID(), Reason: m.Reason}
+			alias := m.PeerID
+			if p := l.sender(m.PeerID); p != nil {
+				alias = p.alias
+				p.deliver(call.Signal{Kind: call.SignalPeerLeft, From: p.alias, Reason: m.Reason})
 			}
-			l.events <- RoomEvent{Kind: RoomPeerLeft, PeerID: m.PeerID, Reason: m.Reason}
+			l.events <- RoomEvent{Kind: RoomPeerLeft, PeerID: alias, Reason: m.Reason}
 		case signalserver.TypeServerShutdown:
 			l.events <- RoomEvent{Kind: RoomShutdown, Reason: m.Reason}
 		case signalserver.TypeError:
 			l.events <- RoomEvent{Kind: RoomError, Reason: string(m.Code), Err: &UserError{Msg: m.Text, Err: ErrConnect}}
 		case signalserver.TypeOffer, signalserver.TypeAnswer, signalserver.TypeCandidate, signalserver.TypeBye:
-			if m.From != l.currentRemote() {
-				continue // another peer's negotiation; this call has one remote
+			p := l.sender(m.From)
+			if p == nil {
+				continue // a peer this side has no session with (yet)
 			}
 			s, err := messageToSignal(m)
 			if err != nil {
@@ -206,8 +306,8 @@ func (l *roomLink) pump() {
 				l.log.Warn("dropping malformed signal", "type", string(m.Type), "err", err)
 				continue
 			}
-			s.From = l.aliasID() // the session's name for the sender
-			l.signals <- s
+			s.From = p.alias // the session's name for the sender
+			p.deliver(s)
 		}
 	}
 	l.events <- RoomEvent{Kind: RoomClosed, Err: l.client.Err()}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -16,20 +17,25 @@ import (
 	"github.com/peercall/peercall/app"
 )
 
-// callScreen: remote video filling the window, self-view inset, controls,
-// status, SAS, chat and stats.
+// callScreen: a grid of the others' videos (one fills the window), the
+// self-view in a corner inset or the grid's free cell, controls, status,
+// SAS, chat and stats.
 type callScreen struct {
 	u       *UI
 	content fyne.CanvasObject
 
-	remote, local *videoView
-	placeholder   *fyne.Container
-	placeText     *widget.Label
-	selfBox       *fyne.Container
-	selfOff       *fyne.Container // "Camera off" in the inset
-	selfBg        *canvas.Rectangle
-	remoteMuted   *fyne.Container // badge: the other person's mic is off
-	mutedText     *widget.Label
+	local     *videoView
+	tiles     map[string]*tile // by PeerView.ID; main thread
+	order     []string         // tile ids as laid out
+	routes    atomic.Pointer[routes]
+	sawPeers  bool // this call's engine fills Notify.Peers
+	grid      *fyne.Container
+	inset     *fyne.Container
+	selfBox   *fyne.Container
+	selfOff   *fyne.Container // "Camera off" in the self-view
+	selfBg    *canvas.Rectangle
+	selfPlate *fyne.Container // "You", when the self-view is a grid cell
+	shown     atomic.Int64    // remote frames shown, all tiles
 
 	status, timer, quality, sas *widget.Label
 	progress                    *widget.ProgressBarInfinite
@@ -60,49 +66,29 @@ type callScreen struct {
 	chatLen   int
 
 	showStats, showChat bool
-	haveRemote          bool // a remote picture is on screen
-	remoteCamOn         bool // last rendered RemoteCameraOn
 	camOn               bool // last rendered CameraOn
 	flashUntil          time.Time
 }
 
 func newCallScreen(u *UI) *callScreen {
-	c := &callScreen{u: u, remote: u.sw.newView(false, 0), local: u.sw.newView(true, 320), remoteCamOn: true, camOn: true}
-	c.remote.onShow = func(first bool) {
-		if !c.remoteCamOn {
-			// A frame that was in flight when the camera went off: drop
-			// it, the placeholder stays.
-			c.remote.Clear()
-			return
-		}
-		if first {
-			c.haveRemote = true
-			showIf(c.placeholder, false)
-		}
-	}
-
-	icon := canvas.NewImageFromResource(iconResource)
-	icon.FillMode = canvas.ImageFillContain
-	icon.SetMinSize(fyne.NewSize(96, 96))
-	c.placeText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
-	c.placeholder = container.NewCenter(container.NewVBox(container.NewCenter(icon), c.placeText))
+	c := &callScreen{u: u, local: u.sw.newView(true, 320), tiles: map[string]*tile{}, camOn: true}
 
 	c.local.img.SetMinSize(fyne.NewSize(160, 120))
 	// The background only shows behind "Camera off": under the picture it
 	// would be painted and covered again on every frame.
-	c.selfBg = canvas.NewRectangle(color.NRGBA{0x20, 0x20, 0x20, 0xff})
+	c.selfBg = canvas.NewRectangle(tileBg)
 	c.selfOff = container.NewCenter(container.NewVBox(
 		container.NewCenter(widget.NewIcon(theme.VisibilityOffIcon())),
 		widget.NewLabelWithStyle("Camera off", fyne.TextAlignCenter, fyne.TextStyle{})))
 	c.selfOff.Hide()
-	c.selfBox = container.NewStack(c.selfBg, c.local.img, c.selfOff)
-	inset := container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
-
-	c.mutedText = widget.NewLabel("")
-	mutedBg := canvas.NewRectangle(color.NRGBA{0, 0, 0, 0xb0})
-	c.remoteMuted = container.NewStack(mutedBg, container.NewPadded(container.NewHBox(container.NewCenter(widget.NewIcon(theme.VolumeMuteIcon())), c.mutedText)))
-	c.remoteMuted.Hide()
-	mutedOverlay := container.New(&cornerLayout{pad: 12}, c.remoteMuted)
+	c.selfPlate = container.NewStack(canvas.NewRectangle(badgeBg),
+		widget.NewLabelWithStyle("You", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	c.selfPlate.Hide()
+	c.selfBox = container.NewStack(c.selfBg, c.local.img, c.selfOff,
+		container.New(&cornerLayout{pad: 8, bottomLeft: true}, c.selfPlate))
+	// The self-view moves between the inset and the grid (renderGrid).
+	c.inset = container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
+	c.grid = container.New(&gridLayout{gap: gridGap})
 
 	c.progress = widget.NewProgressBarInfinite()
 	c.joinString = widget.NewEntry()
@@ -136,7 +122,7 @@ func newCallScreen(u *UI) *callScreen {
 	// No background rectangle under the video: every repaint is a full
 	// window paint, and a rectangle the size of the video is one more
 	// full-area fill per frame (measurable under software GL).
-	video := container.NewStack(c.placeholder, c.remote.img, inset, mutedOverlay, statsOverlay, waitOverlay)
+	video := container.NewStack(c.grid, c.inset, statsOverlay, waitOverlay)
 
 	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -235,13 +221,18 @@ func (c *callScreen) flash(msg string) {
 
 // reset prepares the screen for the next call. Main thread.
 func (c *callScreen) reset() {
-	c.remote.Clear()
+	for id, t := range c.tiles {
+		c.dropTile(t)
+		delete(c.tiles, id)
+	}
+	c.order = nil
+	c.routes.Store(nil)
+	c.sawPeers = false
+	c.layoutCells(false)
 	c.local.Clear()
-	c.haveRemote = false
-	c.remoteCamOn, c.camOn = true, true
+	c.camOn = true
 	c.chatLen = 0
 	setText(c.chatLog, "")
-	c.placeholder.Show()
 	c.devices.hide()
 }
 
@@ -255,15 +246,14 @@ func (c *callScreen) render(n app.Notify) {
 		timer = formatDuration(n.Elapsed)
 	}
 	setText(c.timer, timer)
-	setText(c.quality, qualityText(n.Quality))
-	sas := ""
-	if n.SASDigits != "" {
-		sas = "Say aloud: " + n.SASDigits[:3] + " " + n.SASDigits[3:]
-		if len(n.SASWords) > 0 {
-			sas += " · " + strings.Join(n.SASWords, " ")
-		}
+	peers := c.renderGrid(n)
+	group := len(peers) > 1
+	if group {
+		setText(c.quality, qualityText(worstQuality(peers)))
+	} else {
+		setText(c.quality, qualityText(n.Quality))
 	}
-	setText(c.sas, sas)
+	setText(c.sas, sasText(peers))
 
 	waiting := n.Phase != app.PhaseConnected && n.Phase != app.PhaseReconnecting
 	showIf(c.waitCard, waiting)
@@ -286,29 +276,6 @@ func (c *callScreen) render(n app.Notify) {
 		setText(c.certNote, "The browser will warn about the certificate; its fingerprint starts with "+fingerprintPrefix(n.BrowserFingerprint))
 	}
 	showIf(c.certNote, n.BrowserLink != "" && n.BrowserFingerprint != "")
-
-	if c.remoteCamOn && !n.RemoteCameraOn {
-		// The last picture would freeze there: clear it. The next one
-		// (a keyframe) lifts the placeholder when the camera is back.
-		c.remote.Clear()
-		c.haveRemote = false
-	}
-	c.remoteCamOn = n.RemoteCameraOn
-	place := "Waiting for video…"
-	switch {
-	case !n.RemoteCameraOn:
-		place = peerName(n) + "'s camera is off"
-	case n.Phase != app.PhaseConnected:
-		place = n.Progress
-	}
-	setText(c.placeText, place)
-	showIf(c.placeholder, !c.haveRemote || !n.RemoteCameraOn)
-	if n.RemoteName != "" {
-		setText(c.mutedText, n.RemoteName+" is muted")
-	} else {
-		setText(c.mutedText, "Muted")
-	}
-	showIf(c.remoteMuted, !n.RemoteMicOn)
 
 	if c.camOn && !n.CameraOn {
 		c.local.Clear() // no stale frame when the camera comes back
@@ -337,7 +304,11 @@ func (c *callScreen) render(n app.Notify) {
 	setMeter(c.micMeter, n.MicLevel)
 	setMeter(c.spkMeter, n.SpeakerLevel)
 	if c.showStats {
-		setText(c.stats, statsText(n))
+		if group {
+			setText(c.stats, groupStatsText(peers))
+		} else {
+			setText(c.stats, statsText(n))
+		}
 	}
 	if len(n.Chat) != c.chatLen {
 		c.chatLen = len(n.Chat)
@@ -365,14 +336,6 @@ func fingerprintPrefix(fp string) string {
 		return fp
 	}
 	return strings.Join(parts[:4], ":") + "…"
-}
-
-// peerName is how the screen names the other person.
-func peerName(n app.Notify) string {
-	if n.RemoteName != "" {
-		return n.RemoteName
-	}
-	return "The other person"
 }
 
 func setButton(b *widget.Button, text string, icon fyne.Resource) {
@@ -452,14 +415,21 @@ func (l *insetLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 func (l *insetLayout) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(0, 0) }
 
 // cornerLayout puts its objects at their minimum size in the top-right
-// corner.
-type cornerLayout struct{ pad float32 }
+// (or bottom-left) corner.
+type cornerLayout struct {
+	pad        float32
+	bottomLeft bool
+}
 
 func (l *cornerLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
 	for _, o := range objs {
 		m := o.MinSize()
 		o.Resize(m)
-		o.Move(fyne.NewPos(s.Width-m.Width-l.pad, l.pad))
+		if l.bottomLeft {
+			o.Move(fyne.NewPos(l.pad, s.Height-m.Height-l.pad))
+		} else {
+			o.Move(fyne.NewPos(s.Width-m.Width-l.pad, l.pad))
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func Run(o app.GUIOptions) int {
 					mu.Lock()
 					start = time.Now()
 					u0, s0 = cpuTimes()
-					f0, l0 = u.call.remote.frames.Load(), u.call.local.frames.Load()
+					f0, l0 = u.call.shown.Load(), u.call.local.frames.Load()
 					mu.Unlock()
 					return
 				}
@@ -129,7 +129,7 @@ func Run(o app.GUIOptions) int {
 		defer mu.Unlock()
 		u1, s1 = cpuTimes()
 		end = time.Now()
-		f1, l1 = u.call.remote.frames.Load(), u.call.local.frames.Load()
+		f1, l1 = u.call.shown.Load(), u.call.local.frames.Load()
 	})
 	a.Lifecycle().SetOnStarted(func() {
 		if o.AutoJoin {

@@ -84,15 +84,7 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	win.SetContent(u.root)
 	win.SetIcon(iconResource)
 	u.shortcuts()
-	ctl.SetFrameSink(func(f app.VideoFrame) {
-		if f.Local {
-			if v := u.localTarget.Load(); v != nil {
-				v.Push(f.Image)
-			}
-		} else {
-			u.call.remote.Push(f.Image)
-		}
-	})
+	ctl.SetFrameSink(u.onFrame)
 	first := ctl.Snapshot()
 	u.render(first)
 	// Snapshots (5 per second in a call: timer, meters) are rendered with
@@ -106,6 +98,18 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 		u.sw.request(true)
 	})
 	return u
+}
+
+// onFrame sends a frame to the self-view or to its sender's tile. It runs
+// on the producers' goroutines.
+func (u *UI) onFrame(f app.VideoFrame) {
+	v := u.localTarget.Load()
+	if !f.Local {
+		v = u.call.viewFor(f.Peer)
+	}
+	if v != nil {
+		v.Push(f.Image)
+	}
 }
 
 // shortcuts: M mute, V camera (when no entry has focus), Ctrl+W hang up.

@@ -208,7 +208,8 @@ func TestStartAndCallScreens(t *testing.T) {
 	fc.events <- app.CallEvent{Chat: &app.ChatMessage{Text: "hello from the other side", Time: fixedNow}}
 	h.until("connected with stats", func(n app.Notify) bool { return n.Quality == 4 && n.SASDigits != "" && len(n.Chat) == 1 })
 	// A remote frame replaces the placeholder.
-	h.u.call.remote.Push(image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420))
+	// An engine that does not tag frames (nor fill Peers) reaches the 1:1 tile.
+	h.u.onFrame(app.VideoFrame{Peer: "", Image: image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)})
 	h.pump()
 	test.Tap(h.u.call.statsBtn)
 	h.u.render(h.u.last)
@@ -604,27 +605,28 @@ func TestRemoteCameraOffAndMuted(t *testing.T) {
 	fc.events <- app.CallEvent{Phase: app.PhaseConnected}
 	h.until("connected", func(n app.Notify) bool { return n.Phase == app.PhaseConnected && n.RemoteName == "Bob" })
 	c := h.u.call
-	c.remote.Push(grey(200))
+	r := c.tiles[""] // the 1:1 tile of an engine that does not fill Peers
+	h.u.onFrame(app.VideoFrame{Peer: "p1", Image: grey(200)})
 	h.pump()
-	if c.placeholder.Visible() || c.remote.img.Image == nil || c.remoteMuted.Visible() || c.selfOff.Visible() {
+	if r.place.Visible() || r.view.img.Image == nil || r.muted.Visible() || c.selfOff.Visible() {
 		t.Fatal("connected with video: placeholder, badge or self placeholder shown")
 	}
 
 	fc.events <- app.CallEvent{RemoteMedia: &app.MediaState{Audio: false, Video: false}}
 	h.until("remote camera and mic off", func(n app.Notify) bool { return !n.RemoteCameraOn && !n.RemoteMicOn })
 	// A frame still in flight must not cover the placeholder.
-	c.remote.Push(grey(90))
+	r.view.Push(grey(90))
 	h.pump()
-	if c.remote.img.Image != nil {
+	if r.view.img.Image != nil {
 		t.Error("a late frame is shown while the camera is off")
 	}
 	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})
 	h.until("own camera off", func(n app.Notify) bool { return !n.CameraOn })
-	if !c.placeholder.Visible() || c.placeText.Text != "Bob's camera is off" {
-		t.Errorf("placeholder visible %v text %q", c.placeholder.Visible(), c.placeText.Text)
+	if !r.place.Visible() || r.placeText.Text != "Bob's camera is off" {
+		t.Errorf("placeholder visible %v text %q", r.place.Visible(), r.placeText.Text)
 	}
-	if !c.remoteMuted.Visible() || c.mutedText.Text != "Bob is muted" {
-		t.Errorf("muted badge visible %v text %q", c.remoteMuted.Visible(), c.mutedText.Text)
+	if !r.muted.Visible() || r.mutedText.Text != "Bob is muted" {
+		t.Errorf("muted badge visible %v text %q", r.muted.Visible(), r.mutedText.Text)
 	}
 	if !c.selfBox.Visible() || !c.selfOff.Visible() || c.local.img.Visible() {
 		t.Error("own camera off: the inset does not say so")
@@ -633,15 +635,15 @@ func TestRemoteCameraOffAndMuted(t *testing.T) {
 
 	fc.events <- app.CallEvent{RemoteMedia: &app.MediaState{Audio: true, Video: true}}
 	h.until("remote back", func(n app.Notify) bool { return n.RemoteCameraOn && n.RemoteMicOn })
-	if c.remoteMuted.Visible() {
+	if r.muted.Visible() {
 		t.Error("muted badge kept after unmute")
 	}
-	if !c.placeholder.Visible() {
+	if !r.place.Visible() {
 		t.Error("placeholder lifted before the first new frame")
 	}
-	c.remote.Push(grey(120))
+	r.view.Push(grey(120))
 	h.pump()
-	if c.placeholder.Visible() || c.remote.img.Image == nil {
+	if r.place.Visible() || r.view.img.Image == nil {
 		t.Error("first frame after the camera came back not shown")
 	}
 	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyV})

@@ -76,6 +76,20 @@ func (s *swapper) newView(lazy bool, maxW int) *videoView {
 	return v
 }
 
+// removeView stops swapping v (its tile is gone). The slice is replaced,
+// not changed: swapAll iterates a copy of its header outside the lock.
+func (s *swapper) removeView(v *videoView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	views := make([]*videoView, 0, len(s.views))
+	for _, o := range s.views {
+		if o != v {
+			views = append(views, o)
+		}
+	}
+	s.views = views
+}
+
 func (s *swapper) request(lazy bool) {
 	now := time.Now()
 	s.mu.Lock()

@@ -44,7 +44,8 @@ func ParseGUIFlags(args []string, out io.Writer) (app.GUIOptions, error) {
 	if err := o.Validate(); err != nil {
 		return o, err
 	}
-	if n, err := fmt.Sscanf(*window, "%dx%d", &o.WindowW, &o.WindowH); err != nil || n != 2 ||
+	var err error
+	if o.WindowW, o.WindowH, err = app.SplitSize(*window); err != nil ||
 		o.WindowW < 320 || o.WindowH < 240 || o.WindowW > 16384 || o.WindowH > 16384 {
 		return o, badFlag("--window %q: want WxH, from 320x240 to 16384x16384", *window)
 	}

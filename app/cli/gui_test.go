@@ -31,6 +31,8 @@ func TestParseGUIFlags(t *testing.T) {
 		{[]string{"--window", "1920"}, false},
 		{[]string{"--window", "100x100"}, false},
 		{[]string{"--window", "axb"}, false},
+		{[]string{"--window", "1280x720x3"}, false}, // the same WxH parser as --size: no trailing junk
+		{[]string{"--window", "1280X720"}, true},
 	}
 	for _, tt := range tests {
 		_, err := ParseGUIFlags(tt.args, io.Discard)

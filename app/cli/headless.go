@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/call"
 )
 
 // HeadlessMain is the whole headless program: parse args, run, write the
@@ -76,12 +77,13 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.StringVar(&o.Token, "token", "", "signed join token")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stay in the call once connected")
 	fs.DurationVar(&o.PeerWait, "peer-wait", app.DefaultPeerWait, "give up (exit 4) when nobody else joins the room within this time")
+	fs.IntVar(&o.Peers, "peers", app.DefaultPeers, fmt.Sprintf("people in the call, this run included (2..%d): wait for N-1 others", app.MaxPeers))
 	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, FILE.ivf or none")
 	fs.StringVar(&o.Audio, "audio", "synthetic", "audio source: synthetic (speech-like), tone, mic, FILE.ogg, FILE.wav or none")
 	fs.BoolVar(&o.AudioMarkers, "audio-markers", false, "mix latency markers into a FILE.wav every 500 ms (files are sent unchanged by default)")
 	fs.StringVar(&size, "size", "640x480", "synthetic/camera video size WxH")
 	fs.IntVar(&o.FPS, "fps", 30, "synthetic/camera frame rate")
-	fs.StringVar(&o.ICEPolicy, "ice-policy", "no-host", "ICE policy: all, mdns, no-host, relay, proxy")
+	fs.StringVar(&o.ICEPolicy, "ice-policy", "no-host", "ICE policy: "+call.PolicyNames())
 	fs.Var(&stun, "stun", "STUN server URL (repeatable)")
 	fs.Var(&turn, "turn", "TURN server URL (repeatable)")
 	fs.StringVar(&o.TURNUser, "turn-user", "", "TURN username")

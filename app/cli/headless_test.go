@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,7 @@ func TestParseHeadlessFlags(t *testing.T) {
 	}{
 		{"minimal serve", []string{"--serve", "127.0.0.1:0", "--room", "r"}, false, func(t *testing.T, o app.HeadlessOptions) {
 			if o.Width != 640 || o.Height != 480 || o.FPS != 30 || o.Duration != 10*time.Second || o.ICEPolicy != "no-host" || !o.OpusFEC ||
-				o.PeerWait != app.DefaultPeerWait || o.AudioMarkers {
+				o.PeerWait != app.DefaultPeerWait || o.AudioMarkers || o.Peers != 2 {
 				t.Errorf("defaults wrong: %+v", o)
 			}
 		}},
@@ -88,6 +89,64 @@ func TestParseHeadlessFlags(t *testing.T) {
 			}
 			tt.check(t, o)
 		})
+	}
+}
+
+// TestParseHeadlessFlagsSaysWhy: a refused command line names the flag
+// and what to give instead; accepted ones come back in canonical form.
+func TestParseHeadlessFlagsSaysWhy(t *testing.T) {
+	base := []string{"--serve", "127.0.0.1:0", "--room", "r"}
+	tests := []struct {
+		name string
+		args []string
+		want string // part of the error; "" means accepted
+	}{
+		{"peers 3", []string{"--peers", "3"}, ""},
+		{"peers 4", []string{"--peers", "4"}, ""},
+		{"peers 5", []string{"--peers", "5"}, "--peers 5: a room holds at most 4 people"},
+		{"peers 1", []string{"--peers", "1"}, "--peers 1: a call needs at least 2 people"},
+		{"peers -2", []string{"--peers", "-2"}, "--peers -2: a call needs at least 2 people"},
+		{"peers not a number", []string{"--peers", "two"}, "-peers"},
+		{"policy in capitals", []string{"--ice-policy", "Relay", "--turn", "turn:127.0.0.1:3478", "--turn-user", "u", "--turn-pass", "p"}, ""},
+		{"unknown policy", []string{"--ice-policy", "leaky"}, `--ice-policy "leaky": want all, mdns, no-host, relay or proxy`},
+		{"turn url as stun", []string{"--stun", "turn:127.0.0.1:3478"}, "want a stun: URL"},
+		{"stun url as turn", []string{"--turn", "stun:127.0.0.1:3478", "--turn-user", "u", "--turn-pass", "p"}, "want a turn: or turns: URL"},
+		{"stuns", []string{"--stun", "stuns:127.0.0.1:5349"}, "stuns: is not supported"},
+		{"stun with transport", []string{"--stun", "stun:127.0.0.1?transport=tcp"}, "no ?transport"},
+		{"turns over udp", []string{"--turn", "turns:127.0.0.1:5349?transport=udp", "--turn-user", "u", "--turn-pass", "p"}, "turns: runs over TCP only"},
+		{"size with spaces", []string{"--size", " 320x240 "}, ""},
+		{"size zero", []string{"--size", "0x0"}, "is not WxH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseHeadlessFlags(append(append([]string{}, base...), tt.args...), io.Discard)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, app.ErrBadFlags) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want ErrBadFlags saying %q", err, tt.want)
+			}
+		})
+	}
+	o, err := ParseHeadlessFlags(append(base, "--peers", "3", "--ice-policy", " MDNS "), io.Discard)
+	if err != nil || o.Peers != 3 || o.ICEPolicy != "mdns" {
+		t.Fatalf("peers %d policy %q, %v; want 3, mdns", o.Peers, o.ICEPolicy, err)
+	}
+}
+
+// TestHeadlessUsage: --help documents --peers and every ICE policy.
+func TestHeadlessUsage(t *testing.T) {
+	var b strings.Builder
+	if _, err := ParseHeadlessFlags([]string{"-h"}, &b); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, want := range []string{"-peers", "2..4", "all, mdns, no-host, relay or proxy"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
 	}
 }
 

@@ -1,0 +1,639 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/codec"
+	"github.com/peercall/peercall/signalserver"
+)
+
+// MaxGroupSize is the most people in one call, this side included: a
+// mesh of up to three sessions, each sending the one encoded stream.
+const MaxGroupSize = 4
+
+// conference is the one call pipeline every front end runs (the desktop
+// engine, headless mode and so the bench): it owns the room link, one
+// call.Session per remote peer keyed by peer id with signals routed by
+// sender, the local media (encoded once, sent to every peer) and one
+// receiver per received track. Front ends read its events (CallEvent,
+// Peer set for one person's) and its per-peer figures.
+type conference struct {
+	o    conferenceOptions
+	log  *slog.Logger
+	link *roomLink
+
+	events chan CallEvent
+	ups    chan peerUpdate
+	done   chan struct{}
+
+	mu    sync.Mutex
+	peers map[string]*confPeer // by alias (peerLink.alias)
+	order []*confPeer          // every peer this call had, in join order
+	phase Phase                // of the call as a whole
+	// ever is true once a session connected: losing every peer then
+	// ends the call instead of waiting.
+	ever bool
+
+	wg sync.WaitGroup // update forwarders
+}
+
+// conferenceOptions are what a front end decides; the conference does the rest.
+type conferenceOptions struct {
+	Client *signalserver.Client
+	Media  *localMedia
+	Net    peerNet
+	// Group is how many people the call holds, this side included
+	// (2..MaxGroupSize; 0 means MaxGroupSize). Peers beyond it are
+	// ignored.
+	Group int
+	// Announce says what this side sends (mic on, camera on), told to
+	// every peer when its data channel opens.
+	Announce func() (audio, video bool)
+	// OnFrame receives every decoded remote frame; must not block.
+	OnFrame func(peer string, df DecodedFrame)
+	// Speaker, when set, plays every peer's audio mixed (the desktop);
+	// nil plays each track out on a 20 ms ticker (headless).
+	Speaker *audioMixer
+	// BeforeMedia, when set, runs once just before the encoders start
+	// (at the first peer): the desktop ends its camera preview there.
+	BeforeMedia func()
+	// Record is the --record sink of the first peer's media.
+	Record *recording
+	Logger *slog.Logger
+}
+
+// peerNet is how every session reaches its peer.
+type peerNet struct {
+	Servers       []webrtc.ICEServer
+	Policy        call.Policy
+	ICE           call.ICEOptions
+	InterfacePoll time.Duration
+	MaxBitrate    int
+	StartBitrate  int
+	ReceiveLoss   float64
+}
+
+// peerUpdate is a session update tagged with its peer.
+type peerUpdate struct {
+	p  *confPeer
+	up call.Update
+	ok bool // false: the session's updates closed
+}
+
+// confPeer is one remote person: session, receivers, figures.
+type confPeer struct {
+	id   string // alias: stable for the whole call
+	name string
+	link *peerLink
+	sess *call.Session
+	idx  int // join order, 0-based
+
+	target atomic.Int64 // GCC estimate for this peer
+	loss   atomic.Int64 // audio loss it reports, percent
+
+	mu          sync.Mutex
+	videos      []*videoReceiver
+	audios      []*audioReceiver
+	gotTrack    map[webrtc.RTPCodecType]bool
+	joinedAt    time.Time
+	connectedAt time.Time
+	endedAt     time.Time
+	ended       string // end* constant
+	restarts    int
+	gone        bool
+	lastFrames  int64
+	lastT       time.Time
+}
+
+func newConference(o conferenceOptions) *conference {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Group <= 0 || o.Group > MaxGroupSize {
+		o.Group = MaxGroupSize
+	}
+	if o.Media == nil {
+		o.Media = &localMedia{}
+	}
+	return &conference{
+		o:      o,
+		log:    o.Logger,
+		link:   newRoomLink(o.Client, o.Logger),
+		events: make(chan CallEvent, 128),
+		ups:    make(chan peerUpdate, 64),
+		done:   make(chan struct{}),
+		peers:  map[string]*confPeer{},
+	}
+}
+
+// Events reports the call's and each peer's changes; closed when run returns.
+func (c *conference) Events() <-chan CallEvent { return c.events }
+
+// emit delivers an event unless the call is being torn down.
+func (c *conference) emit(ctx context.Context, ev CallEvent) {
+	select {
+	case c.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// setPhase moves the whole call to p and says so once.
+func (c *conference) setPhase(ctx context.Context, p Phase, ev CallEvent) {
+	c.mu.Lock()
+	same := c.phase == p
+	c.phase = p
+	c.mu.Unlock()
+	if !same {
+		ev.Phase = p
+		c.emit(ctx, ev)
+	}
+}
+
+// run follows the room and the sessions until ctx ends, the last peer
+// leaves or the call fails. It closes every session and waits for their
+// goroutines; the client is the caller's to close.
+func (c *conference) run(ctx context.Context) error {
+	defer close(c.done)
+	defer close(c.events)
+	defer c.closeAll()
+	c.setPhase(ctx, PhaseWaiting, CallEvent{AudioOnly: c.o.Media.video() == nil})
+	room := c.link.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-room:
+			if !ok {
+				// A closed channel is always ready: selecting on it again
+				// would spin a core for the rest of the call. nil never is.
+				room = nil
+				if !c.connectedOnce() {
+					err := &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+					c.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
+					return err
+				}
+				continue
+			}
+			if err := c.onRoom(ctx, ev); err != nil {
+				c.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err})
+				return err
+			}
+		case pu := <-c.ups:
+			if done, err := c.onUpdate(ctx, pu); done {
+				return err
+			}
+		}
+	}
+}
+
+func (c *conference) connectedOnce() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ever
+}
+
+func (c *conference) onRoom(ctx context.Context, ev RoomEvent) error {
+	switch ev.Kind {
+	case RoomJoined:
+		for _, p := range ev.Peers {
+			if err := c.addPeer(ctx, p.ID, p.Name); err != nil {
+				return err
+			}
+		}
+	case RoomPeerJoined:
+		return c.addPeer(ctx, ev.PeerID, ev.Name)
+	case RoomShutdown:
+		if !c.connectedOnce() {
+			return &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
+		}
+	case RoomError:
+		if !c.connectedOnce() {
+			return ev.Err
+		}
+		c.log.Warn("signaling error during the call", "code", ev.Reason)
+	case RoomClosed:
+		if !c.connectedOnce() {
+			return &UserError{Msg: "Lost the connection to the server.", Err: ErrConnect}
+		}
+		// The media path does not need the server, but an ICE restart
+		// does: say so instead of failing later unexplained.
+		c.log.Warn("signaling closed for good during the call", "err", ev.Err)
+		c.emit(ctx, CallEvent{Notice: SignalingLostNotice})
+	}
+	return nil
+}
+
+// addPeer starts a session with a peer that joined (or was there).
+func (c *conference) addPeer(ctx context.Context, id, name string) error {
+	c.mu.Lock()
+	if _, ok := c.peers[id]; ok {
+		c.mu.Unlock()
+		return nil
+	}
+	if len(c.peers)+1 >= c.o.Group {
+		c.mu.Unlock()
+		c.log.Info("ignoring a peer beyond the call's size", "peer", id, "size", c.o.Group)
+		return nil
+	}
+	p := &confPeer{id: id, name: name, link: c.link.Peer(id, name), idx: len(c.order), joinedAt: time.Now(),
+		gotTrack: map[webrtc.RTPCodecType]bool{}}
+	c.mu.Unlock()
+
+	sess, err := call.New(c.sessionConfig(p))
+	if errors.Is(err, call.ErrNoICEServer) || errors.Is(err, call.ErrNoRelayServer) {
+		return fmt.Errorf("%w: ICE policy %q has no server to gather through (neither the signaling server nor --stun/--turn gave one): add --stun or --turn, or use --ice-policy mdns or all: %w",
+			ErrConnect, c.o.Net.Policy, err)
+	}
+	if err != nil {
+		p.link.drop()
+		return fmt.Errorf("call setup: %w", err)
+	}
+	p.sess = sess
+	c.startMedia(ctx)
+	c.mu.Lock()
+	c.peers[id] = p
+	c.order = append(c.order, p)
+	c.mu.Unlock()
+	c.announceTo(p)
+	c.emit(ctx, CallEvent{Peer: id, PeerName: name, Phase: PhaseConnecting})
+	c.setPhase(ctx, c.wholePhase(), CallEvent{PeerName: name})
+	if err := sess.Start(); err != nil {
+		return fmt.Errorf("call start: %w", err)
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for up := range sess.Updates() {
+			select {
+			case c.ups <- peerUpdate{p: p, up: up, ok: true}:
+			case <-c.done:
+			}
+		}
+		select {
+		case c.ups <- peerUpdate{p: p}:
+		case <-c.done:
+		}
+	}()
+	return nil
+}
+
+// startMedia runs the encoders from the first peer on (once): they send
+// a fresh keyframe when each path comes up.
+func (c *conference) startMedia(ctx context.Context) {
+	if c.o.Media.running() {
+		return
+	}
+	if c.o.BeforeMedia != nil {
+		c.o.BeforeMedia()
+	}
+	c.o.Media.start(ctx, c.log)
+}
+
+// announceTo tells p what this side sends (sent when its channel opens).
+func (c *conference) announceTo(p *confPeer) {
+	if c.o.Announce == nil || p.sess == nil {
+		return
+	}
+	a, v := c.o.Announce()
+	if err := p.sess.SetLocalMedia(a, v); err != nil && !errors.Is(err, call.ErrClosed) {
+		c.log.Warn("media state not sent", "err", err)
+	}
+}
+
+// Announce tells every peer what this side sends now.
+func (c *conference) Announce() {
+	for _, p := range c.live() {
+		c.announceTo(p)
+	}
+}
+
+// live lists the peers in the call now, in join order.
+func (c *conference) live() []*confPeer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*confPeer, 0, len(c.peers))
+	for _, p := range c.order {
+		if c.peers[p.id] == p {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Peers lists every peer this call had, in join order (for reports).
+func (c *conference) Peers() []*confPeer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.order)
+}
+
+// wholePhase is the call's phase from its peers': connected while anyone
+// is, reconnecting when everyone who was is trying again.
+func (c *conference) wholePhase() Phase {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.peers) == 0 {
+		return PhaseWaiting
+	}
+	reconnecting := false
+	for _, p := range c.peers {
+		switch p.sess.State() {
+		case call.StateConnected:
+			return PhaseConnected
+		case call.StateReconnecting:
+			reconnecting = true
+		}
+	}
+	if reconnecting {
+		return PhaseReconnecting
+	}
+	return PhaseConnecting
+}
+
+// onUpdate folds one session update; done when the call is over.
+func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, err error) {
+	p := pu.p
+	if !pu.ok {
+		return c.peerGone(ctx, p, endPeerHungUp, "The call ended", nil)
+	}
+	up := pu.up
+	switch up.Kind {
+	case call.UpdateState:
+		switch up.State {
+		case call.StateWaiting, call.StateConnecting:
+			c.emit(ctx, CallEvent{Peer: p.id, Phase: PhaseConnecting})
+		case call.StateConnected:
+			now := time.Now()
+			p.mu.Lock()
+			if p.connectedAt.IsZero() {
+				p.connectedAt = now
+			}
+			p.mu.Unlock()
+			c.mu.Lock()
+			c.ever = true
+			c.mu.Unlock()
+			// Frames sent before this path was up are lost: start the
+			// picture with a keyframe (the one encoder serves everyone).
+			c.o.Media.forceKeyFrame()
+			c.o.Media.startFiles()
+			c.emit(ctx, CallEvent{Peer: p.id, Phase: PhaseConnected})
+		case call.StateReconnecting:
+			p.mu.Lock()
+			p.restarts++
+			p.mu.Unlock()
+			c.emit(ctx, CallEvent{Peer: p.id, Phase: PhaseReconnecting})
+		case call.StateEnded:
+			why, text := endPeerHungUp, endReason(up.Event)
+			if up.Event == call.EventPeerLeft {
+				why = endPeerLeft
+			}
+			return c.peerGone(ctx, p, why, text, nil)
+		case call.StateFailed:
+			return c.peerGone(ctx, p, "failed", up.Reason, up.Err)
+		}
+		c.setPhase(ctx, c.wholePhase(), CallEvent{})
+	case call.UpdateStats:
+		if up.Stats != nil {
+			st := c.mediaStats(p, *up.Stats)
+			c.emit(ctx, CallEvent{Peer: p.id, Stats: &st})
+		}
+	case call.UpdateSAS:
+		c.emit(ctx, CallEvent{Peer: p.id, SAS: up.SAS})
+	case call.UpdateChat:
+		c.emit(ctx, CallEvent{Peer: p.id, PeerName: p.name, Chat: up.Chat})
+	case call.UpdateRemoteMedia:
+		if up.RemoteMedia != nil {
+			m := *up.RemoteMedia
+			c.log.Info("peer media state", "peer", p.id, "mic", m.Audio, "camera", m.Video)
+			c.emit(ctx, CallEvent{Peer: p.id, RemoteMedia: &m})
+		}
+	}
+	return false, nil
+}
+
+// peerGone removes a peer whose session ended. The call ends with the last
+// one: as the 1:1 call always did when the other person left or failed.
+func (c *conference) peerGone(ctx context.Context, p *confPeer, why, reason string, err error) (bool, error) {
+	now := time.Now()
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return false, nil
+	}
+	p.gone = true
+	p.endedAt = now
+	if p.ended == "" {
+		p.ended = why
+	}
+	everConnected := !p.connectedAt.IsZero()
+	p.mu.Unlock()
+	c.mu.Lock()
+	delete(c.peers, p.id)
+	left := len(c.peers)
+	c.mu.Unlock()
+	_ = p.sess.Close()
+	p.link.drop()
+	c.o.Media.setBitRate(c.lowestTarget()) // the weakest link may have gone
+	c.emit(ctx, CallEvent{Peer: p.id, Gone: true, Reason: reason, Err: err})
+	if left > 0 {
+		c.setPhase(ctx, c.wholePhase(), CallEvent{})
+		return false, nil
+	}
+	if why == "failed" {
+		if !c.connectedOnce() && !everConnected {
+			err = fmt.Errorf("%w: %s", ErrConnect, reason)
+		}
+		c.emit(ctx, CallEvent{Phase: PhaseFailed, Err: err, Reason: reason})
+		return true, err
+	}
+	if !c.connectedOnce() {
+		err := fmt.Errorf("%w: the call ended before it connected", ErrConnect)
+		c.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: reason, Err: err})
+		return true, err
+	}
+	c.emit(ctx, CallEvent{Phase: PhaseEnded, Reason: reason})
+	return true, nil
+}
+
+// closeAll ends every session (bye to each) and waits for the forwarders.
+func (c *conference) closeAll() {
+	for _, p := range c.live() {
+		_ = p.sess.Close()
+		p.link.drop()
+		p.mu.Lock()
+		if p.endedAt.IsZero() {
+			p.endedAt = time.Now()
+		}
+		p.mu.Unlock()
+	}
+	c.wg.Wait()
+}
+
+// sessionConfig is one peer's session: the shared tracks, this side's
+// network choices, and hooks that route the peer's feedback to the one
+// encoder (bitrate: the lowest estimate of all peers; keyframes: any
+// peer's request; FEC: the highest loss any peer reports).
+func (c *conference) sessionConfig(p *confPeer) call.Config {
+	n := c.o.Net
+	ice := n.ICE
+	ice.LoggerFactory = call.NewSlogLoggerFactory(c.log)
+	cfg := call.Config{
+		LocalID: c.o.Client.PeerID(), RemoteID: p.id, Signaler: p.link,
+		ICEServers: n.Servers, Policy: n.Policy, ICE: ice, Tracks: c.o.Media.tracks,
+		OnTrack:       func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.onTrack(p, tr) },
+		MaxBitrate:    n.MaxBitrate,
+		StartBitrate:  n.StartBitrate,
+		ReceiveLoss:   n.ReceiveLoss,
+		InterfacePoll: n.InterfacePoll,
+		Logger:        c.log.With("peer", p.id),
+	}
+	m := c.o.Media
+	cfg.OnTargetBitrate = func(bps int) {
+		p.target.Store(int64(bps))
+		m.setBitRate(c.lowestTarget())
+	}
+	cfg.OnKeyFrameRequest = m.forceKeyFrame
+	cfg.OnAudioLoss = func(pct int) {
+		p.loss.Store(int64(pct))
+		m.setPacketLoss(c.highestLoss())
+	}
+	return cfg
+}
+
+func (c *conference) lowestTarget() int {
+	low := math.MaxInt
+	for _, p := range c.live() {
+		if t := int(p.target.Load()); t > 0 {
+			low = min(low, t)
+		}
+	}
+	if low == math.MaxInt {
+		return 0
+	}
+	return low
+}
+
+func (c *conference) highestLoss() int {
+	high := 0
+	for _, p := range c.live() {
+		high = max(high, int(p.loss.Load()))
+	}
+	return high
+}
+
+// onTrack gives each received track its own receiver (one decoder per
+// video track); it returns when the track ends (the session waits).
+func (c *conference) onTrack(p *confPeer, tr *webrtc.TrackRemote) {
+	p.mu.Lock()
+	p.gotTrack[tr.Kind()] = true
+	first := p.idx == 0
+	p.mu.Unlock()
+	var rec *recording
+	if first {
+		rec = c.o.Record
+	}
+	switch tr.Kind() {
+	case webrtc.RTPCodecTypeVideo:
+		ssrc := uint32(tr.SSRC())
+		var onFrame func(DecodedFrame)
+		if c.o.OnFrame != nil {
+			onFrame = func(df DecodedFrame) { c.o.OnFrame(p.id, df) }
+		}
+		v := newVideoReceiver(func() { _ = p.sess.RequestKeyFrame(ssrc) }, onFrame, rec, c.log)
+		p.mu.Lock()
+		p.videos = append(p.videos, v)
+		p.mu.Unlock()
+		v.run(tr)
+	case webrtc.RTPCodecTypeAudio:
+		a := newAudioReceiver(rec, c.log)
+		if c.o.Speaker != nil {
+			a.player = func(jb *codec.AudioJitterBuffer) func() { return c.o.Speaker.add(p.id, jb) }
+		}
+		p.mu.Lock()
+		p.audios = append(p.audios, a)
+		p.mu.Unlock()
+		a.run(tr)
+	}
+}
+
+// mediaStats completes a session's stats with what this side decoded
+// from p since the last ones.
+func (c *conference) mediaStats(p *confPeer, st call.Stats) CallStats {
+	out := CallStats{Stats: st}
+	v := p.video()
+	if v == nil {
+		return out
+	}
+	n, w, h, lat := v.live()
+	now := time.Now()
+	p.mu.Lock()
+	if dt := now.Sub(p.lastT).Seconds(); !p.lastT.IsZero() && dt > 0 {
+		out.VideoIn.FPS = float64(n-p.lastFrames) / dt
+	}
+	p.lastFrames, p.lastT = n, now
+	p.mu.Unlock()
+	out.VideoIn.FrameWidth, out.VideoIn.FrameHeight = w, h
+	out.LatencyMS = lat
+	return out
+}
+
+// video is the peer's busiest video receiver (nil before any).
+func (p *confPeer) video() *videoReceiver {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *videoReceiver
+	var most int64 = -1
+	for _, v := range p.videos {
+		if n, _, _, _ := v.live(); n > most {
+			best, most = v, n
+		}
+	}
+	return best
+}
+
+// audio is the peer's busiest audio receiver (nil before any).
+func (p *confPeer) audio() *audioReceiver {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *audioReceiver
+	most := -1
+	for _, a := range p.audios {
+		if n := a.count(); n > most {
+			best, most = a, n
+		}
+	}
+	return best
+}
+
+// SendChat sends text to everyone in the call; it fails only when nobody
+// could get it.
+func (c *conference) SendChat(text string) error {
+	var sent bool
+	var first error
+	for _, p := range c.live() {
+		if err := p.sess.SendChat(text); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		sent = true
+	}
+	if sent {
+		return nil
+	}
+	if first == nil {
+		return call.ErrChatUnavailable
+	}
+	return first
+}
