@@ -31,6 +31,10 @@ type BenchOptions struct {
 	Timeout     time.Duration // bound for each call's processes
 	GoBenchFile string        // optional `go test -bench` output to include in the doc
 	DocPath     string        // rewrite this markdown file (docs/benchmarks.md)
+	// Group is the people in the group-call row (0: no group row; else
+	// 3..MaxGroupSize), each a headless process at GroupSize.
+	Group     int
+	GroupSize string
 }
 
 // BenchCall is one two-peer call of the bench: the joiner's report (the
@@ -43,7 +47,10 @@ type BenchCall struct {
 	FEC      bool    `json:"opus_fec"`
 	Host     *Report `json:"host"`
 	Joiner   *Report `json:"joiner"`
-	Err      string  `json:"error,omitempty"`
+	// Group is every peer of a group call, in join order (Host and
+	// Joiner are its first and last).
+	Group []*Report `json:"group,omitempty"`
+	Err   string    `json:"error,omitempty"`
 }
 
 // Spread is a median with its range over repeated calls.
@@ -91,6 +98,14 @@ func (o *BenchOptions) Validate() error {
 			return badFlag("--sizes: %v", err)
 		}
 	}
+	if o.Group != 0 {
+		if o.Group < 3 || o.Group > MaxGroupSize {
+			return badFlag("--group must be 0 (none) or 3..%d", MaxGroupSize)
+		}
+		if _, _, err := ParseSize(o.GroupSize); err != nil {
+			return badFlag("--group-size: %v", err)
+		}
+	}
 	for _, v := range o.Losses {
 		if v < 0 || v >= 100 {
 			return badFlag("--loss %q: want percentages in [0, 100)", strconv.FormatFloat(v, 'g', -1, 64))
@@ -120,7 +135,17 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 		fmt.Fprintf(log, "bench: %s %s loss=%.0f%% fec=%v\n", c.Scenario, c.Size, c.Loss, c.FEC)
 		args := append([]string{"--size", c.Size, "--duration", dur.String(), "--simulate-loss", fmt.Sprint(c.Loss),
 			"--opus-fec=" + strconv.FormatBool(c.FEC)}, extra...)
-		c.Host, c.Joiner, err = benchPair(ctx, o, url, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), tmp, args)
+		peers := 2
+		if c.Scenario == "group" {
+			peers = o.Group
+			args = append(args, "--peers", fmt.Sprint(peers))
+		}
+		var reps []*Report
+		reps, err = benchGroup(ctx, o, url, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), tmp, args, peers)
+		c.Host, c.Joiner = reps[0], reps[len(reps)-1]
+		if peers > 2 {
+			c.Group = reps
+		}
 		if err != nil {
 			c.Err = err.Error()
 			fmt.Fprintf(log, "bench: call failed: %v\n", err)
@@ -142,6 +167,9 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 	for _, size := range o.Sizes {
 		res.Calls = append(res.Calls, run(BenchCall{Scenario: "quality", Size: size, FEC: true}, o.QualityDur))
 	}
+	if o.Group > 0 {
+		res.Calls = append(res.Calls, run(BenchCall{Scenario: "group", Size: o.GroupSize, FEC: true}, o.QualityDur))
+	}
 	for _, loss := range o.Losses {
 		for _, fec := range []bool{true, false} {
 			res.Calls = append(res.Calls, run(BenchCall{Scenario: "loss", Size: "640x480", Loss: loss, FEC: fec}, o.LossDur))
@@ -151,59 +179,71 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 	return res, ctx.Err()
 }
 
-// benchPair runs host and joiner as separate processes in one room.
-func benchPair(ctx context.Context, o BenchOptions, url, room, dir string, args []string) (host, joiner *Report, err error) {
+// benchGroup runs n headless peers as separate processes in one room,
+// each starting once the one before it is in the room (the last one's
+// setup times are those of a person joining people who wait). reps has
+// n entries, nil where a peer left no report.
+func benchGroup(ctx context.Context, o BenchOptions, url, room, dir string, args []string, n int) (reps []*Report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	type result struct {
 		rep *Report
 		err error
 	}
-	start := func(name string, more ...string) (*exec.Cmd, string, *strings.Builder) {
+	reps = make([]*Report, n)
+	chans := make([]chan result, 0, n)
+	collect := func() error {
+		var errs []error
+		for i, ch := range chans {
+			r := <-ch
+			reps[i] = r.rep
+			errs = append(errs, r.err)
+		}
+		return errors.Join(errs...)
+	}
+	for i := range n {
+		name := "host"
+		switch {
+		case i == n-1:
+			name = "joiner"
+		case i > 0:
+			name = fmt.Sprintf("peer%d", i+1)
+		}
 		report := filepath.Join(dir, room+"-"+name+".json")
+		ready := filepath.Join(dir, room+"-"+name+".ready")
 		a := append([]string{"--server", url, "--room", room, "--name", name, "--loopback-only",
-			"--ice-policy", "all", "--audio", "synthetic", "--video", "synthetic", "--report", report}, args...)
-		a = append(a, more...)
+			"--ice-policy", "all", "--audio", "synthetic", "--video", "synthetic", "--report", report, "--ready-file", ready}, args...)
 		cmd := exec.CommandContext(ctx, o.Binary, a...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
-		return cmd, report, &stderr
-	}
-	wait := func(cmd *exec.Cmd, report string, stderr *strings.Builder, ch chan<- result) {
-		err := cmd.Wait()
-		rep, rerr := readReport(report)
-		if err != nil {
-			err = fmt.Errorf("%s: %w: %s", filepath.Base(report), err, strings.TrimSpace(stderr.String()))
-		} else if rerr != nil {
-			err = rerr
+		if err := cmd.Start(); err != nil {
+			cancel()
+			return reps, errors.Join(err, collect())
 		}
-		ch <- result{rep, err}
+		ch := make(chan result, 1)
+		chans = append(chans, ch)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			err := cmd.Wait()
+			rep, rerr := readReport(report)
+			if err != nil {
+				err = fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(stderr.String()))
+			} else if rerr != nil {
+				err = rerr
+			}
+			ch <- result{rep, err}
+		}()
+		if i == n-1 {
+			break
+		}
+		// The next peer starts once this one is in the room.
+		if err := waitForFile(ctx, ready, done); err != nil {
+			cancel()
+			return reps, errors.Join(err, collect())
+		}
 	}
-	ready := filepath.Join(dir, room+"-host.ready")
-	hc, hr, hs := start("host", "--ready-file", ready)
-	if err := hc.Start(); err != nil {
-		return nil, nil, err
-	}
-	hch := make(chan result, 1)
-	hostDone := make(chan struct{})
-	go func() { defer close(hostDone); wait(hc, hr, hs, hch) }()
-	// The joiner starts once the host is in the room: its setup times are
-	// then those of a person joining a waiting peer.
-	if err := waitForFile(ctx, ready, hostDone); err != nil {
-		cancel()
-		<-hch
-		return nil, nil, err
-	}
-	jc, jr, js := start("joiner")
-	if err := jc.Start(); err != nil {
-		cancel()
-		<-hch
-		return nil, nil, err
-	}
-	jch := make(chan result, 1)
-	go wait(jc, jr, js, jch)
-	h, j := <-hch, <-jch
-	return h.rep, j.rep, errors.Join(h.err, j.err)
+	return reps, collect()
 }
 
 // waitForFile waits until the host has created its ready file (joined).
@@ -307,6 +347,31 @@ func (r *BenchResult) Markdown() string {
 		}
 	}
 	b.WriteString("\nGoals: ≥ 29 fps at 1280x720, latency ≤ 20 / 35 ms (Chromium 28.5 / 41.5), ≤ 30 % of a core at 640x480 (Chromium 43 %).\n\n")
+
+	for _, c := range r.Calls {
+		if c.Scenario != "group" {
+			continue
+		}
+		fmt.Fprintf(&b, "### Group call (%d peers, %s at 30 fps, each sending to and receiving from every other)\n\n", len(c.Group), c.Size)
+		b.WriteString("| peer | fps in, lowest of its peers | freezes | join → first frame (ms) | latency p95 (ms) | CPU % of a core | encode ms/frame |\n|---|---|---|---|---|---|---|\n")
+		if len(c.Group) == 0 {
+			fmt.Fprintf(&b, "| | failed: %s | | | | | |\n", c.Err)
+		}
+		for i, p := range c.Group {
+			if p == nil {
+				fmt.Fprintf(&b, "| %d | failed: %s | | | | | |\n", i+1, c.Err)
+				continue
+			}
+			freezes, p95 := 0, 0.0
+			for _, q := range p.Peers {
+				freezes += q.VideoIn.Freezes
+				p95 = max(p95, q.Latency.VideoP95)
+			}
+			fmt.Fprintf(&b, "| %d | %.1f | %d | %.1f | %.1f | %.0f | %.2f |\n", i+1, p.Totals.MinFPS, freezes,
+				p.SetupMS.FirstVideoFrame, p95, p.CPU.PercentOfCore, p.VideoOut.EncodeMSAvg)
+		}
+		b.WriteString("\nGoal: every peer ≥ 25 fps from every other with 3 peers at 640x480 on 2 cores. First frame counts from the peer's own join (the last one joins people who wait).\n\n")
+	}
 
 	b.WriteString("### Loss matrix (640x480, speech-like audio, random loss on received media, both peers)\n\n")
 	b.WriteString("| loss | Opus FEC | audio concealed | FEC-recovered packets | video fps | freezes | NACKs | PLIs |\n|---|---|---|---|---|---|---|---|\n")

@@ -129,6 +129,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("%w: signaling server %s: %w", ErrConnect, url, err)
 	}
 	rep.SetupMS.Signaling = msSince(r.start, time.Now())
+	rep.PeerID = client.PeerID()
 	if r.o.ReadyFile != "" {
 		if err := os.WriteFile(r.o.ReadyFile, nil, 0o644); err != nil {
 			_ = client.Close()

@@ -11,9 +11,12 @@ import (
 
 // Report is the JSON document a headless run writes (docs/headless-report.md).
 type Report struct {
-	OK       bool    `json:"ok"`
-	Error    string  `json:"error,omitempty"`
-	Room     string  `json:"room"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	Room  string `json:"room"`
+	// PeerID is this run's id in the room (what the others' peers[].id
+	// name it by); empty when it never joined.
+	PeerID   string  `json:"peer_id,omitempty"`
 	Duration float64 `json:"duration_s"`
 	// CallS is the connected time: from connected to the end of the call.
 	CallS float64 `json:"call_s"`

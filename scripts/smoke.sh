@@ -7,7 +7,9 @@
 #   scripts/smoke.sh [BUILD_DIR]     (needs xvfb-run; builds BUILD_DIR/peercall)
 # SMOKE_SECONDS (default 16) is how long the GUI runs; SMOKE_ARGS adds GUI flags;
 # SMOKE_SCREEN (default 1280x800) is the Xvfb screen size; SMOKE_PEER_ARGS adds
-# flags of the headless peer (flags given twice: the last wins).
+# flags of the headless peers (flags given twice: the last wins); SMOKE_PEERS
+# (default 2) is the number of people in the call, the GUI included: with 3
+# or 4 the GUI joins a group call of headless peers and shows the grid.
 set -euo pipefail
 BUILD=${1:-build}
 GO=${GO:-go}
@@ -19,9 +21,12 @@ $GO build -o "$BUILD/xwd2png" ./scripts/xwd2png
 
 home=$(mktemp -d) # fresh preferences: no user settings leak in
 fbdir=$(mktemp -d) # Xvfb keeps its screen here as an XWD file (-fbdir)
+PEERS=${SMOKE_PEERS:-2}
 peer=
+others=()
 cleanup() {
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
+	for p in "${others[@]}"; do kill "$p" 2>/dev/null || true; done
 	rm -rf "$home" "$fbdir"
 }
 trap cleanup EXIT
@@ -32,7 +37,7 @@ mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$
 for try in 1 2 3 4 5; do
 	port=$((20000 + RANDOM % 40000))
 	"$BUILD/peercall" --headless --serve "127.0.0.1:$port" --room smoke --name peer --loopback-only \
-		--ice-policy all --video synthetic --audio synthetic --duration "$((DURATION + 4))s" \
+		--ice-policy all --video synthetic --audio synthetic --duration "$((DURATION + 4))s" --peers "$PEERS" \
 		--report "$BUILD/smoke-peer.json" ${SMOKE_PEER_ARGS:-} >"$BUILD/smoke-peer.log" 2>&1 &
 	peer=$!
 	sleep 1
@@ -40,6 +45,14 @@ for try in 1 2 3 4 5; do
 	peer=
 done
 [ -n "$peer" ] || { echo "smoke: headless peer did not start"; cat "$BUILD/smoke-peer.log"; exit 1; }
+# A group call: more headless peers join the first one's server.
+for i in $(seq 2 $((PEERS - 1))); do
+	"$BUILD/peercall" --headless --server "ws://127.0.0.1:$port/ws" --room smoke --name "peer$i" --loopback-only \
+		--ice-policy all --video synthetic --audio synthetic --duration "$((DURATION + 2))s" --peers "$PEERS" \
+		--report "$BUILD/smoke-peer$i.json" ${SMOKE_PEER_ARGS:-} >"$BUILD/smoke-peer$i.log" 2>&1 &
+	others+=($!)
+	sleep 0.5
+done
 
 # What the X server shows, a second after the app's own screenshot: the app
 # paints that one in software, this one proves GL really drew the window.
@@ -68,8 +81,24 @@ if ! wait "$peer"; then
 	exit 1
 fi
 peer=
-# The peer must have received the GUI's video.
-fps=$(awk '/"video_in"/ {v=1} v && /"fps"/ {gsub(/[",]/, ""); print int($2); exit}' "$BUILD/smoke-peer.json")
-grep -q '"ok": true' "$BUILD/smoke-peer.json" && [ "${fps:-0}" -ge 10 ] ||
-	{ echo "smoke: peer report not ok (video_in fps ${fps:-?})"; exit 1; }
-echo "smoke: ok, peer received ${fps} fps from the GUI; screenshots $BUILD/smoke.png (app) and $BUILD/smoke-screen.png (X server)"
+reports=("$BUILD/smoke-peer.json")
+for i in "${!others[@]}"; do
+	n=$((i + 2))
+	if ! wait "${others[$i]}"; then
+		echo "smoke: headless peer$n failed:"
+		tail -5 "$BUILD/smoke-peer$n.log"
+		exit 1
+	fi
+	reports+=("$BUILD/smoke-peer$n.json")
+done
+others=()
+# Every peer must have received every other's video, the GUI's included:
+# totals.min_fps is the lowest frame rate any one of them sent it.
+fps=
+for r in "${reports[@]}"; do
+	f=$(awk '/"totals"/ {v=1} v && /"min_fps"/ {gsub(/[",]/, ""); print int($2); exit}' "$r")
+	grep -q '"ok": true' "$r" && [ "${f:-0}" -ge 10 ] ||
+		{ echo "smoke: $r not ok (lowest video_in fps ${f:-?})"; exit 1; }
+	fps="$fps${fps:+, }$f"
+done
+echo "smoke: ok, $PEERS in the call, the headless peers' lowest received fps: ${fps}; screenshots $BUILD/smoke.png (app) and $BUILD/smoke-screen.png (X server)"

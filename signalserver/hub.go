@@ -145,8 +145,12 @@ func (h *hub) handle(ev hubEvent) {
 		case TypeJoin:
 			h.join(ev.c, ev.msg)
 		case TypeBye:
+			// A bye to one peer ends that pair's call only (a group call
+			// goes on with the others); one without to leaves the room.
 			h.relay(ev.c, ev.msg, ev.start)
-			h.bye(ev.c)
+			if ev.msg.To == "" {
+				h.bye(ev.c)
+			}
 		default:
 			h.relay(ev.c, ev.msg, ev.start)
 		}

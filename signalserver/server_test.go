@@ -578,3 +578,48 @@ func TestRoomCapacity(t *testing.T) {
 		})
 	}
 }
+
+// TestByeToOnePeer: in a room of three, a bye with `to` ends only that
+// pair's call (the sender stays and can still reach the third); a bye
+// without `to` leaves the room, and everyone gets peer-left.
+func TestByeToOnePeer(t *testing.T) {
+	ts := startServer(t)
+	ann, bob, cat := rawDial(t, ts.url, nil), rawDial(t, ts.url, nil), rawDial(t, ts.url, nil)
+	ja := rawJoin(t, ann, Message{Room: "trio", Name: "Ann"})
+	jb := rawJoin(t, bob, Message{Room: "trio", Name: "Bob"})
+	if m := readMsg(t, ann); m.Type != TypePeerJoined || m.PeerID != jb.PeerID {
+		t.Fatalf("ann got %+v, want Bob's peer-joined", m)
+	}
+	jc := rawJoin(t, cat, Message{Room: "trio", Name: "Cat"})
+	for _, ws := range []*websocket.Conn{ann, bob} {
+		if m := readMsg(t, ws); m.Type != TypePeerJoined || m.PeerID != jc.PeerID {
+			t.Fatalf("got %+v, want Cat's peer-joined", m)
+		}
+	}
+
+	sendRaw(t, ann, Message{Type: TypeBye, To: jb.PeerID, Reason: "connect timeout"})
+	if m := readMsg(t, bob); m.Type != TypeBye || m.From != ja.PeerID || m.Reason != "connect timeout" {
+		t.Fatalf("bob got %+v, want Ann's bye", m)
+	}
+	// Ann is still in the room: Cat gets her next offer, and nothing
+	// (no bye, no peer-left) came before it.
+	sendRaw(t, ann, Message{Type: TypeOffer, To: jc.PeerID, SDP: []byte(`{"request":true}`)})
+	if m := readMsg(t, cat); m.Type != TypeOffer || m.From != ja.PeerID {
+		t.Fatalf("cat got %+v, want Ann's offer", m)
+	}
+	// Bob can still reach Ann too.
+	sendRaw(t, bob, Message{Type: TypeOffer, To: ja.PeerID, SDP: []byte(`{"request":true}`)})
+	if m := readMsg(t, ann); m.Type != TypeOffer || m.From != jb.PeerID {
+		t.Fatalf("ann got %+v, want Bob's offer", m)
+	}
+
+	sendRaw(t, ann, Message{Type: TypeBye, Reason: "hung up"})
+	for name, ws := range map[string]*websocket.Conn{"bob": bob, "cat": cat} {
+		if m := readMsg(t, ws); m.Type != TypeBye || m.From != ja.PeerID {
+			t.Fatalf("%s got %+v, want Ann's bye", name, m)
+		}
+		if m := readMsg(t, ws); m.Type != TypePeerLeft || m.PeerID != ja.PeerID || m.Reason != "bye" {
+			t.Fatalf("%s got %+v, want Ann's peer-left", name, m)
+		}
+	}
+}

@@ -21,6 +21,11 @@ func TestParseBenchFlags(t *testing.T) {
 		{"bad loss", []string{"--loss", "100"}, true},
 		{"neg duration", []string{"--duration", "-1s"}, true},
 		{"extra", []string{"x"}, true},
+		{"no group row", []string{"--group", "0"}, false},
+		{"group of 4", []string{"--group", "4", "--group-size", "320x240"}, false},
+		{"group of 2", []string{"--group", "2"}, true},
+		{"group of 5", []string{"--group", "5"}, true},
+		{"bad group size", []string{"--group-size", "huge"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

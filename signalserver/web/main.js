@@ -264,9 +264,6 @@ function onSessionUpdate(s) {
       view.state = s.state;
       view.reason = !leaving && signaling.ws ? s.reason + '; waiting for someone to join' : s.reason;
     }
-    // A call that failed on our side said bye, which also took us out of
-    // the room: join it again on the same connection to stay reachable.
-    if (s.byeSent && !leaving && signaling.ws) signaling.sendJoin();
   }
   render();
 }
@@ -308,8 +305,8 @@ async function join(ev) {
   signaling.open({ room, name, password: ui.password.value });
 }
 
-// leave hangs up on everyone: one bye to the whole room, which also takes
-// us out of it at once.
+// leave hangs up on everyone: one bye without `to` to the whole room,
+// which also takes us out of it at once.
 function leave(reason) {
   if (!leaving && signaling.peerId) signaling.signal('bye', { reason: 'hung up' });
   leaving = true;

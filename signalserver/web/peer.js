@@ -84,7 +84,6 @@ export class Session {
     this.timers = {};
     this.chain = Promise.resolve();
     this.chat = null;
-    this.byeSent = false;
   }
 
   // enqueue serializes all work on the peer connection (the owner
@@ -466,8 +465,9 @@ export class Session {
 
   sendBye(reason) {
     if (this.terminal() || this.state === 'idle') return;
+    // With `to`, the bye ends this pair only: the page stays in the room
+    // and its calls with the others go on.
     this.signal('bye', { reason }, this.remoteId);
-    this.byeSent = true; // the server has taken us out of the room
   }
 
   // end stops this pair without a bye of its own: the page said one bye

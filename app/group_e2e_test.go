@@ -1,0 +1,234 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/app"
+)
+
+// groupPeer is one headless process of a group call.
+type groupPeer struct {
+	name string
+	args []string
+	// after names the peer whose exit this one waits for before joining
+	// (a rejoin); empty: join once the previous peer is in the room.
+	after string
+}
+
+// runGroup runs headless peers as separate processes in one room on
+// 127.0.0.1, each joining once the one before it is in the room, and
+// returns their results by name.
+func runGroup(t *testing.T, bin, url, room string, peers []groupPeer) map[string]peerResult {
+	t.Helper()
+	dir := t.TempDir()
+	var mu sync.Mutex
+	res := map[string]peerResult{}
+	exited := map[string]chan struct{}{}
+	for _, p := range peers {
+		exited[p.name] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		if p.after != "" {
+			select {
+			case <-exited[p.after]:
+			case <-time.After(90 * time.Second):
+				t.Fatalf("%s never exited", p.after)
+			}
+		}
+		report := filepath.Join(dir, p.name+".json")
+		ready := filepath.Join(dir, p.name+".ready")
+		args := append([]string{"--server", url, "--room", room, "--name", strings.TrimSuffix(p.name, "-again"),
+			"--loopback-only", "--ice-policy", "all", "--report", report, "--ready-file", ready}, p.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		cmd := exec.CommandContext(ctx, bin, args...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			defer close(exited[p.name])
+			var r peerResult
+			err := cmd.Wait()
+			r.stderr = stderr.String()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				r.code = ee.ExitCode()
+			} else if err != nil {
+				r.code = -1
+			}
+			b, err := os.ReadFile(report)
+			if err == nil {
+				err = json.Unmarshal(b, &r.rep)
+			}
+			if err != nil {
+				r.stderr += "\nreport: " + err.Error()
+			}
+			mu.Lock()
+			res[p.name] = r
+			mu.Unlock()
+		}()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(ready); err == nil {
+				break
+			}
+		}
+	}
+	wg.Wait()
+	return res
+}
+
+// checkGroup checks what every peer received from every other: frame rate,
+// frame size, audio, one SAS per pair (both ends show the same).
+func checkGroup(t *testing.T, res map[string]peerResult, minFPS float64, w, h int) {
+	t.Helper()
+	byID := map[string]app.Report{}
+	for name, r := range res {
+		if r.code != 0 || !r.rep.OK {
+			t.Errorf("%s: exit %d, report ok=%v error %q\n%s", name, r.code, r.rep.OK, r.rep.Error, r.stderr)
+			continue
+		}
+		byID[r.rep.PeerID] = r.rep
+	}
+	for name, r := range res {
+		rep := r.rep
+		if rep.Totals.Peers != len(rep.Peers) {
+			t.Errorf("%s: totals.peers %d for %d entries", name, rep.Totals.Peers, len(rep.Peers))
+		}
+		for _, p := range rep.Peers {
+			pair := fmt.Sprintf("%s ← %s (%s)", name, p.Name, p.ID)
+			t.Logf("%s: %.1f fps %dx%d over %.1f s, freezes %d (longest %.0f ms), first frame %.0f ms, audio %d packets, concealed %.3f, latency p95 %.1f ms, sas %s, ended %s",
+				pair, p.VideoIn.FPS, p.VideoIn.Width, p.VideoIn.Height, p.CallS, p.VideoIn.Freezes, p.VideoIn.LongestFreezeMS,
+				p.SetupMS.FirstVideoFrame, p.AudioIn.PacketsReceived, p.AudioIn.ConcealedRatio, p.Latency.VideoP95, p.SAS, p.Ended)
+			if p.VideoIn.FPS < minFPS {
+				t.Errorf("%s: %.1f fps, want ≥ %.0f", pair, p.VideoIn.FPS, minFPS)
+			}
+			if p.VideoIn.Width != w || p.VideoIn.Height != h {
+				t.Errorf("%s: frames %dx%d, want %dx%d", pair, p.VideoIn.Width, p.VideoIn.Height, w, h)
+			}
+			// 50 Opus packets a second; allow the first and last moments.
+			if want := int(40 * p.CallS); p.AudioIn.PacketsReceived < want {
+				t.Errorf("%s: %d audio packets over %.1f s, want ≥ %d", pair, p.AudioIn.PacketsReceived, p.CallS, want)
+			}
+			if p.AudioIn.ConcealedRatio > 0.05 {
+				t.Errorf("%s: audio concealed %.3f", pair, p.AudioIn.ConcealedRatio)
+			}
+			other, ok := byID[p.ID]
+			if !ok {
+				t.Errorf("%s: no report from that peer id", pair)
+				continue
+			}
+			back := -1
+			for i, q := range other.Peers {
+				if q.ID == rep.PeerID {
+					back = i
+				}
+			}
+			switch {
+			case back < 0:
+				t.Errorf("%s: that peer's report has no entry for %s", pair, rep.PeerID)
+			case p.SAS == "" || other.Peers[back].SAS != p.SAS:
+				t.Errorf("%s: SAS %q, the other end shows %q", pair, p.SAS, other.Peers[back].SAS)
+			}
+		}
+	}
+}
+
+// TestHeadlessGroupCall: 3 and 4 headless peers in one room, each a
+// process of its own calling every other on the one pipeline: every
+// ordered pair decodes the other's video and audio, and each pair agrees
+// on its SAS.
+func TestHeadlessGroupCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end group call")
+	}
+	bin := buildHeadless(t, true)
+	tests := []struct {
+		peers  int
+		size   string
+		w, h   int
+		minFPS float64
+	}{
+		{3, "640x480", 640, 480, 25},
+		{4, "320x240", 320, 240, 20},
+	}
+	names := []string{"ann", "bob", "cat", "dan"}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d_peers", tt.peers), func(t *testing.T) {
+			url, _ := startSignal(t)
+			var peers []groupPeer
+			for _, n := range names[:tt.peers] {
+				peers = append(peers, groupPeer{name: n, args: []string{
+					"--peers", fmt.Sprint(tt.peers), "--size", tt.size, "--duration", "6s",
+				}})
+			}
+			res := runGroup(t, bin, url, "group", peers)
+			checkGroup(t, res, tt.minFPS, tt.w, tt.h)
+			for name, r := range res {
+				if len(r.rep.Peers) != tt.peers-1 {
+					t.Errorf("%s: %d peers in the report, want %d", name, len(r.rep.Peers), tt.peers-1)
+				}
+			}
+		})
+	}
+}
+
+// TestHeadlessGroupLeaveAndRejoin: in a call of three, one person hangs up
+// mid-call and joins again; the two who stay never freeze and keep each
+// other's full frame rate, and each sees the leaver twice (two sessions).
+func TestHeadlessGroupLeaveAndRejoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end group call")
+	}
+	bin := buildHeadless(t, true)
+	url, _ := startSignal(t)
+	three := []string{"--peers", "3", "--size", "640x480"}
+	res := runGroup(t, bin, url, "rejoin", []groupPeer{
+		{name: "ann", args: append([]string{"--duration", "14s"}, three...)},
+		{name: "bob", args: append([]string{"--duration", "14s"}, three...)},
+		{name: "cat", args: append([]string{"--duration", "3s"}, three...)},
+		{name: "cat-again", after: "cat", args: append([]string{"--duration", "4s"}, three...)},
+	})
+	checkGroup(t, res, 25, 640, 480)
+	for _, name := range []string{"ann", "bob"} {
+		rep := res[name].rep
+		var cats int
+		for _, p := range rep.Peers {
+			switch p.Name {
+			case "cat":
+				cats++
+				if p.Ended != "peer-hung-up" {
+					t.Errorf("%s: cat's session ended %q, want peer-hung-up", name, p.Ended)
+				}
+			default:
+				// The one who stayed: a freeze is a gap over max(3 frame
+				// intervals, 150 ms) between decoded frames.
+				if p.VideoIn.Freezes > 0 {
+					t.Errorf("%s: %d freezes (longest %.0f ms) from %s while cat left and came back",
+						name, p.VideoIn.Freezes, p.VideoIn.LongestFreezeMS, p.Name)
+				}
+				if p.CallS < 13 {
+					t.Errorf("%s: the call with %s lasted %.1f s, want the whole 14 s", name, p.Name, p.CallS)
+				}
+			}
+		}
+		if cats != 2 {
+			t.Errorf("%s: cat appears %d times in the report, want 2 (left and rejoined)", name, cats)
+		}
+	}
+}
