@@ -51,10 +51,12 @@ test-nocgo:
 	CGO_ENABLED=0 $(GO) build ./call/... ./signalserver/...
 	CGO_ENABLED=0 $(GO) vet ./call/... ./signalserver/...
 
-# GUI smoke run: the real window under Xvfb calls a headless peer on
-# 127.0.0.1; screenshot in $(BUILD)/smoke.png, CPU line printed.
+# GUI smoke runs: the real window under Xvfb calls a headless peer on
+# 127.0.0.1 (screenshot in $(BUILD)/smoke.png, CPU line printed), then
+# joins a 3-person call of two headless peers ($(BUILD)/group/smoke.png).
 smoke: deps
 	GO=$(GO) scripts/smoke.sh $(BUILD)
+	SMOKE_PEERS=3 GO=$(GO) scripts/smoke.sh $(BUILD)/group
 
 test: deps vet test-nocgo smoke
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -73,7 +75,8 @@ package: deps
 # Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
 bench: deps
 	mkdir -p $(BUILD)
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... | tee $(BUILD)/go-bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... >$(BUILD)/go-bench.txt; \
+		status=$$?; cat $(BUILD)/go-bench.txt; exit $$status
 	$(GO) build -o $(BUILD)/peercall-headless ./app/cmd/peercall-headless
 	$(BUILD)/peercall-headless bench --loss-duration 20s --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
 	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/peercall/peercall/app"
 	"github.com/peercall/peercall/signalserver"
 )
 
@@ -318,4 +319,82 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// TestBrowserWithTwoHeadless: a browser page joins a group call of two
+// headless peers (each a process on the one call pipeline, --peers 3):
+// the page plays both, each headless peer decodes the page and the other
+// headless peer, and every pair shows one security code at both ends.
+func TestBrowserWithTwoHeadless(t *testing.T) {
+	skipUnlessBrowser(t)
+	addr := startWebSignal(t)
+	bin := browserHeadlessBin(t)
+	three := []string{"--peers", "3", "--duration", "10s", "--size", "640x480"}
+	var res map[string]peerResult
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res = runGroup(t, bin, "ws://"+addr+"/ws", "trio", []groupPeer{
+			{name: "ann", args: three}, {name: "bob", args: three},
+		})
+	}()
+	browser := newBrowser(t)
+	joinPage(t, browser, "http://"+addr+"/r/trio?loopback=1&name=Chromium")
+	waitMesh(t, browser, "page playing both headless peers", 60*time.Second, playing("ann", "bob"))
+	page := checkAdvancing(t, map[string]context.Context{"page": browser})["page"]
+	screenshot(t, browser, "browser-with-two-headless.png")
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("headless peers did not finish")
+	}
+	byID := map[string]app.Report{}
+	for name, r := range res {
+		if r.code != 0 || !r.rep.OK {
+			t.Fatalf("%s: exit %d, report ok=%v error %q\n%s", name, r.code, r.rep.OK, r.rep.Error, r.stderr)
+		}
+		byID[r.rep.PeerID] = r.rep
+		if len(r.rep.Peers) != 2 {
+			t.Errorf("%s: %d peers in its report, want 2", name, len(r.rep.Peers))
+		}
+		for _, p := range r.rep.Peers {
+			t.Logf("%s ← %s: %.1f fps %dx%d, %d freezes, audio %d packets, sas %s", name, p.Name,
+				p.VideoIn.FPS, p.VideoIn.Width, p.VideoIn.Height, p.VideoIn.Freezes, p.AudioIn.PacketsReceived, p.SAS)
+			// Chromium's fake camera runs at its own rate; the headless
+			// peers send 30 fps.
+			minFPS := 25.0
+			if p.ID == page.PeerID {
+				minFPS = 15
+			}
+			if p.VideoIn.FPS < minFPS {
+				t.Errorf("%s decoded %.1f fps from %s, want ≥ %.0f", name, p.VideoIn.FPS, p.Name, minFPS)
+			}
+			if p.AudioIn.PacketsReceived == 0 {
+				t.Errorf("%s received no audio from %s", name, p.Name)
+			}
+		}
+	}
+	// One code per pair, the same at both ends: page ↔ each headless
+	// peer, and between the two headless peers.
+	for _, r := range page.Peers {
+		rep, ok := byID[r.ID]
+		if !ok {
+			t.Errorf("page plays %s (%s), no headless report has that id", r.Name, r.ID)
+			continue
+		}
+		i := slices.IndexFunc(rep.Peers, func(p app.PeerReport) bool { return p.ID == page.PeerID })
+		if i < 0 || rep.Peers[i].SAS != r.SAS {
+			t.Errorf("page and %s show different codes: %s vs %+v", r.Name, r.SAS, rep.Peers)
+		}
+	}
+	ann, bob := res["ann"].rep, res["bob"].rep
+	for _, p := range ann.Peers {
+		if p.ID != bob.PeerID {
+			continue
+		}
+		i := slices.IndexFunc(bob.Peers, func(q app.PeerReport) bool { return q.ID == ann.PeerID })
+		if i < 0 || p.SAS == "" || bob.Peers[i].SAS != p.SAS {
+			t.Errorf("ann and bob show different codes: %s vs %+v", p.SAS, bob.Peers)
+		}
+	}
 }

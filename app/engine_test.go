@@ -24,6 +24,10 @@ func TestEngineCallWithHeadlessPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
 	}
+	// Registered first, so it runs after the calls and servers closed:
+	// hang-up leaves no session, track, sender or player goroutine.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	c := NewController(ControllerOptions{
 		Engine: NewEngine(EngineOptions{HostAddr: "127.0.0.1:0"}),
 		Store:  memStore{},
@@ -166,6 +170,10 @@ func TestEngineCameraOffAndMute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
 	}
+	// Registered first, so it runs after the calls and servers closed:
+	// hang-up leaves no session, track, sender or player goroutine.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	newCtl := func() (*Controller, *recorder, *atomic.Int64) {
 		c := NewController(ControllerOptions{
 			Engine: NewEngine(EngineOptions{HostAddr: "127.0.0.1:0"}),

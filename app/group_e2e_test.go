@@ -1,17 +1,10 @@
 package app_test
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/peercall/peercall/app"
 )
@@ -31,65 +24,23 @@ type groupPeer struct {
 func runGroup(t *testing.T, bin, url, room string, peers []groupPeer) map[string]peerResult {
 	t.Helper()
 	dir := t.TempDir()
-	var mu sync.Mutex
 	res := map[string]peerResult{}
-	exited := map[string]chan struct{}{}
-	for _, p := range peers {
-		exited[p.name] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
+	results := map[string]<-chan peerResult{}
 	for _, p := range peers {
 		if p.after != "" {
-			select {
-			case <-exited[p.after]:
-			case <-time.After(90 * time.Second):
-				t.Fatalf("%s never exited", p.after)
-			}
+			res[p.after] = <-results[p.after]
 		}
-		report := filepath.Join(dir, p.name+".json")
 		ready := filepath.Join(dir, p.name+".ready")
 		args := append([]string{"--server", url, "--room", room, "--name", strings.TrimSuffix(p.name, "-again"),
-			"--loopback-only", "--ice-policy", "all", "--report", report, "--ready-file", ready}, p.args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-		cmd := exec.CommandContext(ctx, bin, args...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cancel()
-			defer close(exited[p.name])
-			var r peerResult
-			err := cmd.Wait()
-			r.stderr = stderr.String()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				r.code = ee.ExitCode()
-			} else if err != nil {
-				r.code = -1
-			}
-			b, err := os.ReadFile(report)
-			if err == nil {
-				err = json.Unmarshal(b, &r.rep)
-			}
-			if err != nil {
-				r.stderr += "\nreport: " + err.Error()
-			}
-			mu.Lock()
-			res[p.name] = r
-			mu.Unlock()
-		}()
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(ready); err == nil {
-				break
-			}
+			"--loopback-only", "--ice-policy", "all", "--ready-file", ready}, p.args...)
+		results[p.name] = startPeer(t, bin, filepath.Join(dir, p.name+".json"), args)
+		waitReady(ready)
+	}
+	for name, ch := range results {
+		if _, ok := res[name]; !ok {
+			res[name] = <-ch
 		}
 	}
-	wg.Wait()
 	return res
 }
 

@@ -100,59 +100,70 @@ type peerSpec struct {
 	args []string
 }
 
+// startPeer starts one headless process writing its report to report;
+// the result arrives on the channel once it exits.
+func startPeer(t *testing.T, bin, report string, args []string) <-chan peerResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	cmd := exec.CommandContext(ctx, bin, append(args, "--report", report)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	out := make(chan peerResult, 1)
+	go func() {
+		defer cancel()
+		var r peerResult
+		err := cmd.Wait()
+		r.stderr = stderr.String()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			r.code = -1
+		}
+		b, err := os.ReadFile(report)
+		if err == nil {
+			err = json.Unmarshal(b, &r.rep)
+		}
+		if err != nil {
+			r.stderr += "\nreport: " + err.Error()
+		}
+		out <- r
+	}()
+	return out
+}
+
+// waitReady waits (up to 30 s) for a peer's --ready-file: the next peer
+// joins once this one is in the room.
+func waitReady(ready string) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			return
+		}
+	}
+}
+
 // runPair runs two headless peers as separate processes in one room; during
 // the call, mid (if set) runs after the host joined plus midDelay.
 func runPair(t *testing.T, url string, peers [2]peerSpec, midDelay time.Duration, mid func()) [2]peerResult {
 	t.Helper()
 	dir := t.TempDir()
-	var res [2]peerResult
-	var wg sync.WaitGroup
+	var results [2]<-chan peerResult
 	for i, name := range []string{"alice", "bob"} {
-		wg.Add(1)
-		report := filepath.Join(dir, name+".json")
 		ready := filepath.Join(dir, name+".ready")
 		args := append([]string{"--server", url, "--room", "e2e", "--name", name, "--loopback-only",
-			"--ice-policy", "all", "--duration", "5s", "--report", report, "--ready-file", ready}, peers[i].args...)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, peers[i].bin, args...)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		go func() {
-			defer wg.Done()
-			defer cancel()
-			err := cmd.Wait()
-			res[i].stderr = stderr.String()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				res[i].code = ee.ExitCode()
-			} else if err != nil {
-				res[i].code = -1
-			}
-			b, err := os.ReadFile(report)
-			if err == nil {
-				err = json.Unmarshal(b, &res[i].rep)
-			}
-			if err != nil {
-				res[i].stderr += "\nreport: " + err.Error()
-			}
-		}()
-		// The next peer joins once this one is in the room.
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(ready); err == nil {
-				break
-			}
-		}
+			"--ice-policy", "all", "--duration", "5s", "--ready-file", ready}, peers[i].args...)
+		results[i] = startPeer(t, peers[i].bin, filepath.Join(dir, name+".json"), args)
+		waitReady(ready)
 	}
 	if mid != nil {
 		time.Sleep(midDelay)
 		mid()
 	}
-	wg.Wait()
-	return res
+	return [2]peerResult{<-results[0], <-results[1]}
 }
 
 func TestHeadlessEndToEnd(t *testing.T) {

@@ -89,8 +89,10 @@ func serverMem() (heap, stack uint64) {
 // connection. The workload is fixed; b.N does not scale it.
 func BenchmarkIdleConnections(b *testing.B) {
 	raiseFileLimit()
-	ts := startServer(b, WithMaxConnsPerIP(idleConns+10), WithMaxRooms(idleConns),
-		WithShutdownTimeout(30*time.Second))
+	// Every client comes from 127.0.0.1: the per-address limits must hold
+	// all of them.
+	ts := startServer(b, WithMaxConnsPerIP(idleConns+10), WithMaxRooms(idleConns), WithMaxRoomsPerIP(idleConns),
+		WithMaxPendingPerIP(idleConns), WithShutdownTimeout(30*time.Second))
 	waitConns := func(want int) {
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
@@ -166,7 +168,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 		duration = 2 * time.Second
 		total    = int(rate * duration / time.Second)
 	)
-	ts := startServer(b, WithMaxConnsPerIP(2*rooms+10), WithMaxRooms(rooms))
+	ts := startServer(b, WithMaxConnsPerIP(2*rooms+10), WithMaxRooms(rooms), WithMaxRoomsPerIP(rooms))
 	for it := 0; it < b.N; it++ {
 		if it > 0 {
 			continue
