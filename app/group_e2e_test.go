@@ -1,12 +1,15 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/signalserver"
 )
 
 // groupPeer is one headless process of a group call.
@@ -181,5 +184,83 @@ func TestHeadlessGroupLeaveAndRejoin(t *testing.T) {
 		if cats != 2 {
 			t.Errorf("%s: cat appears %d times in the report, want 2 (left and rejoined)", name, cats)
 		}
+	}
+}
+
+// TestHeadlessGroupPeerLeavesBeforeConnecting: a third person joins a
+// group call and leaves again before any media path came up (a closed
+// laptop, a hostile client that never answers). Within --peer-wait the
+// two others wait for someone to take the place and then have their call;
+// once --peer-wait is over they exit 4 at once instead of waiting forever.
+func TestHeadlessGroupPeerLeavesBeforeConnecting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end group call")
+	}
+	bin := buildHeadless(t, true)
+	tests := []struct {
+		name     string
+		peerWait string
+		ghostFor time.Duration // how long the ghost stays in the room
+		thenCat  bool          // a real third person joins after it left
+		wantCode int
+	}{
+		{"place taken", "60s", time.Second, true, 0},
+		{"wait over", "3s", 4 * time.Second, false, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, _ := startSignal(t)
+			dir := t.TempDir()
+			common := []string{"--server", url, "--room", "ghost", "--loopback-only", "--ice-policy", "all",
+				"--peers", "3", "--size", "320x240", "--duration", "4s", "--peer-wait", tt.peerWait}
+			results := map[string]<-chan peerResult{}
+			join := func(name string) {
+				ready := filepath.Join(dir, name+".ready")
+				results[name] = startPeer(t, bin, filepath.Join(dir, name+".json"),
+					append([]string{"--name", name, "--ready-file", ready}, common...))
+				waitReady(ready)
+			}
+			join("ann")
+			join("bob")
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ghost, err := signalserver.Dial(ctx, url, signalserver.ClientOptions{Room: "ghost", Name: "ghost"})
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(tt.ghostFor)
+			left := time.Now()
+			_ = ghost.Close() // bye to the room: never answered anyone
+			if tt.thenCat {
+				join("cat")
+			}
+			for name, ch := range results {
+				var r peerResult
+				select {
+				case r = <-ch:
+				case <-time.After(60 * time.Second):
+					t.Fatalf("%s still running 60 s after the ghost left", name)
+				}
+				t.Logf("%s: exit %d %.1f s after the ghost left: %s", name, r.code, time.Since(left).Seconds(), r.rep.Error)
+				if r.code != tt.wantCode {
+					t.Errorf("%s: exit %d, want %d\n%s", name, r.code, tt.wantCode, r.stderr)
+				}
+				if tt.wantCode != 0 {
+					continue
+				}
+				for _, p := range r.rep.Peers {
+					t.Logf("%s ← %s: %.1f fps, %.1f s connected, ended %s", name, p.Name, p.VideoIn.FPS, p.CallS, p.Ended)
+					if p.Name == "ghost" {
+						if p.CallS != 0 {
+							t.Errorf("%s: connected to the ghost for %.1f s", name, p.CallS)
+						}
+						continue
+					}
+					if p.VideoIn.FPS < 25 {
+						t.Errorf("%s: %.1f fps from %s", name, p.VideoIn.FPS, p.Name)
+					}
+				}
+			}
+		})
 	}
 }

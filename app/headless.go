@@ -174,6 +174,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	defer peerWait.Stop()
 	joined, connected := map[string]bool{}, map[string]bool{}
 	var end <-chan time.Time
+	waitOver := false // --peer-wait has passed
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +187,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 			r.endNow(endInterrupted)
 			return finish()
 		case <-peerWait.C:
+			waitOver = true
 			if len(joined) < want {
 				who := "nobody joined"
 				if len(joined) > 0 {
@@ -203,6 +205,16 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 			switch {
 			case ev.Peer != "" && ev.Gone:
 				delete(connected, ev.Peer)
+				if end == nil {
+					// Gone before everyone connected: someone else may
+					// still take the place until --peer-wait is over.
+					delete(joined, ev.Peer)
+					if waitOver && len(joined) > 0 && len(joined) < want {
+						r.endNow(endPeerLeft)
+						return fmt.Errorf("%w: %d of %d others in the call after one left before everyone connected (--peer-wait %s)",
+							ErrConnect, len(joined), want, r.o.PeerWait)
+					}
+				}
 			case ev.Peer != "" && ev.Phase == PhaseConnecting:
 				joined[ev.Peer] = true
 			case ev.Peer != "" && ev.Phase == PhaseConnected:
