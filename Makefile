@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # headers for Fyne, Xvfb for the GUI smoke test, ffmpeg to check
 # recordings, a private PulseAudio daemon (and sox, espeak-ng) for the
 # sound tests.
-DEB_PKGS := pkg-config gcc libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev \
+DEB_PKGS := pkg-config gcc g++ libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev libwebrtc-audio-processing-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev libwayland-dev \
 	libxkbcommon-dev xvfb xauth chromium ffmpeg \

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -343,6 +344,13 @@ func TestBrowserWithTwoHeadless(t *testing.T) {
 	waitMesh(t, browser, "page playing both headless peers", 60*time.Second, playing("ann", "bob"))
 	page := checkAdvancing(t, map[string]context.Context{"page": browser})["page"]
 	screenshot(t, browser, "browser-with-two-headless.png")
+	// The page asks for the browser's own voice processing and says what
+	// it got.
+	var stats string
+	evalJSON(t, browser, `document.getElementById('stats').textContent`, &stats)
+	if !strings.Contains(stats, "echo cancellation on, noise suppression on, gain control on") {
+		t.Errorf("stats panel does not say the browser's voice processing is on:\n%s", stats)
+	}
 	select {
 	case <-done:
 	case <-time.After(90 * time.Second):

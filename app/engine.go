@@ -231,7 +231,7 @@ func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
 	lc.client = client
 	lc.media = &localMedia{tracks: tracks, vs: lc.vs, as: lc.as}
 	lc.spk = newSpeakerOut(p.Settings.Speaker, lc.openPlayer, lc.log)
-	lc.mixer = newAudioMixer(lc.spk)
+	lc.mixer = newAudioMixer(lc.spk, lc.voice.render)
 	lc.conf = newConference(conferenceOptions{
 		Client: client, Media: lc.media, Net: lc.peerNet(), Announce: lc.announce,
 		OnFrame: lc.onRemoteFrame, Speaker: lc.mixer, Logger: e.o.Logger,
@@ -265,7 +265,8 @@ type liveCall struct {
 	// before the conference starts.
 	stopPreview func()
 	as          *audioSender
-	mic         *switchedAudio // the microphone behind as; nil for test sounds
+	mic         *switchedAudio  // the microphone behind as; nil for test sounds
+	voice       *voiceProcessor // the microphone's processing; nil when off
 	spk         *speakerOut
 	devs        Devices // in use; guarded by mediaMu
 	closers     []func() error
@@ -364,7 +365,13 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		}
 		lc.mic = mic
 		lc.closers = append(lc.closers, mic.Close)
-		pcm = mic.Next
+		// Echo cancellation and the rest run on the microphone only, before
+		// the meter: the level shown is what the others hear.
+		lc.voice = newVoiceOrNone(s.Voice(), lc.log)
+		if v := lc.voice; v != nil {
+			lc.closers = append(lc.closers, func() error { v.close(); return nil })
+		}
+		pcm = lc.voice.wrap(mic.Next)
 	}
 	if pcm != nil {
 		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "peercall")
@@ -685,7 +692,11 @@ func (previewer) Preview(ctx context.Context, s Settings, m MediaOptions, onFram
 		if err != nil {
 			errs = append(errs, &UserError{Msg: "No microphone found.", Err: err})
 		} else {
-			pcm, closeAudio = mic.Next, mic.Close
+			// The meter shows what a call would send: the processed signal
+			// (noise suppressed, gain controlled; nothing plays, so no echo).
+			voice := newVoiceOrNone(s.Voice(), slog.New(slog.DiscardHandler))
+			pcm = voice.wrap(mic.Next)
+			closeAudio = func() error { err := mic.Close(); voice.close(); return err }
 		}
 	}
 	if len(errs) > 0 && (next != nil || pcm != nil) {

@@ -47,6 +47,7 @@ type headlessRun struct {
 	conf  *conference
 	media *localMedia
 	rec   *recording // nil without --record
+	voice *voiceProcessor // --audio mic's processing; nil when off
 
 	mu           sync.Mutex
 	connectedAt  time.Time // the first connection
@@ -95,6 +96,8 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	defer cancel()
 	// Media first: a missing file or device fails at once, before anyone waits.
 	media, err := r.buildSenders()
+	// Closed after the sender and the speaker (deferred below) stopped.
+	defer func() { r.voice.close() }()
 	if media != nil {
 		r.media = media
 		defer media.stop()
@@ -136,8 +139,18 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 			return fmt.Errorf("--ready-file: %w", err)
 		}
 	}
+	var mixer *audioMixer
+	if r.o.Speaker != "" && r.o.Speaker != "none" {
+		// The far end to a real device: what the echo canceller hears back.
+		id := r.o.Speaker
+		if id == "default" {
+			id = ""
+		}
+		mixer = newAudioMixer(newSpeakerOut(id, nil, r.log), r.voice.render)
+		defer mixer.close()
+	}
 	conf := newConference(conferenceOptions{
-		Client: client, Media: media, Net: r.peerNet(client), Group: r.o.Peers,
+		Client: client, Media: media, Net: r.peerNet(client), Group: r.o.Peers, Speaker: mixer,
 		// Tell each peer what this run sends, so it shows a placeholder
 		// rather than waiting for video that never comes.
 		Announce: func() (bool, bool) { return r.o.Audio != "none", r.o.Video != "none" },
@@ -412,7 +425,14 @@ func (r *headlessRun) rawAudio(a string) (func() ([]int16, error), error) {
 	case a == "tone":
 		src, err = capture.NewToneSource(440, cfg)
 	case a == "mic":
-		src, err = capture.OpenMicrophone("", capture.AudioConstraints{SampleRate: 48000})
+		var mic *capture.Microphone
+		mic, err = capture.OpenMicrophone("", capture.AudioConstraints{SampleRate: 48000})
+		if err == nil {
+			// The room's echo and noise go before the encoder, as on the
+			// desktop.
+			r.voice = newVoiceOrNone(r.o.Voice, r.log)
+			return r.voice.wrap(mic.Next), nil
+		}
 	case strings.HasSuffix(strings.ToLower(a), ".wav"):
 		if !r.o.AudioMarkers {
 			cfg.MarkerInterval = -1 // a file goes out as it is

@@ -52,6 +52,14 @@ type HeadlessOptions struct {
 	Width        int
 	Height       int
 	FPS          int
+	// Voice is the microphone's processing (--aec, --ns, --agc): it runs
+	// on --audio mic only (test sources and files go out as they are).
+	Voice VoiceProcessing
+	// Speaker plays what the peers send to a sound device (--speaker):
+	// "none" (default) plays it nowhere, "default" the system's default
+	// output, else a device id. The echo canceller's reference is this
+	// playback.
+	Speaker string
 
 	ICEPolicy    string
 	STUN         []string
@@ -132,6 +140,12 @@ func (o *HeadlessOptions) Validate() error {
 		if err := checkICEServerURL("--turn", s, true, o.LoopbackOnly); err != nil {
 			return err
 		}
+	}
+	if o.Speaker == "" {
+		o.Speaker = "none"
+	}
+	if len(o.Speaker) > 256 || strings.IndexFunc(o.Speaker, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		return badFlag("--speaker: want a device id, default or none")
 	}
 	if o.AudioMarkers && !strings.HasSuffix(strings.ToLower(o.Audio), ".wav") {
 		return badFlag("--audio-markers applies to --audio FILE.wav only (synthetic and tone always carry markers)")

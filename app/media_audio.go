@@ -273,6 +273,9 @@ func (r *recording) writeAudioLocked(p recAudioPkt) {
 // saturation). It meters each peer for the active-speaker highlight.
 type audioMixer struct {
 	spk *speakerOut
+	// render receives every sample the speaker plays (the echo
+	// canceller's reference); set before the first add.
+	render func([]int16)
 
 	mu      sync.Mutex // held while pulling: jitter sources are not reentrant
 	srcs    []*mixInput
@@ -289,7 +292,12 @@ type mixInput struct {
 	level float64
 }
 
-func newAudioMixer(spk *speakerOut) *audioMixer { return &audioMixer{spk: spk} }
+func newAudioMixer(spk *speakerOut, render func([]int16)) *audioMixer {
+	if render == nil {
+		render = func([]int16) {}
+	}
+	return &audioMixer{spk: spk, render: render}
+}
 
 // add mixes jb in from now on; the returned func takes it out.
 func (m *audioMixer) add(peer string, jb *codec.AudioJitterBuffer) (remove func()) {
@@ -325,8 +333,14 @@ func (m *audioMixer) add(peer string, jb *codec.AudioJitterBuffer) (remove func(
 	}
 }
 
-// pull is the speaker's source.
+// pull is the speaker's source: the mix, also handed to the echo
+// canceller as what the speaker plays.
 func (m *audioMixer) pull(pcm []int16) {
+	m.mix(pcm)
+	m.render(pcm)
+}
+
+func (m *audioMixer) mix(pcm []int16) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch len(m.srcs) {

@@ -65,7 +65,10 @@ func TestHeadlessMicThroughPulse(t *testing.T) {
 				p := pa.Play(t, pulsetest.MicSink, pulsetest.Sine(440, -12, tc.rate, tc.channels, 20*time.Second), tc.rate, tc.channels)
 				ref := pa.Record(t, pulsetest.MicSource, 48000, 1)
 				res := runPair(t, url, [2]peerSpec{
-					{bin, []string{"--audio", "mic", "--video", "none", "--duration", "6s"}},
+					// The capture path's fidelity, without the voice processing
+					// (noise suppression would take a steady tone for noise):
+					// TestEchoCancellationOnPulseLoop judges that.
+					{bin, []string{"--audio", "mic", "--aec", "off", "--ns", "off", "--agc", "off", "--video", "none", "--duration", "6s"}},
 					{bin, []string{"--audio", "none", "--video", "none", "--duration", "6s", "--record", rec}},
 				}, 0, nil)
 				refRep := pulsetest.AnalyzeTone(pulsetest.Active(pulsetest.Mono(ref.Stop(), 1), 48000, 300*time.Millisecond), 48000)
@@ -156,7 +159,9 @@ func TestHeadlessSpeechThroughPulse(t *testing.T) {
 	mon := pa.Record(t, pulsetest.MicSource, 48000, 1)
 	p := pa.Play(t, pulsetest.MicSink, played, rate, channels)
 	res := runPair(t, url, [2]peerSpec{
-		{bin, []string{"--audio", "mic", "--video", "none", "--duration", "8s"}},
+		// Speech as the microphone gave it: the processing (gain control
+		// moves the level) is judged by TestEchoCancellationOnPulseLoop.
+		{bin, []string{"--audio", "mic", "--aec", "off", "--ns", "off", "--agc", "off", "--video", "none", "--duration", "8s"}},
 		{bin, []string{"--audio", "none", "--video", "none", "--duration", "8s", "--record", rec}},
 	}, 0, nil)
 	p.Stop()

@@ -27,6 +27,11 @@ type Settings struct {
 	Microphone string `json:"microphone"` // device Label, "" = default
 	Speaker    string `json:"speaker"`    // output device ID, "" = default
 
+	// The microphone's processing, each on by default.
+	EchoCancel    bool `json:"echo_cancel"`
+	NoiseSuppress bool `json:"noise_suppress"`
+	GainControl   bool `json:"gain_control"`
+
 	Width          int `json:"width"`
 	Height         int `json:"height"`
 	FPS            int `json:"fps"`
@@ -61,7 +66,15 @@ func DefaultSettings() Settings {
 		FPS:            30,
 		MaxBitrateKbps: call.DefaultMaxBitrate / 1000,
 		ICEPolicy:      string(call.PolicyMDNS),
+		EchoCancel:     true,
+		NoiseSuppress:  true,
+		GainControl:    true,
 	}
+}
+
+// Voice is the microphone processing these settings ask for.
+func (s Settings) Voice() VoiceProcessing {
+	return VoiceProcessing{EchoCancel: s.EchoCancel, NoiseSuppress: s.NoiseSuppress, GainControl: s.GainControl}
 }
 
 // maxRecentServers bounds the remembered server list.

@@ -265,3 +265,41 @@ func TestRecentServersKey(t *testing.T) {
 		})
 	}
 }
+
+// TestVoiceSettings: the microphone's processing is on by default, also
+// for settings saved before it existed, and turning a part off persists.
+func TestVoiceSettings(t *testing.T) {
+	tests := []struct {
+		name  string
+		saved string // settings JSON in the store ("" = none)
+		off   func(*Settings)
+		want  VoiceProcessing
+	}{
+		{"first start", "", nil, VoiceProcessing{true, true, true}},
+		{"saved before voice settings existed", `{"display_name":"Old","fps":15}`, nil, VoiceProcessing{true, true, true}},
+		{"echo cancellation off", "", func(s *Settings) { s.EchoCancel = false }, VoiceProcessing{false, true, true}},
+		{"all off", "", func(s *Settings) { s.EchoCancel, s.NoiseSuppress, s.GainControl = false, false, false }, VoiceProcessing{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := memStore{}
+			if tt.saved != "" {
+				store[settingsKey] = tt.saved
+			}
+			if tt.off != nil {
+				s := DefaultSettings()
+				tt.off(&s)
+				if _, err := SaveSettings(store, nil, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := LoadSettings(store, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Voice(); got != tt.want {
+				t.Errorf("voice %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

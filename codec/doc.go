@@ -16,6 +16,10 @@
 // next packet's FEC and conceals longer ones; Player (fed by JitterSource)
 // plays it on an output device or a null sink.
 //
+// Capture side: AudioProcessor (the WebRTC audio processing module, cgo;
+// ErrNoAudioProcessing without) removes from 10 ms mic frames the echo of
+// what ProcessRender was given, noise, level swings and rumble.
+//
 // Without cgo (CGO_ENABLED=0) the package still builds: the assembler,
 // VP8FrameCheck, YCbCrToRGBA, the jitter buffer and the Opus decoder
 // (pion/opus, pure Go, without FEC or PLC: lost frames play as silence) work;

@@ -1,6 +1,9 @@
 package codec
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers branch on them with errors.Is; the concrete errors
 // wrap them with short context.
@@ -27,4 +30,8 @@ var (
 	ErrNoFrame = errors.New("codec: no frame produced")
 	// ErrNoDevice reports that no audio output device matches.
 	ErrNoDevice = errors.New("codec: no audio output device")
+	// ErrNoAudioProcessing is returned by NewAudioProcessor in a CGO_ENABLED=0
+	// build: echo cancellation and noise suppression need the WebRTC module
+	// (cgo). It wraps ErrNoCGO.
+	ErrNoAudioProcessing = fmt.Errorf("codec: audio processing (echo cancellation) not available: %w", ErrNoCGO)
 )

@@ -34,6 +34,7 @@ type settingsScreen struct {
 	policyHelp                *widget.Label
 	ports, ifaces, server     *widget.Entry
 	ipv6                      *widget.Check
+	aec, ns, agc              *widget.Check
 	keyringNote               *widget.Label
 	saveSeq                   int // Notify.NoticeSeq when Save was tapped
 	errs                      map[string]*widget.Label
@@ -82,6 +83,9 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.server = widget.NewEntry()
 	s.server.SetPlaceHolder("ws://host:port/ws")
 	s.ipv6 = widget.NewCheck("Use IPv6", nil)
+	s.aec = widget.NewCheck("Echo cancellation", nil)
+	s.ns = widget.NewCheck("Noise suppression", nil)
+	s.agc = widget.NewCheck("Automatic gain", nil)
 	s.keyringNote = widget.NewLabel("No system keyring found: TURN passwords are stored in Peercall's settings file.")
 	s.keyringNote.Importance = widget.WarningImportance
 	s.keyringNote.Wrapping = fyne.TextWrapWord
@@ -109,6 +113,7 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewFormItem("Camera", s.camera),
 		widget.NewFormItem("Microphone", s.mic),
 		widget.NewFormItem("Speaker", s.speaker),
+		widget.NewFormItem("Voice", container.NewHBox(s.aec, s.ns, s.agc)),
 		widget.NewFormItem("Preview", previewBox),
 		widget.NewFormItem("Resolution", field("resolution", s.resolution)),
 		widget.NewFormItem("Frame rate", field("fps", s.fps)),
@@ -195,6 +200,9 @@ func (s *settingsScreen) load(set app.Settings) {
 	s.ports.SetText(set.PortRange)
 	s.ifaces.SetText(strings.Join(set.Interfaces, ", "))
 	s.ipv6.SetChecked(set.IPv6)
+	s.aec.SetChecked(set.EchoCancel)
+	s.ns.SetChecked(set.NoiseSuppress)
+	s.agc.SetChecked(set.GainControl)
 	s.server.SetText(set.SignalingServer)
 	s.renderICE()
 	s.showErrors(nil)
@@ -272,6 +280,7 @@ func (s *settingsScreen) collect() (app.Settings, map[string]string) {
 	set.PortRange = strings.TrimSpace(s.ports.Text)
 	set.Interfaces = app.ParseInterfaces(s.ifaces.Text)
 	set.IPv6 = s.ipv6.Checked
+	set.EchoCancel, set.NoiseSuppress, set.GainControl = s.aec.Checked, s.ns.Checked, s.agc.Checked
 	set.SignalingServer = strings.TrimSpace(s.server.Text)
 	return set, bad
 }

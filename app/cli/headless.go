@@ -93,6 +93,11 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.StringVar(&o.RecordDir, "record", "", "write received video (IVF) and audio (Ogg) to `DIR`")
 	fs.Float64Var(&o.SimulateLoss, "simulate-loss", 0, "drop this percentage of received RTP at random")
 	fs.BoolVar(&o.OpusFEC, "opus-fec", true, "enable Opus in-band FEC on the sent audio")
+	aec, ns, agc := onOff{on: true}, onOff{on: true}, onOff{on: true}
+	fs.Var(&aec, "aec", "echo cancellation on the microphone: on or off (--audio mic only)")
+	fs.Var(&ns, "ns", "noise suppression on the microphone: on or off (--audio mic only)")
+	fs.Var(&agc, "agc", "automatic gain control on the microphone: on or off (--audio mic only)")
+	fs.StringVar(&o.Speaker, "speaker", "none", "play what the peers send: `DEVICE` id, default or none")
 	fs.StringVar(&o.ReportPath, "report", "", "write the JSON report to `FILE` (- for stdout)")
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
 	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps (exit 3 also when media the peer said it sends never arrived or stopped)")
@@ -112,6 +117,7 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 		return o, badFlag("unexpected argument %q", fs.Arg(0))
 	}
 	o.STUN, o.TURN = stun, turn
+	o.Voice = app.VoiceProcessing{EchoCancel: aec.on, NoiseSuppress: ns.on, GainControl: agc.on}
 	var err error
 	if o.Width, o.Height, err = app.ParseSize(size); err != nil {
 		return o, badFlag("--size: %v", err)
@@ -122,4 +128,26 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 		}
 	}
 	return o, o.Validate()
+}
+
+// onOff is a flag that takes on or off (also true/false, 1/0).
+type onOff struct{ on bool }
+
+func (f *onOff) String() string {
+	if f == nil || f.on {
+		return "on"
+	}
+	return "off"
+}
+
+func (f *onOff) Set(v string) error {
+	switch strings.ToLower(v) {
+	case "on", "true", "1":
+		f.on = true
+	case "off", "false", "0":
+		f.on = false
+	default:
+		return fmt.Errorf("want on or off, not %q", v)
+	}
+	return nil
 }

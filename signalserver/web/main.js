@@ -271,6 +271,8 @@ function onSessionUpdate(s) {
 async function pollStats() {
   const live = liveEntries();
   const lines = [];
+  const mic = media.processingLine();
+  if (mic) lines.push(mic);
   for (const e of live) {
     const st = await e.session.stats();
     if (!st) continue;

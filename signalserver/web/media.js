@@ -51,6 +51,17 @@ export class LocalMedia {
     };
   }
 
+  // processingLine says which of the browser's own voice processing runs
+  // on the microphone (what the track really got, not what was asked).
+  processingLine() {
+    const t = this.stream && this.stream.getAudioTracks()[0];
+    if (!t || !t.getSettings) return '';
+    const st = t.getSettings();
+    const onOff = (v) => (v ? 'on' : 'off');
+    return `Microphone (the browser's processing): echo cancellation ${onOff(st.echoCancellation)}, ` +
+      `noise suppression ${onOff(st.noiseSuppression)}, gain control ${onOff(st.autoGainControl)}`;
+  }
+
   setMuted(muted) {
     this.muted = muted;
     if (this.stream) this.stream.getAudioTracks().forEach((t) => (t.enabled = !muted));
