@@ -47,6 +47,8 @@ type conference struct {
 	ever bool
 
 	wg sync.WaitGroup // update forwarders
+
+	ctx atomic.Pointer[context.Context] // run's, for work started outside it
 }
 
 // conferenceOptions are what a front end decides; the conference does the rest.
@@ -104,7 +106,8 @@ type confPeer struct {
 	loss   atomic.Int64 // audio loss it reports, percent
 
 	mu          sync.Mutex
-	videos      []*videoReceiver
+	videos      []*videoReceiver // camera tracks
+	shares      []*videoReceiver // screen share tracks
 	audios      []*audioReceiver
 	gotTrack    map[webrtc.RTPCodecType]bool
 	joinedAt    time.Time
@@ -141,6 +144,16 @@ func newConference(o conferenceOptions) *conference {
 // Events reports the call's and each peer's changes; closed when run returns.
 func (c *conference) Events() <-chan CallEvent { return c.events }
 
+// runCtx is run's context (a cancelled one before run starts).
+func (c *conference) runCtx() context.Context {
+	if p := c.ctx.Load(); p != nil {
+		return *p
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
 // emit delivers an event unless the call is being torn down.
 func (c *conference) emit(ctx context.Context, ev CallEvent) {
 	select {
@@ -165,6 +178,7 @@ func (c *conference) setPhase(ctx context.Context, p Phase, ev CallEvent) {
 // leaves or the call fails. It closes every session and waits for their
 // goroutines; the client is the caller's to close.
 func (c *conference) run(ctx context.Context) error {
+	c.ctx.Store(&ctx)
 	defer close(c.done)
 	defer close(c.events)
 	defer c.closeAll()
@@ -491,7 +505,7 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 	ice.LoggerFactory = call.NewSlogLoggerFactory(c.log)
 	cfg := call.Config{
 		LocalID: c.o.Client.PeerID(), RemoteID: p.id, Signaler: p.link,
-		ICEServers: n.Servers, Policy: n.Policy, ICE: ice, Tracks: c.o.Media.tracks,
+		ICEServers: n.Servers, Policy: n.Policy, ICE: ice, Tracks: c.o.Media.sessionTracks(),
 		OnTrack:       func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.onTrack(p, tr) },
 		MaxBitrate:    n.MaxBitrate,
 		StartBitrate:  n.StartBitrate,
@@ -547,14 +561,26 @@ func (c *conference) onTrack(p *confPeer, tr *webrtc.TrackRemote) {
 	switch tr.Kind() {
 	case webrtc.RTPCodecTypeVideo:
 		ssrc := uint32(tr.SSRC())
+		share := isShareTrack(tr)
 		var onFrame func(DecodedFrame)
 		if c.o.OnFrame != nil {
-			onFrame = func(df DecodedFrame) { c.o.OnFrame(p.id, df) }
+			onFrame = func(df DecodedFrame) { df.Share = share; c.o.OnFrame(p.id, df) }
+		}
+		if share {
+			rec = nil // --record keeps the camera
 		}
 		v := newVideoReceiver(func() { _ = p.sess.RequestKeyFrame(ssrc) }, onFrame, rec, c.log)
 		p.mu.Lock()
-		p.videos = append(p.videos, v)
+		if share {
+			p.shares = append(p.shares, v)
+		} else {
+			p.videos = append(p.videos, v)
+		}
 		p.mu.Unlock()
+		if share {
+			c.emit(c.runCtx(), CallEvent{Peer: p.id, Share: &ShareState{On: true}})
+			defer c.emit(c.runCtx(), CallEvent{Peer: p.id, Share: &ShareState{}})
+		}
 		v.run(tr)
 	case webrtc.RTPCodecTypeAudio:
 		a := newAudioReceiver(rec, c.log)
@@ -587,6 +613,52 @@ func (c *conference) mediaStats(p *confPeer, st call.Stats) CallStats {
 	out.VideoIn.FrameWidth, out.VideoIn.FrameHeight = w, h
 	out.LatencyMS = lat
 	return out
+}
+
+// isShareTrack tells a screen share from a camera: Peercall's share
+// track id, or the stream id the browser page gives its share.
+func isShareTrack(tr *webrtc.TrackRemote) bool {
+	return tr.ID() == ShareTrackID || tr.StreamID() == ShareStreamID
+}
+
+// shareVideo is the peer's latest screen share receiver (nil before any).
+func (p *confPeer) shareVideo() *videoReceiver {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.shares) == 0 {
+		return nil
+	}
+	return p.shares[len(p.shares)-1]
+}
+
+// StartShare shares src with everyone in the call (and everyone who joins
+// while it runs) on a second video track; a keyframe starts it.
+func (c *conference) StartShare(src ShareSource) error {
+	sh, err := c.o.Media.startShare(c.runCtx(), src, c.log)
+	if err != nil {
+		return err
+	}
+	for _, p := range c.live() {
+		if err := p.sess.AddTrack(sh.track); err != nil && !errors.Is(err, call.ErrClosed) {
+			c.log.Warn("share not sent to a peer", "peer", p.id, "err", err)
+		}
+	}
+	return nil
+}
+
+// StopShare ends the share on every session (renegotiated away).
+func (c *conference) StopShare() error {
+	sh := c.o.Media.sharing()
+	if sh == nil {
+		return ErrNotSharing
+	}
+	for _, p := range c.live() {
+		if err := p.sess.RemoveTrack(ShareTrackID); err != nil && !errors.Is(err, call.ErrClosed) {
+			c.log.Warn("share not removed from a peer", "peer", p.id, "err", err)
+		}
+	}
+	c.o.Media.stopShare()
+	return nil
 }
 
 // video is the peer's busiest video receiver (nil before any).

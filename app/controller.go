@@ -227,7 +227,12 @@ type CallEvent struct {
 	// Notice: something the user should know; the call goes on
 	// (SignalingLostNotice).
 	Notice string
+	// Share: Peer started (On) or stopped sharing a screen.
+	Share *ShareState
 }
+
+// ShareState is whether a person's screen share is arriving.
+type ShareState struct{ On bool }
 
 // Call is one running call inside the engine.
 type Call interface {

@@ -31,6 +31,12 @@ var (
 	ErrBusy = errors.New("another call is in progress")
 	// ErrNotInCall is returned by in-call commands outside a call.
 	ErrNotInCall = errors.New("not in a call")
+	// ErrAlreadySharing is returned by a second share while one runs.
+	ErrAlreadySharing = errors.New("already sharing the screen")
+	// ErrNotSharing is returned by StopShare when nothing is shared.
+	ErrNotSharing = errors.New("not sharing the screen")
+	// ErrShareSource marks a screen share source that cannot be shared.
+	ErrShareSource = errors.New("cannot share that screen")
 )
 
 // UserError is an error whose message is safe to show to a user as-is (the

@@ -188,6 +188,7 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	joined, connected := map[string]bool{}, map[string]bool{}
 	var end <-chan time.Time
 	waitOver := false // --peer-wait has passed
+	var shareTick <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -211,6 +212,8 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		case <-end:
 			r.endNow(endDuration)
 			return finish()
+		case <-shareTick:
+			r.toggleShare(conf)
 		case ev, ok := <-conf.Events():
 			if !ok {
 				return waitConf()
@@ -235,6 +238,14 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 				r.onConnected(rep)
 				if end == nil && len(connected) >= want {
 					end = time.After(r.o.Duration)
+					if r.o.Share != "" {
+						r.toggleShare(conf)
+						if r.o.ShareToggle > 0 {
+							t := time.NewTicker(r.o.ShareToggle)
+							defer t.Stop()
+							shareTick = t.C
+						}
+					}
 				}
 			case ev.Peer == "" && (ev.Phase == PhaseEnded || ev.Phase == PhaseFailed):
 				// The last peer left or failed.
@@ -249,6 +260,41 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 				return err
 			}
 		}
+	}
+}
+
+// toggleShare starts the --share (a fresh source each time) or stops it.
+func (r *headlessRun) toggleShare(conf *conference) {
+	if conf.o.Media.sharing() != nil {
+		if err := conf.StopShare(); err != nil {
+			r.log.Warn("stop share", "err", err)
+		}
+		return
+	}
+	src, err := r.openShare()
+	if err == nil {
+		err = conf.StartShare(src)
+	}
+	if err != nil {
+		r.log.Warn("screen share not started", "err", err)
+		if src.Close != nil {
+			_ = src.Close()
+		}
+	}
+}
+
+// openShare opens the --share source.
+func (r *headlessRun) openShare() (ShareSource, error) {
+	switch {
+	case r.o.Share == "synthetic":
+		const w, h, fps = 1280, 720, 10
+		src, err := capture.NewPatternSource(capture.PatternConfig{Width: w, Height: h, FPS: fps, Paced: true})
+		if err != nil {
+			return ShareSource{}, fmt.Errorf("--share synthetic: %w", err)
+		}
+		return ShareSource{Next: src.NextReusing(), Width: w, Height: h, FPS: fps, Close: src.Close}, nil
+	default:
+		return openScreenShare(r.o.Share)
 	}
 }
 
@@ -497,6 +543,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 		// The top-level figures are the first peer's (all of a 1:1 call).
 		f := rep.Peers[0]
 		rep.SAS, rep.VideoIn, rep.AudioIn, rep.Latency, rep.RTTMS = f.SAS, f.VideoIn, f.AudioIn, f.Latency, f.RTTMS
+		rep.ShareIn = f.ShareIn
 		rep.ICE.SelectedPair, rep.ICE.Restarts = f.ICE.SelectedPair, f.ICE.Restarts
 		rep.RemoteMedia = f.RemoteMedia
 		rep.SetupMS.FirstVideoFrame, rep.SetupMS.FirstAudioPacket = f.SetupMS.FirstVideoFrame, f.SetupMS.FirstAudioPacket
@@ -564,6 +611,7 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 	pr.VideoIn.NACKsSent = int(st.VideoIn.NACKs)
 	pr.VideoIn.PLIsSent = max(pr.VideoIn.PLIsSent, int(st.VideoIn.PLIs))
 	pr.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
+	pr.ShareIn = shareSummary(p)
 	if a := p.audio(); a != nil {
 		pr.AudioIn = a.summary()
 		if t := a.firstPacket(); !t.IsZero() {
@@ -571,6 +619,21 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 		}
 	}
 	return pr
+}
+
+// shareSummary is what arrived of p's latest screen share, its rate
+// over the time it ran.
+func shareSummary(p *confPeer) ShareInStats {
+	p.mu.Lock()
+	n := len(p.shares)
+	p.mu.Unlock()
+	v := p.shareVideo()
+	if v == nil {
+		return ShareInStats{}
+	}
+	first, last := v.span()
+	vi, _ := v.summary(first, last)
+	return ShareInStats{Shares: n, FramesDecoded: vi.FramesDecoded, FPS: vi.FPS, Width: vi.Width, Height: vi.Height, Freezes: vi.Freezes}
 }
 
 func (r *headlessRun) checkExpectations(rep *Report) error {

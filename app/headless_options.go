@@ -55,6 +55,13 @@ type HeadlessOptions struct {
 	// Voice is the microphone's processing (--aec, --ns, --agc): it runs
 	// on --audio mic only (test sources and files go out as they are).
 	Voice VoiceProcessing
+	// Share is a screen share sent beside the video once everyone is
+	// connected: "" (none), "synthetic" (a moving 1280x720 test picture
+	// at 10 fps) or "screen[:DISPLAY[:WxH+X+Y]]" (an X display).
+	Share string
+	// ShareToggle stops and starts the share again every ShareToggle
+	// (0: it runs to the end).
+	ShareToggle time.Duration
 	// Speaker plays what the peers send to a sound device (--speaker):
 	// "none" (default) plays it nowhere, "default" the system's default
 	// output, else a device id. The echo canceller's reference is this
@@ -140,6 +147,12 @@ func (o *HeadlessOptions) Validate() error {
 		if err := checkICEServerURL("--turn", s, true, o.LoopbackOnly); err != nil {
 			return err
 		}
+	}
+	if o.Share != "" && o.Share != "synthetic" && o.Share != "screen" && !strings.HasPrefix(o.Share, "screen:") {
+		return badFlag("--share %q: want synthetic or screen[:DISPLAY[:WxH+X+Y]]", o.Share)
+	}
+	if o.ShareToggle < 0 || (o.ShareToggle > 0 && o.Share == "") {
+		return badFlag("--share-toggle needs --share and a positive duration")
 	}
 	if o.Speaker == "" {
 		o.Speaker = "none"

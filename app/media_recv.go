@@ -34,6 +34,7 @@ type DecodedFrame struct {
 	Latency time.Duration // capture → decoded; 0 when the frame had no marker
 	Seq     uint32
 	Marked  bool
+	Share   bool // from the peer's screen share, not its camera
 }
 
 // videoReceiver turns received RTP into decoded frames: assembler → libvpx
@@ -177,6 +178,16 @@ func (v *videoReceiver) frameSpan() (first, last time.Time) {
 }
 
 // firstFrame is when the first frame was decoded (zero if none).
+// span is the time of the first and the last decoded frame (zero before any).
+func (v *videoReceiver) span() (first, last time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.decodedAt) == 0 {
+		return time.Time{}, time.Time{}
+	}
+	return v.decodedAt[0], v.decodedAt[len(v.decodedAt)-1]
+}
+
 func (v *videoReceiver) firstFrame() time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()

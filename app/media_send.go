@@ -37,6 +37,9 @@ type videoSender struct {
 
 	sendCounters
 	lastKey atomic.Int64 // value of frames at the latest keyframe sent
+	// realTime stamps each frame with the time since the one before (a
+	// screen sends only when it changes) instead of the nominal rate.
+	realTime bool
 }
 
 func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) (*videoSender, error) {
@@ -75,6 +78,7 @@ func (v *videoSender) run(ctx context.Context) error {
 	}()
 	frameDur := time.Second / time.Duration(max(v.fps, 1))
 	start := time.Now()
+	var last time.Time
 	for ctx.Err() == nil {
 		img, err := v.next()
 		if err != nil {
@@ -99,7 +103,14 @@ func (v *videoSender) run(ctx context.Context) error {
 			v.lastKey.Store(n)
 		}
 		v.bytes.Add(int64(len(data)))
-		if err := v.track.WriteSample(media.Sample{Data: data, Duration: frameDur}); err != nil {
+		dur := frameDur
+		if v.realTime {
+			if !last.IsZero() {
+				dur = t0.Sub(last)
+			}
+			last = t0
+		}
+		if err := v.track.WriteSample(media.Sample{Data: data, Duration: dur}); err != nil {
 			return fmt.Errorf("send video: %w", err)
 		}
 	}
@@ -244,7 +255,9 @@ type localMedia struct {
 	as     *audioSender   // microphone or test sound
 	afs    *encodedSender // audio from a file
 
-	mu        sync.Mutex // guards log, ctx, cancel, started
+	mu        sync.Mutex // guards log, ctx, cancel, started, share, estimate
+	share     *screenShare
+	estimate  int // the latest bitrate for all media (lowest of the peers')
 	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -296,6 +309,7 @@ func (m *localMedia) startFiles() {
 // stop ends the senders and waits for them; encoders that never ran are
 // closed here.
 func (m *localMedia) stop() {
+	m.stopShare()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.started {
@@ -312,6 +326,9 @@ func (m *localMedia) stop() {
 }
 
 func (m *localMedia) forceKeyFrame() {
+	if s := m.sharing(); s != nil {
+		s.vs.ForceKeyFrame()
+	}
 	if m.vs != nil {
 		m.vs.ForceKeyFrame()
 	}
@@ -322,9 +339,13 @@ func (m *localMedia) forceKeyFrame() {
 
 // setBitRate follows the lowest estimate of all peers (0: none yet).
 func (m *localMedia) setBitRate(bps int) {
-	if m.vs != nil && bps > 0 {
-		m.vs.SetBitRate(bps - audioBitrate)
+	if bps <= 0 {
+		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.estimate = bps
+	m.rebalance()
 }
 
 func (m *localMedia) setPacketLoss(pct int) {

@@ -27,6 +27,7 @@ type Report struct {
 	SAS      string        `json:"sas,omitempty"`
 	ICE      ICEReport     `json:"ice"`
 	VideoIn  VideoInStats  `json:"video_in"`
+	ShareIn  ShareInStats  `json:"share_in"`
 	VideoOut VideoOutStats `json:"video_out"`
 	AudioIn  AudioInStats  `json:"audio_in"`
 	Latency  LatencyStats  `json:"latency_ms"`
@@ -42,6 +43,18 @@ type Report struct {
 	Peers []PeerReport `json:"peers"`
 	// Totals sums what every peer delivered.
 	Totals Totals `json:"totals"`
+}
+
+// ShareInStats is a received screen share.
+type ShareInStats struct {
+	// Shares counts the share tracks that arrived (a stop and a new
+	// start is a second one).
+	Shares        int     `json:"shares"`
+	FramesDecoded int     `json:"frames_decoded"`
+	FPS           float64 `json:"fps"`
+	Width         int     `json:"width"`
+	Height        int     `json:"height"`
+	Freezes       int     `json:"freezes"`
 }
 
 // Totals is the whole call across its peers.
@@ -77,6 +90,9 @@ type PeerReport struct {
 	SetupMS SetupTimes   `json:"setup_ms"`
 	ICE     ICEReport    `json:"ice"`
 	VideoIn VideoInStats `json:"video_in"`
+	// ShareIn is the person's screen share as received (its latest share;
+	// fps over the time it ran).
+	ShareIn ShareInStats `json:"share_in"`
 	AudioIn AudioInStats `json:"audio_in"`
 	Latency LatencyStats `json:"latency_ms"`
 	RTTMS   float64      `json:"rtt_ms"`

@@ -20,7 +20,7 @@ package codec
 //
 // static vpx_codec_err_t pc_vp8enc_init(pc_vp8enc *e, unsigned w, unsigned h,
 //     unsigned kbps, unsigned threads, unsigned kf_max, int err_res, int cpu_used,
-//     int partitions) {
+//     int partitions, int screen) {
 //   vpx_codec_err_t rc = vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &e->cfg, 0);
 //   if (rc != VPX_CODEC_OK) return rc;
 //   e->cfg.g_w = w;
@@ -34,7 +34,8 @@ package codec
 //   e->cfg.rc_end_usage = VPX_CBR;
 //   e->cfg.rc_target_bitrate = kbps;
 //   e->cfg.rc_resize_allowed = 0;
-//   e->cfg.rc_dropframe_thresh = 0;
+//   // A screen keeps its resolution and drops frames under pressure.
+//   e->cfg.rc_dropframe_thresh = screen ? 30 : 0;
 //   e->cfg.rc_min_quantizer = 2;
 //   e->cfg.rc_max_quantizer = 56;
 //   e->cfg.rc_undershoot_pct = 100;
@@ -53,7 +54,9 @@ package codec
 //   vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, partitions);
 //   // Bound keyframe size (percent of a mean frame) so a PLI does not cause a
 //   // burst that the network then has to drain.
-//   vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 450u);
+//   vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, screen ? 1000u : 450u);
+//   // Screen content tools (and its rate control with frame dropping).
+//   if (screen) vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, 2u);
 //   return VPX_CODEC_OK;
 // }
 //
@@ -203,8 +206,12 @@ func (e *VP8Encoder) open() error {
 	if e.cfg.ErrorResilient {
 		errRes = 1
 	}
+	screen := 0
+	if e.cfg.ScreenContent {
+		screen = 1
+	}
 	rc := C.pc_vp8enc_init(enc, C.uint(e.cfg.Width), C.uint(e.cfg.Height), C.uint(kbps(e.cfg.BitRate)),
-		C.uint(threads), C.uint(e.cfg.KeyFrameInterval), C.int(errRes), C.int(e.cfg.CPUUsed), C.int(partitions))
+		C.uint(threads), C.uint(e.cfg.KeyFrameInterval), C.int(errRes), C.int(e.cfg.CPUUsed), C.int(partitions), C.int(screen))
 	if rc != C.VPX_CODEC_OK {
 		C.free(unsafe.Pointer(enc))
 		return vpxError("vp8 encoder init", rc)

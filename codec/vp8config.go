@@ -44,6 +44,10 @@ type VP8Config struct {
 	// ErrorResilient makes frames decodable after the loss of earlier ones
 	// (at some cost in efficiency).
 	ErrorResilient bool
+	// ScreenContent tunes for a shared screen: libvpx's screen content
+	// mode (sharp text, large static areas) and frame dropping under
+	// pressure rather than blur, keeping the resolution.
+	ScreenContent bool
 }
 
 func (c VP8Config) withDefaults() (VP8Config, error) {

@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"log/slog"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/codec"
+)
+
+// The screen share travels as a second video track with these ids on
+// every session: receivers tell it from the camera by them (the browser
+// page names its own share in the data channel's media message).
+const (
+	ShareTrackID  = "screen"
+	ShareStreamID = "peercall-screen"
+)
+
+// ShareSource is a screen (or window, or region) to share: raw frames
+// that change only when the screen does, and its size.
+type ShareSource struct {
+	Next          func() (*image.YCbCr, error)
+	Width, Height int
+	FPS           int // the most frames per second to send
+	// Close ends the capture and unblocks Next.
+	Close func() error
+}
+
+// Sharing limits: content keeps its resolution and gives up frame rate
+// under pressure, within a bitrate range of its own.
+const (
+	shareMinBitrate = 150_000
+	shareMaxBitrate = 2_500_000
+	// shareShare is the part of the video estimate the share gets while
+	// the camera runs beside it.
+	shareShare = 0.75
+)
+
+// screenShare is the running share: its track, encoder and send loop.
+type screenShare struct {
+	track  *webrtc.TrackLocalStaticSample
+	vs     *videoSender
+	src    ShareSource
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startShare begins encoding src (a keyframe first) on a track of its
+// own; the caller adds the track to every session.
+func (m *localMedia) startShare(ctx context.Context, src ShareSource, log *slog.Logger) (*screenShare, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.share != nil {
+		return nil, ErrAlreadySharing
+	}
+	if src.Next == nil || src.Width <= 0 || src.Height <= 0 {
+		return nil, fmt.Errorf("%w: no frames or no size", ErrShareSource)
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, ShareTrackID, ShareStreamID)
+	if err != nil {
+		return nil, err
+	}
+	fps := min(max(src.FPS, 1), 30)
+	vs, err := newVideoSender(track, src.Next, codec.VP8Config{
+		Width: src.Width, Height: src.Height, FPS: fps, BitRate: 1_000_000,
+		ErrorResilient: true, ScreenContent: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+	}
+	vs.realTime = true // frames come when the screen changes
+	sctx, cancel := context.WithCancel(ctx)
+	s := &screenShare{track: track, vs: vs, src: src, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := vs.run(sctx); err != nil {
+			log.Warn("screen share stopped", "err", err)
+		}
+	}()
+	m.share = s
+	m.rebalance()
+	return s, nil
+}
+
+// stopShare ends the share and waits for its send loop.
+func (m *localMedia) stopShare() *screenShare {
+	m.mu.Lock()
+	s := m.share
+	m.share = nil
+	m.rebalance()
+	m.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.cancel()
+	if s.src.Close != nil {
+		_ = s.src.Close() // unblocks Next
+	}
+	<-s.done
+	return s
+}
+
+// sharing is the running share (nil when none).
+func (m *localMedia) sharing() *screenShare {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.share
+}
+
+// sessionTracks are the tracks a new session sends: the camera and
+// microphone, and the share while it runs.
+func (m *localMedia) sessionTracks() []webrtc.TrackLocal {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]webrtc.TrackLocal(nil), m.tracks...)
+	if m.share != nil {
+		out = append(out, m.share.track)
+	}
+	return out
+}
+
+// rebalance splits the last video estimate between camera and share
+// (m.mu held).
+func (m *localMedia) rebalance() {
+	bps := m.estimate - audioBitrate
+	if m.estimate <= 0 {
+		return
+	}
+	cam := bps
+	if m.share != nil {
+		shareBps := min(max(int(float64(bps)*shareShare), shareMinBitrate), shareMaxBitrate)
+		if m.vs == nil {
+			shareBps = min(max(bps, shareMinBitrate), shareMaxBitrate)
+		}
+		m.share.vs.SetBitRate(shareBps)
+		cam = max(bps-shareBps, codecMinVideoBitrate)
+	}
+	if m.vs != nil {
+		m.vs.SetBitRate(cam)
+	}
+}
+
+// codecMinVideoBitrate keeps the camera alive beside a share.
+const codecMinVideoBitrate = 100_000

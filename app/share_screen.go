@@ -1,0 +1,58 @@
+package app
+
+import (
+	"fmt"
+	"image"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// shareSpec is a parsed "screen[:DISPLAY[:WxH+X+Y]]".
+type shareSpec struct {
+	Display string          // "" = $DISPLAY
+	Region  image.Rectangle // empty = the whole screen
+}
+
+var regionRE = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})\+([0-9]{1,5})\+([0-9]{1,5})$`)
+
+// parseShareSpec reads a screen share source as flags give it. The
+// display is ":N" or ":N.S" (or HOST:N for a remote X server).
+func parseShareSpec(s string) (shareSpec, error) {
+	rest, ok := strings.CutPrefix(s, "screen")
+	if !ok || (rest != "" && rest[0] != ':') {
+		return shareSpec{}, fmt.Errorf("%w: %q: want screen[:DISPLAY[:WxH+X+Y]]", ErrShareSource, s)
+	}
+	rest = strings.TrimPrefix(rest, ":")
+	var spec shareSpec
+	if rest == "" {
+		return spec, nil
+	}
+	// The display itself has a colon (":1", "host:1.0"): the region, if
+	// any, is what follows the last colon and looks like one.
+	if i := strings.LastIndex(rest, ":"); i >= 0 && regionRE.MatchString(rest[i+1:]) {
+		m := regionRE.FindStringSubmatch(rest[i+1:])
+		n := func(k int) int { v, _ := strconv.Atoi(m[k]); return v }
+		w, h, x, y := n(1), n(2), n(3), n(4)
+		if w < 16 || h < 16 {
+			return shareSpec{}, fmt.Errorf("%w: %q: a region of at least 16x16", ErrShareSource, s)
+		}
+		spec.Region = image.Rect(x, y, x+w, y+h)
+		rest = rest[:i]
+	}
+	if rest != "" && !strings.HasPrefix(rest, ":") && !strings.Contains(rest, ":") {
+		rest = ":" + rest // "screen:1" is display :1
+	}
+	spec.Display = rest
+	return spec, nil
+}
+
+// openScreenShare opens an X display's screen (or a region of it) as a
+// share source.
+func openScreenShare(s string) (ShareSource, error) {
+	spec, err := parseShareSpec(s)
+	if err != nil {
+		return ShareSource{}, err
+	}
+	return openX11Share(spec)
+}
