@@ -151,6 +151,10 @@ type Notify struct {
 
 	// SwitchingDevices: a SwitchDevices runs (the devices popup waits).
 	SwitchingDevices bool
+
+	// Sharing: this side shares a screen (ShareLabel says which).
+	Sharing    bool
+	ShareLabel string
 }
 
 // PeerView is one other person in the call as the GUI shows them.
@@ -169,6 +173,8 @@ type PeerView struct {
 	SASWords  []string
 	Stats     CallStats
 	Quality   int // 0 (unknown) to 4 bars
+	// Sharing: their screen share arrives (VideoFrame.Share frames).
+	Sharing bool
 }
 
 // VideoFrame is a picture for the video view. Image is only valid during
@@ -176,6 +182,7 @@ type PeerView struct {
 type VideoFrame struct {
 	Local bool   // self-view
 	Peer  string // remote frames: the sender's PeerView.ID
+	Share bool   // remote frames: from the sender's screen share
 	Image *image.YCbCr
 }
 
@@ -702,6 +709,8 @@ func applyPeer(n *Notify, ev CallEvent) {
 		p.CameraOn, p.MicOn = ev.RemoteMedia.Video, ev.RemoteMedia.Audio
 	case ev.Chat != nil:
 		n.Chat = append(n.Chat, ChatLine{From: cmp.Or(p.Name, "Them"), Text: ev.Chat.Text, Time: ev.Chat.Time})
+	case ev.Share != nil:
+		p.Sharing = ev.Share.On
 	}
 }
 
@@ -897,6 +906,55 @@ func (c *Controller) SetCamera(on bool) error {
 			})
 		}
 	})
+	return nil
+}
+
+// sharer is a call that can share a screen.
+type sharer interface {
+	StartShare(src ShareSource) error
+	StopShare() error
+}
+
+// StartShare shares the screen spec names (OpenShareSource) with everyone
+// in the call; label is what the "You are sharing" bar says.
+func (c *Controller) StartShare(spec, label string) error {
+	cl, err := c.current()
+	if err != nil {
+		return err
+	}
+	sh, ok := cl.(sharer)
+	if !ok {
+		return &UserError{Msg: "This call cannot share a screen.", Err: ErrShareSource}
+	}
+	src, err := OpenShareSource(spec)
+	if err != nil {
+		return &UserError{Msg: "Cannot share that screen: " + err.Error(), Err: err}
+	}
+	if err := sh.StartShare(src); err != nil {
+		if src.Close != nil {
+			_ = src.Close()
+		}
+		if errors.Is(err, ErrAlreadySharing) {
+			return &UserError{Msg: "You are already sharing your screen.", Err: err}
+		}
+		return err
+	}
+	c.update(func(n *Notify) { n.Sharing, n.ShareLabel = true, cmp.Or(label, "your screen") })
+	return nil
+}
+
+// StopShare ends this side's screen share.
+func (c *Controller) StopShare() error {
+	c.update(func(n *Notify) { n.Sharing, n.ShareLabel = false, "" })
+	cl, err := c.current()
+	if err != nil {
+		return err
+	}
+	if sh, ok := cl.(sharer); ok {
+		if err := sh.StopShare(); err != nil && !errors.Is(err, ErrNotSharing) {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -477,9 +477,15 @@ func (lc *liveCall) onRemoteFrame(peer string, df DecodedFrame) {
 		return
 	}
 	if df.Image != nil && lc.p.OnFrame != nil {
-		lc.p.OnFrame(VideoFrame{Peer: peer, Image: df.Image})
+		lc.p.OnFrame(VideoFrame{Peer: peer, Share: df.Share, Image: df.Image})
 	}
 }
+
+// StartShare shares src with everyone in the call.
+func (lc *liveCall) StartShare(src ShareSource) error { return lc.conf.StartShare(src) }
+
+// StopShare ends the share.
+func (lc *liveCall) StopShare() error { return lc.conf.StopShare() }
 
 // run forwards the conference's events to the controller, previews the
 // camera until someone joins and runs the encoders from then on.

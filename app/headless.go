@@ -46,7 +46,7 @@ type headlessRun struct {
 
 	conf  *conference
 	media *localMedia
-	rec   *recording // nil without --record
+	rec   *recording      // nil without --record
 	voice *voiceProcessor // --audio mic's processing; nil when off
 
 	mu           sync.Mutex
@@ -271,7 +271,7 @@ func (r *headlessRun) toggleShare(conf *conference) {
 		}
 		return
 	}
-	src, err := r.openShare()
+	src, err := OpenShareSource(r.o.Share)
 	if err == nil {
 		err = conf.StartShare(src)
 	}
@@ -280,21 +280,6 @@ func (r *headlessRun) toggleShare(conf *conference) {
 		if src.Close != nil {
 			_ = src.Close()
 		}
-	}
-}
-
-// openShare opens the --share source.
-func (r *headlessRun) openShare() (ShareSource, error) {
-	switch {
-	case r.o.Share == "synthetic":
-		const w, h, fps = 1280, 720, 10
-		src, err := capture.NewPatternSource(capture.PatternConfig{Width: w, Height: h, FPS: fps, Paced: true})
-		if err != nil {
-			return ShareSource{}, fmt.Errorf("--share synthetic: %w", err)
-		}
-		return ShareSource{Next: src.NextReusing(), Width: w, Height: h, FPS: fps, Close: src.Close}, nil
-	default:
-		return openScreenShare(r.o.Share)
 	}
 }
 

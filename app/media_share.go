@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/codec"
 )
 
@@ -145,3 +146,17 @@ func (m *localMedia) rebalance() {
 
 // codecMinVideoBitrate keeps the camera alive beside a share.
 const codecMinVideoBitrate = 100_000
+
+// OpenShareSource opens a share by its spec: "synthetic" (a moving
+// 1280x720 test picture at 10 fps) or "screen[:DISPLAY[:WxH+X+Y]]".
+func OpenShareSource(spec string) (ShareSource, error) {
+	if spec == "synthetic" {
+		const w, h, fps = 1280, 720, 10
+		src, err := capture.NewPatternSource(capture.PatternConfig{Width: w, Height: h, FPS: fps, Paced: true})
+		if err != nil {
+			return ShareSource{}, fmt.Errorf("share synthetic: %w", err)
+		}
+		return ShareSource{Next: src.NextReusing(), Width: w, Height: h, FPS: fps, Close: src.Close}, nil
+	}
+	return openScreenShare(spec)
+}

@@ -51,8 +51,8 @@ type voiceProcessor struct {
 	renderMu  sync.Mutex // render arrives in the device's period, any length
 	renderBuf []int16
 
-	captureBuf []int16 // capture goroutine only: samples short of a frame
-	outBuf     []int16 // capture goroutine only: processed, not yet returned
+	captureBuf []int16      // capture goroutine only: samples short of a frame
+	outBuf     []int16      // capture goroutine only: processed, not yet returned
 	delay      atomic.Int64 // hint, ns: speaker plus microphone latency
 }
 
