@@ -943,6 +943,12 @@ func (c *Controller) StartShare(spec, label string) error {
 	return nil
 }
 
+// ShareChoices lists what the Share picker offers (ListShareChoices; the
+// test picture when the call's video is synthetic).
+func (c *Controller) ShareChoices() ([]ShareChoice, error) {
+	return ListShareChoices(c.o.Media.Video == "synthetic")
+}
+
 // StopShare ends this side's screen share.
 func (c *Controller) StopShare() error {
 	c.update(func(n *Notify) { n.Sharing, n.ShareLabel = false, "" })

@@ -56,3 +56,26 @@ func openScreenShare(s string) (ShareSource, error) {
 	}
 	return openX11Share(spec)
 }
+
+// ShareChoice is one thing the Share picker offers.
+type ShareChoice struct {
+	Label string      // "Screen 1 (1920x1080)", a window's title, "Test picture"
+	Spec  string      // for Controller.StartShare
+	Thumb image.Image // a small picture of it; nil when none
+}
+
+// ListShareChoices lists what can be shared: the screens (monitors) of
+// the X display, its top-level windows by title, and with synthetic
+// media the test picture.
+func ListShareChoices(synthetic bool) ([]ShareChoice, error) {
+	var out []ShareChoice
+	if synthetic {
+		out = append(out, ShareChoice{Label: "Test picture", Spec: "synthetic"})
+	}
+	more, err := listX11Choices()
+	out = append(out, more...)
+	if len(out) == 0 && err != nil {
+		return nil, err
+	}
+	return out, nil
+}
