@@ -295,6 +295,27 @@ func runAECCall(t *testing.T, bin string, pa *pulsetest.Server, tl aecTimeline, 
 			t.Fatalf("peer %d exit %d: %s", i, r.code, r.stderr)
 		}
 	}
+	// A's report says what processing ran, as asked (each part on unless
+	// its flag says off; the last flag counts).
+	want := map[string]bool{"--aec": true, "--ns": true, "--agc": true}
+	for i := 0; i+1 < len(aArgs); i++ {
+		if _, ok := want[aArgs[i]]; ok {
+			want[aArgs[i]] = aArgs[i+1] != "off"
+		}
+	}
+	v := res[0].rep.Voice
+	switch anyOn := want["--aec"] || want["--ns"] || want["--agc"]; {
+	case !anyOn && v != nil:
+		t.Errorf("A's report has voice_processing %+v with every part off", *v)
+	case anyOn && v == nil:
+		t.Errorf("A's report has no voice_processing for %v", aArgs)
+	case anyOn && (v.EchoCancel != want["--aec"] || v.NoiseSuppress != want["--ns"] || v.GainControl != want["--agc"]):
+		t.Errorf("A's report says %+v for %v", *v, aArgs)
+	case anyOn && v.EchoCancel && !v.EchoValid:
+		t.Errorf("A's echo canceller never measured the echo path: %+v", *v)
+	case anyOn:
+		t.Logf("A's voice processing: %+v", *v)
+	}
 	c.rec = pulsetest.Mono(decodeOgg(t, filepath.Join(dir, "audio.ogg")), 1)
 	clean := pulsetest.Mono(near, 1)
 
@@ -544,26 +565,10 @@ func aecVoice(t *testing.T, v, text string, dbfs float64) []int16 {
 // to send.
 func writeAECWAV(t *testing.T, pcm []int16) string {
 	t.Helper()
+	if aecRate != 48000 {
+		t.Fatalf("writeWAV writes 48 kHz, the test runs at %d Hz", aecRate)
+	}
 	path := filepath.Join(t.TempDir(), "far.wav")
-	n := len(pcm)
-	b := make([]byte, 44, 44+2*n)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], aecRate)
-	binary.LittleEndian.PutUint32(b[28:], 2*aecRate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
-	for _, v := range pcm {
-		b = binary.LittleEndian.AppendUint16(b, uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeWAV(t, path, pcm)
 	return path
 }

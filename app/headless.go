@@ -48,6 +48,8 @@ type headlessRun struct {
 	media *localMedia
 	rec   *recording      // nil without --record
 	voice *voiceProcessor // --audio mic's processing; nil when off
+	// voiceStats are the module's last figures, taken as it closed.
+	voiceStats codec.AudioProcessingStats
 
 	mu           sync.Mutex
 	connectedAt  time.Time // the first connection
@@ -97,7 +99,10 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	// Media first: a missing file or device fails at once, before anyone waits.
 	media, err := r.buildSenders()
 	// Closed after the sender and the speaker (deferred below) stopped.
-	defer func() { r.voice.close() }()
+	defer func() {
+		r.voiceStats = r.voice.stats() // the report's, before it closes
+		r.voice.close()
+	}()
 	if media != nil {
 		r.media = media
 		defer media.stop()
@@ -524,6 +529,12 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	}
 	rep.ICE.LocalCandidateTypes = types
 	rep.Totals = total(rep.Peers)
+	if r.voice != nil {
+		st := r.voiceStats
+		v := r.o.Voice
+		rep.Voice = &VoiceReport{EchoCancel: v.EchoCancel, NoiseSuppress: v.NoiseSuppress, GainControl: v.GainControl,
+			EchoValid: st.EchoValid && st.DelayValid, ERLEdB: round1(st.ERLE), DelayMS: round1(float64(st.Delay.Microseconds()) / 1000)}
+	}
 	if len(rep.Peers) > 0 {
 		// The top-level figures are the first peer's (all of a 1:1 call).
 		f := rep.Peers[0]

@@ -348,22 +348,32 @@ func TestHeadlessWAVSentAsIs(t *testing.T) {
 // writeToneWAV writes a 48 kHz mono 16-bit 440 Hz tone.
 func writeToneWAV(t *testing.T, path string, d time.Duration) {
 	t.Helper()
-	n := int(d.Seconds() * 48000)
+	pcm := make([]int16, int(d.Seconds()*48000))
+	for i := range pcm {
+		pcm[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/48000))
+	}
+	writeWAV(t, path, pcm)
+}
+
+// writeWAV writes 48 kHz mono PCM16 as a WAV file.
+func writeWAV(t *testing.T, path string, pcm []int16) {
+	t.Helper()
+	n := len(pcm)
 	b := make([]byte, 44, 44+2*n)
 	copy(b, "RIFF")
 	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
 	copy(b[8:], "WAVEfmt ")
 	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
 	binary.LittleEndian.PutUint32(b[24:], 48000)
 	binary.LittleEndian.PutUint32(b[28:], 96000)
 	binary.LittleEndian.PutUint16(b[32:], 2)
 	binary.LittleEndian.PutUint16(b[34:], 16)
 	copy(b[36:], "data")
 	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
-	for i := range n {
-		b = binary.LittleEndian.AppendUint16(b, uint16(int16(8000*math.Sin(2*math.Pi*440*float64(i)/48000))))
+	for _, v := range pcm {
+		b = binary.LittleEndian.AppendUint16(b, uint16(v))
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)

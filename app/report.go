@@ -41,8 +41,23 @@ type Report struct {
 	// three in a group call, where the fields above describe the first.
 	// A person who left and came back is a new entry (a new peer id).
 	Peers []PeerReport `json:"peers"`
+	// Voice is the microphone's processing (--audio mic), nil when none ran.
+	Voice *VoiceReport `json:"voice_processing,omitempty"`
 	// Totals sums what every peer delivered.
 	Totals Totals `json:"totals"`
+}
+
+// VoiceReport is what the audio processing module said at the end of the
+// run: the parts that ran and the echo canceller's own figures.
+type VoiceReport struct {
+	EchoCancel    bool `json:"echo_cancel"`
+	NoiseSuppress bool `json:"noise_suppress"`
+	GainControl   bool `json:"gain_control"`
+	// EchoValid: the canceller measured an echo path (far-end sound
+	// played); ERLEdB and DelayMS are its latest estimates then.
+	EchoValid bool    `json:"echo_valid"`
+	ERLEdB    float64 `json:"erle_db"`
+	DelayMS   float64 `json:"delay_ms"`
 }
 
 // ShareInStats is a received screen share.
