@@ -148,8 +148,10 @@ func (o *HeadlessOptions) Validate() error {
 			return err
 		}
 	}
-	if o.Share != "" && o.Share != "synthetic" && o.Share != "screen" && !strings.HasPrefix(o.Share, "screen:") {
-		return badFlag("--share %q: want synthetic or screen[:DISPLAY[:WxH+X+Y]]", o.Share)
+	if o.Share != "" && o.Share != "synthetic" {
+		if _, err := parseShareSpec(o.Share); err != nil {
+			return badFlag("--share %q: want synthetic, screen[:DISPLAY[:WxH+X+Y]] or window:ID", o.Share)
+		}
 	}
 	if o.ShareToggle < 0 || (o.ShareToggle > 0 && o.Share == "") {
 		return badFlag("--share-toggle needs --share and a positive duration")

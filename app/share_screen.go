@@ -12,6 +12,7 @@ import (
 type shareSpec struct {
 	Display string          // "" = $DISPLAY
 	Region  image.Rectangle // empty = the whole screen
+	Window  uint32          // one window of $DISPLAY ("window:ID"); 0 = none
 }
 
 var regionRE = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})\+([0-9]{1,5})\+([0-9]{1,5})$`)
@@ -19,6 +20,13 @@ var regionRE = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})\+([0-9]{1,5})\+([0
 // parseShareSpec reads a screen share source as flags give it. The
 // display is ":N" or ":N.S" (or HOST:N for a remote X server).
 func parseShareSpec(s string) (shareSpec, error) {
+	if id, ok := strings.CutPrefix(s, "window:"); ok {
+		n, err := strconv.ParseUint(id, 0, 32)
+		if err != nil || n == 0 {
+			return shareSpec{}, fmt.Errorf("%w: %q: want window:ID (an X window id)", ErrShareSource, s)
+		}
+		return shareSpec{Window: uint32(n)}, nil
+	}
 	rest, ok := strings.CutPrefix(s, "screen")
 	if !ok || (rest != "" && rest[0] != ':') {
 		return shareSpec{}, fmt.Errorf("%w: %q: want screen[:DISPLAY[:WxH+X+Y]]", ErrShareSource, s)

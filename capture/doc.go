@@ -8,6 +8,7 @@
 //     returns exact 20 ms mono frames at the asked rate (windowed-sinc
 //     resampler, resample.go). Without a device they fail with ErrNoCamera /
 //     ErrNoMicrophone so the app can go audio-only.
+//   - Screen: OpenScreen grabs an X11 screen, region or window over MIT-SHM, returning only changed frames.
 //   - Synthetic video: NewPatternSource, a scrolling test pattern with a video
 //     marker (WriteVideoMarker / ReadVideoMarker) that survives VP8.
 //   - Synthetic audio: NewToneSource, NewSpeechSource, NewWAVSource, with

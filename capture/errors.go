@@ -31,4 +31,10 @@ var (
 	ErrUnsupportedFormat = errors.New("unsupported media format")
 	// ErrBadFile means a media file is truncated or malformed.
 	ErrBadFile = errors.New("malformed media file")
+	// ErrNoScreenCapture means the screen cannot be captured: a build
+	// without X11 support, no X display, or its connection was lost.
+	ErrNoScreenCapture = errors.New("screen capture not available")
+	// ErrWindowGone means the window to capture does not exist (any more)
+	// or is not mapped.
+	ErrWindowGone = errors.New("window gone")
 )
