@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/png"
 	"log/slog"
 	"maps"
 	"net"
@@ -48,6 +49,8 @@ type headlessRun struct {
 	media *localMedia
 	rec   *recording      // nil without --record
 	voice *voiceProcessor // --audio mic's processing; nil when off
+	// lastShare is the latest share frame (--share-snapshot; guarded by mu).
+	lastShare *image.YCbCr
 	// voiceStats are the module's last figures, taken as it closed.
 	voiceStats codec.AudioProcessingStats
 
@@ -83,6 +86,9 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 		}
 	}
 	r.fill(rep, u0, s0)
+	if err == nil && o.ShareSnapshot != "" {
+		err = r.writeShareSnapshot()
+	}
 	if err == nil {
 		err = r.checkExpectations(rep)
 	}
@@ -154,8 +160,12 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		mixer = newAudioMixer(newSpeakerOut(id, nil, r.log), r.voice.render)
 		defer mixer.close()
 	}
+	var onFrame func(string, DecodedFrame)
+	if r.o.ShareSnapshot != "" {
+		onFrame = r.keepShareFrame
+	}
 	conf := newConference(conferenceOptions{
-		Client: client, Media: media, Net: r.peerNet(client), Group: r.o.Peers, Speaker: mixer,
+		Client: client, Media: media, Net: r.peerNet(client), Group: r.o.Peers, Speaker: mixer, OnFrame: onFrame,
 		// Tell each peer what this run sends, so it shows a placeholder
 		// rather than waiting for video that never comes.
 		Announce: func() (bool, bool) { return r.o.Audio != "none", r.o.Video != "none" },
@@ -615,6 +625,56 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 		}
 	}
 	return pr
+}
+
+// keepShareFrame keeps a copy of the latest decoded share frame for
+// --share-snapshot (the decoder reuses its picture).
+func (r *headlessRun) keepShareFrame(_ string, df DecodedFrame) {
+	if !df.Share || df.Image == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastShare = copyYCbCr(r.lastShare, df.Image)
+}
+
+// writeShareSnapshot writes the kept share frame's luma as a gray PNG.
+func (r *headlessRun) writeShareSnapshot() error {
+	r.mu.Lock()
+	img := r.lastShare
+	r.mu.Unlock()
+	if img == nil {
+		return fmt.Errorf("--share-snapshot: no screen share frame arrived")
+	}
+	f, err := os.Create(r.o.ShareSnapshot)
+	if err != nil {
+		return fmt.Errorf("--share-snapshot: %w", err)
+	}
+	// The luma plane as it was decoded (studio range): what a PSNR on Y
+	// compares, and legible to look at.
+	gray := &image.Gray{Pix: img.Y, Stride: img.YStride, Rect: img.Rect}
+	if err := png.Encode(f, gray); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--share-snapshot: %w", err)
+	}
+	return f.Close()
+}
+
+// copyYCbCr copies src into dst (reallocated when the size changed).
+func copyYCbCr(dst, src *image.YCbCr) *image.YCbCr {
+	if dst == nil || dst.Rect != src.Rect || dst.SubsampleRatio != src.SubsampleRatio {
+		dst = image.NewYCbCr(src.Rect, src.SubsampleRatio)
+	}
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	cw, ch := (w+1)/2, (h+1)/2
+	for y := range h {
+		copy(dst.Y[y*dst.YStride:y*dst.YStride+w], src.Y[y*src.YStride:y*src.YStride+w])
+	}
+	for y := range ch {
+		copy(dst.Cb[y*dst.CStride:y*dst.CStride+cw], src.Cb[y*src.CStride:y*src.CStride+cw])
+		copy(dst.Cr[y*dst.CStride:y*dst.CStride+cw], src.Cr[y*src.CStride:y*src.CStride+cw])
+	}
+	return dst
 }
 
 // shareSummary is what arrived of p's latest screen share, its rate

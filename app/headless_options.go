@@ -59,6 +59,10 @@ type HeadlessOptions struct {
 	// connected: "" (none), "synthetic" (a moving 1280x720 test picture
 	// at 10 fps) or "screen[:DISPLAY[:WxH+X+Y]]" (an X display).
 	Share string
+	// ShareSnapshot, when set, is a PNG file the last decoded frame of a
+	// peer's screen share is written to at the end (to compare with what
+	// was shared).
+	ShareSnapshot string
 	// ShareToggle stops and starts the share again every ShareToggle
 	// (0: it runs to the end).
 	ShareToggle time.Duration
@@ -165,7 +169,7 @@ func (o *HeadlessOptions) Validate() error {
 	if o.AudioMarkers && !strings.HasSuffix(strings.ToLower(o.Audio), ".wav") {
 		return badFlag("--audio-markers applies to --audio FILE.wav only (synthetic and tone always carry markers)")
 	}
-	for _, f := range []struct{ flag, path string }{{"--report", o.ReportPath}, {"--ready-file", o.ReadyFile}} {
+	for _, f := range []struct{ flag, path string }{{"--report", o.ReportPath}, {"--ready-file", o.ReadyFile}, {"--share-snapshot", o.ShareSnapshot}} {
 		if f.path == "" || (f.flag == "--report" && f.path == "-") {
 			continue
 		}

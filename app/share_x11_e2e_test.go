@@ -1,0 +1,159 @@
+package app_test
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+)
+
+// startXvfb runs a private X server (its own display number) until the
+// test ends and returns its DISPLAY.
+func startXvfb(t *testing.T, w, h int) string {
+	t.Helper()
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		t.Fatalf("Xvfb is needed (apt-get install xvfb): %v", err)
+	}
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{wr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = wr.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(r).ReadString('\n')
+	_ = r.Close()
+	if err != nil {
+		t.Fatalf("Xvfb gave no display number: %v", err)
+	}
+	return ":" + strings.TrimSpace(line)
+}
+
+// shareTestPicture is what the shared screen shows: coloured panels and
+// lines of small text (the bitmap font at 7x13, the hardest case for a
+// video codec), so both PSNR and legibility can be judged.
+func shareTestPicture(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{245, 245, 240, 255}), image.Point{}, draw.Src)
+	panels := []color.RGBA{{200, 40, 40, 255}, {40, 160, 60, 255}, {40, 70, 200, 255}, {230, 190, 40, 255}}
+	for i, c := range panels {
+		r := image.Rect(40+i*(w-80)/4, 40, 40+(i+1)*(w-80)/4-20, 200)
+		draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
+	}
+	d := &font.Drawer{Dst: img, Src: image.NewUniform(color.RGBA{20, 20, 20, 255}), Face: basicfont.Face7x13}
+	for line := 0; 240+line*18 < h-20; line++ {
+		d.Dot = fixed.P(40, 240+line*18)
+		d.DrawString(fmt.Sprintf("%03d  Peercall shares this screen: the quick brown fox jumps over the lazy dog 0123456789 (){}[]<>=+-*/ line %d of the test picture", line, line))
+	}
+	return img
+}
+
+// lumaBT601 is the studio-range luma libyuv computes from RGB.
+func lumaBT601(c color.RGBA) uint8 {
+	return uint8((66*int(c.R)+129*int(c.G)+25*int(c.B)+128)>>8 + 16)
+}
+
+// TestScreenShareOverXvfb: a headless peer shares the screen of a private
+// Xvfb (1920x1080) showing a known picture with small text; the other peer
+// writes the last share frame it decoded, whose luma must match the
+// picture's: PSNR ≥ 35 dB on the Y plane.
+func TestScreenShareOverXvfb(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end call")
+	}
+	const w, h = 1920, 1080
+	disp := startXvfb(t, w, h)
+	dir := t.TempDir()
+	pic := shareTestPicture(w, h)
+	picPath := filepath.Join(dir, "picture.png")
+	f, err := os.Create(picPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, pic); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	if _, err := exec.LookPath("display"); err != nil {
+		t.Fatalf("ImageMagick's display is needed (apt-get install imagemagick): %v", err)
+	}
+	// The picture as the root window's background. display exits 1 after
+	// setting it, as it does on a desktop; the PSNR below tells whether
+	// the screen shows it.
+	show := exec.Command("display", "-display", disp, "-window", "root", picPath)
+	if out, err := show.CombinedOutput(); err != nil {
+		t.Logf("display: %v %s", err, out)
+	}
+
+	bin := buildHeadless(t, true)
+	url, _ := startSignal(t)
+	snap := filepath.Join(dir, "received.png")
+	res := runPair(t, url, [2]peerSpec{
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s", "--share", "screen:" + disp}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s", "--share-snapshot", snap}},
+	}, 0, nil)
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("peer %d exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	t.Logf("share as received: %+v", res[1].rep.ShareIn)
+	if si := res[1].rep.ShareIn; si.Width != w || si.Height != h || si.FramesDecoded == 0 {
+		t.Fatalf("share received %+v, want %dx%d frames", si, w, h)
+	}
+	got := readGray(t, snap)
+	var se float64
+	for y := range h {
+		for x := range w {
+			d := float64(got.GrayAt(x, y).Y) - float64(lumaBT601(pic.RGBAAt(x, y)))
+			se += d * d
+		}
+	}
+	mse := se / float64(w*h)
+	psnr := 10 * math.Log10(255*255/math.Max(mse, 1e-9))
+	t.Logf("Y PSNR %.1f dB (MSE %.2f); received picture in %s", psnr, mse, snap)
+	if out := os.Getenv("PEERCALL_SHARE_SHOTS"); out != "" {
+		_ = os.MkdirAll(out, 0o755)
+		if b, err := os.ReadFile(snap); err == nil {
+			_ = os.WriteFile(filepath.Join(out, "share-received.png"), b, 0o644)
+		}
+	}
+	if psnr < 35 {
+		t.Errorf("received screen Y PSNR %.1f dB, want ≥ 35", psnr)
+	}
+}
+
+func readGray(t *testing.T, path string) *image.Gray {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := img.(*image.Gray)
+	if !ok {
+		t.Fatalf("%s is %T, want gray", path, img)
+	}
+	return g
+}
+
