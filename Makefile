@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PKGS := pkg-config gcc g++ libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev libwebrtc-audio-processing-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxfixes-dev libxdamage-dev libxxf86vm-dev libxext-dev libwayland-dev \
-	libxkbcommon-dev xvfb xauth chromium ffmpeg imagemagick \
+	libxkbcommon-dev xvfb xauth x11-xserver-utils chromium ffmpeg imagemagick \
 	pulseaudio pulseaudio-utils libasound2-plugins sox libsox-fmt-all espeak-ng
 
 .PHONY: deps build run test test-nocgo vet bench bench-gui fuzz clean signal smoke package

@@ -137,6 +137,47 @@ func TestScreenShareOverXvfb(t *testing.T) {
 	if psnr < 35 {
 		t.Errorf("received screen Y PSNR %.1f dB, want ≥ 35", psnr)
 	}
+	// A still screen costs next to nothing: a keepalive frame a second,
+	// and the sharing process (no camera, no microphone) idles.
+	a := res[0].rep
+	t.Logf("still screen: %.2f share fps received, sender CPU %.1f %% of a core, share bitrate out %.0f kbit/s", res[1].rep.ShareIn.FPS, a.CPU.PercentOfCore, a.VideoOut.BitrateKbps)
+	if fps := res[1].rep.ShareIn.FPS; fps > 2 {
+		t.Errorf("a still screen arrived at %.1f fps, want about 1 (keepalives)", fps)
+	}
+	if a.CPU.PercentOfCore > 10 {
+		t.Errorf("sharing a still screen cost %.1f %% of a core", a.CPU.PercentOfCore)
+	}
+
+	// A screen that changes all the time (xsetroot repaints the whole
+	// root window about 30 times a second) keeps at least 10 fps.
+	if _, err := exec.LookPath("xsetroot"); err != nil {
+		t.Fatalf("xsetroot is needed (apt-get install x11-xserver-utils): %v", err)
+	}
+	stop := make(chan struct{})
+	flipped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { flipped <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = exec.Command("xsetroot", "-display", disp, "-solid", fmt.Sprintf("#%02x%02x%02x", n*37%256, n*91%256, n*53%256)).Run()
+			n++
+		}
+	}()
+	res = runPair(t, url, [2]peerSpec{
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s", "--share", "screen:" + disp}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s"}},
+	}, 0, nil)
+	close(stop)
+	flips := <-flipped
+	t.Logf("moving screen (%d pictures shown): share %+v", flips, res[1].rep.ShareIn)
+	if fps := res[1].rep.ShareIn.FPS; fps < 10 {
+		t.Errorf("a changing screen arrived at %.1f fps, want ≥ 10", fps)
+	}
 }
 
 func readGray(t *testing.T, path string) *image.Gray {

@@ -3,6 +3,7 @@
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"testing"
@@ -253,4 +254,65 @@ func BenchmarkOpus(b *testing.B) {
 		seconds++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(seconds), "ms/s-of-audio")
+}
+
+// screenFrames are 1920x1080 "screen" pictures: a light page of dark text
+// rows (high-contrast edges, as text is) where each frame changes a few
+// rows, as typing or scrolling a little does.
+func screenFrames(n int) []*image.YCbCr {
+	const w, h = 1920, 1080
+	frames := make([]*image.YCbCr, n)
+	for i := range frames {
+		f := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+		for j := range f.Cb {
+			f.Cb[j], f.Cr[j] = 128, 128
+		}
+		for y := range h {
+			row := f.Y[y*f.YStride : y*f.YStride+w]
+			line := y / 18
+			for x := range row {
+				row[x] = 235
+				// Glyph-like strokes: 7-pixel cells with a few dark columns,
+				// shifted on the rows frame i "edits".
+				shift := 0
+				if line%20 == i%20 {
+					shift = i
+				}
+				if y%18 < 13 && ((x+shift+line*3)%7 == 0 || (x+shift+y)%11 == 0) && x > 40 && x < w-40 {
+					row[x] = 30
+				}
+			}
+		}
+		frames[i] = f
+	}
+	return frames
+}
+
+// BenchmarkVP8EncodeScreen1080p is the screen share's encoder (screen
+// content mode) on 1920x1080 text pages with a few changed rows per frame,
+// at 1.5 Mbit/s and 10 fps: the budget for capture + encode is
+// 25 ms per frame on one core.
+func BenchmarkVP8EncodeScreen1080p(b *testing.B) {
+	frames := screenFrames(20)
+	enc, err := NewVP8Encoder(VP8Config{Width: 1920, Height: 1080, FPS: 10, BitRate: 1_500_000, Threads: 1, ScreenContent: true, ErrorResilient: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	var bytes, dropped int
+	i := 0
+	for b.Loop() {
+		out, _, err := enc.Encode(frames[i%len(frames)], time.Duration(i)*100*time.Millisecond)
+		if err != nil && !errors.Is(err, ErrNoFrame) {
+			b.Fatal(err)
+		}
+		if err != nil {
+			dropped++
+		}
+		bytes += len(out)
+		i++
+	}
+	reportMsPerFrame(b, i)
+	b.ReportMetric(float64(bytes)*8/1000/(float64(i)/10), "kbit/s@10fps")
+	b.ReportMetric(float64(dropped)/float64(i)*100, "%dropped")
 }
