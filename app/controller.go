@@ -946,7 +946,12 @@ func (c *Controller) StartShare(spec, label string) error {
 // ShareChoices lists what the Share picker offers (ListShareChoices; the
 // test picture when the call's video is synthetic).
 func (c *Controller) ShareChoices() ([]ShareChoice, error) {
-	return ListShareChoices(c.o.Media.Video == "synthetic")
+	choices, err := ListShareChoices(c.o.Media.Video == "synthetic")
+	if err != nil {
+		msg := err.Error()
+		return nil, &UserError{Msg: strings.ToUpper(msg[:1]) + msg[1:] + ".", Err: err}
+	}
+	return choices, nil
 }
 
 // StopShare ends this side's screen share.

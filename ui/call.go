@@ -28,8 +28,12 @@ type callScreen struct {
 	tiles     map[string]*tile // by PeerView.ID; main thread
 	order     []string         // tile ids as laid out
 	routes    atomic.Pointer[routes]
-	sawPeers  bool // this call's engine fills Notify.Peers
-	grid      *fyne.Container
+	sawPeers  bool            // this call's engine fills Notify.Peers
+	grid      *fyne.Container // the grid, or the share stage
+	gridL     *gridLayout
+	stageL    *stageLayout
+	camGrid   *fyne.Container // the cameras when large beside a share
+	swapBtn   *widget.Button  // "Cameras large" / "Share large"
 	inset     *fyne.Container
 	selfBox   *fyne.Container
 	selfOff   *fyne.Container // "Camera off" in the self-view
@@ -52,9 +56,17 @@ type callScreen struct {
 	stats                       *widget.Label
 	statsBox                    *fyne.Container
 	flashLabel                  *widget.Label
-	notice                      *widget.Label // Notify.Notice: stays until the next
+	flashBox                    *fyne.Container // flashLabel's overlay
+	notice                      *widget.Label   // Notify.Notice: stays until the next
 
 	muteBtn, camBtn, statsBtn, chatBtn, hangBtn *widget.Button
+	shareBtn                                    *widget.Button
+	shareBar                                    *fyne.Container // "You are sharing …"
+	shareBarText                                *widget.RichText
+	shareStopBtn                                *widget.Button
+	picker                                      *sharePicker
+	controls                                    *fyne.Container // the bottom bar's row
+	topArea                                     *fyne.Container // the sharing bar over the status row
 	devBtn                                      *hintButton
 	devices                                     *devicesPopup
 	micMeter, spkMeter                          *widget.ProgressBar
@@ -66,12 +78,13 @@ type callScreen struct {
 	chatLen   int
 
 	showStats, showChat bool
+	shareLarge          bool // a share fills the stage, the cameras are small
 	camOn               bool // last rendered CameraOn
 	flashUntil          time.Time
 }
 
 func newCallScreen(u *UI) *callScreen {
-	c := &callScreen{u: u, local: u.sw.newView(true, 320), tiles: map[string]*tile{}, camOn: true}
+	c := &callScreen{u: u, local: u.sw.newView(true, 320), tiles: map[string]*tile{}, camOn: true, shareLarge: true}
 
 	c.local.img.SetMinSize(fyne.NewSize(160, 120))
 	// The background only shows behind "Camera off": under the picture it
@@ -88,7 +101,14 @@ func newCallScreen(u *UI) *callScreen {
 		container.New(&cornerLayout{pad: 8, bottomLeft: true}, c.selfPlate))
 	// The self-view moves between the inset and the grid (renderGrid).
 	c.inset = container.New(&insetLayout{size: fyne.NewSize(176, 132), pad: 12}, c.selfBox)
-	c.grid = container.New(&gridLayout{gap: gridGap})
+	c.gridL = &gridLayout{gap: gridGap}
+	c.stageL = &stageLayout{gap: gridGap, cell: stripCell}
+	c.grid = container.New(c.gridL)
+	c.camGrid = container.New(&gridLayout{gap: gridGap})
+	c.swapBtn = widget.NewButtonWithIcon(camerasLarge, theme.ViewRestoreIcon(), func() {
+		c.shareLarge = !c.shareLarge
+		u.render(u.last)
+	})
 
 	c.progress = widget.NewProgressBarInfinite()
 	c.joinString = widget.NewEntry()
@@ -116,13 +136,18 @@ func newCallScreen(u *UI) *callScreen {
 	c.statsBox.Hide()
 	statsOverlay := container.NewVBox(container.NewHBox(c.statsBox))
 
+	// Flashes show over the video, just above the control bar: in the
+	// bar they would widen it (and the window) with their text.
 	c.flashLabel = widget.NewLabel("")
 	c.flashLabel.Hide()
+	c.flashBox = container.New(&cornerLayout{pad: 8, bottomLeft: true},
+		container.NewStack(canvas.NewRectangle(badgeBg), c.flashLabel))
+	c.flashBox.Hide()
 
 	// No background rectangle under the video: every repaint is a full
 	// window paint, and a rectangle the size of the video is one more
 	// full-area fill per frame (measurable under software GL).
-	video := container.NewStack(c.grid, c.inset, statsOverlay, waitOverlay)
+	video := container.NewStack(c.grid, c.inset, statsOverlay, waitOverlay, c.flashBox)
 
 	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -132,6 +157,7 @@ func newCallScreen(u *UI) *callScreen {
 	c.notice.Importance = widget.WarningImportance
 	c.notice.Hide()
 	top := container.NewHBox(c.status, c.timer, c.quality, c.notice, layout.NewSpacer(), c.sas)
+	c.shareBar = c.newShareBar()
 
 	c.muteBtn = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), u.toggleMute)
 	c.camBtn = widget.NewButtonWithIcon("Camera off", theme.VisibilityOffIcon(), u.toggleCamera)
@@ -140,7 +166,7 @@ func newCallScreen(u *UI) *callScreen {
 		if on {
 			c.flash(devicesHint)
 		} else if c.flashLabel.Text == devicesHint {
-			c.flashLabel.Hide()
+			c.hideFlash()
 		}
 	})
 	c.micMeter = newMeter()
@@ -153,15 +179,17 @@ func newCallScreen(u *UI) *callScreen {
 		c.showChat = !c.showChat
 		showIf(c.chatBox, c.showChat)
 	})
+	c.shareBtn = widget.NewButtonWithIcon(shareText, shareIcon(), c.shareTapped)
+	c.shareBtn.Disable()
 	c.hangBtn = widget.NewButtonWithIcon("Hang up", theme.CancelIcon(), u.ctl.HangUp)
 	c.hangBtn.Importance = widget.DangerImportance
 	meter := func(m *widget.ProgressBar) fyne.CanvasObject {
-		return container.NewCenter(container.NewGridWrap(fyne.NewSize(80, 12), m))
+		return container.NewCenter(container.NewGridWrap(fyne.NewSize(meterWidth, 12), m))
 	}
-	bottom := container.NewHBox(c.muteBtn, c.camBtn, c.devBtn,
+	c.controls = container.NewHBox(c.muteBtn, c.camBtn, c.devBtn, c.shareBtn,
 		widget.NewLabel("Mic"), meter(c.micMeter),
 		widget.NewLabel("Speaker"), meter(c.spkMeter),
-		layout.NewSpacer(), c.flashLabel, c.statsBtn, c.chatBtn, c.hangBtn)
+		layout.NewSpacer(), c.statsBtn, c.chatBtn, c.hangBtn)
 
 	c.chatLog = widget.NewLabel("")
 	c.chatLog.Wrapping = fyne.TextWrapWord
@@ -182,8 +210,10 @@ func newCallScreen(u *UI) *callScreen {
 	c.chatBox = container.New(&fixedWidth{w: 260}, chatPanel)
 	c.chatBox.Hide()
 
-	c.content = container.NewBorder(container.NewPadded(top), container.NewPadded(bottom), nil, c.chatBox, video)
+	c.topArea = container.New(topBarLayout{}, top, c.shareBar)
+	c.content = container.NewBorder(c.topArea, container.NewPadded(c.controls), nil, c.chatBox, video)
 	c.devices = newDevicesPopup(u)
+	c.picker = newSharePicker(u)
 	return c
 }
 
@@ -196,6 +226,10 @@ func (c *callScreen) copyButton(e *widget.Entry, done string) *widget.Button {
 		c.flash(done)
 	})
 }
+
+// meterWidth leaves the control bar room for "Stop sharing" at the
+// default window width.
+const meterWidth = 60
 
 // newMeter is a level meter: a progress bar without its percentage text.
 func newMeter() *widget.ProgressBar {
@@ -216,7 +250,14 @@ func setMeter(m *widget.ProgressBar, v float64) {
 func (c *callScreen) flash(msg string) {
 	setText(c.flashLabel, msg)
 	c.flashLabel.Show()
+	c.flashBox.Show()
+	c.flashBox.Refresh() // its size follows the text
 	c.flashUntil = time.Now().Add(3 * time.Second)
+}
+
+func (c *callScreen) hideFlash() {
+	c.flashLabel.Hide()
+	c.flashBox.Hide()
 }
 
 // reset prepares the screen for the next call. Main thread.
@@ -228,12 +269,14 @@ func (c *callScreen) reset() {
 	c.order = nil
 	c.routes.Store(nil)
 	c.sawPeers = false
-	c.layoutCells(false)
+	c.shareLarge = true
+	c.layoutCells(false, nil)
 	c.local.Clear()
 	c.camOn = true
 	c.chatLen = 0
 	setText(c.chatLog, "")
 	c.devices.hide()
+	c.picker.close()
 }
 
 func (c *callScreen) render(n app.Notify) {
@@ -241,6 +284,7 @@ func (c *callScreen) render(n app.Notify) {
 	setText(c.notice, n.Notice)
 	showIf(c.notice, n.Notice != "")
 	c.devices.render(n)
+	c.renderSharing(n)
 	timer := ""
 	if !n.ConnectedAt.IsZero() {
 		timer = formatDuration(n.Elapsed)
@@ -324,7 +368,7 @@ func (c *callScreen) render(n app.Notify) {
 		}
 	}
 	if c.flashLabel.Visible() && time.Now().After(c.flashUntil) {
-		c.flashLabel.Hide()
+		c.hideFlash()
 	}
 }
 

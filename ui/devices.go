@@ -28,7 +28,7 @@ type devicesPopup struct {
 	noticeSeq                 int  // Notify.NoticeSeq when it was asked for
 }
 
-const devicesHint = "Devices" // short: the bar has about 100 px to spare at 900 px
+const devicesHint = "Devices" // the devices button's hover hint (a flash)
 
 func newDevicesPopup(u *UI) *devicesPopup {
 	p := &devicesPopup{u: u}

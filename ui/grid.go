@@ -28,13 +28,24 @@ type tile struct {
 	place     *fyne.Container
 	placeText *widget.Label
 	muted     *fyne.Container
+	mutedBox  *fyne.Container // lays muted out in the corner
 	mutedText *widget.Label
 	plate     *fyne.Container
 	plateText *widget.Label
 	border    *canvas.Rectangle
+	icon      *canvas.Image // the placeholder's picture
+
+	// Their screen share (VideoFrame.Share) has a view and cell of its
+	// own: it never shows in the camera's.
+	share          *videoView
+	shareCell      *fyne.Container
+	sharePlace     *fyne.Container
+	sharePlaceText *widget.Label
+	sharePlateText *widget.Label
 
 	haveVideo bool // a picture is on screen
 	camOn     bool // last rendered CameraOn
+	shareOn   bool // last rendered Sharing
 }
 
 var (
@@ -63,11 +74,11 @@ func (c *callScreen) newTile(id string) *tile {
 		}
 	}
 
-	icon := canvas.NewImageFromResource(iconResource)
-	icon.FillMode = canvas.ImageFillContain
-	icon.SetMinSize(fyne.NewSize(96, 96))
+	t.icon = canvas.NewImageFromResource(iconResource)
+	t.icon.FillMode = canvas.ImageFillContain
+	t.icon.SetMinSize(placeIconSize)
 	t.placeText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
-	t.place = container.NewCenter(container.NewVBox(container.NewCenter(icon), t.placeText))
+	t.place = container.NewCenter(container.NewVBox(container.NewCenter(t.icon), t.placeText))
 
 	// Like the rest of the call screen, no rectangle under the picture:
 	// the background only shows while there is none.
@@ -88,17 +99,40 @@ func (c *callScreen) newTile(id string) *tile {
 	t.border.StrokeWidth = 4
 	t.border.Hide()
 
-	t.cell = container.NewStack(t.bg, t.place, t.view.img,
-		container.New(&cornerLayout{pad: 12}, t.muted),
+	t.mutedBox = container.New(&cornerLayout{pad: 12}, t.muted)
+	t.cell = container.NewStack(t.bg, t.place, t.view.img, t.mutedBox,
 		container.New(&cornerLayout{pad: 8, bottomLeft: true}, t.plate),
 		t.border)
+
+	// Frames may come before the snapshot that says the share is on:
+	// they are kept, and shown when it is.
+	t.share = c.u.sw.newView(false, 0)
+	t.share.onShow = func(first bool) {
+		if first {
+			showIf(t.sharePlace, false)
+		}
+	}
+	t.sharePlaceText = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
+	t.sharePlace = container.NewCenter(container.NewVBox(
+		container.NewCenter(widget.NewIcon(shareIcon())), t.sharePlaceText))
+	t.sharePlateText = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	t.shareCell = container.NewStack(t.sharePlace, t.share.img,
+		container.New(&cornerLayout{pad: 8, bottomLeft: true},
+			container.NewStack(canvas.NewRectangle(badgeBg), t.sharePlateText)))
 	return t
 }
 
+// Placeholder pictures: a grid cell's, and a strip cell's (small).
+var (
+	placeIconSize      = fyne.NewSize(96, 96)
+	placeIconSizeSmall = fyne.NewSize(40, 40)
+)
+
 // render shows p in the tile. place is the placeholder's text while there
-// is no picture; group adds the name plate and the speaker highlight.
-// Main thread.
-func (t *tile) render(p app.PeerView, name, place string, group bool) {
+// is no picture; group adds the name plate and the speaker highlight,
+// small (a cell of the share stage's strip) the name plate and a smaller
+// placeholder. Main thread.
+func (t *tile) render(p app.PeerView, name, place string, group, small bool) {
 	if t.camOn && !p.CameraOn {
 		// The last picture would freeze there: clear it. The next one
 		// (a keyframe) lifts the placeholder when the camera is back.
@@ -116,13 +150,35 @@ func (t *tile) render(p app.PeerView, name, place string, group bool) {
 		setText(t.mutedText, "Muted")
 	}
 	showIf(t.muted, !p.MicOn)
-	if group {
+	if t.mutedText.Visible() == small {
+		// A small cell has room for the icon only.
+		showIf(t.mutedText, !small)
+		t.mutedBox.Refresh()
+	}
+	if group || small {
 		setText(t.plateText, name+phaseSuffix(p.Phase))
 	}
-	showIf(t.plate, group)
+	showIf(t.plate, group || small)
 	// With one other person the highlight would say nothing, and it would
 	// flash on and off with their every sentence.
 	showIf(t.border, group && p.Speaking)
+	iconSize := placeIconSize
+	if small {
+		iconSize = placeIconSizeSmall
+	}
+	if t.icon.MinSize() != iconSize {
+		t.icon.SetMinSize(iconSize)
+		t.place.Refresh()
+	}
+
+	if t.shareOn && !p.Sharing {
+		// The next share must not open with this one's last picture.
+		t.share.Clear()
+	}
+	t.shareOn = p.Sharing
+	setText(t.sharePlateText, name+"'s screen")
+	setText(t.sharePlaceText, "Waiting for "+name+"'s screen…")
+	showIf(t.sharePlace, t.share.img.Image == nil)
 }
 
 // phaseSuffix marks a person whose own connection is not (yet) up.
@@ -145,6 +201,11 @@ type routes struct {
 	// anyPeer takes every remote frame while the engine fills only the
 	// 1:1 fields (no Peers yet in this call).
 	anyPeer *videoView
+	// shares are the views of screen shares (VideoFrame.Share), by
+	// sender; untaggedShare as untagged. Such an engine (no Peers) cannot
+	// say who shares: its share frames are dropped, not shown as a camera.
+	shares        map[string]*videoView
+	untaggedShare *videoView
 }
 
 func (r *routes) view(peer string) *videoView {
@@ -160,9 +221,26 @@ func (r *routes) view(peer string) *videoView {
 	return r.anyPeer
 }
 
+func (r *routes) shareView(peer string) *videoView {
+	if r == nil {
+		return nil
+	}
+	if v, ok := r.shares[peer]; ok {
+		return v
+	}
+	if peer == "" {
+		return r.untaggedShare
+	}
+	return nil
+}
+
 // viewFor is where a remote frame from peer goes; nil drops it (a person
 // whose tile is not there yet, or is gone). Any goroutine.
 func (c *callScreen) viewFor(peer string) *videoView { return c.routes.Load().view(peer) }
+
+// shareViewFor is where a frame of peer's screen share goes; nil drops
+// it. Any goroutine.
+func (c *callScreen) shareViewFor(peer string) *videoView { return c.routes.Load().shareView(peer) }
 
 // peerViews is who the grid shows. An engine that fills only the 1:1
 // fields gets one tile made of them (keyed ""), which is also the waiting
@@ -217,9 +295,26 @@ func (c *callScreen) renderGrid(n app.Notify) []app.PeerView {
 		if legacy && !c.sawPeers {
 			r.anyPeer = c.tiles[""].view
 		}
+		if !legacy {
+			r.shares = make(map[string]*videoView, len(ids))
+			for _, id := range ids {
+				r.shares[id] = c.tiles[id].share
+			}
+			if len(ids) == 1 {
+				r.untaggedShare = c.tiles[ids[0]].share
+			}
+		}
 		c.routes.Store(r)
 	}
-	c.layoutCells(len(peers) >= 3)
+	var sharers []string
+	for _, p := range peers {
+		if p.Sharing && !legacy {
+			sharers = append(sharers, p.ID)
+		}
+	}
+	c.layoutCells(len(peers) >= 3, sharers)
+	// Cameras are small while a share is large.
+	small := len(sharers) > 0 && c.shareLarge
 
 	for _, p := range peers {
 		name := p.Name
@@ -240,28 +335,70 @@ func (c *callScreen) renderGrid(n app.Notify) []app.PeerView {
 		case p.Phase == app.PhaseReconnecting:
 			place = "Reconnecting to " + name + "…"
 		}
-		c.tiles[p.ID].render(p, name, place, group)
+		c.tiles[p.ID].render(p, name, place, group, small)
 	}
 	return peers
 }
 
 // layoutCells puts the tiles in the grid in c.order and the self-view in
-// the grid's free cell (selfInGrid) or in the corner inset. Objects are
+// the grid's free cell (selfInGrid) or in the corner inset. While people
+// share (sharers, in call order) the grid becomes the stage: the first
+// share large with the cameras and the self-view in the strip, or (the
+// swap button) the cameras large and the shares in the strip. Objects are
 // only replaced when the cells change: a refresh re-lays the grid.
-func (c *callScreen) layoutCells(selfInGrid bool) {
-	cells := make([]fyne.CanvasObject, 0, len(c.order)+1)
-	for _, id := range c.order {
-		cells = append(cells, c.tiles[id].cell)
+func (c *callScreen) layoutCells(selfInGrid bool, sharers []string) {
+	if len(sharers) == 0 {
+		c.shareLarge = true // the next share opens large
 	}
+	cells := make([]fyne.CanvasObject, 0, len(c.order)+len(sharers)+2)
+	var lay fyne.Layout = c.gridL
 	var inset []fyne.CanvasObject
-	if selfInGrid {
-		cells = append(cells, c.selfBox)
-	} else {
-		inset = []fyne.CanvasObject{c.selfBox}
+	switch {
+	case len(sharers) > 0:
+		lay = c.stageL
+		var strip []fyne.CanvasObject
+		if c.shareLarge {
+			cells = append(cells, c.tiles[sharers[0]].shareCell, c.swapBtn)
+			for _, id := range sharers[1:] {
+				strip = append(strip, c.tiles[id].shareCell)
+			}
+			for _, id := range c.order {
+				strip = append(strip, c.tiles[id].cell)
+			}
+			c.camGrid.Objects = nil
+			setButton(c.swapBtn, camerasLarge, theme.ViewRestoreIcon())
+		} else {
+			cams := make([]fyne.CanvasObject, 0, len(c.order))
+			for _, id := range c.order {
+				cams = append(cams, c.tiles[id].cell)
+			}
+			if !slices.Equal(cams, c.camGrid.Objects) {
+				c.camGrid.Objects = cams
+				c.camGrid.Refresh()
+			}
+			cells = append(cells, c.camGrid, c.swapBtn)
+			for _, id := range sharers {
+				strip = append(strip, c.tiles[id].shareCell)
+			}
+			setButton(c.swapBtn, shareLarge, theme.ViewFullScreenIcon())
+		}
+		cells = append(append(cells, strip...), c.selfBox)
+		selfInGrid = true // its name plate, in the strip
+	default:
+		for _, id := range c.order {
+			cells = append(cells, c.tiles[id].cell)
+		}
+		c.camGrid.Objects = nil
+		if selfInGrid {
+			cells = append(cells, c.selfBox)
+		} else {
+			inset = []fyne.CanvasObject{c.selfBox}
+		}
 	}
 	showIf(c.selfPlate, selfInGrid)
-	if !slices.Equal(cells, c.grid.Objects) {
+	if !slices.Equal(cells, c.grid.Objects) || c.grid.Layout != lay {
 		c.grid.Objects = cells
+		c.grid.Layout = lay
 		c.grid.Refresh()
 	}
 	if !slices.Equal(inset, c.inset.Objects) {
@@ -273,7 +410,9 @@ func (c *callScreen) layoutCells(selfInGrid bool) {
 // dropTile stops a tile's view from taking part in repaints. Main thread.
 func (c *callScreen) dropTile(t *tile) {
 	c.u.sw.removeView(t.view)
+	c.u.sw.removeView(t.share)
 	t.view.Clear()
+	t.share.Clear()
 }
 
 // gridLayout lays out the call's cells: one fills the area, two side by

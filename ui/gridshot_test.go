@@ -49,16 +49,20 @@ var gridShotPeers = []struct {
 
 // gridShotResult is what the window program reports to the test.
 type gridShotResult struct {
-	Cells     []image.Rectangle // in window pixels: tiles in order, then the self-view
-	ShownFPS  float64           // remote frames shown per second, all tiles
-	CPUPct    float64           // process CPU, % of one core, while frames flowed
-	Seconds   float64
-	ScreenXWD string // the X server's picture, copied while the window was up
+	Cells []image.Rectangle // in window pixels: tiles in order, then the self-view
+	// ShareCells: with Cleo sharing, her share (large), then the strip:
+	// the cameras in order and the self-view.
+	ShareCells []image.Rectangle
+	ShownFPS   float64 // remote frames shown per second, all tiles
+	CPUPct     float64 // process CPU, % of one core, while frames flowed
+	Seconds    float64
+	ScreenXWD  string // the X server's picture, copied while the window was up
 }
 
 // gridShot runs the desktop window with a three-person call of fake
 // frames (a colour per person, a moving bar), saves the app's screenshot
-// (grid.png) and the X server's screen (screen.xwd) in dir, then quits.
+// (grid.png) and the X server's screen (screen.xwd) in dir, then Cleo
+// shares a yellow 1280x720 screen (share.png), then quits.
 func gridShot(dir string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	tuneSoftwareGL(os.LookupEnv, os.Setenv, runtime.NumCPU())
@@ -107,12 +111,8 @@ func gridShot(dir string) int {
 			res.CPUPct = 100 * (u1 - u0 + s1 - s0).Seconds() / res.Seconds
 			done := make(chan struct{})
 			fyne.Do(func() {
-				c := w.Canvas()
 				for _, o := range u.call.grid.Objects {
-					p := fyne.CurrentApp().Driver().AbsolutePositionForObject(o)
-					s := o.Size()
-					res.Cells = append(res.Cells, image.Rect(int(p.X*c.Scale()), int(p.Y*c.Scale()),
-						int((p.X+s.Width)*c.Scale()), int((p.Y+s.Height)*c.Scale())))
+					res.Cells = append(res.Cells, windowRect(w, o))
 				}
 				screenshot(w, filepath.Join(dir, "grid.png"), log)
 				close(done)
@@ -127,6 +127,30 @@ func gridShot(dir string) int {
 					res.ScreenXWD = ""
 				}
 			}
+
+			// Cleo shares her screen: the stage.
+			shareN := n
+			shareN.Peers = append([]app.PeerView(nil), n.Peers...)
+			shareN.Peers[1].Sharing = true
+			fyne.Do(func() { u.render(shareN) })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				fakeFrames(stop, 1280, 720, 10, shareCb, shareCr, func(img *image.YCbCr) {
+					u.onFrame(app.VideoFrame{Peer: shareN.Peers[1].ID, Share: true, Image: img})
+				})
+			}()
+			time.Sleep(time.Second)
+			done = make(chan struct{})
+			fyne.Do(func() {
+				objs := u.call.grid.Objects
+				for _, o := range append([]fyne.CanvasObject{objs[0]}, objs[2:]...) {
+					res.ShareCells = append(res.ShareCells, windowRect(w, o))
+				}
+				screenshot(w, filepath.Join(dir, "share.png"), log)
+				close(done)
+			})
+			<-done
 			fyne.Do(a.Quit)
 		}()
 	})
@@ -141,22 +165,38 @@ func gridShot(dir string) int {
 	return 0
 }
 
+// shareCb, shareCr make the shared screen yellow.
+const shareCb, shareCr = 40, 150
+
+// windowRect is o's place in window pixels. Main thread.
+func windowRect(w fyne.Window, o fyne.CanvasObject) image.Rectangle {
+	sc := w.Canvas().Scale()
+	p := fyne.CurrentApp().Driver().AbsolutePositionForObject(o)
+	s := o.Size()
+	return image.Rect(int(p.X*sc), int(p.Y*sc), int((p.X+s.Width)*sc), int((p.Y+s.Height)*sc))
+}
+
 // fakeCamera sends 640x480 frames at 30 fps until stop: a luma gradient
 // (thousands of colours once shown) in the chroma cb, cr, with a light
 // bar moving across.
 func fakeCamera(stop <-chan struct{}, cb, cr byte, push func(*image.YCbCr)) {
-	img := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	fakeFrames(stop, 640, 480, 30, cb, cr, push)
+}
+
+// fakeFrames is fakeCamera at any size and rate.
+func fakeFrames(stop <-chan struct{}, w, h, fps int, cb, cr byte, push func(*image.YCbCr)) {
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	for i := range img.Cb {
 		img.Cb[i], img.Cr[i] = cb, cr
 	}
-	t := time.NewTicker(time.Second / 30)
+	t := time.NewTicker(time.Second / time.Duration(fps))
 	defer t.Stop()
 	for frame := 0; ; frame++ {
-		bar := frame * 8 % 640
-		for y := 0; y < 480; y++ {
-			row := img.Y[y*img.YStride : y*img.YStride+640]
+		bar := frame * 8 % w
+		for y := 0; y < h; y++ {
+			row := img.Y[y*img.YStride : y*img.YStride+w]
 			for x := range row {
-				row[x] = byte(60 + (x+y)*100/1120)
+				row[x] = byte(60 + (x+y)*100/(w+h))
 				if x >= bar && x < bar+16 {
 					row[x] = 235
 				}
@@ -191,8 +231,10 @@ func copyFile(from, to string) error {
 // TestGridWindowXvfb runs the real window (GLFW, software GL) under Xvfb
 // with a three-person call of fake frames and checks both the app's
 // screenshot and the X server's picture: four cells, each person's colour
-// in their cell, the grey self-view in the fourth. PEERCALL_UI_SHOTS=DIR
-// keeps the pictures in DIR to look at.
+// in their cell, the grey self-view in the fourth. Then Cleo shares: her
+// yellow screen large, the cameras and the self-view in the strip (the
+// app's screenshot). PEERCALL_UI_SHOTS=DIR keeps the pictures in DIR to
+// look at.
 func TestGridWindowXvfb(t *testing.T) {
 	xvfb, err := exec.LookPath("xvfb-run")
 	if err != nil {
@@ -250,6 +292,26 @@ func TestGridWindowXvfb(t *testing.T) {
 			t.Errorf("%s: self-view cell %v is %s, want grey", what, res.Cells[3], got)
 		}
 	}
+
+	// The share stage: Cleo's screen large, everyone's camera small.
+	img := readPNG(t, filepath.Join(dir, "share.png"))
+	t.Logf("share stage: %s", filepath.Join(dir, "share.png"))
+	want := []string{"yellow"}
+	for _, p := range gridShotPeers {
+		want = append(want, p.hue)
+	}
+	want = append(want, "grey")
+	if len(res.ShareCells) != len(want) {
+		t.Fatalf("%d cells on the share stage, want %d", len(res.ShareCells), len(want))
+	}
+	for i, r := range res.ShareCells {
+		if got := hueAt(img, r); got != want[i] {
+			t.Errorf("share stage cell %d %v is %s, want %s", i, r, got, want[i])
+		}
+	}
+	if main, cell := res.ShareCells[0], res.ShareCells[1]; main.Dx()*main.Dy() < 8*cell.Dx()*cell.Dy() {
+		t.Errorf("the share (%v) is not large beside a camera (%v)", main, cell)
+	}
 }
 
 func readPNG(t *testing.T, path string) image.Image {
@@ -286,6 +348,8 @@ func hueAt(img image.Image, r image.Rectangle) string {
 		return "green"
 	case sb > sr+40 && sb > sg+40:
 		return "blue"
+	case sr > sb+40 && sg > sb+40 && max(sr-sg, sg-sr) < 40:
+		return "yellow"
 	case max(sr, sg, sb)-min(sr, sg, sb) < 24 && sr > 40:
 		return "grey"
 	}

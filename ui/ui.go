@@ -38,9 +38,10 @@ type Options struct {
 // UI is the window's content: a thin view over app.Controller. It renders
 // Notify snapshots and turns taps into controller commands.
 type UI struct {
-	ctl  *app.Controller
-	win  fyne.Window
-	opts Options
+	ctl   *app.Controller
+	share shareCommands // ctl's share commands
+	win   fyne.Window
+	opts  Options
 
 	root     *fyne.Container
 	start    *startScreen
@@ -71,7 +72,7 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Do == nil {
 		o.Do = fyne.Do
 	}
-	u := &UI{ctl: ctl, win: win, opts: o, sw: newSwapper(o.Do)}
+	u := &UI{ctl: ctl, share: ctl, win: win, opts: o, sw: newSwapper(o.Do)}
 	if o.GUI.MaxDisplayFPS > 0 {
 		u.sw.minGap = time.Second / time.Duration(o.GUI.MaxDisplayFPS)
 	}
@@ -100,11 +101,15 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	return u
 }
 
-// onFrame sends a frame to the self-view or to its sender's tile. It runs
-// on the producers' goroutines.
+// onFrame sends a frame to the self-view, its sender's tile, or (a screen
+// share) its sender's share view. It runs on the producers' goroutines.
 func (u *UI) onFrame(f app.VideoFrame) {
 	v := u.localTarget.Load()
-	if !f.Local {
+	switch {
+	case f.Local:
+	case f.Share:
+		v = u.call.shareViewFor(f.Peer)
+	default:
 		v = u.call.viewFor(f.Peer)
 	}
 	if v != nil {

@@ -28,6 +28,11 @@ type fakeCall struct {
 	chat   []string
 	devs   []app.Devices // SetDevices requests
 	cur    app.Devices   // in use
+	// Screen share (share_test.go): the sources started, how often it
+	// stopped, and the error the next StartShare returns.
+	shares   []app.ShareSource
+	stops    int
+	shareErr error
 }
 
 func (f *fakeCall) SetDevices(d app.Devices) (app.Devices, error) {
@@ -112,12 +117,19 @@ type harness struct {
 
 func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harness {
 	t.Helper()
+	return newHarnessMedia(t, secrets, gui, app.MediaOptions{})
+}
+
+// newHarnessMedia is newHarness with the controller's media options
+// (synthetic video offers the test picture to share).
+func newHarnessMedia(t *testing.T, secrets app.SecretStore, gui app.GUIOptions, media app.MediaOptions) *harness {
+	t.Helper()
 	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
 	h.a = test.NewTempApp(t)
 	ignore := goleak.IgnoreCurrent() // after the test app's own goroutines
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	h.ctl = app.NewController(app.ControllerOptions{
-		Engine: h.eng, NetTester: fakeTester{}, Previewer: fakePreviewer{}, Store: h.a.Preferences(), Secrets: secrets,
+		Engine: h.eng, NetTester: fakeTester{}, Previewer: fakePreviewer{}, Store: h.a.Preferences(), Secrets: secrets, Media: media,
 		Now: func() time.Time { return fixedNow }, Tick: 20 * time.Millisecond,
 	})
 	t.Cleanup(func() {
