@@ -376,6 +376,28 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 	m := &localMedia{}
 	switch v := r.o.Video; {
 	case v == "none":
+	case strings.HasPrefix(v, "screen") || strings.HasPrefix(v, "window:"):
+		// A screen instead of the camera: the share's source and encoder
+		// on the video track.
+		src, err := openScreenShare(v)
+		if err != nil {
+			return m, fmt.Errorf("--video %s: %w", v, err)
+		}
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		if err != nil {
+			_ = src.Close()
+			return m, err
+		}
+		m.vs, err = newVideoSender(track, src.Next, codec.VP8Config{
+			Width: src.Width, Height: src.Height, FPS: src.FPS, BitRate: 1_000_000, ErrorResilient: true, ScreenContent: true,
+		})
+		if err != nil {
+			_ = src.Close()
+			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		m.vs.realTime = true
+		m.closers = append(m.closers, src.Close)
+		m.tracks = append(m.tracks, track)
 	case v == "synthetic" || v == "camera":
 		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
 		if err != nil {
@@ -404,7 +426,7 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 		m.fs = &encodedSender{track: track, next: src.Next}
 		m.tracks = append(m.tracks, track)
 	default:
-		return m, badFlag("--video %q: want synthetic, camera, FILE.ivf or none", v)
+		return m, badFlag("--video %q: want synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, FILE.ivf or none", v)
 	}
 
 	opusCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}

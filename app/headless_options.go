@@ -44,7 +44,7 @@ type HeadlessOptions struct {
 	// the run waits for Peers-1 others.
 	Peers int
 
-	Video string // synthetic | camera | FILE.ivf | none
+	Video string // synthetic | camera | screen[:DISPLAY[:WxH+X+Y]] | window:ID | FILE.ivf | none
 	Audio string // synthetic | tone | mic | FILE.ogg | FILE.wav | none
 	// AudioMarkers mixes latency markers into a FILE.wav (synthetic and
 	// tone always carry them); off by default so a file is sent unchanged.

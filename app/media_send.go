@@ -255,7 +255,8 @@ type localMedia struct {
 	as     *audioSender   // microphone or test sound
 	afs    *encodedSender // audio from a file
 
-	mu        sync.Mutex // guards log, ctx, cancel, started, share, estimate
+	closers   []func() error // sources to close after the senders stopped
+	mu        sync.Mutex     // guards log, ctx, cancel, started, share, estimate
 	share     *screenShare
 	estimate  int // the latest bitrate for all media (lowest of the peers')
 	log       *slog.Logger
@@ -319,10 +320,19 @@ func (m *localMedia) stop() {
 		if m.as != nil {
 			_ = m.as.enc.Close()
 		}
+		m.closeSources()
 		return
 	}
 	m.cancel()
+	m.closeSources() // unblocks a sender waiting for a still screen
 	m.wg.Wait()
+}
+
+func (m *localMedia) closeSources() {
+	for _, c := range m.closers {
+		_ = c()
+	}
+	m.closers = nil
 }
 
 func (m *localMedia) forceKeyFrame() {

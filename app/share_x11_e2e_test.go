@@ -178,6 +178,20 @@ func TestScreenShareOverXvfb(t *testing.T) {
 	if fps := res[1].rep.ShareIn.FPS; fps < 10 {
 		t.Errorf("a changing screen arrived at %.1f fps, want ≥ 10", fps)
 	}
+
+	// --video screen: the screen instead of a camera, on the video track.
+	res = runPair(t, url, [2]peerSpec{
+		{bin, []string{"--video", "screen:" + disp + ":640x360+0+0", "--audio", "none", "--duration", "3s"}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "3s"}},
+	}, 0, nil)
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("--video screen: peer %d exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	if vi := res[1].rep.VideoIn; vi.Width != 640 || vi.Height != 360 || vi.FramesDecoded == 0 || res[1].rep.ShareIn.Shares != 0 {
+		t.Errorf("--video screen arrived as %+v (share %+v), want 640x360 frames on the video track", vi, res[1].rep.ShareIn)
+	}
 }
 
 func readGray(t *testing.T, path string) *image.Gray {

@@ -78,7 +78,7 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stay in the call once connected")
 	fs.DurationVar(&o.PeerWait, "peer-wait", app.DefaultPeerWait, "give up (exit 4) when nobody else joins the room within this time")
 	fs.IntVar(&o.Peers, "peers", app.DefaultPeers, fmt.Sprintf("people in the call, this run included (2..%d): wait for N-1 others", app.MaxPeers))
-	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, FILE.ivf or none")
+	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, FILE.ivf or none")
 	fs.StringVar(&o.Audio, "audio", "synthetic", "audio source: synthetic (speech-like), tone, mic, FILE.ogg, FILE.wav or none")
 	fs.BoolVar(&o.AudioMarkers, "audio-markers", false, "mix latency markers into a FILE.wav every 500 ms (files are sent unchanged by default)")
 	fs.StringVar(&size, "size", "640x480", "synthetic/camera video size WxH")
