@@ -14,7 +14,7 @@ import (
 
 // The screen share travels as a second video track with these ids on
 // every session: receivers tell it from the camera by them (the browser
-// page names its own share in the data channel's media message).
+// page rewrites its share's msid to them in the SDP it sends).
 const (
 	ShareTrackID  = "screen"
 	ShareStreamID = "peercall-screen"

@@ -53,12 +53,49 @@ func listX11Choices() ([]ShareChoice, error) {
 		} else if label == "" {
 			continue // untitled windows are not worth offering
 		} else {
-			out = append(out, ShareChoice{Label: "Window: " + label, Spec: fmt.Sprintf("window:%#x", in.Window)})
+			out = append(out, ShareChoice{Label: "Window: " + label, Spec: fmt.Sprintf("window:%#x", in.Window),
+				Thumb: thumbnail(capture.ScreenConfig{Window: in.Window}, len(out))})
 			continue
 		}
-		out = append(out, ShareChoice{Label: label, Spec: regionSpec(b)})
+		out = append(out, ShareChoice{Label: label, Spec: regionSpec(b), Thumb: thumbnail(capture.ScreenConfig{Region: b}, len(out))})
 	}
 	return out, nil
+}
+
+// maxThumbs bounds the pictures the picker waits for (a desktop may have
+// dozens of windows).
+const maxThumbs = 12
+
+// thumbnail is a small picture (at most 192x108) of what cfg captures;
+// nil past maxThumbs or when it cannot be captured.
+func thumbnail(cfg capture.ScreenConfig, i int) image.Image {
+	if i >= maxThumbs {
+		return nil
+	}
+	scr, err := capture.OpenScreen(cfg)
+	if err != nil {
+		return nil
+	}
+	defer scr.Close()
+	img, err := scr.Next() // the first frame comes at once
+	if err != nil {
+		return nil
+	}
+	return shrink(img, 192, 108)
+}
+
+// shrink scales img down (nearest neighbour) to fit w x h.
+func shrink(img *image.YCbCr, w, h int) *image.RGBA {
+	b := img.Bounds()
+	scale := max(float64(b.Dx())/float64(w), float64(b.Dy())/float64(h), 1)
+	tw, th := max(int(float64(b.Dx())/scale), 1), max(int(float64(b.Dy())/scale), 1)
+	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	for y := range th {
+		for x := range tw {
+			out.Set(x, y, img.At(b.Min.X+int(float64(x)*scale), b.Min.Y+int(float64(y)*scale)))
+		}
+	}
+	return out
 }
 
 // regionSpec is the share spec of a region of $DISPLAY.

@@ -67,7 +67,7 @@ func unnegotiated(pc *webrtc.PeerConnection, hasChannel bool) bool {
 			if !sending || msid != track.StreamID()+" "+track.ID() {
 				return true
 			}
-		case snd != nil && sending && !sendsDirection(tr.Direction()):
+		case sending && !sendsDirection(tr.Direction()):
 			return true // removed: the m-line must stop sending
 		}
 	}

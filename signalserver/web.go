@@ -103,6 +103,7 @@ func securityHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	// Camera and microphone for this origin only; nothing else.
-	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(), geolocation=(), payment=(), usb=()")
+	// Camera, microphone and screen sharing for this origin only; nothing
+	// else.
+	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=()")
 }

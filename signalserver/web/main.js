@@ -7,12 +7,12 @@
 
 import { log, params } from './util.js';
 import { SAS_WORDS, normalizeFingerprint, parseFingerprint, sas } from './sas.js';
-import { ensureOpusFEC, filterSdpCandidates, hasOpusFEC, isTurnServer, scrubCandidate } from './sdp.js';
+import { ensureOpusFEC, filterSdpCandidates, hasOpusFEC, isTurnServer, scrubCandidate, setShareMsid } from './sdp.js';
 import { Session, decodeDataMessage } from './peer.js';
 import { Signaling } from './signaling.js';
-import { LocalMedia } from './media.js';
+import { LocalMedia, LocalShare } from './media.js';
 import {
-  MAX_CHAT_LINES, Tile, addChatLine, removeAllTiles, setCameraButton, setError, setMuteButton, setStatus,
+  MAX_CHAT_LINES, Tile, addChatLine, removeAllTiles, setCameraButton, setError, setMuteButton, setSharing, setStatus,
   statsLines, ui,
 } from './ui.js';
 
@@ -21,6 +21,8 @@ import {
 // entry.
 const peers = new Map();
 const media = new LocalMedia();
+// The browser's own "Stop sharing" ends the share like our Stop button.
+const share = new LocalShare(() => stopShare().catch((err) => log('share stop failed', err)));
 let leaving = true; // not in a call (before the first join, after hang-up)
 let statsTimer = 0;
 let signalNote = ''; // what the signaling connection is doing, when not joined
@@ -46,6 +48,7 @@ const view = {
   remoteCandidates: [],
   peers: [], // per remote peer: the fields above plus id and name
   chat: [], // {mine, from, text, ts}, oldest first
+  sharing: false, // we share our screen
   error: '',
 };
 
@@ -91,7 +94,10 @@ function render() {
       view[k] = p[k];
     }
   }
-  for (const e of live) e.tile.render(peerView(e.session, null));
+  for (const e of live) {
+    e.tile.render(peerView(e.session, null));
+    e.tile.checkShare(!!e.session.pc && e.session.pc.signalingState === 'stable');
+  }
   if (signalNote) {
     setStatus(signalNote);
   } else if (live.length > 1) {
@@ -244,10 +250,11 @@ function addPeer(remoteId, remoteName) {
     iceServers: signaling.iceServers,
     relayOnly,
     stream: media.stream,
+    share: share.track, // a peer who joins while we share gets it too
     signal: (type, payload, to) => signaling.signal(type, payload, to),
     onUpdate: onSessionUpdate,
     onChat: (text) => addChat(false, text, s.remoteName),
-    onTrack: (e) => tile.addTrack(e.track),
+    onTrack: (e, isShare) => (isShare ? tile.addShare(e) : tile.addTrack(e.track)),
   });
   peers.set(remoteId, { session: s, tile, stats: null });
   s.start();
@@ -317,6 +324,9 @@ function leave(reason) {
   removeAllTiles();
   signaling.close();
   clearInterval(statsTimer);
+  share.stop();
+  view.sharing = false;
+  setSharing(false);
   media.stop();
   ui.localVideo.srcObject = null;
   signalNote = '';
@@ -359,12 +369,50 @@ async function toggleCamera() {
   }
 }
 
+// startShare asks the browser for a screen to share (its own picker) and
+// sends it to everyone in the call, and to everyone who joins while it
+// runs (docs/browser.md "Screen sharing").
+async function startShare() {
+  if (share.track || leaving) return;
+  let track;
+  try {
+    track = await share.start();
+  } catch (err) {
+    log('screen share not started', err);
+    // NotAllowedError: the person closed the picker; nothing to say.
+    if (!err || err.name !== 'NotAllowedError') showError('The screen could not be shared.');
+    return;
+  }
+  if (leaving) {
+    share.stop();
+    return;
+  }
+  view.sharing = true;
+  setSharing(true);
+  render();
+  await Promise.all(liveEntries().map((e) => e.session.setShare(track)));
+}
+
+// stopShare ends our share on every peer connection (renegotiated away).
+async function stopShare() {
+  share.stop();
+  view.sharing = false;
+  setSharing(false);
+  render();
+  await Promise.all(liveEntries().map((e) => e.session.setShare(null)));
+}
+
+function toggleShare() {
+  (share.track ? stopShare() : startShare()).catch((err) => log('share toggle failed', err));
+}
+
 window.peercall = {
   view,
   // dropSignaling closes the WebSocket as a network failure would (tests
   // of reconnect and resume); the page reconnects and resumes on its own.
   dropSignaling: () => signaling.drop(),
   sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, decodeDataMessage,
+  setShareMsid,
   words: SAS_WORDS,
 };
 
@@ -374,10 +422,14 @@ window.peercall = {
 // videoWidth, videoHeight, currentTime (of that peer's <video>: it
 // advances while the video plays), sas (the six digits, '' until
 // connected), sasWords, remoteMedia ({audio, video} or null), camOffShown,
-// mutedShown (the tile's placeholder and badge)}.
+// mutedShown (the tile's placeholder and badge), shareWidth, shareHeight,
+// shareTime (of that peer's screen share as shown on the stage: 0 when it
+// shares nothing), sharingTo (our own share reaches that peer)}. Whether
+// we share at all is window.peercall.view.sharing.
 window.peercallState = () => liveEntries().map((e) => {
   const s = e.session;
   const v = e.tile.video;
+  const sv = e.tile.shareVideo;
   return {
     id: s.remoteId,
     name: s.remoteName,
@@ -391,6 +443,10 @@ window.peercallState = () => liveEntries().map((e) => {
     remoteMedia: s.remoteMedia ? { audio: s.remoteMedia.audio, video: s.remoteMedia.video } : null,
     camOffShown: !e.tile.off.hidden,
     mutedShown: !e.tile.mutedEl.hidden,
+    shareWidth: sv ? sv.videoWidth : 0,
+    shareHeight: sv ? sv.videoHeight : 0,
+    shareTime: sv ? sv.currentTime : 0,
+    sharingTo: s.sharing(),
   };
 });
 
@@ -403,6 +459,9 @@ function init() {
   ui.mute.addEventListener('click', toggleMute);
   ui.camera.addEventListener('click', () => toggleCamera().catch((err) => log('camera toggle failed', err)));
   ui.hangup.addEventListener('click', () => leave('hung up'));
+  ui.share.hidden = !LocalShare.supported();
+  ui.share.addEventListener('click', toggleShare);
+  ui.shareStop.addEventListener('click', () => stopShare().catch((err) => log('share stop failed', err)));
   ui.chatForm.addEventListener('submit', sendChat);
   window.addEventListener('pagehide', () => {
     if (!leaving && signaling.peerId) signaling.signal('bye', { reason: 'hung up' });

@@ -94,3 +94,42 @@ export class LocalMedia {
     this.stream = null;
   }
 }
+
+// LocalShare is the page's own screen share: one display capture, sent to
+// every peer as a second video track (Session.setShare). onEnded runs when
+// the browser ends it (its own "Stop sharing" button, or the shared window
+// closing), not when stop() does.
+export class LocalShare {
+  constructor(onEnded) {
+    this.track = null;
+    this.onEnded = onEnded;
+  }
+
+  static supported() {
+    return !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  }
+
+  // start asks the browser for a screen, window or tab (its own picker)
+  // and returns the video track; it throws when the person cancels.
+  async start() {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+    s.getAudioTracks().forEach((t) => t.stop());
+    const t = s.getVideoTracks()[0];
+    if (!t) throw new Error('no video in the display capture');
+    // Text and lines stay sharp; the encoder gives up frame rate first.
+    t.contentHint = 'detail';
+    t.addEventListener('ended', () => {
+      if (this.track !== t) return;
+      this.track = null;
+      this.onEnded();
+    });
+    this.track = t;
+    return t;
+  }
+
+  stop() {
+    const t = this.track;
+    this.track = null;
+    if (t) t.stop();
+  }
+}

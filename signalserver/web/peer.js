@@ -6,8 +6,8 @@
 import { log } from './util.js';
 import { parseFingerprint, sas } from './sas.js';
 import {
-  LOOPBACK_ONLY, ensureOpusFEC, filterSdpCandidates, firstVideoCodec, hasOpusFEC, isTurnServer,
-  preferCodecs, remoteCandidateAllowed, scrubCandidate,
+  LOOPBACK_ONLY, SHARE_STREAM_ID, SHARE_TRACK_ID, ensureOpusFEC, filterSdpCandidates, firstVideoCodec, hasOpusFEC,
+  isTurnServer, preferCodecs, remoteCandidateAllowed, scrubCandidate, setShareMsid,
 } from './sdp.js';
 
 const CONNECT_TIMEOUT = 30000;
@@ -39,6 +39,15 @@ export function decodeDataMessage(data) {
   return { kind: 'unknown' };
 }
 
+// isShareTrack tells a peer's screen share from its camera (like
+// app.isShareTrack): the share's stream id, or its track id.
+export function isShareTrack(ev) {
+  return ev.track.kind === 'video' && (ev.streams.some((s) => s.id === SHARE_STREAM_ID) || ev.track.id === SHARE_TRACK_ID);
+}
+
+// sends tells whether a transceiver direction includes sending.
+const sends = (dir) => dir === 'sendrecv' || dir === 'sendonly';
+
 const RESTART_BACKOFF0 = 500;
 const RESTART_BACKOFF_MAX = 8000;
 
@@ -46,8 +55,10 @@ export class Session {
   // signal(type, payload) sends a call signal to the peer; onUpdate(s) is
   // called on every state change and when the peer's media state changes;
   // localMedia() is our {audio, video} state, sent each time the data
-  // channel opens (like call.Session.SetLocalMedia).
-  constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, signal, onUpdate, onTrack, localMedia, onChat }) {
+  // channel opens (like call.Session.SetLocalMedia); onTrack(ev, share)
+  // gets every remote track, share telling a screen share from the camera;
+  // share is our screen share's track when the call starts during one.
+  constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, share, signal, onUpdate, onTrack, localMedia, onChat }) {
     this.localId = localId;
     this.remoteId = remoteId;
     this.remoteName = remoteName || '';
@@ -75,6 +86,12 @@ export class Session {
     this.lastAnswer = '';
     this.pendingCands = [];
     this.senders = new Map(); // kind -> RTCRtpSender
+    // Our screen share: its track (null when not sharing) and its sender,
+    // kept after a stop so the next share reuses its m-line.
+    this.shareTrack = share || null;
+    this.shareSender = null;
+    this.shareTrackIds = new Set(); // the peer's share tracks (receiver side)
+    this.requestSlots = []; // receive slots added on the peer's request, not negotiated yet
     this.sas = null;
     this.negotiated = null;
     this.negotiations = 0; // remote descriptions applied
@@ -159,7 +176,11 @@ export class Session {
       const st = pc.connectionState;
       this.enqueue(() => this.onConnectionState(st));
     };
-    pc.ontrack = (e) => this.onTrack(e);
+    pc.ontrack = (e) => {
+      const share = isShareTrack(e);
+      if (share) this.shareTrackIds.add(e.track.id);
+      this.onTrack(e, share);
+    };
     pc.ondatachannel = (e) => {
       if (e.channel.label === 'chat') this.bindChat(e.channel);
     };
@@ -175,6 +196,61 @@ export class Session {
       }
       this.bindChat(pc.createDataChannel('chat'));
     }
+    // After the camera, so the camera keeps the first video m-line.
+    if (this.shareTrack) this.addShareSender(this.shareTrack);
+  }
+
+  // ---- screen share (docs/protocol.md "Screen share") ----
+
+  // setShare starts sending our screen share (track) or stops it (null);
+  // either renegotiates.
+  setShare(track) {
+    return this.enqueue(() => {
+      this.shareTrack = track;
+      if (!this.pc) return;
+      if (track) {
+        this.addShareSender(track);
+      } else if (this.shareSender && this.shareSender.track) {
+        this.pc.removeTrack(this.shareSender);
+      }
+    });
+  }
+
+  // addShareSender puts the share on its own m-line: the one of an earlier
+  // share when there is one, else a new one. The impolite side adds a
+  // transceiver of its own; the polite side adds a track, which binds to
+  // the receive slot it asks the impolite side for (kinds: ["video"]) or
+  // to a video m-line of the peer's that never carried ours.
+  addShareSender(track) {
+    const pc = this.pc;
+    const tr = this.shareSender && pc.getTransceivers().find((t) => t.sender === this.shareSender);
+    if (tr && tr.sender.track === track) return; // sent already (setup took it)
+    const stream = new MediaStream([track]);
+    if (tr && !tr.stopped && tr.currentDirection !== 'stopped') {
+      tr.sender.replaceTrack(track).catch((err) => log('share track not replaced', err));
+      if (typeof tr.sender.setStreams === 'function') tr.sender.setStreams(stream);
+      tr.direction = tr.direction === 'inactive' || tr.direction === 'sendonly' ? 'sendonly' : 'sendrecv';
+      return;
+    }
+    if (this.polite) {
+      this.shareSender = pc.addTrack(track, stream);
+    } else {
+      this.shareSender = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] }).sender;
+    }
+  }
+
+  // shareMid is the m-line our share is sent on, null when not sharing.
+  shareMid() {
+    if (!this.pc || !this.shareSender || !this.shareSender.track) return null;
+    const tr = this.pc.getTransceivers().find((t) => t.sender === this.shareSender);
+    return tr ? tr.mid : null;
+  }
+
+  // sharing tells whether our share goes to this peer (negotiated).
+  sharing() {
+    if (!this.pc || !this.shareSender || !this.shareSender.track) return false;
+    const tr = this.pc.getTransceivers().find((t) => t.sender === this.shareSender);
+    return !!tr && sends(tr.currentDirection);
   }
 
   bindChat(dc) {
@@ -269,14 +345,19 @@ export class Session {
   }
 
   // requestOffer (polite side) names the kinds whose tracks have no m-line
-  // yet, so the impolite side adds receive slots for them.
+  // yet, so the impolite side adds receive slots for them. Starting or
+  // stopping to send on an m-line we have (a share again, a share stopped)
+  // needs a new offer too: it is asked for without kinds.
   requestOffer(restart, fromEvent) {
     const kinds = [];
+    let changed = false;
     for (const tr of this.pc.getTransceivers()) {
       if (tr.mid === null && tr.sender.track) kinds.push(tr.sender.track.kind);
+      if (tr.mid !== null && !tr.stopped && tr.currentDirection && tr.currentDirection !== 'stopped' &&
+          sends(tr.direction) !== sends(tr.currentDirection)) changed = true;
     }
-    // Nothing to add and no restart: an event we need not bother the peer with.
-    if (fromEvent && kinds.length === 0 && !restart) return;
+    // Nothing to add or change and no restart: an event we need not bother the peer with.
+    if (fromEvent && kinds.length === 0 && !changed && !restart) return;
     const p = { request: true };
     if (kinds.length > 0) p.kinds = kinds;
     if (restart) p.restart = true;
@@ -293,14 +374,25 @@ export class Session {
       this.send('offer', { sdp: this.lastOffer });
       if ((!p.kinds || p.kinds.length === 0) && !p.restart) return;
     }
+    // The peer names every track of its own without an m-line, each time
+    // it asks: a request repeated before our offer reached it asks for
+    // slots we added already (not negotiated yet), not for more.
+    const want = { audio: 0, video: 0 };
     for (const k of p.kinds || []) {
-      if (k === 'audio' || k === 'video') pc.addTransceiver(k, { direction: 'recvonly' });
+      if (k === 'audio' || k === 'video') want[k]++;
+    }
+    for (const tr of this.requestSlots) {
+      if (tr.currentDirection === null && !tr.stopped) want[tr.receiver.track.kind]--;
+    }
+    this.requestSlots = this.requestSlots.filter((tr) => tr.currentDirection === null && !tr.stopped);
+    for (const k of ['audio', 'video']) {
+      for (let i = 0; i < want[k]; i++) this.requestSlots.push(pc.addTransceiver(k, { direction: 'recvonly' }));
     }
     await this.negotiate(!!p.restart, false);
   }
 
   sendDescription(type, sdp) {
-    const out = filterSdpCandidates(sdp, (c) => scrubCandidate(c, this.relayOnly));
+    const out = filterSdpCandidates(setShareMsid(sdp, this.shareMid()), (c) => scrubCandidate(c, this.relayOnly));
     if (type === 'offer') this.lastOffer = out;
     if (type === 'answer') this.lastAnswer = out;
     this.send(type, { sdp: out });
@@ -501,14 +593,34 @@ export class Session {
     });
   }
 
-  // stats summarizes getStats for the page and for tests.
+  // stats summarizes getStats for the page and for tests. A screen share
+  // is counted apart from the camera: shareIn (the peer's latest) and
+  // shareOut (ours).
   async stats() {
     if (!this.pc) return null;
+    // Every sender's stats stay after it stops: the share's m-line is
+    // known by its mid whether or not it sends now.
+    const shareTr = this.shareSender && this.pc.getTransceivers().find((t) => t.sender === this.shareSender);
+    const shareMid = shareTr ? shareTr.mid : null;
     const report = await this.pc.getStats();
-    const out = { videoIn: null, videoOut: null, audioIn: null, audioOut: null, pair: null, localCandidates: [], remoteCandidates: [] };
+    const out = {
+      videoIn: null, videoOut: null, audioIn: null, audioOut: null, shareIn: null, shareOut: null, pair: null,
+      localCandidates: [], remoteCandidates: [],
+    };
     let pairId = null;
     report.forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+      if (r.type === 'inbound-rtp' && r.kind === 'video' && this.shareTrackIds.has(r.trackIdentifier)) {
+        out.shareIn = {
+          framesDecoded: r.framesDecoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0,
+          codecId: r.codecId,
+        };
+      } else if (r.type === 'outbound-rtp' && r.kind === 'video' && shareMid !== null && r.mid === shareMid) {
+        if (!this.shareSender.track) return;
+        out.shareOut = {
+          framesEncoded: r.framesEncoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0,
+          qualityLimitationReason: r.qualityLimitationReason || '', codecId: r.codecId,
+        };
+      } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
         out.videoIn = {
           framesDecoded: r.framesDecoded || 0, framesPerSecond: r.framesPerSecond || 0, width: r.frameWidth || 0, height: r.frameHeight || 0,
           packetsLost: r.packetsLost || 0, keyFramesDecoded: r.keyFramesDecoded || 0, framesDropped: r.framesDropped || 0,
@@ -529,7 +641,7 @@ export class Session {
       }
     });
     const codec = (id) => (id && report.get(id) ? report.get(id).mimeType : '');
-    for (const k of ['videoIn', 'videoOut', 'audioIn', 'audioOut']) {
+    for (const k of ['videoIn', 'videoOut', 'audioIn', 'audioOut', 'shareIn', 'shareOut']) {
       if (out[k]) out[k].codec = codec(out[k].codecId);
     }
     const pair = pairId && report.get(pairId);

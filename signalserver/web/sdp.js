@@ -139,3 +139,32 @@ export function isTurnServer(server) {
   const list = Array.isArray(server.urls) ? server.urls : [server.urls];
   return list.some((u) => /^turns?:/.test(u));
 }
+
+// A screen share travels as a second video track under these ids
+// (app.ShareTrackID, app.ShareStreamID; docs/protocol.md "Screen share"):
+// receivers tell it from the camera by its stream id.
+export const SHARE_STREAM_ID = 'peercall-screen';
+export const SHARE_TRACK_ID = 'screen';
+
+// setShareMsid names the track sent on the m-section mid as the screen
+// share: browsers pick their own stream and track ids, so that section's
+// a=msid (and any a=ssrc msid) is rewritten to the share's. Only the
+// description sent to the peer is changed, never our own.
+export function setShareMsid(sdp, mid) {
+  if (mid === null || mid === undefined) return sdp;
+  const sections = [];
+  for (const line of sdp.split('\r\n')) {
+    if (line.startsWith('m=') || sections.length === 0) sections.push([]);
+    sections[sections.length - 1].push(line);
+  }
+  const msid = SHARE_STREAM_ID + ' ' + SHARE_TRACK_ID;
+  for (const sec of sections) {
+    if (!sec[0].startsWith('m=') || !sec.includes('a=mid:' + mid)) continue;
+    for (let i = 0; i < sec.length; i++) {
+      if (sec[i].startsWith('a=msid:')) sec[i] = 'a=msid:' + msid;
+      const m = /^a=ssrc:(\d+) msid:/.exec(sec[i]);
+      if (m) sec[i] = 'a=ssrc:' + m[1] + ' msid:' + msid;
+    }
+  }
+  return sections.map((sec) => sec.join('\r\n')).join('\r\n');
+}
