@@ -14,13 +14,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peercall/peercall/app"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 )
 
 // startXvfb runs a private X server (its own display number) until the
-// test ends and returns its DISPLAY.
+// test ends and returns its DISPLAY. -noreset: without it the server
+// resets when its last client leaves, which clears the root's picture.
 func startXvfb(t *testing.T, w, h int) string {
 	t.Helper()
 	if _, err := exec.LookPath("Xvfb"); err != nil {
@@ -30,7 +32,7 @@ func startXvfb(t *testing.T, w, h int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{wr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -174,7 +176,8 @@ func TestScreenShareOverXvfb(t *testing.T) {
 	}, 0, nil)
 	close(stop)
 	flips := <-flipped
-	t.Logf("moving screen (%d pictures shown): share %+v", flips, res[1].rep.ShareIn)
+	t.Logf("moving screen (%d pictures shown): share %+v; sender CPU %.1f %% of a core (capture, encode, send; no camera or microphone), %.0f kbit/s",
+		flips, res[1].rep.ShareIn, res[0].rep.CPU.PercentOfCore, res[0].rep.VideoOut.BitrateKbps)
 	if fps := res[1].rep.ShareIn.FPS; fps < 10 {
 		t.Errorf("a changing screen arrived at %.1f fps, want ≥ 10", fps)
 	}
@@ -212,3 +215,52 @@ func readGray(t *testing.T, path string) *image.Gray {
 	return g
 }
 
+// TestShareChoicesOnXvfb: the picker lists the display's screen with a
+// thumbnail of what it shows, and the choice's spec shares it.
+func TestShareChoicesOnXvfb(t *testing.T) {
+	disp := startXvfb(t, 1280, 720)
+	t.Setenv("DISPLAY", disp)
+	red := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	draw.Draw(red, red.Bounds(), image.NewUniform(color.RGBA{200, 50, 50, 255}), image.Point{}, draw.Src)
+	redPath := filepath.Join(t.TempDir(), "red.png")
+	f, err := os.Create(redPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = png.Encode(f, red)
+	_ = f.Close()
+	// display exits 1 after painting the root (see TestScreenShareOverXvfb).
+	_ = exec.Command("display", "-display", disp, "-window", "root", redPath).Run()
+	choices, err := app.ListShareChoices(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var screens int
+	for _, c := range choices {
+		t.Logf("%q → %s (thumb %v)", c.Label, c.Spec, c.Thumb != nil)
+		if !strings.HasPrefix(c.Label, "Screen ") {
+			continue
+		}
+		screens++
+		if c.Thumb == nil {
+			t.Errorf("%s: no thumbnail", c.Label)
+			continue
+		}
+		b := c.Thumb.Bounds()
+		r, g, bl, _ := c.Thumb.At(b.Dx()/2, b.Dy()/2).RGBA()
+		if b.Dx() > 192 || b.Dy() > 108 || r>>8 < 150 || g>>8 > 90 || bl>>8 > 90 {
+			t.Errorf("%s: thumbnail %v with centre %d,%d,%d, want ≤ 192x108 and the red root", c.Label, b, r>>8, g>>8, bl>>8)
+		}
+		src, err := app.OpenShareSource(c.Spec)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Spec, err)
+		}
+		if src.Width != 1280 || src.Height != 720 {
+			t.Errorf("%s opens %dx%d", c.Spec, src.Width, src.Height)
+		}
+		_ = src.Close()
+	}
+	if screens != 1 || choices[0].Spec != "synthetic" {
+		t.Errorf("choices %+v: want the test picture first and one screen", choices)
+	}
+}

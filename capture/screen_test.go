@@ -625,3 +625,55 @@ func BenchmarkScreenConvert1080p(b *testing.B) {
 		s.convert(all)
 	}
 }
+
+// TestScreenReopen: every OpenScreen in a process sees the screen, not
+// just the first: after Close, after ListScreens, with the pointer or a
+// region, through SHM and XGetImage. (It needs startXvfb's -noreset:
+// without it the server resets when its last client disconnects, which
+// drops a background set by an exited client such as ImageMagick's
+// "display -window root", and the root really is black afterwards.)
+func TestScreenReopen(t *testing.T) {
+	x := startXvfb(t, 320, 240)
+	pic := image.NewRGBA(image.Rect(0, 0, 320, 240))
+	for i := 0; i < len(pic.Pix); i += 4 {
+		copy(pic.Pix[i:], []byte{200, 50, 50, 255})
+	}
+	if err := paint(t, x.Display).setBackground(0, pic); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, what string, cfg ScreenConfig) {
+		t.Helper()
+		s, err := OpenScreen(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for n := 0; n < 2; n++ {
+			img, err := s.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, h := s.Size()
+			// Away from the pointer, which sits in the middle.
+			if y := img.Y[(h/4)*img.YStride+w/4]; y != 98 {
+				t.Fatalf("%s, Next %d: Y = %d, want 98 (red)", what, n+1, y)
+			}
+		}
+	}
+	if _, err := ListScreens(x.Display); err != nil {
+		t.Fatal(err)
+	}
+	for _, shm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shm=%v", shm), func(t *testing.T) {
+			for i := 0; i < 3; i++ {
+				check(t, fmt.Sprintf("open %d", i+1), ScreenConfig{Display: x.Display, FPS: 60, noSHM: !shm})
+			}
+			if _, err := ListScreens(x.Display); err != nil {
+				t.Fatal(err)
+			}
+			check(t, "after ListScreens", ScreenConfig{Display: x.Display, FPS: 60, noSHM: !shm})
+			check(t, "pointer", ScreenConfig{Display: x.Display, FPS: 60, noSHM: !shm, Cursor: true})
+			check(t, "region", ScreenConfig{Display: x.Display, FPS: 60, noSHM: !shm, Region: image.Rect(16, 16, 112, 96)})
+		})
+	}
+}
