@@ -16,6 +16,29 @@ import (
 	"github.com/peercall/peercall/signalserver"
 )
 
+// newSyntheticController is the controller over the real engine hosting on
+// 127.0.0.1 with synthetic 320x240@15 media and loopback-only ICE, closed
+// when the test ends; goleak then checks that hang-up left no session,
+// track, sender or player goroutine (registered first, so it runs after
+// the calls and servers closed).
+func newSyntheticController(t *testing.T) *Controller {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	c := NewController(ControllerOptions{
+		Engine: NewEngine(EngineOptions{HostAddr: "127.0.0.1:0"}),
+		Store:  memStore{},
+		Media:  MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
+	})
+	t.Cleanup(c.Close)
+	s := c.Settings()
+	s.Width, s.Height, s.FPS = 320, 240, 15
+	if err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestEngineCallWithHeadlessPeer runs the real engine behind the controller:
 // it hosts the signaling server on 127.0.0.1, a headless peer joins it,
 // media flows both ways on loopback-only ICE, and the peer's hang-up ends
@@ -24,21 +47,7 @@ func TestEngineCallWithHeadlessPeer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
 	}
-	// Registered first, so it runs after the calls and servers closed:
-	// hang-up leaves no session, track, sender or player goroutine.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	c := NewController(ControllerOptions{
-		Engine: NewEngine(EngineOptions{HostAddr: "127.0.0.1:0"}),
-		Store:  memStore{},
-		Media:  MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
-	})
-	defer c.Close()
-	s := c.Settings()
-	s.Width, s.Height, s.FPS = 320, 240, 15
-	if err := c.ApplySettings(s); err != nil {
-		t.Fatal(err)
-	}
+	c := newSyntheticController(t)
 	var remote, local atomic.Int64
 	c.SetFrameSink(func(f VideoFrame) {
 		if f.Image == nil {

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
 // TestEngineScreenShare: the desktop app and a headless peer share screens
@@ -18,19 +16,7 @@ func TestEngineScreenShare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
 	}
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	c := NewController(ControllerOptions{
-		Engine: NewEngine(EngineOptions{HostAddr: "127.0.0.1:0"}),
-		Store:  memStore{},
-		Media:  MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
-	})
-	defer c.Close()
-	s := c.Settings()
-	s.Width, s.Height, s.FPS = 320, 240, 15
-	if err := c.ApplySettings(s); err != nil {
-		t.Fatal(err)
-	}
+	c := newSyntheticController(t)
 	var camera, share atomic.Int64
 	c.SetFrameSink(func(f VideoFrame) {
 		switch {
