@@ -383,19 +383,12 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 		if err != nil {
 			return m, fmt.Errorf("--video %s: %w", v, err)
 		}
-		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		track, vs, err := newScreenSender(src, "video", "peercall")
 		if err != nil {
 			_ = src.Close()
 			return m, err
 		}
-		m.vs, err = newVideoSender(track, src.Next, codec.VP8Config{
-			Width: src.Width, Height: src.Height, FPS: src.FPS, BitRate: 1_000_000, ErrorResilient: true, ScreenContent: true,
-		})
-		if err != nil {
-			_ = src.Close()
-			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
-		}
-		m.vs.realTime = true
+		m.vs = vs
 		m.closers = append(m.closers, src.Close)
 		m.tracks = append(m.tracks, track)
 	case v == "synthetic" || v == "camera":
@@ -709,7 +702,7 @@ func shareSummary(p *confPeer) ShareInStats {
 	if v == nil {
 		return ShareInStats{}
 	}
-	first, last := v.span()
+	first, last := v.frameSpan()
 	vi, _ := v.summary(first, last)
 	return ShareInStats{Shares: n, FramesDecoded: vi.FramesDecoded, FPS: vi.FPS, Width: vi.Width, Height: vi.Height, Freezes: vi.Freezes}
 }

@@ -178,23 +178,9 @@ func (v *videoReceiver) frameSpan() (first, last time.Time) {
 }
 
 // firstFrame is when the first frame was decoded (zero if none).
-// span is the time of the first and the last decoded frame (zero before any).
-func (v *videoReceiver) span() (first, last time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.decodedAt) == 0 {
-		return time.Time{}, time.Time{}
-	}
-	return v.decodedAt[0], v.decodedAt[len(v.decodedAt)-1]
-}
-
 func (v *videoReceiver) firstFrame() time.Time {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.decodedAt) == 0 {
-		return time.Time{}
-	}
-	return v.decodedAt[0]
+	first, _ := v.frameSpan()
+	return first
 }
 
 // summary fills the video_in and latency parts of the report for frames

@@ -60,19 +60,10 @@ func (m *localMedia) startShare(ctx context.Context, src ShareSource, log *slog.
 	if src.Next == nil || src.Width <= 0 || src.Height <= 0 {
 		return nil, fmt.Errorf("%w: no frames or no size", ErrShareSource)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, ShareTrackID, ShareStreamID)
+	track, vs, err := newScreenSender(src, ShareTrackID, ShareStreamID)
 	if err != nil {
 		return nil, err
 	}
-	fps := min(max(src.FPS, 1), 30)
-	vs, err := newVideoSender(track, src.Next, codec.VP8Config{
-		Width: src.Width, Height: src.Height, FPS: fps, BitRate: 1_000_000,
-		ErrorResilient: true, ScreenContent: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
-	}
-	vs.realTime = true // frames come when the screen changes
 	sctx, cancel := context.WithCancel(ctx)
 	s := &screenShare{track: track, vs: vs, src: src, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -84,6 +75,25 @@ func (m *localMedia) startShare(ctx context.Context, src ShareSource, log *slog.
 	m.share = s
 	m.rebalance()
 	return s, nil
+}
+
+// newScreenSender is a track and the screen encoder feeding it: libvpx's
+// screen content mode, frames stamped when the screen changed. The share
+// and headless --video screen both send through it.
+func newScreenSender(src ShareSource, trackID, streamID string) (*webrtc.TrackLocalStaticSample, *videoSender, error) {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, trackID, streamID)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, err := newVideoSender(track, src.Next, codec.VP8Config{
+		Width: src.Width, Height: src.Height, FPS: min(max(src.FPS, 1), 30), BitRate: 1_000_000,
+		ErrorResilient: true, ScreenContent: true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+	}
+	vs.realTime = true // frames come when the screen changes
+	return track, vs, nil
 }
 
 // stopShare ends the share and waits for its send loop.
