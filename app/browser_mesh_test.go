@@ -65,21 +65,9 @@ func readMesh(ctx context.Context) (meshPage, error) {
 // waitMesh polls a page until ok holds.
 func waitMesh(t *testing.T, ctx context.Context, what string, timeout time.Duration, ok func(meshPage) bool) meshPage {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last meshPage
-	for time.Now().Before(deadline) {
-		p, err := readMesh(ctx)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok(p) {
-			return p
-		}
-		last = p
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; page %s shows %+v", what, timeout, last.PeerID, last.Peers)
-	return last
+	return pollPage(t, what, timeout, func() (meshPage, error) { return readMesh(ctx) }, ok, func(p meshPage) string {
+		return fmt.Sprintf("page %s shows %+v", p.PeerID, p.Peers)
+	})
 }
 
 // playing: every remote peer named in want is connected with a security

@@ -80,21 +80,9 @@ func readShare(tab context.Context) (sharePage, error) {
 // waitShare polls the page until ok holds (for one remote peer).
 func waitShare(t *testing.T, tab context.Context, what string, timeout time.Duration, ok func(sharePage, sharePeer) bool) sharePage {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last sharePage
-	for time.Now().Before(deadline) {
-		p, err := readShare(tab)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if len(p.Peers) == 1 && ok(p, p.Peers[0]) {
-			return p
-		}
-		last = p
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; page shows %+v", what, timeout, last)
-	return last
+	return pollPage(t, what, timeout, func() (sharePage, error) { return readShare(tab) },
+		func(p sharePage) bool { return len(p.Peers) == 1 && ok(p, p.Peers[0]) },
+		func(p sharePage) string { return fmt.Sprintf("page shows %+v", p) })
 }
 
 func clickOn(t *testing.T, tab context.Context, sel string) {
@@ -222,20 +210,9 @@ func TestBrowserShareToHeadless(t *testing.T) {
 	}
 
 	clickOn(t, browser, "#share")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		p, err := readShare(browser)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Sharing && p.BarShown {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("page not sharing after Share: %+v", p)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	pollPage(t, "page sharing after Share", 10*time.Second, func() (sharePage, error) { return readShare(browser) },
+		func(p sharePage) bool { return p.Sharing && p.BarShown },
+		func(p sharePage) string { return fmt.Sprintf("page shows %+v", p) })
 	res, _ := startSharePeer(t, bin, addr, "share-out", "--duration", "10s")
 
 	on := waitShare(t, browser, "page sending its share", 20*time.Second, func(p sharePage, r sharePeer) bool {

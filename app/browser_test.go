@@ -200,13 +200,14 @@ func readView(ctx context.Context) (pageView, error) {
 	return v, nil
 }
 
-// waitView polls the page until ok holds.
-func waitView(t *testing.T, ctx context.Context, what string, timeout time.Duration, ok func(pageView) bool) pageView {
+// pollPage reads a page's state with read every 250 ms until ok holds;
+// past timeout it fails the test with what and describe(the last state).
+func pollPage[T any](t *testing.T, what string, timeout time.Duration, read func() (T, error), ok func(T) bool, describe func(T) string) T {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last pageView
+	var last T
 	for time.Now().Before(deadline) {
-		v, err := readView(ctx)
+		v, err := read()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -216,9 +217,16 @@ func waitView(t *testing.T, ctx context.Context, what string, timeout time.Durat
 		last = v
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("%s: not within %s; page state %q (%s), error %q, frames decoded %d",
-		what, timeout, last.State, last.Reason, last.Error, last.framesDecoded())
+	t.Fatalf("%s: not within %s; %s", what, timeout, describe(last))
 	return last
+}
+
+// waitView polls the page until ok holds.
+func waitView(t *testing.T, ctx context.Context, what string, timeout time.Duration, ok func(pageView) bool) pageView {
+	t.Helper()
+	return pollPage(t, what, timeout, func() (pageView, error) { return readView(ctx) }, ok, func(v pageView) string {
+		return fmt.Sprintf("page state %q (%s), error %q, frames decoded %d", v.State, v.Reason, v.Error, v.framesDecoded())
+	})
 }
 
 // joinPage opens the room page and presses Join.
