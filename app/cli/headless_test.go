@@ -116,6 +116,14 @@ func TestParseHeadlessFlagsSaysWhy(t *testing.T) {
 		{"turns over udp", []string{"--turn", "turns:127.0.0.1:5349?transport=udp", "--turn-user", "u", "--turn-pass", "p"}, "turns: runs over TCP only"},
 		{"size with spaces", []string{"--size", " 320x240 "}, ""},
 		{"size zero", []string{"--size", "0x0"}, "is not WxH"},
+		{"voice processing off", []string{"--aec", "off", "--ns", "false", "--agc", "0"}, ""},
+		{"aec maybe", []string{"--aec", "maybe"}, "want on or off"},
+		{"speaker with a line break", []string{"--speaker", "sink\nrm -rf"}, "--speaker: want a device id, default or none"},
+		{"share a region", []string{"--share", "screen::1:640x480+0+0", "--share-toggle", "2s"}, ""},
+		{"share a window", []string{"--share", "window:0x2a00007"}, ""},
+		{"share a file", []string{"--share", "movie.mp4"}, `--share "movie.mp4": want synthetic, screen[:DISPLAY[:WxH+X+Y]] or window:ID`},
+		{"share a tiny region", []string{"--share", "screen::1:8x8+0+0"}, "want synthetic, screen"},
+		{"toggle without share", []string{"--share-toggle", "2s"}, "--share-toggle needs --share"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
