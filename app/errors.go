@@ -37,6 +37,9 @@ var (
 	ErrNotSharing = errors.New("not sharing the screen")
 	// ErrShareSource marks a screen share source that cannot be shared.
 	ErrShareSource = errors.New("cannot share that screen")
+	// ErrShareCanceled means the user closed the desktop's screen picker
+	// without choosing: not a failure to show.
+	ErrShareCanceled = errors.New("screen share canceled")
 )
 
 // UserError is an error whose message is safe to show to a user as-is (the

@@ -8,8 +8,11 @@ import (
 	"strings"
 )
 
-// shareSpec is a parsed "screen[:DISPLAY[:WxH+X+Y]]".
+// shareSpec is a parsed "screen[:DISPLAY[:WxH+X+Y]]", "window:ID" or
+// "portal".
 type shareSpec struct {
+	// Portal asks the desktop portal (Wayland): its own picker chooses.
+	Portal  bool
 	Display string          // "" = $DISPLAY
 	Region  image.Rectangle // empty = the whole screen
 	Window  uint32          // one window of $DISPLAY ("window:ID"); 0 = none
@@ -20,6 +23,9 @@ var regionRE = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})\+([0-9]{1,5})\+([0
 // parseShareSpec reads a screen share source as flags give it. The
 // display is ":N" or ":N.S" (or HOST:N for a remote X server).
 func parseShareSpec(s string) (shareSpec, error) {
+	if s == "portal" {
+		return shareSpec{Portal: true}, nil
+	}
 	if id, ok := strings.CutPrefix(s, "window:"); ok {
 		n, err := strconv.ParseUint(id, 0, 32)
 		if err != nil || n == 0 {
@@ -62,6 +68,9 @@ func openScreenShare(s string) (ShareSource, error) {
 	if err != nil {
 		return ShareSource{}, err
 	}
+	if spec.Portal {
+		return openPortalShare()
+	}
 	return openX11Share(spec)
 }
 
@@ -73,14 +82,19 @@ type ShareChoice struct {
 }
 
 // ListShareChoices lists what can be shared: the screens (monitors) of
-// the X display, its top-level windows by title, and with synthetic
+// the X display and its top-level windows by title — on a Wayland
+// desktop, the desktop portal's own picker instead — and with synthetic
 // media the test picture.
 func ListShareChoices(synthetic bool) ([]ShareChoice, error) {
 	var out []ShareChoice
 	if synthetic {
 		out = append(out, ShareChoice{Label: "Test picture", Spec: "synthetic"})
 	}
-	more, err := listX11Choices()
+	list := listX11Choices
+	if waylandSession() {
+		list = listPortalChoices
+	}
+	more, err := list()
 	out = append(out, more...)
 	if len(out) == 0 && err != nil {
 		return nil, err

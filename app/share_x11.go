@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"image"
-	"os"
 	"strings"
 
 	"github.com/peercall/peercall/capture"
@@ -27,11 +26,6 @@ func openX11Share(spec shareSpec) (ShareSource, error) {
 // listX11Choices lists the X display's monitors (each a region of the
 // screen) and its windows by title.
 func listX11Choices() ([]ShareChoice, error) {
-	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") != "" {
-		// A Wayland session without XWayland: its screen is only shared
-		// through xdg-desktop-portal and PipeWire, not built in yet.
-		return nil, fmt.Errorf("%w: this is a Wayland session; Peercall shares X11 screens only (Wayland needs the desktop portal, not supported yet)", ErrShareSource)
-	}
 	infos, err := capture.ListScreens("")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrShareSource, err)

@@ -37,4 +37,7 @@ var (
 	// ErrWindowGone means the window to capture does not exist (any more)
 	// or is not mapped.
 	ErrWindowGone = errors.New("window gone")
+	// ErrShareCanceled means the user closed the desktop's screen picker
+	// without choosing anything.
+	ErrShareCanceled = errors.New("screen share canceled")
 )
