@@ -323,6 +323,10 @@ type Controller struct {
 	// GUI thread never waits on them and the call ends as the clicks did.
 	jobs    []func()
 	jobBusy bool
+
+	// own are the app's own X windows, hidden from a shared screen and
+	// left out of the Share picker (SetOwnWindows).
+	own []uint32
 }
 
 // NewController loads the settings and returns an idle controller.
@@ -926,7 +930,13 @@ func (c *Controller) StartShare(spec, label string) error {
 	if !ok {
 		return &UserError{Msg: "This call cannot share a screen.", Err: ErrShareSource}
 	}
-	src, err := OpenShareSource(spec)
+	c.mu.Lock()
+	own := slices.Clone(c.own)
+	c.mu.Unlock()
+	src, err := OpenShareSource(spec, own...)
+	if errors.Is(err, ErrShareCanceled) {
+		return nil // the user closed the desktop's picker
+	}
 	if err != nil {
 		return &UserError{Msg: "Cannot share that screen: " + err.Error(), Err: err}
 	}
@@ -946,7 +956,10 @@ func (c *Controller) StartShare(spec, label string) error {
 // ShareChoices lists what the Share picker offers (ListShareChoices; the
 // test picture when the call's video is synthetic).
 func (c *Controller) ShareChoices() ([]ShareChoice, error) {
-	choices, err := ListShareChoices(c.o.Media.Video == "synthetic")
+	c.mu.Lock()
+	own := slices.Clone(c.own)
+	c.mu.Unlock()
+	choices, err := ListShareChoices(c.o.Media.Video == "synthetic", own...)
 	if err != nil {
 		msg := err.Error()
 		return nil, &UserError{Msg: strings.ToUpper(msg[:1]) + msg[1:] + ".", Err: err}

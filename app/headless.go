@@ -376,10 +376,10 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 	m := &localMedia{}
 	switch v := r.o.Video; {
 	case v == "none":
-	case strings.HasPrefix(v, "screen") || strings.HasPrefix(v, "window:"):
+	case strings.HasPrefix(v, "screen") || strings.HasPrefix(v, "window:") || v == "portal":
 		// A screen instead of the camera: the share's source and encoder
 		// on the video track.
-		src, err := openScreenShare(v)
+		src, err := openScreenShare(v, nil)
 		if err != nil {
 			return m, fmt.Errorf("--video %s: %w", v, err)
 		}

@@ -158,8 +158,10 @@ func (m *localMedia) rebalance() {
 const codecMinVideoBitrate = 100_000
 
 // OpenShareSource opens a share by its spec: "synthetic" (a moving
-// 1280x720 test picture at 10 fps) or "screen[:DISPLAY[:WxH+X+Y]]".
-func OpenShareSource(spec string) (ShareSource, error) {
+// 1280x720 test picture at 10 fps), "screen[:DISPLAY[:WxH+X+Y]]",
+// "window:ID" or "portal" (the desktop's picker). The X windows in hide
+// (the app's own) are painted over wherever they show in a screen.
+func OpenShareSource(spec string, hide ...uint32) (ShareSource, error) {
 	if spec == "synthetic" {
 		const w, h, fps = 1280, 720, 10
 		src, err := capture.NewPatternSource(capture.PatternConfig{Width: w, Height: h, FPS: fps, Paced: true})
@@ -168,5 +170,5 @@ func OpenShareSource(spec string) (ShareSource, error) {
 		}
 		return ShareSource{Next: src.NextReusing(), Width: w, Height: h, FPS: fps, Close: src.Close}, nil
 	}
-	return openScreenShare(spec)
+	return openScreenShare(spec, hide)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,8 +63,8 @@ func parseShareSpec(s string) (shareSpec, error) {
 }
 
 // openScreenShare opens an X display's screen (or a region of it) as a
-// share source.
-func openScreenShare(s string) (ShareSource, error) {
+// share source, the windows in hide painted over.
+func openScreenShare(s string, hide []uint32) (ShareSource, error) {
 	spec, err := parseShareSpec(s)
 	if err != nil {
 		return ShareSource{}, err
@@ -71,7 +72,7 @@ func openScreenShare(s string) (ShareSource, error) {
 	if spec.Portal {
 		return openPortalShare()
 	}
-	return openX11Share(spec)
+	return openX11Share(spec, hide)
 }
 
 // ShareChoice is one thing the Share picker offers.
@@ -85,19 +86,32 @@ type ShareChoice struct {
 // the X display and its top-level windows by title — on a Wayland
 // desktop, the desktop portal's own picker instead — and with synthetic
 // media the test picture.
-func ListShareChoices(synthetic bool) ([]ShareChoice, error) {
+// Windows in hide (the app's own) are not offered.
+func ListShareChoices(synthetic bool, hide ...uint32) ([]ShareChoice, error) {
 	var out []ShareChoice
 	if synthetic {
 		out = append(out, ShareChoice{Label: "Test picture", Spec: "synthetic"})
 	}
-	list := listX11Choices
+	var more []ShareChoice
+	var err error
 	if waylandSession() {
-		list = listPortalChoices
+		more, err = listPortalChoices()
+	} else {
+		more, err = listX11Choices(hide)
 	}
-	more, err := list()
 	out = append(out, more...)
 	if len(out) == 0 && err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetOwnWindows tells the controller the app's own X windows (the call
+// window): a shared screen paints them over, so the people watching do
+// not see the call inside the share inside the call, and the Share
+// picker does not offer them.
+func (c *Controller) SetOwnWindows(ids ...uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.own = slices.Clone(ids)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 
 	"github.com/peercall/peercall/capture"
@@ -14,8 +15,8 @@ const shareFPS = 15
 
 // openX11Share captures an X display (capture.OpenScreen): the whole
 // screen or a region of it, the pointer drawn in, only changed frames.
-func openX11Share(spec shareSpec) (ShareSource, error) {
-	scr, err := capture.OpenScreen(capture.ScreenConfig{Display: spec.Display, Region: spec.Region, Window: spec.Window, FPS: shareFPS, Cursor: true})
+func openX11Share(spec shareSpec, hide []uint32) (ShareSource, error) {
+	scr, err := capture.OpenScreen(capture.ScreenConfig{Display: spec.Display, Region: spec.Region, Window: spec.Window, FPS: shareFPS, Cursor: true, Hide: hide})
 	if err != nil {
 		return ShareSource{}, fmt.Errorf("%w: %w", ErrShareSource, err)
 	}
@@ -25,7 +26,7 @@ func openX11Share(spec shareSpec) (ShareSource, error) {
 
 // listX11Choices lists the X display's monitors (each a region of the
 // screen) and its windows by title.
-func listX11Choices() ([]ShareChoice, error) {
+func listX11Choices(hide []uint32) ([]ShareChoice, error) {
 	infos, err := capture.ListScreens("")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrShareSource, err)
@@ -35,6 +36,9 @@ func listX11Choices() ([]ShareChoice, error) {
 	for _, in := range infos {
 		b := in.Bounds
 		if b.Dx() < 16 || b.Dy() < 16 {
+			continue
+		}
+		if in.Window != 0 && slices.Contains(hide, in.Window) {
 			continue
 		}
 		label := strings.TrimSpace(in.Name)

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/capture"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -262,5 +264,87 @@ func TestShareChoicesOnXvfb(t *testing.T) {
 	}
 	if screens != 1 || choices[0].Spec != "synthetic" {
 		t.Errorf("choices %+v: want the test picture first and one screen", choices)
+	}
+}
+
+// TestShareHidesOwnWindow: the call window the GUI reports
+// (Controller.SetOwnWindows) is left out of the Share picker and painted
+// over in a shared screen, so the people watching see no hall of mirrors.
+func TestShareHidesOwnWindow(t *testing.T) {
+	const w, h = 800, 600
+	disp := startXvfb(t, w, h)
+	t.Setenv("DISPLAY", disp)
+	t.Setenv("WAYLAND_DISPLAY", "")
+	t.Setenv("XDG_SESSION_TYPE", "x11")
+	dir := t.TempDir()
+	bright := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	draw.Draw(bright, bright.Bounds(), image.NewUniform(color.RGBA{250, 250, 250, 255}), image.Point{}, draw.Src)
+	pic := filepath.Join(dir, "call-window.png")
+	f, err := os.Create(pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = png.Encode(f, bright)
+	_ = f.Close()
+	// A white window titled like the call window stands in for it.
+	win := exec.Command("display", "-display", disp, "-title", "Peercall call", "-geometry", "+100+100", pic)
+	if err := win.Start(); err != nil {
+		t.Fatalf("ImageMagick's display: %v", err)
+	}
+	t.Cleanup(func() { _ = win.Process.Kill(); _ = win.Wait() })
+	var id uint32
+	for deadline := time.Now().Add(10 * time.Second); id == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the window never appeared")
+		}
+		list, _ := capture.ListScreens(disp)
+		for _, s := range list {
+			if s.Name == "Peercall call" {
+				id = s.Window
+			}
+		}
+	}
+
+	c := app.NewController(app.ControllerOptions{Store: mapStore{}})
+	defer c.Close()
+	listed := func() bool {
+		choices, err := c.ShareChoices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range choices {
+			if ch.Label == "Window: Peercall call" {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed() {
+		t.Fatal("before SetOwnWindows the window should be offered like any other")
+	}
+	c.SetOwnWindows(id)
+	if listed() {
+		t.Error("the call window is offered for sharing")
+	}
+
+	// The screen as shared: the window's area is flat dark gray, the
+	// root around it black as Xvfb draws it.
+	for _, hide := range [][]uint32{nil, {id}} {
+		src, err := app.OpenShareSource("screen:"+disp, hide...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inside := img.Y[200*img.YStride+250]
+		_ = src.Close()
+		switch {
+		case hide == nil && inside < 200:
+			t.Errorf("without hiding, the window shows luma %d, want white", inside)
+		case hide != nil && (inside < 30 || inside > 70):
+			t.Errorf("hidden window shows luma %d, want the flat dark gray", inside)
+		}
 	}
 }

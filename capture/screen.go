@@ -23,6 +23,11 @@ type ScreenConfig struct {
 	FPS float64
 	// Cursor draws the mouse pointer into the frames.
 	Cursor bool
+	// Hide lists windows painted over in the frames wherever they are
+	// (moved, raised, unmapped): Peercall's own, so a shared screen does
+	// not show the call, the share's own picture in it, in a hall of
+	// mirrors. Ignored for the window captured itself.
+	Hide []uint32
 
 	// noSHM forces the XGetImage path a remote display takes (tests).
 	noSHM bool

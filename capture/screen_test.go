@@ -677,3 +677,63 @@ func TestScreenReopen(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenHideWindow: Peercall's own window is painted over in a shared
+// screen wherever it is, and what was under it shows again once it moves
+// away or is unmapped.
+func TestScreenHideWindow(t *testing.T) {
+	x := startXvfb(t, 800, 600)
+	pt := paint(t, x.Display)
+	bg := screenPicture(800, 600, 5)
+	if err := pt.setBackground(0, bg); err != nil {
+		t.Fatal(err)
+	}
+	own, err := pt.newWindow(image.Rect(100, 100, 400, 300), "Peercall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.setBackground(own, screenPicture(300, 200, 9)); err != nil {
+		t.Fatal(err)
+	}
+	s := openScreen(t, ScreenConfig{Display: x.Display, Hide: []uint32{own, 0xdeadbeef}})
+	tests := []struct {
+		name   string
+		at     image.Point
+		mapped bool
+	}{
+		{"in place", image.Pt(100, 100), true},
+		{"moved", image.Pt(420, 320), true},
+		{"partly off screen", image.Pt(650, 500), true},
+		{"unmapped", image.Pt(420, 320), false},
+		{"back", image.Pt(20, 30), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := pt.move(own, tt.at.X, tt.at.Y, tt.mapped); err != nil {
+				t.Fatal(err)
+			}
+			// The next frame looks where the window is now.
+			img := nextFrame(t, s).Image
+			win := image.Rect(tt.at.X, tt.at.Y, tt.at.X+300, tt.at.Y+200).Intersect(image.Rect(0, 0, 800, 600))
+			if !tt.mapped {
+				win = image.Rectangle{}
+			}
+			for y := 0; y < 600; y += 7 {
+				for x := 0; x < 800; x += 7 {
+					got := img.Y[y*img.YStride+x]
+					if image.Pt(x, y).In(win) {
+						if got != hiddenLuma {
+							t.Fatalf("(%d,%d) inside the hidden window: luma %d, want %d", x, y, got, hiddenLuma)
+						}
+						continue
+					}
+					c := bg.RGBAAt(x, y)
+					want := 16 + (65.481*float64(c.R)+128.553*float64(c.G)+24.966*float64(c.B))/255
+					if d := float64(got) - want; d > 3 || d < -3 {
+						t.Fatalf("(%d,%d) outside the hidden window %v: luma %d, want %.0f (the screen)", x, y, win, got, want)
+					}
+				}
+			}
+		})
+	}
+}

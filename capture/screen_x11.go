@@ -159,6 +159,43 @@ static int pc_target(pc_cap *c, Window w, int *ww, int *wh, int *viewable) {
 	return 0;
 }
 
+// pc_place finds where window w is inside the captured rectangle: its
+// top-level frame (the root's child that holds it, so the window
+// manager's decorations count too), in the capture's coordinates.
+// Returns 0, an X error code (BadWindow: gone) or -1 when the connection
+// is lost.
+static int pc_place(pc_cap *c, Window w, int *x, int *y, int *ww, int *wh, int *viewable) {
+	pc_handler old = pc_trap();
+	Window top = w, root, parent, child, *kids = NULL;
+	unsigned int n;
+	while (XQueryTree(c->dpy, top, &root, &parent, &kids, &n)) {
+		if (kids)
+			XFree(kids);
+		kids = NULL;
+		if (parent == root || parent == None)
+			break;
+		top = parent;
+	}
+	XWindowAttributes a;
+	Status ok = XGetWindowAttributes(c->dpy, top, &a);
+	int rx = 0, ry = 0;
+	if (ok)
+		XTranslateCoordinates(c->dpy, top, c->win, 0, 0, &rx, &ry, &child);
+	int err = pc_untrap(c->dpy, old);
+	if (c->io_lost)
+		return -1;
+	if (!err && !ok)
+		err = BadWindow;
+	if (err)
+		return err;
+	*x = rx - c->x;
+	*y = ry - c->y;
+	*ww = a.width + 2 * a.border_width;
+	*wh = a.height + 2 * a.border_width;
+	*viewable = a.map_state == IsViewable;
+	return 0;
+}
+
 static void pc_free_images(pc_cap *c) {
 	for (int i = 0; i < 2; i++) {
 		XImage *im = c->img[i];
@@ -558,6 +595,7 @@ import "C"
 import (
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -583,7 +621,8 @@ type Screen struct {
 	frame    *image.YCbCr // the picture as last returned, pointer drawn in
 	have     bool
 	lastEmit time.Time
-	cursor   image.Rectangle // where the pointer was drawn into frame
+	cursor   image.Rectangle   // where the pointer was drawn into frame
+	hide     []image.Rectangle // where hidden windows are painted over
 	cserial  C.ulong
 	closed   chan struct{}
 	once     sync.Once
@@ -751,6 +790,19 @@ func (s *Screen) update() (image.Rectangle, error) {
 		}
 	}
 	var bands []image.Rectangle
+	hidden, err := s.hidden()
+	if err != nil {
+		return image.Rectangle{}, err
+	}
+	if !slices.Equal(hidden, s.hide) {
+		// Where a hidden window was shows the screen again (from a
+		// fresh grab: damage may not have arrived yet); where it is now
+		// is painted over.
+		grab = true
+		bands = append(bands, s.hide...)
+		bands = append(bands, hidden...)
+		s.hide = hidden
+	}
 	if grab {
 		var y0, y1 C.int
 		if rc := C.pc_grab(c, &y0, &y1); rc != 0 {
@@ -776,6 +828,54 @@ func (s *Screen) update() (image.Rectangle, error) {
 	return dirty, nil
 }
 
+// hidden is where the windows of ScreenConfig.Hide are now, inside the
+// capture: viewable ones only; one that is gone is skipped.
+func (s *Screen) hidden() ([]image.Rectangle, error) {
+	var out []image.Rectangle
+	for _, w := range s.cfg.Hide {
+		if w == 0 || w == s.cfg.Window {
+			continue
+		}
+		var x, y, ww, wh, viewable C.int
+		switch rc := C.pc_place(s.c, C.Window(w), &x, &y, &ww, &wh, &viewable); {
+		case rc < 0:
+			return nil, s.xerror("hidden window", rc)
+		case rc != 0 || viewable == 0:
+			continue
+		}
+		r := image.Rect(int(x), int(y), int(x+ww), int(y+wh)).Intersect(image.Rect(0, 0, s.w, s.h))
+		// Even edges: chroma covers 2x2 pixels.
+		r = image.Rect(r.Min.X&^1, r.Min.Y&^1, (r.Max.X+1)&^1, (r.Max.Y+1)&^1).Intersect(image.Rect(0, 0, s.w, s.h))
+		if !r.Empty() {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// paintHidden covers the hidden windows in s.frame with a flat dark gray.
+func (s *Screen) paintHidden() {
+	f := s.frame
+	for _, r := range s.hide {
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := f.Y[y*f.YStride+r.Min.X : y*f.YStride+r.Max.X]
+			for i := range row {
+				row[i] = hiddenLuma
+			}
+		}
+		for y := r.Min.Y / 2; y < r.Max.Y/2; y++ {
+			cb := f.Cb[y*f.CStride+r.Min.X/2 : y*f.CStride+r.Max.X/2]
+			cr := f.Cr[y*f.CStride+r.Min.X/2 : y*f.CStride+r.Max.X/2]
+			for i := range cb {
+				cb[i], cr[i] = 128, 128
+			}
+		}
+	}
+}
+
+// hiddenLuma is the gray a hidden window shows as (video range).
+const hiddenLuma = 48
+
 // convert re-converts the given bands (widened to full, even rows) of the
 // last capture into s.frame, with the pointer drawn in, and returns their
 // bounds.
@@ -798,6 +898,7 @@ func (s *Screen) convert(bands []image.Rectangle) image.Rectangle {
 	if s.cfg.Cursor {
 		C.pc_cursor_undraw(c)
 	}
+	s.paintHidden()
 	return dirty
 }
 

@@ -103,6 +103,16 @@ static int pp_destroy(Display *d, Window win) {
 	return pp_sync(d);
 }
 
+static int pp_move(Display *d, Window win, int x, int y, int map) {
+	pp_begin();
+	XMoveWindow(d, win, x, y);
+	if (map)
+		XMapRaised(d, win);
+	else
+		XUnmapWindow(d, win);
+	return pp_sync(d);
+}
+
 static int pp_warp(Display *d, int x, int y) {
 	pp_begin();
 	XWarpPointer(d, None, DefaultRootWindow(d), 0, 0, 0, 0, x, y);
@@ -197,6 +207,11 @@ func (p *xPainter) newWindow(r image.Rectangle, title string) (uint32, error) {
 
 func (p *xPainter) destroy(w uint32) error {
 	return xcheck("destroy window", C.pp_destroy(p.d, C.Window(w)))
+}
+
+// move puts window w at (x, y), mapped (raised) or unmapped.
+func (p *xPainter) move(w uint32, x, y int, mapped bool) error {
+	return xcheck("move window", C.pp_move(p.d, C.Window(w), C.int(x), C.int(y), C.int(b2i(mapped))))
 }
 
 // warp moves the pointer to (x, y) on the root window.

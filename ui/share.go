@@ -6,6 +6,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -31,6 +32,25 @@ type shareCommands interface {
 	ShareChoices() ([]app.ShareChoice, error)
 	StartShare(spec, label string) error
 	StopShare() error
+}
+
+// ownWindowSetter is the controller's SetOwnWindows.
+type ownWindowSetter interface{ SetOwnWindows(ids ...uint32) }
+
+// reportOwnWindow tells the controller this window's X id, so a shared
+// screen paints the call window over (no hall of mirrors for the people
+// watching) and the picker does not offer it. Main thread.
+func (u *UI) reportOwnWindow() {
+	set, ok := u.share.(ownWindowSetter)
+	nw, native := u.win.(driver.NativeWindow)
+	if !ok || !native {
+		return
+	}
+	nw.RunNative(func(ctx any) {
+		if x, ok := ctx.(driver.X11WindowContext); ok && x.WindowHandle != 0 {
+			set.SetOwnWindows(uint32(x.WindowHandle))
+		}
+	})
 }
 
 // shareIcon and stopShareIcon mark the Share button's two states.
@@ -219,6 +239,7 @@ func (p *sharePicker) open() {
 	p.pop.Resize(fyne.NewSize(520, 420))
 	p.pop.Show()
 	u := p.u
+	u.reportOwnWindow()
 	go func() {
 		choices, err := u.share.ShareChoices()
 		u.opts.Do(func() {
