@@ -737,3 +737,63 @@ func TestScreenHideWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenWindowResize: a shared window that is resized keeps being
+// shared at the size the share started with, fitted in with black bars,
+// and looks as before once it has its old size again.
+func TestScreenWindowResize(t *testing.T) {
+	x := startXvfb(t, 1024, 768)
+	pt := paint(t, x.Display)
+	win, err := pt.newWindow(image.Rect(50, 50, 450, 350), "Peercall test — resized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pic := screenPicture(400, 300, 6)
+	if err := pt.setBackground(win, pic); err != nil {
+		t.Fatal(err)
+	}
+	s := openScreen(t, ScreenConfig{Display: x.Display, Window: win})
+	if w, h := s.Size(); w != 400 || h != 300 {
+		t.Fatalf("size %dx%d", w, h)
+	}
+	nextFrame(t, s)
+	luma := func(img *image.YCbCr, x, y int) uint8 { return img.Y[y*img.YStride+x] }
+	tests := []struct {
+		name string
+		w, h int
+		bar  image.Point // a point in a black bar; (0,0) when none
+	}{
+		{"narrower", 200, 300, image.Pt(10, 150)},
+		{"wider", 800, 300, image.Pt(200, 10)},
+		{"as before", 400, 300, image.Point{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := pt.resize(win, tt.w, tt.h); err != nil {
+				t.Fatal(err)
+			}
+			var f ScreenFrame
+			for deadline := time.Now().Add(3 * time.Second); ; {
+				f = nextFrame(t, s)
+				if f.Changed || time.Now().After(deadline) {
+					break
+				}
+			}
+			if b := f.Image.Rect; b.Dx() != 400 || b.Dy() != 300 {
+				t.Fatalf("frame %v, want the share's 400x300", b)
+			}
+			if tt.bar != (image.Point{}) {
+				if v := luma(f.Image, tt.bar.X, tt.bar.Y); v != 16 {
+					t.Errorf("bar at %v: luma %d, want black (16)", tt.bar, v)
+				}
+				if v := luma(f.Image, 200, 150); v == 16 {
+					t.Errorf("centre is black: the window is missing")
+				}
+				return
+			}
+			if p := lumaPSNR(f.Image, pic, image.Rect(0, 0, 400, 300)); p < 35 {
+				t.Errorf("back at its size: luma PSNR %.1f dB", p)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ package capture
 #include <X11/extensions/Xfixes.h>
 #include <X11/extensions/Xrandr.h>
 #include <libyuv/convert.h>
+#include <libyuv/scale.h>
 
 // X errors arrive asynchronously and, unhandled, end the process. Every
 // entry point that sends requests traps them: it installs pc_on_error,
@@ -298,9 +299,47 @@ static int pc_setup(pc_cap *c, int try_shm, int watch) {
 	return c->io_lost ? -3 : 0;
 }
 
+// pc_resize makes the capture buffers anew for a w x h window (a shared
+// window was resized). Returns 0, or -1 on no memory.
+static int pc_resize(pc_cap *c, int w, int h) {
+	pc_handler old = pc_trap();
+	pc_free_images(c);
+	pc_untrap(c->dpy, old);
+	c->w = w;
+	c->h = h;
+	c->grabbed = 0;
+	if (c->shm && pc_make_shm(c) == 0)
+		return c->io_lost ? -1 : 0;
+	pc_free_images(c);
+	return pc_make_plain(c);
+}
+
+// pc_fit scales src (I420 sw x sh) into the middle of dst (I420 dw x dh)
+// keeping its shape, with black bars where it does not fill dst.
+static int pc_fit(const uint8_t *sy, const uint8_t *su, const uint8_t *sv, int sw, int sh,
+		  uint8_t *dy, int dys, uint8_t *du, uint8_t *dv, int dcs, int dw, int dh) {
+	int fw = dw, fh = (int)((long long)sh * dw / sw);
+	if (fh > dh) {
+		fh = dh;
+		fw = (int)((long long)sw * dh / sh);
+	}
+	fw = fw < 2 ? 2 : fw & ~1;
+	fh = fh < 2 ? 2 : fh & ~1;
+	int ox = ((dw - fw) / 2) & ~1, oy = ((dh - fh) / 2) & ~1;
+	for (int y = 0; y < dh; y++)
+		memset(dy + (size_t)y * dys, 16, dw);
+	for (int y = 0; y < dh / 2; y++) {
+		memset(du + (size_t)y * dcs, 128, dw / 2);
+		memset(dv + (size_t)y * dcs, 128, dw / 2);
+	}
+	return I420Scale(sy, sw, su, sw / 2, sv, sw / 2, sw, sh,
+			 dy + (size_t)oy * dys + ox, dys, du + (size_t)(oy / 2) * dcs + ox / 2, dcs,
+			 dv + (size_t)(oy / 2) * dcs + ox / 2, dcs, fw, fh, kFilterBilinear);
+}
+
 // pc_poll drains the event queue without blocking: bit 0 set when the
-// window was drawn to, bit 1 when it was destroyed or unmapped; -1 when
-// the connection is lost.
+// window was drawn to, bit 1 when it was destroyed or unmapped, bit 2
+// when it was moved or resized; -1 when the connection is lost.
 static int pc_poll(pc_cap *c) {
 	int r = 0;
 	while (!c->io_lost && XPending(c->dpy) > 0) {
@@ -310,6 +349,8 @@ static int pc_poll(pc_cap *c) {
 			r |= 1;
 		else if (ev.type == DestroyNotify || ev.type == UnmapNotify)
 			r |= 2;
+		else if (ev.type == ConfigureNotify)
+			r |= 4;
 	}
 	if (c->io_lost)
 		return -1;
@@ -623,9 +664,15 @@ type Screen struct {
 	lastEmit time.Time
 	cursor   image.Rectangle   // where the pointer was drawn into frame
 	hide     []image.Rectangle // where hidden windows are painted over
-	cserial  C.ulong
-	closed   chan struct{}
-	once     sync.Once
+	// native is the window at its current size when a shared window was
+	// resized: it is converted there and scaled into frame (the size the
+	// share started with, which the encoder keeps).
+	native *image.YCbCr
+	// follow: a whole window is captured, so its size is tracked.
+	follow  bool
+	cserial C.ulong
+	closed  chan struct{}
+	once    sync.Once
 }
 
 // OpenScreen connects to the display and prepares the capture. It fails
@@ -689,6 +736,7 @@ func (s *Screen) setup() error {
 	}
 	s.damage = c.dmg_base >= 0
 	s.shm = c.shm != 0
+	s.follow = s.window && s.cfg.Region == (image.Rectangle{})
 	// One capture now, so a bad region or an unviewable window fails here
 	// rather than at the first Next.
 	var y0, y1 C.int
@@ -780,13 +828,21 @@ func (s *Screen) update() (image.Rectangle, error) {
 	c := s.c
 	grab := !s.have || !s.damage
 	if s.damage {
-		switch rc := C.pc_poll(c); {
+		rc := C.pc_poll(c)
+		switch {
 		case rc < 0:
 			return image.Rectangle{}, s.xerror("poll", -1)
 		case rc&2 != 0:
 			return image.Rectangle{}, fmt.Errorf("window %#x destroyed or unmapped: %w", s.cfg.Window, ErrWindowGone)
 		case rc&1 != 0:
 			grab = true
+		}
+		if rc&4 != 0 && s.follow {
+			resized, err := s.resize()
+			if err != nil {
+				return image.Rectangle{}, err
+			}
+			grab = grab || resized
 		}
 	}
 	var bands []image.Rectangle
@@ -885,6 +941,9 @@ func (s *Screen) convert(bands []image.Rectangle) image.Rectangle {
 		return image.Rectangle{}
 	}
 	c, f := s.c, s.frame
+	if s.native != nil {
+		f = s.native
+	}
 	if s.cfg.Cursor {
 		C.pc_cursor_draw(c)
 	}
@@ -898,8 +957,41 @@ func (s *Screen) convert(bands []image.Rectangle) image.Rectangle {
 	if s.cfg.Cursor {
 		C.pc_cursor_undraw(c)
 	}
-	s.paintHidden()
-	return dirty
+	if s.native == nil {
+		s.paintHidden()
+		return dirty
+	}
+	// A resized window, fitted into the share's size: all of it changes.
+	o := s.frame
+	C.pc_fit((*C.uint8_t)(&f.Y[0]), (*C.uint8_t)(&f.Cb[0]), (*C.uint8_t)(&f.Cr[0]), C.int(f.Rect.Dx()), C.int(f.Rect.Dy()),
+		(*C.uint8_t)(&o.Y[0]), C.int(o.YStride), (*C.uint8_t)(&o.Cb[0]), (*C.uint8_t)(&o.Cr[0]), C.int(o.CStride),
+		C.int(s.w), C.int(s.h))
+	return image.Rect(0, 0, s.w, s.h)
+}
+
+// resize follows a shared window's new size: new capture buffers, and
+// frames scaled into the size the share started with. It reports whether
+// the size changed.
+func (s *Screen) resize() (bool, error) {
+	c := s.c
+	var ww, wh, viewable C.int
+	if rc := C.pc_target(c, C.Window(s.cfg.Window), &ww, &wh, &viewable); rc != 0 {
+		return false, s.xerror("look up window", rc)
+	}
+	w, h := int(ww)&^1, int(wh)&^1
+	if w < 2 || h < 2 || (w == int(c.w) && h == int(c.h)) {
+		return false, nil
+	}
+	if C.pc_resize(c, C.int(w), C.int(h)) != 0 {
+		return false, fmt.Errorf("screen capture buffers %dx%d: out of memory", w, h)
+	}
+	s.native = nil
+	if w != s.w || h != s.h {
+		s.native = image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	}
+	// The pointer and hidden windows are tracked in the old geometry.
+	s.cursor, s.hide = image.Rectangle{}, nil
+	return true, nil
 }
 
 // mergeRows turns rectangles into sorted, disjoint bands of full rows,

@@ -113,6 +113,12 @@ static int pp_move(Display *d, Window win, int x, int y, int map) {
 	return pp_sync(d);
 }
 
+static int pp_resize(Display *d, Window win, int w, int h) {
+	pp_begin();
+	XResizeWindow(d, win, w, h);
+	return pp_sync(d);
+}
+
 static int pp_warp(Display *d, int x, int y) {
 	pp_begin();
 	XWarpPointer(d, None, DefaultRootWindow(d), 0, 0, 0, 0, x, y);
@@ -212,6 +218,11 @@ func (p *xPainter) destroy(w uint32) error {
 // move puts window w at (x, y), mapped (raised) or unmapped.
 func (p *xPainter) move(w uint32, x, y int, mapped bool) error {
 	return xcheck("move window", C.pp_move(p.d, C.Window(w), C.int(x), C.int(y), C.int(b2i(mapped))))
+}
+
+// resize gives window w a new size.
+func (p *xPainter) resize(w uint32, width, height int) error {
+	return xcheck("resize window", C.pp_resize(p.d, C.Window(w), C.int(width), C.int(height)))
 }
 
 // warp moves the pointer to (x, y) on the root window.
