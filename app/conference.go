@@ -48,6 +48,12 @@ type conference struct {
 
 	wg sync.WaitGroup // update forwarders
 
+	files *fileHub // every file transfer of the call
+	// benched are people who joined a full call (id → name): admitted
+	// when someone of the same name drops (a rejoin after a crash, which
+	// the server reports as a new peer before the old one's seat ends).
+	benched map[string]string
+
 	ctx atomic.Pointer[context.Context] // run's, for work started outside it
 }
 
@@ -73,7 +79,11 @@ type conferenceOptions struct {
 	BeforeMedia func()
 	// Record is the --record sink of the first peer's media.
 	Record *recording
-	Logger *slog.Logger
+	// Files is the receive policy for file offers; SendFiles are offered
+	// to each peer once it connects (headless --send-file).
+	Files     FilePolicy
+	SendFiles []string
+	Logger    *slog.Logger
 }
 
 // peerNet is how every session reaches its peer.
@@ -130,7 +140,7 @@ func newConference(o conferenceOptions) *conference {
 	if o.Media == nil {
 		o.Media = &localMedia{}
 	}
-	return &conference{
+	c := &conference{
 		o:      o,
 		log:    o.Logger,
 		link:   newRoomLink(o.Client, o.Logger),
@@ -138,7 +148,13 @@ func newConference(o conferenceOptions) *conference {
 		ups:    make(chan peerUpdate, 64),
 		done:   make(chan struct{}),
 		peers:  map[string]*confPeer{},
+
+		benched: map[string]string{},
 	}
+	c.files = newFileHub(o.Logger, o.Files, o.SendFiles, func(f FileView) {
+		c.emit(c.runCtx(), CallEvent{Peer: f.PeerID, File: &f})
+	})
+	return c
 }
 
 // Events reports the call's and each peer's changes; closed when run returns.
@@ -257,10 +273,24 @@ func (c *conference) addPeer(ctx context.Context, id, name string) error {
 		return nil
 	}
 	if len(c.peers)+1 >= c.o.Group {
+		var stale *confPeer
+		for _, p := range c.peers {
+			if p.name == name && p.sess.State() != call.StateConnected {
+				stale = p
+			}
+		}
+		if stale == nil {
+			c.benched[id] = name
+			c.mu.Unlock()
+			c.log.Info("ignoring a peer beyond the call's size", "peer", id, "size", c.o.Group)
+			return nil
+		}
 		c.mu.Unlock()
-		c.log.Info("ignoring a peer beyond the call's size", "peer", id, "size", c.o.Group)
-		return nil
+		c.log.Info("a peer rejoined under a new id", "old", stale.id, "peer", id)
+		c.dropPeer(ctx, stale, endPeerLeft, "The other person rejoined", nil)
+		c.mu.Lock()
 	}
+	delete(c.benched, id)
 	p := &confPeer{id: id, name: name, link: c.link.Peer(id, name), idx: len(c.order), joinedAt: time.Now(),
 		gotTrack: map[webrtc.RTPCodecType]bool{}}
 	c.mu.Unlock()
@@ -403,11 +433,17 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 			c.o.Media.forceKeyFrame()
 			c.o.Media.startFiles()
 			c.emit(ctx, CallEvent{Peer: p.id, Phase: PhaseConnected})
+			c.files.PeerUp(&filePeer{id: p.id, name: p.name, link: p.sess})
 		case call.StateReconnecting:
 			p.mu.Lock()
 			p.restarts++
 			p.mu.Unlock()
 			c.emit(ctx, CallEvent{Peer: p.id, Phase: PhaseReconnecting})
+			if id := c.benchedNamed(p.name); id != "" {
+				// The same person joined again meanwhile: this path is dead.
+				c.dropPeer(ctx, p, endPeerLeft, "The other person rejoined", nil)
+				return false, c.addPeer(ctx, id, p.name)
+			}
 		case call.StateEnded:
 			why, text := endPeerHungUp, endReason(up.Event)
 			if up.Event == call.EventPeerLeft {
@@ -427,6 +463,14 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 		c.emit(ctx, CallEvent{Peer: p.id, SAS: up.SAS})
 	case call.UpdateChat:
 		c.emit(ctx, CallEvent{Peer: p.id, PeerName: p.name, Chat: up.Chat})
+	case call.UpdateFile:
+		if up.File != nil {
+			c.files.OnControl(p.id, *up.File)
+		}
+	case call.UpdateFileChannel:
+		if up.FileChannel != nil {
+			c.files.OnChannel(p.id, up.FileChannel)
+		}
 	case call.UpdateRemoteMedia:
 		if up.RemoteMedia != nil {
 			m := *up.RemoteMedia
@@ -440,29 +484,19 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 // peerGone removes a peer whose session ended. The call ends with the last
 // one: as the 1:1 call always did when the other person left or failed.
 func (c *conference) peerGone(ctx context.Context, p *confPeer, why, reason string, err error) (bool, error) {
-	now := time.Now()
-	p.mu.Lock()
-	if p.gone {
-		p.mu.Unlock()
+	left, everConnected, ok := c.dropPeer(ctx, p, why, reason, err)
+	if !ok {
 		return false, nil
 	}
-	p.gone = true
-	p.endedAt = now
-	if p.ended == "" {
-		p.ended = why
-	}
-	everConnected := !p.connectedAt.IsZero()
-	p.mu.Unlock()
-	c.mu.Lock()
-	delete(c.peers, p.id)
-	left := len(c.peers)
-	c.mu.Unlock()
-	_ = p.sess.Close()
-	p.link.drop()
-	c.o.Media.setBitRate(c.lowestTarget()) // the weakest link may have gone
-	c.emit(ctx, CallEvent{Peer: p.id, Gone: true, Reason: reason, Err: err})
 	if left > 0 {
 		c.setPhase(ctx, c.wholePhase(), CallEvent{})
+		return false, nil
+	}
+	if why != endPeerHungUp && c.files.waitingForPeer() {
+		// Dropped, not hung up, in the middle of a file: wait for the
+		// person to come back (docs/protocol.md, "Resume").
+		c.log.Info("waiting for the peer to come back for a file transfer")
+		c.setPhase(ctx, PhaseWaiting, CallEvent{})
 		return false, nil
 	}
 	if why == "failed" {
@@ -481,8 +515,49 @@ func (c *conference) peerGone(ctx context.Context, p *confPeer, why, reason stri
 	return true, nil
 }
 
+// benchedNamed is the id of a benched person called name ("" if none).
+func (c *conference) benchedNamed(name string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, n := range c.benched {
+		if n == name {
+			return id
+		}
+	}
+	return ""
+}
+
+// dropPeer removes p (once: ok false after) and says so; left is how many
+// remain.
+func (c *conference) dropPeer(ctx context.Context, p *confPeer, why, reason string, err error) (left int, everConnected, ok bool) {
+	now := time.Now()
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return 0, false, false
+	}
+	p.gone = true
+	p.endedAt = now
+	if p.ended == "" {
+		p.ended = why
+	}
+	everConnected = !p.connectedAt.IsZero()
+	p.mu.Unlock()
+	c.mu.Lock()
+	delete(c.peers, p.id)
+	left = len(c.peers)
+	c.mu.Unlock()
+	_ = p.sess.Close()
+	p.link.drop()
+	c.files.PeerDown(p.id)
+	c.o.Media.setBitRate(c.lowestTarget()) // the weakest link may have gone
+	c.emit(ctx, CallEvent{Peer: p.id, Gone: true, Reason: reason, Err: err})
+	return left, everConnected, true
+}
+
 // closeAll ends every session (bye to each) and waits for the forwarders.
 func (c *conference) closeAll() {
+	defer c.files.Close()
 	for _, p := range c.live() {
 		_ = p.sess.Close()
 		p.link.drop()

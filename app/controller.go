@@ -155,6 +155,10 @@ type Notify struct {
 	// Sharing: this side shares a screen (ShareLabel says which).
 	Sharing    bool
 	ShareLabel string
+
+	// Files are this call's file transfers, both ways, oldest first (a
+	// group call has one per person a file goes to).
+	Files []FileView
 }
 
 // PeerView is one other person in the call as the GUI shows them.
@@ -236,6 +240,8 @@ type CallEvent struct {
 	Notice string
 	// Share: Peer started (On) or stopped sharing a screen.
 	Share *ShareState
+	// File: a transfer with Peer changed (state, progress).
+	File *FileView
 }
 
 // ShareState is whether a person's screen share is arriving.
@@ -396,6 +402,7 @@ func cloneNotify(n Notify) Notify {
 	n.Chat = slices.Clone(n.Chat)
 	n.SASWords = slices.Clone(n.SASWords)
 	n.Peers = slices.Clone(n.Peers)
+	n.Files = slices.Clone(n.Files)
 	for i := range n.Peers {
 		n.Peers[i].SASWords = slices.Clone(n.Peers[i].SASWords)
 	}
@@ -621,6 +628,11 @@ func (c *Controller) drain(events <-chan CallEvent) {
 
 // apply folds one call event into the snapshot; true when the call is over.
 func (c *Controller) apply(gen int, ev CallEvent) bool {
+	if ev.File != nil {
+		f := *ev.File
+		c.update(func(n *Notify) { applyFile(n, f) })
+		return false
+	}
 	if ev.Peer != "" {
 		c.update(func(n *Notify) {
 			applyPeer(n, ev)
@@ -1026,6 +1038,9 @@ func (c *Controller) ApplySettings(s Settings) error {
 			n.Devices = callDevices(s, c.o.Media)
 		}
 	})
+	if fc, err := c.fileCall(); err == nil {
+		fc.SetFilePolicy(s.FilePolicy()) // offers from now on
+	}
 	c.enqueue(func() { c.persist(s) })
 	return nil
 }

@@ -234,7 +234,7 @@ func (e *engine) Dial(ctx context.Context, p CallParams) (Call, error) {
 	lc.mixer = newAudioMixer(lc.spk, lc.voice.render)
 	lc.conf = newConference(conferenceOptions{
 		Client: client, Media: lc.media, Net: lc.peerNet(), Announce: lc.announce,
-		OnFrame: lc.onRemoteFrame, Speaker: lc.mixer, Logger: e.o.Logger,
+		OnFrame: lc.onRemoteFrame, Speaker: lc.mixer, Logger: e.o.Logger, Files: p.Settings.FilePolicy(),
 		// The preview ends before the video sender becomes the camera's
 		// only reader.
 		BeforeMedia: func() { lc.stopPreview() },
@@ -645,6 +645,21 @@ func (lc *liveCall) SendChat(text string) error {
 	}
 	return lc.conf.SendChat(text)
 }
+
+// SendFile offers a file to everyone in the call (fileCaller).
+func (lc *liveCall) SendFile(path string) error { return lc.conf.files.SendFile(path) }
+
+// AcceptFile accepts an offer (fileCaller).
+func (lc *liveCall) AcceptFile(id string) error { return lc.conf.files.AcceptFile(id) }
+
+// DeclineFile declines an offer (fileCaller).
+func (lc *liveCall) DeclineFile(id string) error { return lc.conf.files.DeclineFile(id) }
+
+// CancelFile cancels a transfer (fileCaller).
+func (lc *liveCall) CancelFile(id string) error { return lc.conf.files.CancelFile(id) }
+
+// SetFilePolicy sets where offers from now on go (fileCaller).
+func (lc *liveCall) SetFilePolicy(p FilePolicy) { lc.conf.files.SetPolicy(p) }
 
 // HangUp implements Call.
 func (lc *liveCall) HangUp() {

@@ -40,6 +40,29 @@ var (
 	// ErrShareCanceled means the user closed the desktop's screen picker
 	// without choosing: not a failure to show.
 	ErrShareCanceled = errors.New("screen share canceled")
+	// ErrFileUnavailable is returned by file commands a call cannot serve
+	// (nobody connected to send to, a call without file transfer).
+	ErrFileUnavailable = errors.New("file transfer not available")
+	// ErrUnknownFile is returned for a transfer id this call does not have.
+	ErrUnknownFile = errors.New("no such file transfer")
+	// ErrFileState is returned for a command the transfer's state does
+	// not allow (accepting a finished one).
+	ErrFileState = errors.New("not possible in the transfer's state")
+	// ErrFileSource marks a file that cannot be sent (missing, a folder,
+	// unreadable).
+	ErrFileSource = errors.New("cannot send that file")
+	// ErrFileTooLarge marks an offer above the receive limit.
+	ErrFileTooLarge = errors.New("file too large")
+	// ErrFileWrite marks a transfer ended by a local disk error (full,
+	// permission): only that transfer ends.
+	ErrFileWrite = errors.New("cannot write the file")
+	// ErrFileRead marks a transfer ended by a read error of the file sent.
+	ErrFileRead = errors.New("cannot read the file")
+	// ErrFileHash marks a received file whose SHA-256 did not match.
+	ErrFileHash = errors.New("file damaged in transfer")
+	// ErrFileTransfer marks a transfer that failed in a headless run
+	// (exit code 6).
+	ErrFileTransfer = errors.New("file transfer failed")
 )
 
 // UserError is an error whose message is safe to show to a user as-is (the

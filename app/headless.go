@@ -75,7 +75,7 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 	}
 	r := &headlessRun{o: o, log: log, start: time.Now()}
 	u0, s0 := cpuTimes()
-	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}, Peers: []PeerReport{}}
+	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}, Peers: []PeerReport{}, Files: []FileReport{}}
 	err := r.run(ctx, rep)
 	if r.rec != nil {
 		r.mu.Lock()
@@ -91,6 +91,12 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 	}
 	if err == nil {
 		err = r.checkExpectations(rep)
+	}
+	if r.conf != nil {
+		rep.Files = r.conf.files.Reports()
+		if bad := r.conf.files.failed(); err == nil && len(bad) > 0 {
+			err = fmt.Errorf("%w: %s", ErrFileTransfer, strings.Join(bad, "; "))
+		}
 	}
 	rep.OK = err == nil
 	if err != nil {
@@ -170,6 +176,8 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		// rather than waiting for video that never comes.
 		Announce: func() (bool, bool) { return r.o.Audio != "none", r.o.Video != "none" },
 		Record:   r.rec, Logger: r.log,
+		Files:     FilePolicy{Dir: r.o.ReceiveDir, MaxBytes: r.o.MaxFileSize, AutoAccept: true},
+		SendFiles: r.o.SendFiles,
 	})
 	r.conf = conf
 	defer func() {
@@ -202,7 +210,8 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 	defer peerWait.Stop()
 	joined, connected := map[string]bool{}, map[string]bool{}
 	var end <-chan time.Time
-	waitOver := false // --peer-wait has passed
+	var filesTick <-chan time.Time // during the file grace: are they done?
+	waitOver := false              // --peer-wait has passed
 	var shareTick <-chan time.Time
 	for {
 		select {
@@ -225,8 +234,22 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 				return fmt.Errorf("%w: %s room %q within %s (--peer-wait)", ErrConnect, who, r.o.Room, r.o.PeerWait)
 			}
 		case <-end:
+			if filesTick == nil && conf.files.busy() {
+				// A transfer still runs: wait for it, at most another
+				// --duration (docs/headless-report.md).
+				end = time.After(r.o.Duration)
+				t := time.NewTicker(100 * time.Millisecond)
+				defer t.Stop()
+				filesTick = t.C
+				continue
+			}
 			r.endNow(endDuration)
 			return finish()
+		case <-filesTick:
+			if !conf.files.busy() {
+				r.endNow(endDuration)
+				return finish()
+			}
 		case <-shareTick:
 			r.toggleShare(conf)
 		case ev, ok := <-conf.Events():

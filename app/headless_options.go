@@ -89,6 +89,15 @@ type HeadlessOptions struct {
 
 	ExpectFPS       float64
 	ExpectMinFrames int
+
+	// SendFiles are offered to every peer once it connects (--send-file).
+	SendFiles []string
+	// ReceiveDir accepts every offer into this folder (--receive-dir);
+	// without it offers are declined no-folder.
+	ReceiveDir string
+	// MaxFileSize declines larger offers too-large (--max-file-size);
+	// 0 means DefaultMaxFileMB.
+	MaxFileSize int64
 }
 
 // Validate checks a headless run's options as the command line gives them
@@ -169,6 +178,26 @@ func (o *HeadlessOptions) Validate() error {
 	if o.AudioMarkers && !strings.HasSuffix(strings.ToLower(o.Audio), ".wav") {
 		return badFlag("--audio-markers applies to --audio FILE.wav only (synthetic and tone always carry markers)")
 	}
+	for _, p := range o.SendFiles {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			return badFlag("--send-file %s: not a readable regular file", p)
+		}
+	}
+	if o.ReceiveDir != "" {
+		if fi, err := os.Stat(o.ReceiveDir); err != nil || !fi.IsDir() {
+			return badFlag("--receive-dir %s: not a folder", o.ReceiveDir)
+		}
+		if err := checkWritable(filepath.Join(o.ReceiveDir, ".peercall-check")); err != nil {
+			return badFlag("--receive-dir %s: %v", o.ReceiveDir, err)
+		}
+	}
+	if o.MaxFileSize < 0 {
+		return badFlag("--max-file-size must not be negative")
+	}
+	if o.MaxFileSize == 0 {
+		o.MaxFileSize = DefaultMaxFileMB << 20
+	}
 	for _, f := range []struct{ flag, path string }{{"--report", o.ReportPath}, {"--ready-file", o.ReadyFile}, {"--share-snapshot", o.ShareSnapshot}} {
 		if f.path == "" || (f.flag == "--report" && f.path == "-") {
 			continue
@@ -230,6 +259,31 @@ func checkWritable(path string) error {
 	name := f.Name()
 	_ = f.Close()
 	return os.Remove(name)
+}
+
+// ParseByteSize parses a size in bytes with an optional K, M or G suffix
+// (binary: 1K = 1024), as --max-file-size takes it.
+func ParseByteSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch strings.ToUpper(s[n-1:]) {
+		case "K":
+			mult = 1 << 10
+		case "M":
+			mult = 1 << 20
+		case "G":
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > call.MaxFileSize/mult {
+		return 0, fmt.Errorf("%q is not BYTES, NK, NM or NG", s)
+	}
+	return v * mult, nil
 }
 
 // ParseSize parses a video size "WxH" (SplitSize, then CheckVideoSize): the

@@ -45,6 +45,9 @@ type Report struct {
 	Voice *VoiceReport `json:"voice_processing,omitempty"`
 	// Totals sums what every peer delivered.
 	Totals Totals `json:"totals"`
+	// Files lists every file transfer, both ways (--send-file,
+	// --receive-dir); empty when none.
+	Files []FileReport `json:"files"`
 }
 
 // VoiceReport is what the audio processing module said at the end of the

@@ -44,6 +44,11 @@ type Settings struct {
 	Interfaces []string           `json:"interfaces"` // allow-list, empty = all
 
 	SignalingServer string `json:"signaling_server"`
+
+	// DownloadDir is where accepted files go ("" declines every offer);
+	// MaxFileMB bounds what may be offered (larger: declined too-large).
+	DownloadDir string `json:"download_dir"`
+	MaxFileMB   int    `json:"max_file_mb"`
 	// RecentServers live under their own key (SaveRecentServers): a join
 	// remembers its server without writing the rest again.
 	RecentServers []string `json:"recent_servers,omitempty"`
@@ -69,6 +74,8 @@ func DefaultSettings() Settings {
 		EchoCancel:     true,
 		NoiseSuppress:  true,
 		GainControl:    true,
+		DownloadDir:    DefaultDownloadDir(),
+		MaxFileMB:      DefaultMaxFileMB,
 	}
 }
 
@@ -164,6 +171,7 @@ func (s Settings) Validate() error {
 			bad["ice_policy"] = "this policy needs a TURN server" + map[bool]string{true: " over TCP or TLS", false: ""}[policy == call.PolicyProxy]
 		}
 	}
+	s.validateFileSettings(bad)
 	if len(bad) > 0 {
 		return &ValidationError{Fields: bad}
 	}

@@ -109,6 +109,16 @@ func (s *Session) bindChat(dc *webrtc.DataChannel) {
 			return
 		}
 		msg, err := decodeDataMessage(m.Data)
+		var fe *FileMessageError
+		if errors.As(err, &fe) && fe.Type == FileOffer && fe.ID != "" {
+			// A bad offer whose id is readable is declined, so the sender
+			// does not wait for an answer.
+			s.log.Info("bad file offer declined", "err", err)
+			if derr := s.SendFileControl(FileControl{Type: FileDecline, ID: fe.ID, Reason: FileReasonBadOffer}); derr != nil {
+				s.log.Debug("decline not sent", "err", derr)
+			}
+			return
+		}
 		switch {
 		case errors.Is(err, ErrUnknownMessage):
 			s.log.Debug("data channel message of unknown type ignored")
@@ -136,5 +146,8 @@ func (s *Session) onDataMessage(msg dataMessage) {
 		s.remoteMedia = &m
 		s.mu.Unlock()
 		s.q.push(func() { s.publish(Update{Kind: UpdateRemoteMedia, RemoteMedia: &m}) })
+	case dataFile:
+		f := msg.file
+		s.q.push(func() { s.publish(Update{Kind: UpdateFile, File: &f}) })
 	}
 }

@@ -31,6 +31,7 @@ type dataKind int
 const (
 	dataChat dataKind = iota + 1
 	dataMedia
+	dataFile
 )
 
 // dataMessage is one decoded data channel message.
@@ -38,6 +39,7 @@ type dataMessage struct {
 	kind  dataKind
 	chat  chatWire
 	media MediaState
+	file  FileControl
 }
 
 // dataWire is the union of all message shapes. Pointers tell a missing
@@ -49,6 +51,7 @@ type dataWire struct {
 	Text  string `json:"text,omitempty"`
 	Audio *bool  `json:"audio,omitempty"`
 	Video *bool  `json:"video,omitempty"`
+	fileFields
 }
 
 // mediaWire is what SetLocalMedia sends.
@@ -87,6 +90,18 @@ func decodeDataMessage(b []byte) (dataMessage, error) {
 		}
 
 		return dataMessage{kind: dataMedia, media: MediaState{Audio: *w.Audio, Video: *w.Video}}, nil
+	case FileOffer.String(), FileAccept.String(), FileDecline.String(), FileCancel.String(), FileAck.String(), FileDone.String():
+		var typ FileMsgType
+		for t, n := range fileMsgNames {
+			if n == w.Type {
+				typ = t
+			}
+		}
+		m, err := decodeFile(typ, w)
+		if err != nil {
+			return dataMessage{}, err
+		}
+		return dataMessage{kind: dataFile, file: m}, nil
 	default:
 		// Newer peers may send types we do not know: not an error of theirs.
 		return dataMessage{}, fmt.Errorf("%w: unknown type", ErrUnknownMessage)

@@ -45,6 +45,9 @@ var (
 	// ErrUnknownMessage reports a data channel message of a type this
 	// version does not know (a newer peer): ignored.
 	ErrUnknownMessage = errors.New("call: unknown data channel message type")
+	// ErrFileChannel reports a file transfer data channel that cannot be
+	// opened or used (closed, path gone).
+	ErrFileChannel = errors.New("call: file channel failed")
 	// ErrUnknownTrack is returned by ReplaceTrack for an id never added.
 	ErrUnknownTrack = errors.New("call: unknown track")
 	// ErrSDP reports an SDP that cannot be parsed or rewritten.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,8 @@ const (
 	UpdateStats                             // Stats
 	UpdateSAS                               // SAS
 	UpdateRemoteMedia                       // RemoteMedia
+	UpdateFile                              // File: a file control message
+	UpdateFileChannel                       // FileChannel: the peer opened one
 )
 
 func (k UpdateKind) String() string {
@@ -119,6 +122,10 @@ func (k UpdateKind) String() string {
 		return "sas"
 	case UpdateRemoteMedia:
 		return "remote-media"
+	case UpdateFile:
+		return "file"
+	case UpdateFileChannel:
+		return "file-channel"
 	default:
 		return fmt.Sprintf("UpdateKind(%d)", int(k))
 	}
@@ -140,6 +147,11 @@ type Update struct {
 	Stats       *Stats
 	SAS         *SASCode
 	RemoteMedia *MediaState
+	// File is a file control message from the peer; FileChannel a
+	// "file:ID" channel it opened, which the receiver must Close unless it
+	// accepted ID.
+	File        *FileControl
+	FileChannel *FileChannel
 }
 
 // Session is one peer-to-peer call. All peer-connection state is owned by a
@@ -534,8 +546,13 @@ func (s *Session) setup() error {
 	})
 	pc.OnTrack(s.onTrack)
 	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() == chatLabel {
+		switch {
+		case dc.Label() == chatLabel:
 			s.bindChat(dc)
+		case strings.HasPrefix(dc.Label(), FileLabelPrefix):
+			s.onFileChannel(dc)
+		default:
+			_ = dc.Close() // nothing else is spoken here
 		}
 	})
 	for _, t := range s.cfg.Tracks {

@@ -61,6 +61,8 @@ type callScreen struct {
 
 	muteBtn, camBtn, statsBtn, chatBtn, hangBtn *widget.Button
 	shareBtn                                    *widget.Button
+	sendFileBtn                                 *hintButton
+	files                                       *filesPanel
 	shareBar                                    *fyne.Container // "You are sharing …"
 	shareBarText                                *widget.RichText
 	shareStopBtn                                *widget.Button
@@ -147,7 +149,8 @@ func newCallScreen(u *UI) *callScreen {
 	// No background rectangle under the video: every repaint is a full
 	// window paint, and a rectangle the size of the video is one more
 	// full-area fill per frame (measurable under software GL).
-	video := container.NewStack(c.grid, c.inset, statsOverlay, waitOverlay, c.flashBox)
+	c.files = newFilesPanel(u)
+	video := container.NewStack(c.grid, c.inset, statsOverlay, c.files.panel, waitOverlay, c.flashBox)
 
 	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -181,12 +184,21 @@ func newCallScreen(u *UI) *callScreen {
 	})
 	c.shareBtn = widget.NewButtonWithIcon(shareText, shareIcon(), c.shareTapped)
 	c.shareBtn.Disable()
+	// Icon only, like the devices button: the bar is full.
+	c.sendFileBtn = newHintButton(sendFileIcon(), c.sendFileTapped, func(on bool) {
+		if on {
+			c.flash(sendFileHint)
+		} else if c.flashLabel.Text == sendFileHint {
+			c.hideFlash()
+		}
+	})
+	c.sendFileBtn.Disable()
 	c.hangBtn = widget.NewButtonWithIcon("Hang up", theme.CancelIcon(), u.ctl.HangUp)
 	c.hangBtn.Importance = widget.DangerImportance
 	meter := func(m *widget.ProgressBar) fyne.CanvasObject {
 		return container.NewCenter(container.NewGridWrap(fyne.NewSize(meterWidth, 12), m))
 	}
-	c.controls = container.NewHBox(c.muteBtn, c.camBtn, c.devBtn, c.shareBtn,
+	c.controls = container.NewHBox(c.muteBtn, c.camBtn, c.devBtn, c.shareBtn, c.sendFileBtn,
 		widget.NewLabel("Mic"), meter(c.micMeter),
 		widget.NewLabel("Speaker"), meter(c.spkMeter),
 		layout.NewSpacer(), c.statsBtn, c.chatBtn, c.hangBtn)
@@ -227,9 +239,9 @@ func (c *callScreen) copyButton(e *widget.Entry, done string) *widget.Button {
 	})
 }
 
-// meterWidth leaves the control bar room for "Stop sharing" at the
-// default window width.
-const meterWidth = 60
+// meterWidth leaves the control bar room for "Stop sharing" and the
+// Send file button at the default window width.
+const meterWidth = 40
 
 // newMeter is a level meter: a progress bar without its percentage text.
 func newMeter() *widget.ProgressBar {
@@ -277,6 +289,7 @@ func (c *callScreen) reset() {
 	setText(c.chatLog, "")
 	c.devices.hide()
 	c.picker.close()
+	c.files.reset()
 }
 
 func (c *callScreen) render(n app.Notify) {
@@ -285,6 +298,12 @@ func (c *callScreen) render(n app.Notify) {
 	showIf(c.notice, n.Notice != "")
 	c.devices.render(n)
 	c.renderSharing(n)
+	c.files.render(n.Files)
+	if n.Phase == app.PhaseConnected {
+		c.sendFileBtn.Enable()
+	} else {
+		c.sendFileBtn.Disable()
+	}
 	timer := ""
 	if !n.ConnectedAt.IsZero() {
 		timer = formatDuration(n.Elapsed)

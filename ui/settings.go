@@ -8,6 +8,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -35,6 +37,7 @@ type settingsScreen struct {
 	ports, ifaces, server     *widget.Entry
 	ipv6                      *widget.Check
 	aec, ns, agc              *widget.Check
+	downloadDir, maxFileMB    *widget.Entry
 	keyringNote               *widget.Label
 	saveSeq                   int // Notify.NoticeSeq when Save was tapped
 	errs                      map[string]*widget.Label
@@ -92,6 +95,11 @@ func newSettingsScreen(u *UI) *settingsScreen {
 	s.keyringNote.Hide()
 	s.saved = widget.NewLabel("")
 	s.saved.Hide()
+	s.downloadDir = widget.NewEntry()
+	s.downloadDir.SetPlaceHolder("a folder; empty declines every file")
+	s.maxFileMB = widget.NewEntry()
+	s.maxFileMB.SetPlaceHolder("e.g. 4096")
+	chooseDir := widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), s.pickDownloadDir)
 
 	s.preview = u.sw.newView(false, 320)
 	s.preview.img.SetMinSize(fyne.NewSize(192, 144))
@@ -126,6 +134,8 @@ func newSettingsScreen(u *UI) *settingsScreen {
 		widget.NewFormItem("Interfaces", field("interfaces", s.ifaces)),
 		widget.NewFormItem("", s.ipv6),
 		widget.NewFormItem("Default server", field("signaling_server", s.server)),
+		widget.NewFormItem("Download folder", field("download_dir", container.NewBorder(nil, nil, nil, chooseDir, s.downloadDir))),
+		widget.NewFormItem("Max file size (MB)", field("max_file_mb", s.maxFileMB)),
 	)
 	saveBtn := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), s.save)
 	saveBtn.Importance = widget.HighImportance
@@ -204,6 +214,8 @@ func (s *settingsScreen) load(set app.Settings) {
 	s.ns.SetChecked(set.NoiseSuppress)
 	s.agc.SetChecked(set.GainControl)
 	s.server.SetText(set.SignalingServer)
+	s.downloadDir.SetText(set.DownloadDir)
+	s.maxFileMB.SetText(strconv.Itoa(set.MaxFileMB))
 	s.renderICE()
 	s.showErrors(nil)
 	s.saved.Hide()
@@ -282,6 +294,12 @@ func (s *settingsScreen) collect() (app.Settings, map[string]string) {
 	set.IPv6 = s.ipv6.Checked
 	set.EchoCancel, set.NoiseSuppress, set.GainControl = s.aec.Checked, s.ns.Checked, s.agc.Checked
 	set.SignalingServer = strings.TrimSpace(s.server.Text)
+	set.DownloadDir = strings.TrimSpace(s.downloadDir.Text)
+	if n, err := strconv.Atoi(strings.TrimSpace(s.maxFileMB.Text)); err == nil {
+		set.MaxFileMB = n
+	} else {
+		bad["max_file_mb"] = "enter a number of MB"
+	}
 	return set, bad
 }
 
@@ -327,6 +345,26 @@ func (s *settingsScreen) showErrors(bad map[string]string) {
 		}
 		setText(l, msg)
 		l.Show()
+	}
+}
+
+// pickDownloadDir chooses the download folder with a folder dialog,
+// starting in the current one when it exists.
+func (s *settingsScreen) pickDownloadDir() {
+	d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+		if err != nil || l == nil {
+			return // canceled
+		}
+		s.downloadDir.SetText(l.Path())
+	}, s.u.win)
+	if dir := strings.TrimSpace(s.downloadDir.Text); dir != "" {
+		if l, err := storage.ListerForURI(storage.NewFileURI(dir)); err == nil {
+			d.SetLocation(l)
+		}
+	}
+	d.Show() // before Resize: a file dialog sizes only once shown
+	if sz := s.u.win.Canvas().Size(); sz.Width > 0 {
+		d.Resize(fyne.NewSize(min(sz.Width-40, 800), min(sz.Height-40, 560)))
 	}
 }
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +41,12 @@ type Options struct {
 type UI struct {
 	ctl   *app.Controller
 	share shareCommands // ctl's share commands
-	win   fyne.Window
-	opts  Options
+	files fileCommands  // ctl's file commands
+	// openURL opens a folder in the desktop's file manager
+	// (fyne.App.OpenURL; tests record it).
+	openURL func(*url.URL) error
+	win     fyne.Window
+	opts    Options
 
 	root     *fyne.Container
 	start    *startScreen
@@ -72,7 +77,8 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Do == nil {
 		o.Do = fyne.Do
 	}
-	u := &UI{ctl: ctl, share: ctl, win: win, opts: o, sw: newSwapper(o.Do)}
+	u := &UI{ctl: ctl, share: ctl, files: ctl, win: win, opts: o, sw: newSwapper(o.Do),
+		openURL: func(l *url.URL) error { return fyne.CurrentApp().OpenURL(l) }}
 	if o.GUI.MaxDisplayFPS > 0 {
 		u.sw.minGap = time.Second / time.Duration(o.GUI.MaxDisplayFPS)
 	}
@@ -84,6 +90,8 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	u.showing = u.start.content
 	win.SetContent(u.root)
 	win.SetIcon(iconResource)
+	// Files dropped on the window go to everyone in the call.
+	win.SetOnDropped(u.call.dropped)
 	u.shortcuts()
 	ctl.SetFrameSink(u.onFrame)
 	first := ctl.Snapshot()

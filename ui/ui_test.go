@@ -33,6 +33,9 @@ type fakeCall struct {
 	shares   []app.ShareSource
 	stops    int
 	shareErr error
+	// File transfer (files_test.go): the commands and policies it got.
+	fileCmds []string
+	policies []app.FilePolicy
 }
 
 func (f *fakeCall) SetDevices(d app.Devices) (app.Devices, error) {
@@ -125,6 +128,8 @@ func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harn
 func newHarnessMedia(t *testing.T, secrets app.SecretStore, gui app.GUIOptions, media app.MediaOptions) *harness {
 	t.Helper()
 	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
+	// Fresh settings' download folder, the same on every machine.
+	t.Setenv("XDG_DOWNLOAD_DIR", "/home/ann/Downloads")
 	h.a = test.NewTempApp(t)
 	ignore := goleak.IgnoreCurrent() // after the test app's own goroutines
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })

@@ -15,6 +15,7 @@ const (
 	ExitExpectation = 3
 	ExitConnect     = 4
 	ExitInterrupted = 5
+	ExitFileFailed  = 6
 )
 
 // ExitCode maps an error returned by the headless runner to its exit code.
@@ -30,6 +31,8 @@ func ExitCode(err error) int {
 		return ExitConnect
 	case errors.Is(err, app.ErrInterrupted):
 		return ExitInterrupted
+	case errors.Is(err, app.ErrFileTransfer):
+		return ExitFileFailed
 	default:
 		return ExitError
 	}

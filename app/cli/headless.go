@@ -57,6 +57,13 @@ Exit codes:
      than 2 s before the end
   4  could not connect (signaling, ICE, or nobody joined within --peer-wait)
   5  interrupted by SIGINT/SIGTERM before the call connected
+  6  a file transfer failed: a --send-file that did not end done (declined,
+     canceled, hash mismatch, still incomplete), or an accepted offer that
+     did not arrive verified
+
+With --send-file or --receive-dir, a transfer still running when
+--duration ends keeps the call up until it finishes, at most another
+--duration.
 
 SIGINT/SIGTERM during a call hangs up (bye sent) and writes the report.
 `
@@ -68,7 +75,8 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs := flag.NewFlagSet("peercall-headless", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var size, portRange string
-	var stun, turn stringList
+	var stun, turn, sendFiles stringList
+	var maxFile string
 	fs.StringVar(&o.Server, "server", "", "signaling server URL, e.g. ws://127.0.0.1:8080/ws")
 	fs.StringVar(&o.Serve, "serve", "", "also host the signaling server in-process on `ADDR` (e.g. 127.0.0.1:0)")
 	fs.StringVar(&o.Room, "room", "", "room to join (required)")
@@ -101,6 +109,9 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.StringVar(&o.ShareSnapshot, "share-snapshot", "", "write the last frame of a peer's screen share to `FILE.png` at the end (its luma, gray)")
 	fs.DurationVar(&o.ShareToggle, "share-toggle", 0, "stop and restart the share every `D` (0: share to the end)")
 	fs.StringVar(&o.Speaker, "speaker", "none", "play what the peers send: `DEVICE` id, default or none")
+	fs.Var(&sendFiles, "send-file", "offer `PATH` to every peer once connected (repeatable)")
+	fs.StringVar(&o.ReceiveDir, "receive-dir", "", "accept every file offer into `DIR` (without it offers are declined)")
+	fs.StringVar(&maxFile, "max-file-size", "", "decline offers larger than `SIZE` (BYTES, NK, NM or NG; default 4096M)")
 	fs.StringVar(&o.ReportPath, "report", "", "write the JSON report to `FILE` (- for stdout)")
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
 	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps (exit 3 also when media the peer said it sends never arrived or stopped)")
@@ -119,7 +130,14 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	if fs.NArg() > 0 {
 		return o, badFlag("unexpected argument %q", fs.Arg(0))
 	}
-	o.STUN, o.TURN = stun, turn
+	o.STUN, o.TURN, o.SendFiles = stun, turn, sendFiles
+	if maxFile != "" {
+		n, err := app.ParseByteSize(maxFile)
+		if err != nil || n == 0 {
+			return o, badFlag("--max-file-size %q: want BYTES, NK, NM or NG, above 0", maxFile)
+		}
+		o.MaxFileSize = n
+	}
 	o.Voice = app.VoiceProcessing{EchoCancel: aec.on, NoiseSuppress: ns.on, GainControl: agc.on}
 	var err error
 	if o.Width, o.Height, err = app.ParseSize(size); err != nil {

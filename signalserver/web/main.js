@@ -11,6 +11,7 @@ import { ensureOpusFEC, filterSdpCandidates, hasOpusFEC, isTurnServer, scrubCand
 import { Session, decodeDataMessage } from './peer.js';
 import { Signaling } from './signaling.js';
 import { LocalMedia, LocalShare } from './media.js';
+import { FileTransfers, decodeFileMessage, formatBytes, formatETA, sanitizeName } from './files.js';
 import {
   MAX_CHAT_LINES, Tile, addChatLine, removeAllTiles, setCameraButton, setError, setMuteButton, setSharing, setStatus,
   statsLines, ui,
@@ -51,6 +52,18 @@ const view = {
   sharing: false, // we share our screen
   error: '',
 };
+
+// files runs the file transfers with every peer (files.js); view.files
+// is its snapshot.
+const files = new FileTransfers({
+  peers: () => liveEntries().map((e) => e.session),
+  ui: {
+    sendBtn: ui.sendFile, input: ui.fileInput, dropZone: document.body, dropMark: ui.call,
+    section: ui.files, list: ui.fileList, template: ui.fileTemplate,
+  },
+  onError: (text) => showError(text),
+});
+Object.defineProperty(view, 'files', { enumerable: true, get: () => files.snapshot() });
 
 const signaling = new Signaling({
   onMessage,
@@ -254,6 +267,8 @@ function addPeer(remoteId, remoteName) {
     signal: (type, payload, to) => signaling.signal(type, payload, to),
     onUpdate: onSessionUpdate,
     onChat: (text) => addChat(false, text, s.remoteName),
+    onFileMessage: (sess, msg) => files.onMessage(sess, msg),
+    onFileChannel: (sess, dc) => files.onChannel(sess, dc),
     onTrack: (e, isShare) => (isShare ? tile.addShare(e) : tile.addTrack(e.track)),
   });
   peers.set(remoteId, { session: s, tile, stats: null });
@@ -265,6 +280,7 @@ function onSessionUpdate(s) {
   const e = peers.get(s.remoteId);
   if (!e || e.session !== s) return;
   if (s.terminal()) {
+    files.peerGone(s.remoteId);
     e.tile.remove();
     peers.delete(s.remoteId);
     if (liveEntries().length === 0) {
@@ -321,6 +337,7 @@ function leave(reason) {
   leaving = true;
   for (const e of liveEntries()) e.session.end('hung up');
   peers.clear();
+  files.clear();
   removeAllTiles();
   signaling.close();
   clearInterval(statsTimer);
@@ -414,6 +431,13 @@ window.peercall = {
   sas, normalizeFingerprint, parseFingerprint, ensureOpusFEC, hasOpusFEC, scrubCandidate, filterSdpCandidates, decodeDataMessage,
   setShareMsid,
   words: SAS_WORDS,
+  // File transfers (files.js): the helpers, and sendFiles(files) as the
+  // Send file button and a drop do (tests build File objects in the page).
+  sanitizeName, decodeFileMessage, formatBytes, formatETA,
+  sendFiles: (list) => files.send([...list]),
+  acceptFile: (id) => files.accept(id),
+  declineFile: (id) => files.decline(id),
+  cancelFile: (id) => files.cancel(id),
 };
 
 // window.peercallState() is the per-peer state of the call as the page
@@ -463,6 +487,7 @@ function init() {
   ui.share.addEventListener('click', toggleShare);
   ui.shareStop.addEventListener('click', () => stopShare().catch((err) => log('share stop failed', err)));
   ui.chatForm.addEventListener('submit', sendChat);
+  files.bind();
   window.addEventListener('pagehide', () => {
     if (!leaving && signaling.peerId) signaling.signal('bye', { reason: 'hung up' });
   });

@@ -15,8 +15,10 @@ export const MAX_CHAT_BYTES = 4096; // call.MaxChatBytes
 const RECONNECT_TIMEOUT = 30000;
 // decodeDataMessage parses one data channel message like
 // call/datamsg.go: chat ({from, ts, text}, no type or "chat"), media
-// ({"type":"media","audio":bool,"video":bool}), {kind: 'unknown'} for a
-// type we do not know, null for anything malformed.
+// ({"type":"media","audio":bool,"video":bool}), file transfer control
+// ({kind: 'file', msg}: any "file-*" type, checked by files.js),
+// {kind: 'unknown'} for a type we do not know, null for anything
+// malformed.
 export function decodeDataMessage(data) {
   if (typeof data !== 'string' || data.length > 4096 + 256) return null;
   let m;
@@ -36,6 +38,7 @@ export function decodeDataMessage(data) {
     if (typeof m.audio !== 'boolean' || typeof m.video !== 'boolean') return null;
     return { kind: 'media', audio: m.audio, video: m.video };
   }
+  if (type.startsWith('file-')) return { kind: 'file', msg: m };
   return { kind: 'unknown' };
 }
 
@@ -57,8 +60,13 @@ export class Session {
   // localMedia() is our {audio, video} state, sent each time the data
   // channel opens (like call.Session.SetLocalMedia); onTrack(ev, share)
   // gets every remote track, share telling a screen share from the camera;
-  // share is our screen share's track when the call starts during one.
-  constructor({ localId, remoteId, remoteName, iceServers, relayOnly, stream, share, signal, onUpdate, onTrack, localMedia, onChat }) {
+  // share is our screen share's track when the call starts during one;
+  // onFileMessage(s, msg) gets the peer's file-* control messages and
+  // onFileChannel(s, dc) its `file:ID` data channels (files.js).
+  constructor({
+    localId, remoteId, remoteName, iceServers, relayOnly, stream, share, signal, onUpdate, onTrack, localMedia, onChat,
+    onFileMessage, onFileChannel,
+  }) {
     this.localId = localId;
     this.remoteId = remoteId;
     this.remoteName = remoteName || '';
@@ -70,6 +78,8 @@ export class Session {
     this.signal = signal;
     this.onUpdate = onUpdate;
     this.onChat = onChat || (() => {});
+    this.onFileMessage = onFileMessage || (() => {});
+    this.onFileChannel = onFileChannel || ((s, dc) => dc.close());
     this.onTrack = onTrack;
     this.localMedia = localMedia || (() => null);
     this.remoteMedia = null; // {audio, video} once the peer says
@@ -183,6 +193,7 @@ export class Session {
     };
     pc.ondatachannel = (e) => {
       if (e.channel.label === 'chat') this.bindChat(e.channel);
+      else if (e.channel.label.startsWith('file:')) this.onFileChannel(this, e.channel);
     };
     if (this.stream) {
       for (const t of this.stream.getTracks()) this.senders.set(t.kind, pc.addTrack(t, this.stream));
@@ -269,6 +280,8 @@ export class Session {
           return;
         }
         this.onChat(m.text);
+      } else if (m.kind === 'file') {
+        this.onFileMessage(this, m.msg);
       } else if (m.kind === 'media') {
         this.remoteMedia = { audio: m.audio, video: m.video };
         this.onUpdate(this);
@@ -291,6 +304,32 @@ export class Session {
       return 'The message could not be sent.';
     }
     return '';
+  }
+
+  // sendControl sends one control message (file transfer) on the chat
+  // channel; false when it cannot.
+  sendControl(msg) {
+    const dc = this.chat;
+    if (this.terminal() || !dc || dc.readyState !== 'open') return false;
+    try {
+      dc.send(JSON.stringify(msg));
+    } catch (err) {
+      log('control message not sent', err);
+      return false;
+    }
+    return true;
+  }
+
+  // openFileChannel opens the data channel of an accepted transfer
+  // (`file:ID`, ordered and reliable); null when the call is gone.
+  openFileChannel(id) {
+    if (this.terminal() || !this.pc) return null;
+    try {
+      return this.pc.createDataChannel('file:' + id, { ordered: true });
+    } catch (err) {
+      log('file channel not opened', err);
+      return null;
+    }
   }
 
   // sendMedia tells the peer whether our mic and camera are on

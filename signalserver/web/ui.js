@@ -30,6 +30,11 @@ export const ui = {
   chatLog: $('chat-log'),
   chatForm: $('chat-form'),
   chatText: $('chat-text'),
+  sendFile: $('send-file'),
+  fileInput: $('file-input'),
+  files: $('files'),
+  fileList: $('file-list'),
+  fileTemplate: $('file-template'),
 };
 
 export const MAX_CHAT_LINES = 200; // the page keeps the last ones

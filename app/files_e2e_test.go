@@ -1,0 +1,187 @@
+package app_test
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/app"
+)
+
+// randomFile writes n random bytes to dir/name and returns the path and
+// its SHA-256.
+func randomFile(t *testing.T, dir, name string, n int64) (string, [32]byte) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := io.CopyN(io.MultiWriter(f, h), rand.Reader, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return p, sum
+}
+
+func fileSum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+func onlyFile(t *testing.T, rep app.Report, dir string) app.FileReport {
+	t.Helper()
+	if len(rep.Files) != 1 {
+		t.Fatalf("report lists %d transfers, want 1: %+v", len(rep.Files), rep.Files)
+	}
+	f := rep.Files[0]
+	if f.Direction != dir || f.State != "done" || f.SHA256OK == nil || !*f.SHA256OK {
+		t.Fatalf("transfer %+v, want %s done with the hash checked", f, dir)
+	}
+	return f
+}
+
+// TestHeadlessFileTransfer100MB sends 100 MB of random data between two
+// headless peers on 127.0.0.1 while 640x480 synthetic video runs both
+// ways: the file arrives with the same hash, both reports list it, and
+// the video keeps at least 25 fps meanwhile.
+func TestHeadlessFileTransfer100MB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end call")
+	}
+	url, _ := startSignal(t)
+	bin := buildHeadless(t, true)
+	src, want := randomFile(t, t.TempDir(), "random.bin", 100<<20)
+	recv := t.TempDir()
+	res := runPair(t, url, [2]peerSpec{
+		{bin, []string{"--send-file", src, "--duration", "8s"}},
+		{bin, []string{"--receive-dir", recv, "--duration", "8s"}},
+	}, 0, nil)
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("peer %d exit %d: %s\nfiles: %+v", i, r.code, r.rep.Error, r.rep.Files)
+		}
+		if r.rep.VideoIn.FPS < 25 {
+			t.Errorf("peer %d: video %.1f fps during the transfer, want >= 25", i, r.rep.VideoIn.FPS)
+		}
+	}
+	sent := onlyFile(t, res[0].rep, "send")
+	got := onlyFile(t, res[1].rep, "receive")
+	if sent.ID != got.ID || got.Name != "random.bin" || got.Size != 100<<20 || got.Bytes != 100<<20 {
+		t.Errorf("sent %+v, received %+v", sent, got)
+	}
+	if fileSum(t, filepath.Join(recv, "random.bin")) != want {
+		t.Fatal("received file differs")
+	}
+	t.Logf("100 MB: sender %.1f Mbit/s over %.2f s, receiver %.1f Mbit/s; video %.1f / %.1f fps",
+		sent.MbitS, sent.DurationS, got.MbitS, res[0].rep.VideoIn.FPS, res[1].rep.VideoIn.FPS)
+}
+
+// TestHeadlessFileResumeAfterReceiverRestart kills the receiving process
+// (SIGKILL) half way; a new one with the same name and folder joins, the
+// sender offers again, and the receiver resumes from its partial file.
+func TestHeadlessFileResumeAfterReceiverRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end call")
+	}
+	url, _ := startSignal(t)
+	bin := buildHeadless(t, true)
+	const size = 100 << 20
+	src, want := randomFile(t, t.TempDir(), "big.bin", size)
+	recv := t.TempDir()
+	dir := t.TempDir()
+	common := []string{"--server", url, "--room", "resume", "--loopback-only", "--ice-policy", "all",
+		"--video", "none", "--audio", "none"}
+
+	sender := startPeer(t, bin, filepath.Join(dir, "sender.json"),
+		append(common, "--name", "sender", "--send-file", src, "--duration", "25s", "--ready-file", filepath.Join(dir, "s.ready")))
+	waitReady(filepath.Join(dir, "s.ready"))
+
+	// The first receiver, throttled by nothing: killed once half is on disk.
+	first := exec.Command(bin, append(common, "--name", "receiver", "--receive-dir", recv, "--duration", "25s")...)
+	var firstErr strings.Builder
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	partials := filepath.Join(recv, ".peercall-partial")
+	var at int64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = first.Process.Kill()
+			t.Fatalf("the partial file never reached half: %s", firstErr.String())
+		}
+		es, _ := os.ReadDir(partials)
+		if len(es) == 1 {
+			if fi, err := es[0].Info(); err == nil && fi.Size() >= size/2 {
+				at = fi.Size()
+				break
+			}
+		}
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	es, _ := os.ReadDir(partials)
+	if len(es) != 1 {
+		t.Fatalf("partial folder holds %d files", len(es))
+	}
+	fi, _ := es[0].Info()
+	t.Logf("killed the receiver with %d of %d bytes on disk (seen at %d)", fi.Size(), size, at)
+	if _, err := os.Stat(filepath.Join(recv, "big.bin")); err == nil {
+		t.Fatal("an incomplete file was moved into place")
+	}
+
+	second := startPeer(t, bin, filepath.Join(dir, "receiver2.json"),
+		append(common, "--name", "receiver", "--receive-dir", recv, "--duration", "10s"))
+	r2 := <-second
+	if r2.code != 0 {
+		rs := <-sender
+		t.Fatalf("second receiver exit %d: %s\n%s\nsender: %s", r2.code, r2.stderr, r2.rep.Error, rs.stderr)
+	}
+	got := onlyFile(t, r2.rep, "receive")
+	if got.ResumedFrom < size/3 {
+		t.Errorf("resumed from %d, want about half of %d", got.ResumedFrom, size)
+	}
+	rs := <-sender
+	if rs.code != 0 {
+		t.Fatalf("sender exit %d: %s\n%s", rs.code, rs.stderr, rs.rep.Error)
+	}
+	sent := onlyFile(t, rs.rep, "send")
+	if fileSum(t, filepath.Join(recv, "big.bin")) != want {
+		t.Fatal("resumed file differs")
+	}
+	resent := sent.Bytes - size
+	pct := 100 * float64(resent) / size
+	t.Logf("resume: receiver restarted at %d bytes, sender put %d bytes on the channels: %d resent (%.2f %%)", got.ResumedFrom, sent.Bytes, resent, pct)
+	if pct >= 5 {
+		t.Errorf("%.2f %% of the file sent twice, want < 5 %%", pct)
+	}
+	if es, _ := os.ReadDir(partials); len(es) != 0 {
+		t.Errorf("partial files left: %d", len(es))
+	}
+}
