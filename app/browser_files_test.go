@@ -266,29 +266,8 @@ func TestBrowserFilesBetweenPages(t *testing.T) {
 // into its download folder: the same bytes.
 func TestBrowserFilesWithDesktop(t *testing.T) {
 	skipUnlessBrowser(t)
-	c := app.NewController(app.ControllerOptions{
-		Engine: app.NewEngine(app.EngineOptions{HostAddr: "127.0.0.1:0"}),
-		Store:  mapStore{},
-		Media:  app.MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
-	})
-	defer c.Close()
 	downloads := t.TempDir()
-	s := c.Settings()
-	s.Width, s.Height, s.FPS = 320, 240, 15
-	s.DownloadDir, s.MaxFileMB = downloads, 64
-	if err := c.ApplySettings(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartCall(app.JoinParams{Room: "desk-files", Name: "Desk"}); err != nil {
-		t.Fatal(err)
-	}
-	n := waitSnapshot(t, c, "waiting", 10*time.Second, func(n app.Notify) bool { return n.Phase == app.PhaseWaiting })
-	host := strings.TrimSuffix(strings.TrimPrefix(n.ServerURL, "ws://"), "/ws")
-	tab := newBrowser(t)
-	joinPage(t, tab, "http://"+host+"/r/desk-files?loopback=1&name=Web")
-	waitSnapshot(t, c, "desktop connected to the page", 30*time.Second, func(n app.Notify) bool {
-		return n.Phase == app.PhaseConnected && n.RemoteName == "Web"
-	})
+	c, tab := desktopWithPage(t, "desk-files", func(s *app.Settings) { s.DownloadDir, s.MaxFileMB = downloads, 64 })
 	waitView(t, tab, "page connected", 30*time.Second, func(v pageView) bool { return v.State == "connected" })
 
 	// Desktop → page.

@@ -837,27 +837,7 @@ func waitSnapshot(t *testing.T, c *app.Controller, what string, timeout time.Dur
 // starts with a keyframe; the page's toggles reach the desktop snapshot.
 func TestBrowserDesktopMediaState(t *testing.T) {
 	skipUnlessBrowser(t)
-	c := app.NewController(app.ControllerOptions{
-		Engine: app.NewEngine(app.EngineOptions{HostAddr: "127.0.0.1:0"}),
-		Store:  mapStore{},
-		Media:  app.MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
-	})
-	defer c.Close()
-	s := c.Settings()
-	s.Width, s.Height, s.FPS = 320, 240, 15
-	if err := c.ApplySettings(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.StartCall(app.JoinParams{Room: "desk-web", Name: "Desk"}); err != nil {
-		t.Fatal(err)
-	}
-	n := waitSnapshot(t, c, "waiting", 10*time.Second, func(n app.Notify) bool { return n.Phase == app.PhaseWaiting })
-	host := strings.TrimSuffix(strings.TrimPrefix(n.ServerURL, "ws://"), "/ws")
-	tab := newBrowser(t)
-	joinPage(t, tab, "http://"+host+"/r/desk-web?loopback=1&name=Web")
-	waitSnapshot(t, c, "desktop connected to the page", 30*time.Second, func(n app.Notify) bool {
-		return n.Phase == app.PhaseConnected && n.RemoteName == "Web"
-	})
+	c, tab := desktopWithPage(t, "desk-web", nil)
 	on := waitView(t, tab, "page decoding the desktop, told its state", 30*time.Second, func(v pageView) bool {
 		return v.framesDecoded() > 0 && v.RemoteName == "Desk" && v.RemoteMedia != nil && v.RemoteMedia.Audio && v.RemoteMedia.Video
 	})
@@ -956,4 +936,37 @@ func TestBrowserDesktopMediaState(t *testing.T) {
 	}
 	c.HangUp()
 	waitSnapshot(t, c, "ended", 10*time.Second, func(n app.Notify) bool { return n.Phase.Terminal() })
+}
+
+// desktopWithPage starts the desktop's controller (synthetic 320x240
+// media, the real engine hosting the server; settings adjusted by tune)
+// in a call in room and joins a browser page named Web to it; both are
+// connected when it returns.
+func desktopWithPage(t *testing.T, room string, tune func(*app.Settings)) (*app.Controller, context.Context) {
+	t.Helper()
+	c := app.NewController(app.ControllerOptions{
+		Engine: app.NewEngine(app.EngineOptions{HostAddr: "127.0.0.1:0"}),
+		Store:  mapStore{},
+		Media:  app.MediaOptions{Video: "synthetic", Audio: "synthetic", LoopbackOnly: true},
+	})
+	t.Cleanup(c.Close)
+	s := c.Settings()
+	s.Width, s.Height, s.FPS = 320, 240, 15
+	if tune != nil {
+		tune(&s)
+	}
+	if err := c.ApplySettings(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartCall(app.JoinParams{Room: room, Name: "Desk"}); err != nil {
+		t.Fatal(err)
+	}
+	n := waitSnapshot(t, c, "waiting", 10*time.Second, func(n app.Notify) bool { return n.Phase == app.PhaseWaiting })
+	host := strings.TrimSuffix(strings.TrimPrefix(n.ServerURL, "ws://"), "/ws")
+	tab := newBrowser(t)
+	joinPage(t, tab, "http://"+host+"/r/"+room+"?loopback=1&name=Web")
+	waitSnapshot(t, c, "desktop connected to the page", 30*time.Second, func(n app.Notify) bool {
+		return n.Phase == app.PhaseConnected && n.RemoteName == "Web"
+	})
+	return c, tab
 }

@@ -4,7 +4,6 @@ package app_test
 
 import (
 	"errors"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,15 +51,7 @@ func TestScreenShareThroughPortal(t *testing.T) {
 	if si.Width != w || si.Height != h || si.FramesDecoded == 0 {
 		t.Fatalf("share received %+v, want %dx%d frames", si, w, h)
 	}
-	got := readGray(t, snap)
-	var se float64
-	for y := range h {
-		for x := range w {
-			dv := float64(got.GrayAt(x, y).Y) - float64(lumaBT601(pic.RGBAAt(x, y)))
-			se += dv * dv
-		}
-	}
-	psnr := 10 * math.Log10(255*255/math.Max(se/float64(w*h), 1e-9))
+	psnr := grayPSNR(readGray(t, snap), pic)
 	t.Logf("Y PSNR %.1f dB through portal, PipeWire, VP8 and back", psnr)
 	if psnr < 35 {
 		t.Errorf("received screen Y PSNR %.1f dB, want ≥ 35", psnr)
