@@ -105,7 +105,7 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.Var(&aec, "aec", "echo cancellation on the microphone: on or off (--audio mic only)")
 	fs.Var(&ns, "ns", "noise suppression on the microphone: on or off (--audio mic only)")
 	fs.Var(&agc, "agc", "automatic gain control on the microphone: on or off (--audio mic only)")
-	fs.StringVar(&o.Share, "share", "", "also share a screen once everyone is connected: synthetic, screen[:DISPLAY[:WxH+X+Y]] or window:ID")
+	fs.StringVar(&o.Share, "share", "", "also share a screen once everyone is connected: synthetic, screen[:DISPLAY[:WxH+X+Y]], window:ID or portal (the desktop portal's picker, Wayland)")
 	fs.StringVar(&o.ShareSnapshot, "share-snapshot", "", "write the last frame of a peer's screen share to `FILE.png` at the end (its luma, gray)")
 	fs.DurationVar(&o.ShareToggle, "share-toggle", 0, "stop and restart the share every `D` (0: share to the end)")
 	fs.StringVar(&o.Speaker, "speaker", "none", "play what the peers send: `DEVICE` id, default or none")
