@@ -75,13 +75,18 @@ package: deps
 	mv -f Peercall.tar.xz $(BUILD)/
 
 # Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
+# The busy Y4M clip (scripts/busy-clip.sh, kept in build/) feeds the encoder
+# benchmark on camera-like content and the headless CPU figures
+# ($(BUILD)/headless-cpu.txt: clip vs synthetic pattern, 3 calls each).
 bench: deps
 	mkdir -p $(BUILD)
+	scripts/busy-clip.sh $(BUILD)/busy-640x480-30.y4m
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./signalserver/... ./codec/... ./capture/... ./call/... >$(BUILD)/go-bench.txt; \
 		status=$$?; cat $(BUILD)/go-bench.txt; exit $$status
 	$(GO) build -o $(BUILD)/peercall-headless ./app/cmd/peercall-headless
 	$(BUILD)/peercall-headless bench --loss-duration 20s --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
 	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)
+	NOBUILD=1 scripts/headless-cpu.sh 3 10s $(BUILD) | tee $(BUILD)/headless-cpu.txt
 
 # Desktop app CPU in a call under Xvfb (median of 5 smoke runs).
 bench-gui: deps
@@ -92,7 +97,7 @@ FUZZTIME ?= 20s
 FUZZ_TARGETS := signalserver:FuzzDecodeMessage codec:FuzzVP8Assembler codec:FuzzVP8FrameCheck codec:FuzzYCbCrToRGBA \
 	codec:FuzzAudioJitterBuffer codec:FuzzOpusHasFEC call:FuzzScrubSDP \
 	call:FuzzScrubCandidate call:FuzzParseFingerprint call:FuzzDecodePayload \
-	call:FuzzDecodeDataMessage capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV \
+	call:FuzzDecodeDataMessage capture:FuzzIVF capture:FuzzOgg capture:FuzzParseWAV capture:FuzzParseY4MHeader \
 	app:FuzzValidateICEServer
 fuzz: deps
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -430,6 +430,26 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
 		}
 		m.tracks = append(m.tracks, track)
+	case strings.HasSuffix(strings.ToLower(v), ".y4m"):
+		// Raw frames of a clip through our own encoder, at the clip's size
+		// and rate (--size and --fps are the synthetic source's).
+		src, err := capture.OpenY4M(v, capture.Y4MConfig{Loop: true, Paced: true})
+		if err != nil {
+			return m, fmt.Errorf("--video %s: %w", v, err)
+		}
+		m.closers = append(m.closers, src.Close)
+		track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "peercall")
+		if err != nil {
+			return m, err
+		}
+		h := src.Header
+		m.vs, err = newVideoSender(track, src.Next, codec.VP8Config{
+			Width: h.Width, Height: h.Height, FPS: max(1, int(h.FPS()+0.5)), BitRate: call.DefaultStartBitrate - audioBitrate, ErrorResilient: true,
+		})
+		if err != nil {
+			return m, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
+		}
+		m.tracks = append(m.tracks, track)
 	case strings.HasSuffix(strings.ToLower(v), ".ivf"):
 		src, err := capture.OpenIVF(v, capture.FileOptions{Loop: true, Paced: true})
 		if err != nil {
@@ -442,7 +462,7 @@ func (r *headlessRun) buildSenders() (*localMedia, error) {
 		m.fs = &encodedSender{track: track, next: src.Next}
 		m.tracks = append(m.tracks, track)
 	default:
-		return m, badFlag("--video %q: want synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, FILE.ivf or none", v)
+		return m, badFlag("--video %q: want synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, portal, FILE.y4m, FILE.ivf or none", v)
 	}
 
 	opusCap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/stun/v4"
 
 	"github.com/peercall/peercall/call"
+	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/signalserver"
 )
 
@@ -44,7 +45,7 @@ type HeadlessOptions struct {
 	// the run waits for Peers-1 others.
 	Peers int
 
-	Video string // synthetic | camera | screen[:DISPLAY[:WxH+X+Y]] | window:ID | FILE.ivf | none
+	Video string // synthetic | camera | screen[:DISPLAY[:WxH+X+Y]] | window:ID | FILE.y4m | FILE.ivf | none
 	Audio string // synthetic | tone | mic | FILE.ogg | FILE.wav | none
 	// AudioMarkers mixes latency markers into a FILE.wav (synthetic and
 	// tone always carry them); off by default so a file is sent unchanged.
@@ -163,7 +164,12 @@ func (o *HeadlessOptions) Validate() error {
 	}
 	if o.Share != "" && o.Share != "synthetic" {
 		if _, err := parseShareSpec(o.Share); err != nil {
-			return badFlag("--share %q: want synthetic, screen[:DISPLAY[:WxH+X+Y]] or window:ID", o.Share)
+			return badFlag("--share %q: want synthetic, screen[:DISPLAY[:WxH+X+Y]], window:ID or portal", o.Share)
+		}
+	}
+	if strings.HasSuffix(strings.ToLower(o.Video), ".y4m") {
+		if err := checkY4M(o.Video); err != nil {
+			return badFlag("--video %s: %v", o.Video, err)
 		}
 	}
 	if o.ShareToggle < 0 || (o.ShareToggle > 0 && o.Share == "") {
@@ -207,6 +213,18 @@ func (o *HeadlessOptions) Validate() error {
 		}
 	}
 	return nil
+}
+
+// checkY4M opens a --video FILE.y4m (which reads its header and indexes
+// its frames) and checks that the encoder takes its size, so that a clip
+// that cannot be sent fails before joining.
+func checkY4M(path string) error {
+	src, err := capture.OpenY4M(path, capture.Y4MConfig{})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return CheckVideoSize(src.Header.Width, src.Header.Height)
 }
 
 // checkICEServerURL checks a --stun (turn false) or --turn URL with

@@ -15,6 +15,8 @@
 //     audio markers (ReadAudioMarkers) that survive Opus at 32 kbit/s.
 //   - Files: OpenIVF / OpenOgg stream pre-encoded VP8 / Opus without
 //     re-encoding; WriteIVF / WriteOgg write them.
+//   - Raw video files: OpenY4M plays a YUV4MPEG2 (4:2:0) clip through the
+//     encoder like a camera, paced at its rate, looped, with video markers.
 //
 // Every source has a plain pull API (Next, optionally paced on the real-time
 // clock) and, where mediadevices defines one, a video.Reader / audio.Reader.

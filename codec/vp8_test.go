@@ -254,14 +254,19 @@ func TestVP8ConfigThreads(t *testing.T) {
 }
 
 func TestVP8ConfigCPUUsed(t *testing.T) {
-	for _, tc := range []struct{ ncpu, want int }{
-		{1, -10}, {2, -10}, {3, -10}, {4, -6}, {16, -6},
+	for _, tc := range []struct {
+		ncpu   int
+		screen bool
+		want   int
+	}{
+		{1, false, -14}, {2, false, -14}, {3, false, -14}, {4, false, -6}, {16, false, -6},
+		{2, true, -10}, {3, true, -10}, {4, true, -6},
 	} {
-		if got := defaultCPUUsed(tc.ncpu); got != tc.want {
-			t.Errorf("%d CPUs: default cpu-used %d, want %d", tc.ncpu, got, tc.want)
+		if got := defaultCPUUsed(tc.ncpu, tc.screen); got != tc.want {
+			t.Errorf("%d CPUs, screen %v: default cpu-used %d, want %d", tc.ncpu, tc.screen, got, tc.want)
 		}
 	}
-	machine := defaultCPUUsed(runtime.NumCPU())
+	machine := defaultCPUUsed(runtime.NumCPU(), false)
 	for _, tc := range []struct {
 		set, want int
 	}{

@@ -21,8 +21,10 @@ type VP8Config struct {
 	// CPUUsed is VP8E_SET_CPUUSED: negative values make libvpx adapt speed to
 	// the realtime deadline; a larger magnitude is faster. 0 means the
 	// default: -6 on machines with 4 or more CPUs (libwebrtc's desktop
-	// setting), -10 below, where the encoder competes with decoding and
-	// rendering for the cores (libwebrtc uses -12 on 3 cores or fewer).
+	// setting); below, where the encoder competes with decoding and
+	// rendering for the cores (libwebrtc uses -12 on 3 cores or fewer),
+	// -14 for a camera and -10 for a screen (ScreenContent; not measured
+	// beyond -10 on text).
 	// BenchmarkVP8EncodeSpeed on one pinned core, moving pattern:
 	//   640x480 1 Mbit/s:  -6 2.64 ms/frame 34.48 dB PSNR-Y, -8 2.14 ms
 	//     34.34 dB, -10 1.61 ms 34.16 dB, -12 1.58 ms 34.09 dB,
@@ -30,7 +32,21 @@ type VP8Config struct {
 	//   1280x720 2 Mbit/s: -6 6.27 ms 34.27 dB, -8 5.18 ms 34.07 dB,
 	//     -10 4.93 ms 34.06 dB, -12 4.96 ms 34.06 dB, -16 4.66 ms 33.95 dB.
 	// -10 is the knee: 40% (640x480) and 21% (720p) less time than -6 for
-	// 0.3 and 0.2 dB; going further buys little or nothing at 640x480.
+	// 0.3 and 0.2 dB; on this pattern going further buys little or nothing.
+	// BenchmarkVP8EncodeClip, camera-like content (scripts/busy-clip.sh),
+	// 640x480, median encoder-thread CPU of 8 interleaved passes on the
+	// shared two-core machine:
+	//   1 Mbit/s: -10 2.46 ms 39.18 dB, -12 2.37 ms 39.09 dB, -14 2.15 ms
+	//     39.00 dB, -16 1.84 ms 38.68 dB;
+	//   2 Mbit/s: -10 3.00 ms 41.06 dB, -12 2.54 ms 40.97 dB, -14 2.29 ms
+	//     40.87 dB.
+	// -14 takes 12-24% less there for 0.2 dB at the same bitrate (on the
+	// moving pattern above: 0.12 dB, and no faster: -10 2.52 ms, -12 2.47
+	// ms, -14 2.72 ms, same measure). Whole headless peers, -10 against -14
+	// in the same run (scripts/headless-cpu.sh, 640x480@30 both ways, median
+	// % of a core per peer): 10 s calls x3, clip 22.3 -> 21.9, synthetic
+	// source 22.6 -> 21.6; 20 s calls x5, clip 24.7 -> 24.1, synthetic 23.1
+	// -> 21.9. Small, but lower in each of the four: -14 for a camera.
 	CPUUsed int
 	// Threads is the number of encoder threads. 0 = auto: 1 below 720p,
 	// 2 for 720p and larger when the machine has 3 or more CPUs (as
@@ -67,7 +83,7 @@ func (c VP8Config) withDefaults() (VP8Config, error) {
 		return c, fmt.Errorf("vp8 bitrate %d: %w", c.BitRate, ErrInvalidConfig)
 	}
 	if c.CPUUsed == 0 {
-		c.CPUUsed = defaultCPUUsed(runtime.NumCPU())
+		c.CPUUsed = defaultCPUUsed(runtime.NumCPU(), c.ScreenContent)
 	}
 	if c.CPUUsed < -16 || c.CPUUsed > 16 {
 		return c, fmt.Errorf("vp8 cpu-used %d: %w", c.CPUUsed, ErrInvalidConfig)
@@ -84,12 +100,16 @@ func (c VP8Config) withDefaults() (VP8Config, error) {
 	return c, nil
 }
 
-// defaultCPUUsed is CPUUsed = 0 on a machine with ncpu CPUs (see the field).
-func defaultCPUUsed(ncpu int) int {
-	if ncpu >= 4 {
+// defaultCPUUsed is CPUUsed = 0 on a machine with ncpu CPUs, for a camera
+// or a screen (see the field).
+func defaultCPUUsed(ncpu int, screen bool) int {
+	switch {
+	case ncpu >= 4:
 		return -6
+	case screen:
+		return -10
 	}
-	return -10
+	return -14
 }
 
 // threads resolves Threads = 0 for the current picture size.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -17,13 +19,24 @@ import (
 // HeadlessMain is the whole headless program: parse args, run, write the
 // report, print errors in plain words. It returns the process exit code.
 func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := ParseHeadlessFlags(args, stderr)
+	var cpuProfile string
+	o, err := parseHeadlessFlags(args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
 		return ExitBadFlags
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "peercall-headless: --cpuprofile %s: %v\n", cpuProfile, err)
+			return ExitBadFlags
+		}
+		defer stop()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	// A signal ends the call like the end of --duration does (bye sent,
@@ -71,6 +84,25 @@ SIGINT/SIGTERM during a call hangs up (bye sent) and writes the report.
 // ParseHeadlessFlags parses the headless command line. Errors wrap app.ErrBadFlags.
 // Usage text goes to out when -h is given (flag.ErrHelp is returned).
 func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, error) {
+	return parseHeadlessFlags(args, out, nil)
+}
+
+// startCPUProfile profiles the whole process into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// parseHeadlessFlags is ParseHeadlessFlags with flags of the process
+// rather than of the run (--cpuprofile) added by extra.
+func parseHeadlessFlags(args []string, out io.Writer, extra func(*flag.FlagSet)) (app.HeadlessOptions, error) {
 	var o app.HeadlessOptions
 	fs := flag.NewFlagSet("peercall-headless", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -86,7 +118,7 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stay in the call once connected")
 	fs.DurationVar(&o.PeerWait, "peer-wait", app.DefaultPeerWait, "give up (exit 4) when nobody else joins the room within this time")
 	fs.IntVar(&o.Peers, "peers", app.DefaultPeers, fmt.Sprintf("people in the call, this run included (2..%d): wait for N-1 others", app.MaxPeers))
-	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, FILE.ivf or none")
+	fs.StringVar(&o.Video, "video", "synthetic", "video source: synthetic, camera, screen[:DISPLAY[:WxH+X+Y]], window:ID, portal, FILE.y4m (raw 4:2:0 frames, encoded at the clip's size and rate, looped), FILE.ivf (VP8 sent as it is) or none")
 	fs.StringVar(&o.Audio, "audio", "synthetic", "audio source: synthetic (speech-like), tone, mic, FILE.ogg, FILE.wav or none")
 	fs.BoolVar(&o.AudioMarkers, "audio-markers", false, "mix latency markers into a FILE.wav every 500 ms (files are sent unchanged by default)")
 	fs.StringVar(&size, "size", "640x480", "synthetic/camera video size WxH")
@@ -116,6 +148,9 @@ func ParseHeadlessFlags(args []string, out io.Writer) (app.HeadlessOptions, erro
 	fs.StringVar(&o.ReadyFile, "ready-file", "", "create `FILE` once joined to the room (for scripts)")
 	fs.Float64Var(&o.ExpectFPS, "expect-fps", 0, "exit 3 unless received video reaches N fps (exit 3 also when media the peer said it sends never arrived or stopped)")
 	fs.IntVar(&o.ExpectMinFrames, "expect-min-frames", 0, "exit 3 unless at least N video frames were decoded")
+	if extra != nil {
+		extra(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: peercall-headless --room R (--server URL | --serve ADDR) [flags]\n\n")
 		fs.PrintDefaults()

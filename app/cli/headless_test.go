@@ -121,7 +121,7 @@ func TestParseHeadlessFlagsSaysWhy(t *testing.T) {
 		{"speaker with a line break", []string{"--speaker", "sink\nrm -rf"}, "--speaker: want a device id, default or none"},
 		{"share a region", []string{"--share", "screen::1:640x480+0+0", "--share-toggle", "2s"}, ""},
 		{"share a window", []string{"--share", "window:0x2a00007"}, ""},
-		{"share a file", []string{"--share", "movie.mp4"}, `--share "movie.mp4": want synthetic, screen[:DISPLAY[:WxH+X+Y]] or window:ID`},
+		{"share a file", []string{"--share", "movie.mp4"}, `--share "movie.mp4": want synthetic, screen[:DISPLAY[:WxH+X+Y]], window:ID or portal`},
 		{"share a tiny region", []string{"--share", "screen::1:8x8+0+0"}, "want synthetic, screen"},
 		{"toggle without share", []string{"--share-toggle", "2s"}, "--share-toggle needs --share"},
 	}
