@@ -129,9 +129,17 @@ func NewSettingEngine(p Policy, o ICEOptions) (*webrtc.SettingEngine, error) { /
 	} else {
 		se.LoggerFactory = NewSlogLoggerFactory(nil)
 	}
-	if o.Net != nil {
-		se.SetNet(o.Net)
+	if o.Net == nil {
+		n, err := newBufferedNet()
+		if err != nil {
+			return nil, err
+		}
+		o.Net = n
 	}
+	se.SetNet(o.Net)
+	// A file transfer keeps up to 4 MiB in flight (call/files.go): the
+	// receive window matches it, as the UDP buffers do (udpBuffer).
+	se.SetSCTPMaxReceiveBufferSize(udpBuffer)
 	if o.PortMin != 0 {
 		if err := se.SetEphemeralUDPPortRange(o.PortMin, o.PortMax); err != nil {
 			return nil, fmt.Errorf("%w: port range: %w", ErrInvalidPolicy, err)
