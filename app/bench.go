@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,18 @@ type BenchOptions struct {
 	// 3..MaxGroupSize), each a headless process at GroupSize.
 	Group     int
 	GroupSize string
+	// Network runs the bad-network conditions instead of the scenarios
+	// above (bench --network): NetworkDur per call (conditions with an
+	// event run longer, see NetworkCondition), the conditions named in
+	// NetworkConditions (empty: all), video from NetworkVideo (a
+	// FILE.y4m; "" is the synthetic pattern).
+	Network           bool
+	NetworkDur        time.Duration
+	NetworkConditions []string
+	NetworkVideo      string
+	// NetworkChromium also runs each condition with two Chromium
+	// instances (the reference client) on the same emulated link.
+	NetworkChromium bool
 }
 
 // BenchCall is one two-peer call of the bench: the joiner's report (the
@@ -70,6 +83,10 @@ type BenchResult struct {
 		FirstFrameMS   Spread `json:"first_frame_ms"`
 	} `json:"setup"`
 	Calls []BenchCall `json:"calls"`
+	// Network is bench --network's conditions (then Calls is empty).
+	Network []NetworkResult `json:"network,omitempty"`
+	// NetworkVideo is the video they sent ("" the synthetic pattern).
+	NetworkVideo string `json:"network_video,omitempty"`
 }
 
 // MachineInfo says what the figures were measured on.
@@ -111,12 +128,47 @@ func (o *BenchOptions) Validate() error {
 			return badFlag("--loss %q: want percentages in [0, 100)", strconv.FormatFloat(v, 'g', -1, 64))
 		}
 	}
+	return o.validateNetwork()
+}
+
+// validateNetwork checks the --network options.
+func (o *BenchOptions) validateNetwork() error {
+	if !o.Network {
+		if len(o.NetworkConditions) > 0 || o.NetworkVideo != "" || o.NetworkChromium {
+			return badFlag("--network-conditions, --network-video and --network-chromium need --network")
+		}
+		return nil
+	}
+	if o.NetworkDur < 10*time.Second || o.NetworkDur > 5*time.Minute {
+		return badFlag("--network-duration must be between 10s and 5m")
+	}
+	names := NetworkConditionNames()
+	for _, c := range o.NetworkConditions {
+		if !slices.Contains(names, c) {
+			return badFlag("--network-conditions %q: want some of %s", c, strings.Join(names, ","))
+		}
+	}
+	if v := o.NetworkVideo; v != "" {
+		if !strings.HasSuffix(strings.ToLower(v), ".y4m") {
+			return badFlag("--network-video %q: want a FILE.y4m", v)
+		}
+		if err := checkY4M(v); err != nil {
+			return badFlag("--network-video %s: %v", v, err)
+		}
+	}
 	return nil
 }
 
 // RunBench runs every scenario in turn; progress goes to log.
 func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult, error) {
 	res := &BenchResult{Time: time.Now().UTC(), Machine: machineInfo()}
+	if o.Network {
+		var err error
+		res.NetworkVideo = o.NetworkVideo
+		res.Network, err = RunNetworkBench(ctx, o, log)
+		res.Machine.LoadAvg = loadAvg()
+		return res, err
+	}
 	url, stop, err := serveSignaling(ctx, "127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
@@ -320,6 +372,9 @@ func loadAvg() []float64 {
 
 // Markdown renders the result as the tables of docs/benchmarks.md.
 func (r *BenchResult) Markdown() string {
+	if len(r.Network) > 0 && len(r.Calls) == 0 {
+		return r.networkMarkdown()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %d cores (%s), %s/%s, load average %v at the start, %v at the end.\n\n",
 		r.Machine.Cores, r.Machine.Model, r.Machine.GoOS, r.Machine.GoArch, r.Machine.LoadAvgStart, r.Machine.LoadAvg)
@@ -400,9 +455,32 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// networkMarkdown is the "Bad networks" section of r.
+func (r *BenchResult) networkMarkdown() string {
+	video := "synthetic pattern 640x480@30"
+	if r.NetworkVideo != "" {
+		video = "video from " + filepath.Base(r.NetworkVideo)
+	}
+	return networkMarkdown(r.Machine, r.Network, video)
+}
+
+// networkSection is the title of the section bench --network owns.
+const networkSection = "Bad networks"
+
 // WriteBenchDoc rewrites o.DocPath (docs/benchmarks.md) with the bench's
-// markdown md and, with o.GoBenchFile, the component benchmarks.
+// markdown md and, with o.GoBenchFile, the component benchmarks. The
+// "Bad networks" section is bench --network's: that run replaces only it,
+// and the other runs keep it as it was.
 func WriteBenchDoc(o BenchOptions, r *BenchResult, md string) error {
+	old, err := os.ReadFile(o.DocPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--doc: %w", err)
+	}
+	if o.Network {
+		doc := replaceSection(string(old), networkSection, md, "Component benchmarks")
+		return os.WriteFile(o.DocPath, []byte(doc), 0o644)
+	}
+	keep := section(string(old), networkSection)
 	var b strings.Builder
 	b.WriteString("# Peercall benchmarks\n\nRewritten by `make bench`; do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "Measured %s.\n\n", r.Time.Format("2006-01-02 15:04 MST"))
@@ -421,5 +499,9 @@ func WriteBenchDoc(o BenchOptions, r *BenchResult, md string) error {
 		}
 		b.WriteString("```\n")
 	}
-	return os.WriteFile(o.DocPath, []byte(b.String()), 0o644)
+	doc := b.String()
+	if keep != "" {
+		doc = replaceSection(doc, networkSection, keep, "Component benchmarks")
+	}
+	return os.WriteFile(o.DocPath, []byte(doc), 0o644)
 }

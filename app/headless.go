@@ -53,6 +53,8 @@ type headlessRun struct {
 	lastShare *image.YCbCr
 	// voiceStats are the module's last figures, taken as it closed.
 	voiceStats codec.AudioProcessingStats
+	// timeline samples the call once a second (the report's timeline).
+	timeline *timeline
 
 	mu           sync.Mutex
 	connectedAt  time.Time // the first connection
@@ -180,6 +182,8 @@ func (r *headlessRun) run(ctx context.Context, rep *Report) error {
 		SendFiles: r.o.SendFiles,
 	})
 	r.conf = conf
+	r.timeline = startTimeline(conf)
+	defer r.timeline.stop()
 	defer func() {
 		_ = client.Close()
 		conf.link.Wait()
@@ -378,6 +382,7 @@ func (r *headlessRun) peerNet(client *signalserver.Client) peerNet {
 		Policy:  call.Policy(r.o.ICEPolicy),
 		ICE: call.ICEOptions{
 			PortMin: r.o.PortMin, PortMax: r.o.PortMax, Loopback: r.o.LoopbackOnly,
+			OnlyIP: net.ParseIP(r.o.ICEIP), // nil without --ice-ip
 		},
 		ReceiveLoss:   r.o.SimulateLoss / 100,
 		InterfacePoll: -1,
@@ -596,6 +601,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 		}
 	}
 	rep.ICE.LocalCandidateTypes = types
+	rep.Timeline = r.timeline.get()
 	rep.Totals = total(rep.Peers)
 	if r.voice != nil {
 		st := r.voiceStats
@@ -667,6 +673,7 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 			from = endedAt
 		}
 		pr.VideoIn, pr.Latency = v.summary(from, endedAt)
+		pr.VideoIn.LongFreezes = v.longFreezes(from, endedAt)
 		if t := v.firstFrame(); !t.IsZero() {
 			pr.SetupMS.FirstVideoFrame = msSince(r.start, t)
 		}

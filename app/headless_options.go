@@ -81,6 +81,9 @@ type HeadlessOptions struct {
 	PortMin      uint16
 	PortMax      uint16
 	LoopbackOnly bool
+	// ICEIP pins ICE to one local IPv4 address (--ice-ip): the interface
+	// of an emulated link in a test namespace (app/netem).
+	ICEIP string
 
 	RecordDir    string
 	SimulateLoss float64 // percent of received RTP dropped at random
@@ -145,6 +148,9 @@ func (o *HeadlessOptions) Validate() error {
 	o.ICEPolicy = string(policy)
 	if policy == call.PolicyMDNS && o.LoopbackOnly {
 		return badFlag("--ice-policy mdns cannot be combined with --loopback-only: mdns names stand for LAN addresses, not loopback")
+	}
+	if err := o.checkICEIP(policy); err != nil {
+		return err
 	}
 	if (o.TURNUser == "") != (o.TURNPass == "") {
 		return badFlag("--turn-user and --turn-pass go together")
@@ -211,6 +217,26 @@ func (o *HeadlessOptions) Validate() error {
 		if err := checkWritable(f.path); err != nil {
 			return badFlag("%s %s: %v", f.flag, f.path, err)
 		}
+	}
+	return nil
+}
+
+// checkICEIP validates --ice-ip against the address rules of
+// call.ICEOptions.OnlyIP, with flag names in the messages.
+func (o *HeadlessOptions) checkICEIP(policy call.Policy) error {
+	if o.ICEIP == "" {
+		return nil
+	}
+	ip := net.ParseIP(o.ICEIP)
+	switch {
+	case ip == nil || ip.To4() == nil:
+		return badFlag("--ice-ip %q: want an IPv4 address", o.ICEIP)
+	case o.LoopbackOnly || ip.IsLoopback():
+		return badFlag("--ice-ip %s: not with --loopback-only or a loopback address (--loopback-only is that)", o.ICEIP)
+	case ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast():
+		return badFlag("--ice-ip %s: want a unicast address of this host", o.ICEIP)
+	case policy == call.PolicyMDNS:
+		return badFlag("--ice-policy mdns cannot be combined with --ice-ip: mdns names stand for LAN addresses, not a pinned one")
 	}
 	return nil
 }

@@ -45,6 +45,14 @@ func TestOptionsValidate(t *testing.T) {
 		{"headless remote stun on loopback", headless(func(o *HeadlessOptions) {
 			o.LoopbackOnly, o.STUN = true, []string{"stun:192.0.2.1:3478"}
 		}), false},
+		{"headless ice ip", headless(func(o *HeadlessOptions) { o.ICEIP, o.ICEPolicy = "10.99.0.1", "all" }), true},
+		{"headless ice ip no-host", headless(func(o *HeadlessOptions) { o.ICEIP = "10.99.0.2" }), true},
+		{"headless ice ip not an address", headless(func(o *HeadlessOptions) { o.ICEIP = "pcnet0" }), false},
+		{"headless ice ip v6", headless(func(o *HeadlessOptions) { o.ICEIP = "fd00::1" }), false},
+		{"headless ice ip loopback", headless(func(o *HeadlessOptions) { o.ICEIP = "127.0.0.1" }), false},
+		{"headless ice ip and loopback-only", headless(func(o *HeadlessOptions) { o.ICEIP, o.LoopbackOnly = "10.99.0.1", true }), false},
+		{"headless ice ip unspecified", headless(func(o *HeadlessOptions) { o.ICEIP = "0.0.0.0" }), false},
+		{"headless ice ip mdns", headless(func(o *HeadlessOptions) { o.ICEIP, o.ICEPolicy = "10.99.0.1", "mdns" }), false},
 		{"headless peers unset", headless(func(o *HeadlessOptions) { o.Peers = 0 }), true},
 		{"headless 3 peers", headless(func(o *HeadlessOptions) { o.Peers = 3 }), true},
 		{"headless 4 peers", headless(func(o *HeadlessOptions) { o.Peers = 4 }), true},

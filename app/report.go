@@ -48,6 +48,11 @@ type Report struct {
 	// Files lists every file transfer, both ways (--send-file,
 	// --receive-dir); empty when none.
 	Files []FileReport `json:"files"`
+	// Timeline is the call second by second: send rate, the congestion
+	// controller's estimate, and the first peer's received frame rate,
+	// size and latency (bench --network reads adaptation and recovery
+	// from it).
+	Timeline []TimelinePoint `json:"timeline,omitempty"`
 }
 
 // VoiceReport is what the audio processing module said at the end of the
@@ -165,6 +170,9 @@ type VideoInStats struct {
 	Gaps            int     `json:"gaps"`
 	DuplicatePkts   int     `json:"duplicate_packets"`
 	BitrateKbps     float64 `json:"bitrate_kbps"`
+	// LongFreezes are the gaps of 500 ms or more between decoded frames
+	// (LongFreeze), with their start (Unix ms) and length.
+	LongFreezes []FreezeSpan `json:"long_freezes,omitempty"`
 }
 
 // VideoOutStats describes sent video.

@@ -99,6 +99,9 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	// round trip below that a lost Opus packet is usually resent in time,
 	// and FEC/PLC only cover what retransmission cannot.
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeAudio)
+	// The guard reads RTCP before the responder and thins its NACKs
+	// (nackguard.go).
+	reg.Add(&nackGuardFactory{})
 	reg.Add(responder)
 	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
 	start := clamp(cfg.StartBitrate, lo, hi)

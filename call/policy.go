@@ -97,6 +97,10 @@ type ICEOptions struct {
 	// Loopback restricts ICE to loopback addresses on both ends: same-host
 	// calls and tests that must not touch real networks.
 	Loopback bool
+	// OnlyIP, if set, is the one local address ICE gathers on (an
+	// emulated link's interface in a test namespace): no other host
+	// address is offered, and no-host's default-route pick yields to it.
+	OnlyIP net.IP
 	// Net replaces the OS network (tests pass a pion vnet).
 	Net transport.Net
 	// MDNSHostName fixes the mDNS name of the mdns preset; empty means a
@@ -193,7 +197,10 @@ func NewSettingEngine(p Policy, o ICEOptions) (*webrtc.SettingEngine, error) { /
 	}
 
 	var only net.IP
-	if p == PolicyNoHost && !o.Loopback {
+	switch {
+	case o.OnlyIP != nil:
+		only = o.OnlyIP
+	case p == PolicyNoHost && !o.Loopback:
 		only = defaultRouteIP(o.Net)
 	}
 	loopback := o.Loopback
@@ -229,6 +236,21 @@ func (o ICEOptions) validate(p Policy) error {
 	}
 	if p == PolicyMDNS && o.Loopback {
 		return fmt.Errorf("%w: mdns names cannot stand for loopback addresses", ErrInvalidPolicy)
+	}
+	if o.OnlyIP != nil {
+		ip := o.OnlyIP
+		switch {
+		case ip.IsLoopback() || o.Loopback:
+			return fmt.Errorf("%w: a single ICE address is not loopback (use Loopback)", ErrInvalidPolicy)
+		case ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast():
+			return fmt.Errorf("%w: ICE address %s is not a unicast address", ErrInvalidPolicy, ip)
+		case ip.To4() == nil && !o.IPv6:
+			return fmt.Errorf("%w: ICE address %s is IPv6 without IPv6 enabled", ErrInvalidPolicy, ip)
+		case p == PolicyMDNS:
+			// mdns hides LAN addresses behind names; a pinned address is
+			// a test's, and an emulated link carries no multicast.
+			return fmt.Errorf("%w: mdns names cannot stand for a pinned ICE address", ErrInvalidPolicy)
+		}
 	}
 	if o.MDNSHostName != "" && (p != PolicyMDNS || !strings.HasSuffix(o.MDNSHostName, ".local")) {
 		return fmt.Errorf("%w: mdns host name needs the mdns policy and a .local name", ErrInvalidPolicy)

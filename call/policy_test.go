@@ -2,10 +2,12 @@ package call
 
 import (
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pion/transport/v4/vnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -53,6 +55,15 @@ func TestNewSettingEngine(t *testing.T) {
 		{"mdns loopback", PolicyMDNS, ICEOptions{Loopback: true}, ErrInvalidPolicy},
 		{"mdns name without mdns", PolicyAll, ICEOptions{MDNSHostName: "x.local"}, ErrInvalidPolicy},
 		{"mdns name not .local", PolicyMDNS, ICEOptions{MDNSHostName: "x.example"}, ErrInvalidPolicy},
+		{"only ip", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("10.99.0.1")}, nil},
+		{"only ip no-host", PolicyNoHost, ICEOptions{OnlyIP: net.ParseIP("10.99.0.1")}, nil},
+		{"only ip loopback address", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("127.0.0.1")}, ErrInvalidPolicy},
+		{"only ip with loopback", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("10.99.0.1"), Loopback: true}, ErrInvalidPolicy},
+		{"only ip unspecified", PolicyAll, ICEOptions{OnlyIP: net.IPv4zero}, ErrInvalidPolicy},
+		{"only ip link-local", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("169.254.1.1")}, ErrInvalidPolicy},
+		{"only ip v6 without ipv6", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("fd00::1")}, ErrInvalidPolicy},
+		{"only ip v6", PolicyAll, ICEOptions{OnlyIP: net.ParseIP("fd00::1"), IPv6: true}, nil},
+		{"only ip mdns", PolicyMDNS, ICEOptions{OnlyIP: net.ParseIP("10.99.0.1")}, ErrInvalidPolicy},
 		{"timeouts reversed", PolicyAll, ICEOptions{DisconnectedTimeout: 10e9, FailedTimeout: 5e9}, ErrInvalidPolicy},
 	}
 	for _, tt := range tests {
@@ -174,5 +185,62 @@ func TestParseICEServerURL(t *testing.T) {
 		if !errors.As(err, &ue) || !errors.Is(err, ErrBadICEServerURL) || !strings.Contains(ue.Problem, tt.problem) {
 			t.Errorf("%q: err = %v, want a problem with %q", tt.url, err, tt.problem)
 		}
+	}
+}
+
+// TestOnlyIPGathersOneAddress: with OnlyIP a host that has two addresses
+// offers host candidates on the pinned one only.
+func TestOnlyIPGathersOneAddress(t *testing.T) {
+	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.99.0.0/24", LoggerFactory: NewSlogLoggerFactory(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.99.0.1", "10.99.0.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddNet(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Stop() }()
+	for _, c := range []struct {
+		only string
+		want []string
+	}{{"", []string{"10.99.0.1", "10.99.0.7"}}, {"10.99.0.7", []string{"10.99.0.7"}}} {
+		se, err := NewSettingEngine(PolicyAll, ICEOptions{Net: n, OnlyIP: net.ParseIP(c.only)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(*se)).NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pc.CreateDataChannel("x", nil); err != nil {
+			t.Fatal(err)
+		}
+		done := webrtc.GatheringCompletePromise(pc)
+		offer, err := pc.CreateOffer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pc.SetLocalDescription(offer); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		var got []string
+		for _, line := range strings.Split(pc.LocalDescription().SDP, "\n") {
+			if f := strings.Fields(line); len(f) > 7 && strings.HasPrefix(f[0], "a=candidate:") && f[7] == "host" {
+				got = append(got, f[4])
+			}
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("OnlyIP %q: host candidates %v, want %v", c.only, got, c.want)
+		}
+		_ = pc.Close()
 	}
 }

@@ -55,7 +55,7 @@ func parseBenchFlags(args []string, out io.Writer) (app.BenchOptions, error) {
 	o := app.BenchOptions{}
 	fs := flag.NewFlagSet("peercall-headless bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	var sizes, losses string
+	var sizes, losses, conds string
 	fs.IntVar(&o.Calls, "calls", 5, "number of calls for the setup-time figures")
 	fs.DurationVar(&o.SetupDur, "setup-duration", 2*time.Second, "length of each setup call")
 	fs.DurationVar(&o.QualityDur, "duration", 10*time.Second, "length of each quality call")
@@ -68,6 +68,11 @@ func parseBenchFlags(args []string, out io.Writer) (app.BenchOptions, error) {
 	fs.StringVar(&o.Binary, "peer-binary", "", "headless binary to run the peers with (default: this program)")
 	fs.DurationVar(&o.Timeout, "call-timeout", 60*time.Second, "bound for each call")
 	fs.StringVar(&o.GoBenchFile, "go-bench", "", "go test -bench output to include in --doc")
+	fs.BoolVar(&o.Network, "network", false, "run the bad-network conditions instead (two peers in network namespaces joined by app/netem; needs root, /dev/net/tun and ip)")
+	fs.DurationVar(&o.NetworkDur, "network-duration", 30*time.Second, "length of each --network call (a capacity drop or an outage runs until 12s after it)")
+	fs.StringVar(&conds, "network-conditions", "", "comma-separated --network conditions to run (default all: "+strings.Join(app.NetworkConditionNames(), ",")+")")
+	fs.StringVar(&o.NetworkVideo, "network-video", "", "--network peers send this `FILE.y4m` (default the synthetic pattern, 640x480@30)")
+	fs.BoolVar(&o.NetworkChromium, "network-chromium", false, "with --network, also run each condition with two Chromium instances (/usr/bin/chromium) on the same link")
 	fs.StringVar(&o.DocPath, "doc", "", "rewrite this markdown file with the results (docs/benchmarks.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,6 +98,11 @@ func parseBenchFlags(args []string, out io.Writer) (app.BenchOptions, error) {
 			return o, badFlag("--loss %q: want percentages in [0, 100)", s)
 		}
 		o.Losses = append(o.Losses, v)
+	}
+	for _, s := range strings.Split(conds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.NetworkConditions = append(o.NetworkConditions, s)
+		}
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()

@@ -26,6 +26,12 @@ func TestParseBenchFlags(t *testing.T) {
 		{"group of 2", []string{"--group", "2"}, true},
 		{"group of 5", []string{"--group", "5"}, true},
 		{"bad group size", []string{"--group-size", "huge"}, true},
+		{"network", []string{"--network", "--network-conditions", "1M,outage", "--network-duration", "15s"}, false},
+		{"network unknown condition", []string{"--network", "--network-conditions", "dialup"}, true},
+		{"network short", []string{"--network", "--network-duration", "2s"}, true},
+		{"network conditions without network", []string{"--network-conditions", "1M"}, true},
+		{"network video not y4m", []string{"--network", "--network-video", "clip.mp4"}, true},
+		{"network video missing", []string{"--network", "--network-video", "/nonexistent/clip.y4m"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

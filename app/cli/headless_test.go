@@ -54,6 +54,13 @@ func TestParseHeadlessFlags(t *testing.T) {
 		{"room too long", []string{"--serve", ":0", "--room", strings.Repeat("r", 65)}, true, nil},
 		{"room slash", []string{"--serve", ":0", "--room", "a/b"}, true, nil},
 		{"mdns on loopback", []string{"--serve", ":0", "--room", "r", "--ice-policy", "mdns", "--loopback-only"}, true, nil},
+		{"mdns on ice ip", []string{"--serve", ":0", "--room", "r", "--ice-policy", "mdns", "--ice-ip", "10.99.0.1"}, true, nil},
+		{"ice ip not ipv4", []string{"--serve", ":0", "--room", "r", "--ice-ip", "eth0"}, true, nil},
+		{"ice ip", []string{"--serve", ":0", "--room", "r", "--ice-policy", "all", "--ice-ip", "10.99.0.1"}, false, func(t *testing.T, o app.HeadlessOptions) {
+			if o.ICEIP != "10.99.0.1" {
+				t.Errorf("ICEIP = %q", o.ICEIP)
+			}
+		}},
 		{"turn without credentials", []string{"--serve", ":0", "--room", "r", "--turn", "turn:127.0.0.1:3478"}, true, nil},
 		{"bad turn url", []string{"--serve", ":0", "--room", "r", "--turn", "turn:", "--turn-user", "u", "--turn-pass", "p"}, true, nil},
 		{"loopback-only with remote stun", []string{"--serve", ":0", "--room", "r", "--loopback-only", "--stun", "stun:192.0.2.1:3478"}, true, nil},

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/peercall/peercall/app/netem"
+)
+
+// chromiumPath is Debian's chromium, the reference client.
+const chromiumPath = "/usr/bin/chromium"
+
+// runChromiumCall runs condition c for dur with two Chromium instances,
+// one per namespace, each on the bundled web page of a signaling server in
+// namespace A: the same link and the same call as our peers, with
+// Chromium's fake camera (640x480@30) and fake audio. DevTools runs over
+// chromedp's pipe, which ip netns exec passes on, so this namespace needs
+// no route to the browser's.
+func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, dur time.Duration) (cc chromiumCall, err error) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		return cc, fmt.Errorf("%w: %s: %w", ErrUnsupportedMedia, chromiumPath, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, dur+o.Timeout)
+	defer cancel()
+	room, err := startEmulatedRoom(ctx, c)
+	if err != nil {
+		return cc, err
+	}
+	defer func() {
+		var cerr error
+		cc.ab, cc.ba, cerr = room.close()
+		err = errors.Join(err, cerr)
+	}()
+	pair, origin := room.pair, "http://"+room.addr
+	page := fmt.Sprintf("%s/r/chromium-%s?name=", origin, c.Name)
+
+	var tabs [2]context.Context
+	defer func() {
+		// Close the browsers and wait for them to exit before the
+		// namespaces go.
+		for _, tab := range tabs {
+			if tab != nil {
+				_ = chromedp.Cancel(tab)
+			}
+		}
+	}()
+	for s := range 2 {
+		side := netem.Side(s)
+		tab, err := startChromium(ctx, pair, side, origin)
+		if err != nil {
+			return cc, err
+		}
+		tabs[s] = tab
+	}
+	// The host (A) joins first, the link's schedule counts from B's join,
+	// as with our peers.
+	if err := joinChromium(tabs[netem.A], page+"A"); err != nil {
+		return cc, err
+	}
+	cc.origin = time.Now()
+	pair.SetOrigin(cc.origin)
+	stopSeries := sampleLink(pair, &cc.series)
+	defer stopSeries()
+	if err := joinChromium(tabs[netem.B], page+"B"); err != nil {
+		return cc, err
+	}
+	// Sample both pages' received video every 100 ms for dur.
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	end := time.Now().Add(dur)
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		for s := range 2 {
+			n, err := framesDecoded(tabs[s])
+			if err != nil {
+				return cc, fmt.Errorf("chromium %s: %w", netem.Side(s), err)
+			}
+			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: n})
+		}
+		select {
+		case <-ctx.Done():
+			return cc, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return cc, nil
+}
+
+// startChromium starts a headless Chromium in side's namespace (ip netns
+// exec) and returns a tab. DevTools runs over chromedp's pipe (inherited
+// file descriptors), so the browser needs no port this namespace can
+// reach.
+func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origin string) (context.Context, error) {
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		return nil, err
+	}
+	ns := pair.NS[side]
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("use-fake-device-for-media-stream", "fps=30"),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.WindowSize(1000, 900),
+		// The page is served from the emulated link's address, not
+		// localhost: without this it is no secure context and has no
+		// camera.
+		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", origin),
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			// The same command, run inside the namespace; the pipe's
+			// descriptors pass through ip's exec.
+			cmd.Args = append([]string{"ip", "netns", "exec", ns, cmd.Path}, cmd.Args[1:]...)
+			cmd.Path = ip
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		}),
+	}
+	actx, _ := chromedp.NewExecAllocator(ctx, opts...) //nolint:govet // ends with ctx
+	tab, cancelTab := chromedp.NewContext(actx)
+	// The first action starts the browser, which lives as long as that
+	// action's context: tab itself, cancelled if the start hangs.
+	timer := time.AfterFunc(30*time.Second, cancelTab)
+	defer timer.Stop()
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+		cancelTab()
+		return nil, fmt.Errorf("chromium %s: %w", side, err)
+	}
+	return tab, nil
+}
+
+// joinChromium opens the room page and presses Join.
+func joinChromium(tab context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#join"), chromedp.Click("#join"),
+		chromedp.WaitVisible("#hangup")); err != nil {
+		return fmt.Errorf("%w: chromium join %s: %w", ErrConnect, url, err)
+	}
+	return nil
+}
+
+// framesJS counts the frames presented by the page's remote videos (not
+// the self view, whose track is the fake camera's).
+const framesJS = `(() => {
+  let n = 0, seen = false;
+  for (const v of document.querySelectorAll('video')) {
+    const s = v.srcObject;
+    if (!s || !s.getVideoTracks || s.getVideoTracks().some((t) => t.label.startsWith('fake'))) continue;
+    if (!v.getVideoPlaybackQuality) continue;
+    seen = true;
+    n += v.getVideoPlaybackQuality().totalVideoFrames;
+  }
+  return seen ? n : -1;
+})()`
+
+// framesDecoded is how many frames the page has shown of its peer's video
+// so far (-1 before a remote video exists).
+func framesDecoded(tab context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[int](framesJS))
+}

@@ -1,0 +1,274 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peercall/peercall/app/netem"
+)
+
+var tBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// points makes a timeline with one point a second from tBase+1s, send
+// rates kbps and fps.
+func points(kbps []float64, fps []float64) []TimelinePoint {
+	var tl []TimelinePoint
+	for i, k := range kbps {
+		p := TimelinePoint{UnixMS: tBase.Add(time.Duration(i+1) * time.Second).UnixMilli(), SendKbps: k}
+		if fps != nil {
+			p.FPSIn = fps[i]
+		}
+		tl = append(tl, p)
+	}
+	return tl
+}
+
+func TestTimelineFigures(t *testing.T) {
+	//                 1s   2s   3s   4s   5s   6s   7s   8s
+	send := points([]float64{900, 1200, 800, 450, 400, 600, 1100, 1150}, nil)
+	recv := points([]float64{0, 0, 0, 0, 0, 0, 0, 0}, []float64{30, 30, 30, 12, 20, 24, 28, 30})
+	if got := meanSend(send); got != 825 {
+		t.Errorf("meanSend = %v", got)
+	}
+	if got := meanBetween(send, tBase.Add(time.Second), tBase.Add(3*time.Second)); got != 1000 {
+		t.Errorf("meanBetween (1s, 3s] = %v, want 1000", got)
+	}
+	// Drop at 3.5 s to 500 kbit/s: under it at 4 s, but for 2 s only
+	// (600 at 6 s); under 650 for 3 s from 4 s on.
+	if got := timeUnder(send, tBase.Add(3500*time.Millisecond), 500); got != -1 {
+		t.Errorf("timeUnder 500 = %v, want -1 (never for 3 s)", got)
+	}
+	if got := timeUnder(send, tBase.Add(3500*time.Millisecond), 650); got != 0.5 {
+		t.Errorf("timeUnder 650 = %v, want 0.5", got)
+	}
+	// A timeline that ends under the capacity counts.
+	if got := timeUnder(send[:5], tBase.Add(3500*time.Millisecond), 500); got != 0.5 {
+		t.Errorf("timeUnder to the end = %v, want 0.5", got)
+	}
+	if got := timeUnder(send, tBase, 100); got != -1 {
+		t.Errorf("timeUnder never = %v, want -1", got)
+	}
+	// Back up at 5 s: 90 % of 1000 at 7 s (28 fps there).
+	if got := timeRecovered(send, recv, tBase.Add(5*time.Second), 900); got != 2 {
+		t.Errorf("timeRecovered = %v, want 2", got)
+	}
+	if got := timeRecovered(send, recv, tBase.Add(5*time.Second), 5000); got != -1 {
+		t.Errorf("timeRecovered never = %v, want -1", got)
+	}
+	fr := []FreezeSpan{{StartUnixMS: tBase.Add(2 * time.Second).UnixMilli(), MS: 3700}}
+	if got := pictureBack(fr, tBase.Add(5*time.Second)); got != 0.7 {
+		t.Errorf("pictureBack = %v, want 0.7", got)
+	}
+	if got := pictureBack(fr, tBase.Add(9*time.Second)); got != 0 {
+		t.Errorf("pictureBack without a freeze = %v, want 0", got)
+	}
+}
+
+func TestNetworkAnalyse(t *testing.T) {
+	var drop NetworkCondition
+	for _, c := range NetworkConditions() {
+		if c.Name == "3M-500k-3M" {
+			drop = c
+		}
+	}
+	// The drop comes at origin+8s: origin is tBase-6s, so at tBase+2s;
+	// back at tBase+22s.
+	origin := tBase.Add(-6 * time.Second)
+	kbps := make([]float64, 30)
+	fps := make([]float64, 30)
+	for i := range kbps {
+		at := i + 1 // seconds after tBase
+		switch {
+		case at <= 2:
+			kbps[i], fps[i] = 2000, 30
+		case at < 4:
+			kbps[i], fps[i] = 900, 25
+		case at <= 22:
+			kbps[i], fps[i] = 450, 25
+		case at < 27:
+			kbps[i], fps[i] = 1000, 30
+		default:
+			kbps[i], fps[i] = 1900, 30
+		}
+	}
+	rep := func() *Report {
+		return &Report{CallS: 30, Timeline: points(kbps, fps), VideoIn: VideoInStats{FPS: 28,
+			LongFreezes: []FreezeSpan{{StartUnixMS: tBase.UnixMilli(), MS: 600}}},
+			Latency: LatencyStats{VideoP50: 60, VideoP95: 90}, AudioIn: AudioInStats{ConcealedRatio: 0.01}}
+	}
+	r := NetworkResult{cond: drop, Host: rep(), Joiner: rep()}
+	r.Joiner.Latency.VideoP95 = 120
+	r.analyse(origin)
+	if r.AdaptS == nil || *r.AdaptS != 2 {
+		t.Errorf("adapt %v, want 2 (under 500 at tBase+4s)", r.AdaptS)
+	}
+	if r.RecoverS == nil || *r.RecoverS != 5 {
+		t.Errorf("recover %v, want 5 (1900 ≥ 0.9 × 2000 at tBase+27s)", r.RecoverS)
+	}
+	if r.Freezes != 2 || r.LongestFreezeMS != 600 || r.LatencyP95 != 120 || r.FPS != 28 || r.ConcealedPct != 1 {
+		t.Errorf("figures %+v", r)
+	}
+	// One report missing: times are "never", the rest from the one left.
+	r = NetworkResult{cond: drop, Host: rep()}
+	r.analyse(origin)
+	if r.AdaptS == nil || *r.AdaptS != -1 || r.FPS != 28 {
+		t.Errorf("with one report: adapt %v fps %v", r.AdaptS, r.FPS)
+	}
+}
+
+func TestNetworkConditions(t *testing.T) {
+	want := []string{"300k", "1M", "3M", "3M-500k-3M", "jitter", "burst-loss", "outage"}
+	if got := NetworkConditionNames(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("conditions %v, want %v", got, want)
+	}
+	for _, c := range NetworkConditions() {
+		if err := c.Link.Validate(); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+		if d := c.callDuration(15 * time.Second); d < 15*time.Second {
+			t.Errorf("%s: %v", c.Name, d)
+		}
+	}
+	c := NetworkConditions()[3]
+	if got := c.describe(); got != "3 Mbit/s → 500 kbit/s → 3 Mbit/s (at 8s, for 20s), 50 ms, queue 100 ms" {
+		t.Errorf("describe = %q", got)
+	}
+	if got := c.callDuration(15 * time.Second); got != 40*time.Second {
+		t.Errorf("drop call lasts %v, want 40s (8 + 20 + 12)", got)
+	}
+	if got := NetworkConditions()[5].describe(); got != "50 ms, GE loss 5 %, bursts 4" {
+		t.Errorf("describe = %q", got)
+	}
+}
+
+func TestLinkPoint(t *testing.T) {
+	prev := [2]netem.Counters{{DeliveredBytes: 1000}, {}}
+	cur := [2]netem.Counters{{DeliveredBytes: 126000, QueueDropPackets: 3, LossDropPackets: 1, OutageDropPackets: 2}, {DeliveredBytes: 62500}}
+	p := linkPoint(tBase, time.Second, [2]int64{1_000_000, 0}, prev, cur)
+	if p.DeliveredKbps != [2]float64{1000, 500} || p.QueueDrops != [2]int64{3, 0} || p.LossDrops != [2]int64{3, 0} || p.CapacityKbps != [2]float64{1000, 0} {
+		t.Errorf("%+v", p)
+	}
+}
+
+func TestNetworkMarkdownAndDoc(t *testing.T) {
+	v := 1.5
+	r := &BenchResult{Time: tBase, Machine: MachineInfo{Cores: 2, LoadAvgStart: []float64{0.5}, LoadAvg: []float64{0.7}}, Network: []NetworkResult{
+		{Condition: "1M", Link: "1 Mbit/s", DurationS: 15, SendKbps: 650, FPS: 25.4, Freezes: 2, LongestFreezeMS: 700,
+			LatencyP50: 80, LatencyP95: 130, ConcealedPct: 0.5, AdaptS: &v, Host: &Report{}, Joiner: &Report{}},
+		{Condition: "outage", Link: "3 Mbit/s", Err: "joiner: exit 4"},
+	}}
+	md := r.Markdown()
+	for _, want := range []string{"## Bad networks\n", "load average [0.5] at the start, [0.7] at the end",
+		"| 1M | 1 Mbit/s | 15 | 650 | 25.4 | 2 | 700 | 80 / 130 | 0.50 % | 1.5 | – |", "| outage | 3 Mbit/s | failed: joiner: exit 4 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// bench --network replaces its section only; the full bench keeps it.
+	doc := filepath.Join(t.TempDir(), "benchmarks.md")
+	head := "# Peercall benchmarks\n\n## Call quality\n\nold quality\n\n"
+	comp := "## Component benchmarks\n\n```\nBenchmarkX\n```\n"
+	if err := os.WriteFile(doc, []byte(head+comp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBenchDoc(BenchOptions{Network: true, DocPath: doc}, r, md); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(doc)
+	if want := head + md + "\n" + comp; string(b) != want {
+		t.Fatalf("after --network:\n%s\nwant:\n%s", b, want)
+	}
+	md2 := strings.Replace(md, "650", "640", 1)
+	if err := WriteBenchDoc(BenchOptions{Network: true, DocPath: doc}, r, md2); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(doc)
+	if want := head + md2 + "\n" + comp; string(b) != want {
+		t.Fatalf("after a second --network:\n%s\nwant:\n%s", b, want)
+	}
+	full := &BenchResult{Time: tBase}
+	if err := WriteBenchDoc(BenchOptions{DocPath: doc}, full, "new quality\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(doc)
+	if !strings.Contains(string(b), "new quality") || !strings.Contains(string(b), md2) || strings.Contains(string(b), "old quality") {
+		t.Fatalf("the full bench lost the network section or kept the old one:\n%s", b)
+	}
+}
+
+func TestLongFreezes(t *testing.T) {
+	v := &videoReceiver{}
+	for _, ms := range []int{0, 33, 66, 700, 733, 1800} {
+		v.decodedAt = append(v.decodedAt, tBase.Add(time.Duration(ms)*time.Millisecond))
+	}
+	got := v.longFreezes(tBase, tBase.Add(2500*time.Millisecond))
+	want := []FreezeSpan{{StartUnixMS: tBase.Add(66 * time.Millisecond).UnixMilli(), MS: 634},
+		{StartUnixMS: tBase.Add(733 * time.Millisecond).UnixMilli(), MS: 1067},
+		{StartUnixMS: tBase.Add(1800 * time.Millisecond).UnixMilli(), MS: 700}}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("freeze %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if got := v.longFreezes(tBase, tBase.Add(2*time.Second)); len(got) != 2 {
+		t.Errorf("a 200 ms tail is no freeze: %+v", got)
+	}
+	none := (&videoReceiver{}).longFreezes(tBase, tBase.Add(3*time.Second))
+	if len(none) != 1 || none[0].MS != 3000 {
+		t.Errorf("no frame at all: %+v, want one 3 s freeze", none)
+	}
+}
+
+func TestSampleFreezes(t *testing.T) {
+	at := func(ms int) time.Time { return tBase.Add(time.Duration(ms) * time.Millisecond) }
+	// No remote video for 300 ms, frames, then stuck from 600 to 1400 ms.
+	fs := []frameSample{{at(0), -1}, {at(100), -1}, {at(300), 3}, {at(400), 6}, {at(600), 12}, {at(700), 12},
+		{at(1300), 12}, {at(1400), 15}, {at(1500), 18}}
+	got := sampleFreezes(fs)
+	if len(got) != 1 || got[0].StartUnixMS != at(600).UnixMilli() || got[0].MS != 800 {
+		t.Errorf("freezes %+v, want one of 800 ms from 600 ms", got)
+	}
+	// (300, 1500]: from 6 at 400 ms to 18 at 1500 ms.
+	if got := framesBetween(fs, at(300), at(1500)); got != 10.9 {
+		t.Errorf("framesBetween = %v, want 10.9 fps (12 frames over 1.1 s)", got)
+	}
+	none := sampleFreezes([]frameSample{{at(0), -1}, {at(900), 0}})
+	if len(none) != 1 || none[0].MS != 900 {
+		t.Errorf("nothing shown: %+v, want one 900 ms freeze", none)
+	}
+}
+
+func TestChromiumResult(t *testing.T) {
+	c := NetworkConditions()[1] // 1M
+	var cc chromiumCall
+	cc.origin = tBase
+	for i := range 50 {
+		at := tBase.Add(time.Duration(i) * 100 * time.Millisecond)
+		cc.frames[0] = append(cc.frames[0], frameSample{at, 3 * i})
+		cc.frames[1] = append(cc.frames[1], frameSample{at, 3 * min(i, 20)}) // stuck after 2 s
+	}
+	for i := 1; i <= 5; i++ {
+		cc.series = append(cc.series, LinkPoint{UnixMS: tBase.Add(time.Duration(i) * time.Second).UnixMilli(), OfferedKbps: [2]float64{900, 700}})
+	}
+	r := chromiumResult(c, cc, 5*time.Second)
+	if r.Host == nil || r.Joiner == nil || r.Host.VideoIn.FPS != 30 {
+		t.Fatalf("reports %+v %+v", r.Host, r.Joiner)
+	}
+	if r.Freezes != 1 || r.LongestFreezeMS != 2900 || r.LinkKbps != 800 || r.SendKbps != 800 {
+		t.Errorf("freezes %d longest %v link %v send %v", r.Freezes, r.LongestFreezeMS, r.LinkKbps, r.SendKbps)
+	}
+	if r.AdaptS == nil || *r.AdaptS != 1 {
+		t.Errorf("adapt %v, want 1 (under 1 Mbit/s from the first second)", r.AdaptS)
+	}
+	ours := NetworkResult{Condition: "1M", Link: "l", Host: &Report{}, Joiner: &Report{}, LinkKbps: 850, FPS: 25, Chromium: &r}
+	md := networkMarkdown(MachineInfo{}, []NetworkResult{ours}, "synthetic")
+	if !strings.Contains(md, "| 1M | 850 / 800 | 25.0 / 20.9 | 0 / 1 | 0 / 2900 | – / 1.0 | – / – |") {
+		t.Errorf("comparison table:\n%s", md)
+	}
+}

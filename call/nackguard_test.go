@@ -1,0 +1,153 @@
+package call
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// guardRig is a guard with a fake clock, one local stream (SSRC 1) and a
+// queue of RTCP packets to read.
+type guardRig struct {
+	t     *testing.T
+	now   time.Time
+	g     *nackGuard
+	w     interceptor.RTPWriter
+	r     interceptor.RTCPReader
+	queue [][]byte
+}
+
+func newGuardRig(t *testing.T) *guardRig {
+	rig := &guardRig{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rig.g = newNACKGuard(func() time.Time { return rig.now })
+	rig.w = rig.g.BindLocalStream(&interceptor.StreamInfo{SSRC: 1},
+		interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) { return len(p), nil }))
+	rig.r = rig.g.BindRTCPReader(interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		if len(rig.queue) == 0 {
+			return 0, nil, errEndOfTest
+		}
+		n := copy(b, rig.queue[0])
+		rig.queue = rig.queue[1:]
+		return n, a, nil
+	}))
+	return rig
+}
+
+type testErr string
+
+func (e testErr) Error() string { return string(e) }
+
+const errEndOfTest = testErr("no more RTCP")
+
+// send writes packets seq from..to of 1000 payload bytes now.
+func (rig *guardRig) send(from, to uint16) {
+	for s := from; s <= to; s++ {
+		if _, err := rig.w.Write(&rtp.Header{SSRC: 1, SequenceNumber: s}, make([]byte, 1000), nil); err != nil {
+			rig.t.Fatal(err)
+		}
+	}
+}
+
+// nack feeds compound packets and returns the NACKed sequence numbers and
+// other packets the responder would see from the next read.
+func (rig *guardRig) read(pkts ...[]rtcp.Packet) (seqs []uint16, others int) {
+	rig.t.Helper()
+	for _, p := range pkts {
+		raw, err := rtcp.Marshal(p)
+		if err != nil {
+			rig.t.Fatal(err)
+		}
+		rig.queue = append(rig.queue, raw)
+	}
+	b := make([]byte, 1500)
+	n, _, err := rig.r.Read(b, interceptor.Attributes{})
+	if err == errEndOfTest {
+		return nil, 0
+	}
+	if err != nil {
+		rig.t.Fatal(err)
+	}
+	got, err := rtcp.Unmarshal(b[:n])
+	if err != nil {
+		rig.t.Fatal(err)
+	}
+	for _, p := range got {
+		if nk, ok := p.(*rtcp.TransportLayerNack); ok {
+			for _, pair := range nk.Nacks {
+				seqs = append(seqs, pair.PacketList()...)
+			}
+			continue
+		}
+		others++
+	}
+	return seqs, others
+}
+
+func nackOf(seqs ...uint16) []rtcp.Packet {
+	return []rtcp.Packet{&rtcp.TransportLayerNack{SenderSSRC: 9, MediaSSRC: 1, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}}
+}
+
+// rrFor is a receiver report whose LSR/DLSR make a round trip of rtt when
+// read at the rig's now.
+func (rig *guardRig) rrFor(rtt, dlsr time.Duration) []rtcp.Packet {
+	lsr := ntpMiddle(rig.now.Add(-rtt - dlsr))
+	return []rtcp.Packet{&rtcp.ReceiverReport{SSRC: 9, Reports: []rtcp.ReceptionReport{{SSRC: 1,
+		LastSenderReport: lsr, Delay: uint32(dlsr * 65536 / time.Second)}}}}
+}
+
+func TestNACKGuardOncePerRTT(t *testing.T) {
+	rig := newGuardRig(t)
+	rig.send(1, 50)
+	rig.now = rig.now.Add(20 * time.Millisecond)
+	if _, others := rig.read(rig.rrFor(100*time.Millisecond, 30*time.Millisecond)); others != 1 {
+		t.Fatal("the receiver report did not pass")
+	}
+	if d := rig.g.rtt - 100*time.Millisecond; d < -time.Millisecond || d > time.Millisecond {
+		t.Fatalf("rtt %v, want 100ms", rig.g.rtt)
+	}
+	if seqs, _ := rig.read(nackOf(10, 11, 12)); len(seqs) != 3 {
+		t.Fatalf("first NACK: %v, want all three", seqs)
+	}
+	// The generator asks again 30 ms later: too soon, dropped whole (the
+	// reader moves on to the next packet, a NACK for 13).
+	rig.now = rig.now.Add(30 * time.Millisecond)
+	if seqs, _ := rig.read(nackOf(10, 11, 12), nackOf(13, 11)); len(seqs) != 1 || seqs[0] != 13 {
+		t.Fatalf("repeat within the RTT: %v, want [13]", seqs)
+	}
+	// After a round trip the repair may be lost: resend.
+	rig.now = rig.now.Add(80 * time.Millisecond)
+	if seqs, _ := rig.read(nackOf(10)); len(seqs) != 1 {
+		t.Fatalf("after the RTT: %v, want [10]", seqs)
+	}
+	// Unknown packets go to the responder as they are.
+	if seqs, _ := rig.read(nackOf(500)); len(seqs) != 1 {
+		t.Fatalf("unknown seq: %v", seqs)
+	}
+}
+
+func TestNACKGuardStale(t *testing.T) {
+	rig := newGuardRig(t)
+	rig.send(1, 10)
+	rig.now = rig.now.Add(1500 * time.Millisecond)
+	rig.send(11, 20)
+	// A NACK after an outage for old and recent packets: the old are stale.
+	seqs, others := rig.read([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: 9, MediaSSRC: 1}, nackOf(5, 6, 15)[0]})
+	if len(seqs) != 1 || seqs[0] != 15 || others != 1 {
+		t.Fatalf("got %v and %d others, want [15] and the PLI", seqs, others)
+	}
+}
+
+func TestNACKGuardPassesOtherRTCP(t *testing.T) {
+	rig := newGuardRig(t)
+	pli := []rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: 9, MediaSSRC: 1}}
+	raw, _ := rtcp.Marshal(pli)
+	rig.queue = append(rig.queue, raw)
+	b := make([]byte, 1500)
+	n, _, err := rig.r.Read(b, nil)
+	if err != nil || string(b[:n]) != string(raw) {
+		t.Fatalf("PLI changed: %v %x", err, b[:n])
+	}
+}
