@@ -40,6 +40,14 @@ type videoSender struct {
 	// realTime stamps each frame with the time since the one before (a
 	// screen sends only when it changes) instead of the nominal rate.
 	realTime bool
+
+	// bps is the target SetBitRate last gave; ladder (nil for a screen)
+	// sizes the picture for it, scaled is the reused smaller picture.
+	bps    atomic.Int64
+	ladder *sizeLadder
+	scaled *image.YCbCr
+	// Width and height of the last picture encoded, for the log.
+	sentW, sentH int
 }
 
 func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) (*videoSender, error) {
@@ -47,7 +55,42 @@ func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YC
 	if err != nil {
 		return nil, fmt.Errorf("video encoder: %w", err)
 	}
-	return &videoSender{track: track, next: next, fps: cfg.FPS, enc: enc}, nil
+	v := &videoSender{track: track, next: next, fps: cfg.FPS, enc: enc}
+	v.bps.Store(int64(cfg.BitRate))
+	if !cfg.ScreenContent {
+		v.ladder = &sizeLadder{fps: cfg.FPS}
+	}
+	return v, nil
+}
+
+// fit is img at the size the bitrate affords (img itself at full size).
+func (v *videoSender) fit(img *image.YCbCr, now time.Time) *image.YCbCr {
+	l := v.ladder
+	if l == nil {
+		return img
+	}
+	l.w, l.h = img.Rect.Dx(), img.Rect.Dy()
+	k := l.next(int(v.bps.Load()), now)
+	w, h := l.size(k)
+	if k > 0 {
+		if s, err := codec.ScaleI420(v.scaled, img, w, h); err == nil {
+			// A test source's marker is stamped anew at the new size,
+			// so latency stays measurable (scaling blurs its cells).
+			if m, err := capture.ReadVideoMarker(img); err == nil {
+				_ = capture.WriteVideoMarker(s, m.Seq, m.CaptureTime)
+			}
+			v.scaled, img = s, s
+		} else {
+			w, h = l.w, l.h
+		}
+	}
+	if w != v.sentW || h != v.sentH {
+		if v.sentW != 0 {
+			slog.Debug("video size follows the bitrate", "w", w, "h", h, "kbps", v.bps.Load()/1000)
+		}
+		v.sentW, v.sentH = w, h
+	}
+	return img
 }
 
 // ForceKeyFrame makes the next encoded frame a keyframe (peer sent PLI).
@@ -61,6 +104,7 @@ func (v *videoSender) ForceKeyFrame() {
 
 // SetBitRate follows the congestion controller's target.
 func (v *videoSender) SetBitRate(bps int) {
+	v.bps.Store(int64(bps))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.enc != nil {
@@ -88,6 +132,7 @@ func (v *videoSender) run(ctx context.Context) error {
 			return fmt.Errorf("video source: %w", err)
 		}
 		t0 := time.Now()
+		img = v.fit(img, t0)
 		v.mu.Lock()
 		data, key, err := v.enc.Encode(img, t0.Sub(start))
 		v.mu.Unlock()

@@ -4,6 +4,7 @@ package codec
 
 // #cgo LDFLAGS: -lyuv
 // #include <libyuv/convert_argb.h>
+// #include <libyuv/scale.h>
 import "C"
 
 import "image"
@@ -25,5 +26,22 @@ func i420ToRGBA(dst *image.RGBA, src *image.YCbCr) bool {
 		(*C.uint8_t)(&src.Cr[c0]), C.int(src.CStride),
 		(*C.uint8_t)(&dst.Pix[d0]), C.int(dst.Stride),
 		C.int(r.Dx()), C.int(r.Dy()))
+	return rc == 0
+}
+
+// scaleI420 scales with libyuv's box filter (bilinear when growing).
+func scaleI420(dst, src *image.YCbCr) bool {
+	r := src.Rect
+	y0 := src.YOffset(r.Min.X, r.Min.Y)
+	c0 := src.COffset(r.Min.X, r.Min.Y)
+	rc := C.I420Scale(
+		(*C.uint8_t)(&src.Y[y0]), C.int(src.YStride),
+		(*C.uint8_t)(&src.Cb[c0]), C.int(src.CStride),
+		(*C.uint8_t)(&src.Cr[c0]), C.int(src.CStride),
+		C.int(r.Dx()), C.int(r.Dy()),
+		(*C.uint8_t)(&dst.Y[0]), C.int(dst.YStride),
+		(*C.uint8_t)(&dst.Cb[0]), C.int(dst.CStride),
+		(*C.uint8_t)(&dst.Cr[0]), C.int(dst.CStride),
+		C.int(dst.Rect.Dx()), C.int(dst.Rect.Dy()), C.kFilterBox)
 	return rc == 0
 }
