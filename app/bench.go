@@ -36,6 +36,9 @@ type BenchOptions struct {
 	// 3..MaxGroupSize), each a headless process at GroupSize.
 	Group     int
 	GroupSize string
+	// FileMB is the size of the file-transfer row's random file (0: no
+	// row): sent between two peers during a 640x480 call.
+	FileMB int
 	// Network runs the bad-network conditions instead of the scenarios
 	// above (bench --network): NetworkDur per call (conditions with an
 	// event run longer, see NetworkCondition), the conditions named in
@@ -115,6 +118,9 @@ func (o *BenchOptions) Validate() error {
 			return badFlag("--sizes: %v", err)
 		}
 	}
+	if o.FileMB < 0 || o.FileMB > 4096 {
+		return badFlag("--file-mb must be 0 (none) to 4096")
+	}
 	if o.Group != 0 {
 		if o.Group < 3 || o.Group > MaxGroupSize {
 			return badFlag("--group must be 0 (none) or 3..%d", MaxGroupSize)
@@ -182,6 +188,7 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 	defer os.RemoveAll(tmp)
 
 	n := 0
+	var peerArgs func(i int) []string // per-peer flags of the next call
 	run := func(c BenchCall, dur time.Duration, extra ...string) BenchCall {
 		n++
 		fmt.Fprintf(log, "bench: %s %s loss=%.0f%% fec=%v\n", c.Scenario, c.Size, c.Loss, c.FEC)
@@ -193,7 +200,7 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 			args = append(args, "--peers", fmt.Sprint(peers))
 		}
 		var reps []*Report
-		reps, err = benchGroup(ctx, o, url, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), tmp, args, peers)
+		reps, err = benchGroup(ctx, o, url, fmt.Sprintf("bench-%d-%d", os.Getpid(), n), tmp, args, peers, peerArgs)
 		c.Host, c.Joiner = reps[0], reps[len(reps)-1]
 		if peers > 2 {
 			c.Group = reps
@@ -222,6 +229,15 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 	if o.Group > 0 {
 		res.Calls = append(res.Calls, run(BenchCall{Scenario: "group", Size: o.GroupSize, FEC: true}, o.QualityDur))
 	}
+	if o.FileMB > 0 {
+		c, err := benchFiles(tmp, o.FileMB, &peerArgs, func() BenchCall {
+			return run(BenchCall{Scenario: "files", Size: "640x480", FEC: true}, o.QualityDur)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Calls = append(res.Calls, c)
+	}
 	for _, loss := range o.Losses {
 		for _, fec := range []bool{true, false} {
 			res.Calls = append(res.Calls, run(BenchCall{Scenario: "loss", Size: "640x480", Loss: loss, FEC: fec}, o.LossDur))
@@ -235,7 +251,7 @@ func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult,
 // each starting once the one before it is in the room (the last one's
 // setup times are those of a person joining people who wait). reps has
 // n entries, nil where a peer left no report.
-func benchGroup(ctx context.Context, o BenchOptions, url, room, dir string, args []string, n int) (reps []*Report, err error) {
+func benchGroup(ctx context.Context, o BenchOptions, url, room, dir string, args []string, n int, peerArgs func(i int) []string) (reps []*Report, err error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	type result struct {
@@ -265,6 +281,9 @@ func benchGroup(ctx context.Context, o BenchOptions, url, room, dir string, args
 		ready := filepath.Join(dir, room+"-"+name+".ready")
 		a := append([]string{"--server", url, "--room", room, "--name", name, "--loopback-only",
 			"--ice-policy", "all", "--audio", "synthetic", "--video", "synthetic", "--report", report, "--ready-file", ready}, args...)
+		if peerArgs != nil {
+			a = append(a, peerArgs(i)...)
+		}
 		cmd := exec.CommandContext(ctx, o.Binary, a...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -428,6 +447,7 @@ func (r *BenchResult) Markdown() string {
 		b.WriteString("\nGoal: every peer ≥ 25 fps from every other with 3 peers at 640x480 on 2 cores. First frame counts from the peer's own join (the last one joins people who wait).\n\n")
 	}
 
+	b.WriteString(filesMarkdown(r.Calls))
 	b.WriteString("### Loss matrix (640x480, speech-like audio, random loss on received media, both peers)\n\n")
 	b.WriteString("| loss | Opus FEC | audio concealed | FEC-recovered packets | video fps | freezes | NACKs | PLIs |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Calls {

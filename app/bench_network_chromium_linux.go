@@ -102,28 +102,8 @@ func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origi
 		return nil, err
 	}
 	ns := pair.NS[side]
-	opts := []chromedp.ExecAllocatorOption{
+	opts := append(ChromiumOptions(),
 		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("use-fake-device-for-media-stream", "fps=30"),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns,Translate,MediaRouter,OptimizationHints"),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.WindowSize(1000, 900),
 		// The page is served from the emulated link's address, not
 		// localhost: without this it is no secure context and has no
 		// camera.
@@ -135,7 +115,7 @@ func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origi
 			cmd.Path = ip
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		}),
-	}
+	)
 	actx, _ := chromedp.NewExecAllocator(ctx, opts...) //nolint:govet // ends with ctx
 	tab, cancelTab := chromedp.NewContext(actx)
 	// The first action starts the browser, which lives as long as that

@@ -64,6 +64,7 @@ func parseBenchFlags(args []string, out io.Writer) (app.BenchOptions, error) {
 	fs.StringVar(&losses, "loss", "0,10,20", "loss percentages for the loss matrix")
 	fs.IntVar(&o.Group, "group", 3, "people in the group-call row, 3..4 (0: no group row)")
 	fs.StringVar(&o.GroupSize, "group-size", "640x480", "video size of the group call")
+	fs.IntVar(&o.FileMB, "file-mb", 100, "MB of random data in the file-transfer row (0: no row)")
 	fs.StringVar(&o.JSONPath, "json", "", "also write the JSON result to `FILE` (- for stdout)")
 	fs.StringVar(&o.Binary, "peer-binary", "", "headless binary to run the peers with (default: this program)")
 	fs.DurationVar(&o.Timeout, "call-timeout", 60*time.Second, "bound for each call")
