@@ -684,7 +684,7 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 	pr.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
 	pr.ShareIn = shareSummary(p)
 	if a := p.audio(); a != nil {
-		pr.AudioIn = a.summary()
+		pr.AudioIn = a.summary(ended == endPeerHungUp || ended == endPeerLeft)
 		if t := a.firstPacket(); !t.IsZero() {
 			pr.SetupMS.FirstAudioPacket = msSince(r.start, t)
 		}

@@ -26,11 +26,14 @@ type audioReceiver struct {
 	// (the GUI); the returned stop is called before jb closes.
 	player func(jb *codec.AudioJitterBuffer) (stop func())
 
-	mu       sync.Mutex
-	first    time.Time
-	last     time.Time
-	packets  int
-	played   int // frames pulled by playout
+	mu      sync.Mutex
+	first   time.Time
+	last    time.Time
+	packets int
+	played  int // frames pulled by playout
+	// tail is the concealed frames since the last real one: after a peer
+	// hung up, what played while the hang-up was on its way.
+	tail     int
 	lastSeq  uint16
 	haveSeq  bool
 	seqLost  int
@@ -118,9 +121,15 @@ func (a *audioReceiver) playout(ctx context.Context) {
 			if a.firstPacket().IsZero() {
 				continue
 			}
-			a.jb.Pop()
+			_, kind := a.jb.Pop()
 			a.mu.Lock()
 			a.played++
+			switch kind {
+			case codec.FrameConcealed:
+				a.tail++
+			case codec.FrameDecoded, codec.FrameFEC:
+				a.tail = 0
+			}
 			a.mu.Unlock()
 		}
 	}
@@ -146,15 +155,22 @@ func (a *audioReceiver) packetSpan() (first, last time.Time) {
 	return a.first, a.last
 }
 
-func (a *audioReceiver) summary() AudioInStats {
+// summary is the session's audio figures. hungUp leaves out the
+// concealment after the last packet of a peer who hung up: the stream
+// ended there, nothing was lost.
+func (a *audioReceiver) summary(hungUp bool) AudioInStats {
 	a.mu.Lock()
 	st := AudioInStats{PacketsReceived: a.packets, PacketsLost: a.seqLost}
-	played := a.played
+	played, tail := a.played, a.tail
 	a.mu.Unlock()
+	if !hungUp {
+		tail = 0
+	}
 	if a.jb != nil {
 		js := a.jb.Stats()
 		st.FECRecovered = int(js.FECRecovered)
-		st.ConcealedMS = float64(js.ConcealedMs)
+		played -= tail
+		st.ConcealedMS = max(0, float64(js.ConcealedMs)-float64(tail)*float64(a.frameDur.Milliseconds()))
 		if played > 0 {
 			st.ConcealedRatio = st.ConcealedMS / (float64(played) * float64(a.frameDur.Milliseconds()))
 		}
