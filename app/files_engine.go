@@ -276,6 +276,15 @@ func (h *fileHub) setLocked(t *transfer, ev fileEvent) bool {
 	return true
 }
 
+// spawn runs f on a goroutine Close waits for.
+func (h *fileHub) spawn(f func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
+}
+
 // change applies ev to t under the lock and emits the view.
 func (h *fileHub) change(t *transfer, f func(), ev fileEvent) {
 	h.mu.Lock()
@@ -527,9 +536,7 @@ func (h *fileHub) send(path string, peers []*filePeer) error {
 		h.mu.Unlock()
 		h.emit(v)
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.spawn(func() {
 		sum, err := hashFile(h.ctx, path)
 		h.mu.Lock()
 		for _, t := range ts {
@@ -545,7 +552,7 @@ func (h *fileHub) send(path string, peers []*filePeer) error {
 			}
 			h.offer(t)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -629,12 +636,10 @@ func (h *fileHub) onAccept(p *filePeer, t *transfer, off int64) {
 	v := t.viewLocked()
 	h.mu.Unlock()
 	h.emit(v)
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.spawn(func() {
 		defer cancel()
 		h.sendLoop(ctx, p, t, off)
-	}()
+	})
 }
 
 func (h *fileHub) sendLoop(ctx context.Context, p *filePeer, t *transfer, off int64) {
@@ -904,9 +909,7 @@ func (h *fileHub) accept(t *transfer) {
 	}
 	t.accepted = true
 	h.mu.Unlock()
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.spawn(func() {
 		f, sum, off, err := openPartial(h.ctx, t.dir, t.sha, t.size)
 		h.mu.Lock()
 		p := t.peer
@@ -933,7 +936,7 @@ func (h *fileHub) accept(t *transfer) {
 			h.emit(v)
 		}
 		h.sendCtl(p, call.FileControl{Type: call.FileAccept, ID: t.id, Offset: off})
-	}()
+	})
 }
 
 // openPartial opens the partial file of this content under dir, creating
@@ -996,15 +999,13 @@ func (h *fileHub) OnChannel(peerID string, fc *call.FileChannel) {
 		_ = fc.Close()
 		return
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	h.spawn(func() {
 		defer fc.Close()
 		h.recvLoop(ctx, t, fc)
 		h.mu.Lock()
 		t.running = false
 		h.mu.Unlock()
-	}()
+	})
 }
 
 func (h *fileHub) recvLoop(ctx context.Context, t *transfer, fc *call.FileChannel) {
