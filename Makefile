@@ -10,13 +10,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # headers for Fyne, Xvfb for the GUI smoke test, ffmpeg to check
 # recordings, a private PulseAudio daemon (and sox, espeak-ng) for the
 # sound tests, PipeWire and the desktop portal for Wayland screen sharing
-# (and its tests: a private session bus, PipeWire and xdg-desktop-portal).
+# (and its tests: a private session bus, PipeWire and xdg-desktop-portal),
+# iproute2 for the emulated bad links (app/netem).
 DEB_PKGS := pkg-config gcc g++ libc6-dev libvpx-dev libopus-dev libopusfile-dev libyuv-dev libwebrtc-audio-processing-dev \
 	libasound2-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev \
 	libxinerama-dev libxi-dev libxfixes-dev libxdamage-dev libxxf86vm-dev libxext-dev libwayland-dev \
 	libxkbcommon-dev xvfb xauth x11-xserver-utils chromium ffmpeg imagemagick \
 	pulseaudio pulseaudio-utils libasound2-plugins sox libsox-fmt-all espeak-ng \
-	libpipewire-0.3-dev pipewire pipewire-bin wireplumber dbus xdg-desktop-portal
+	libpipewire-0.3-dev pipewire pipewire-bin wireplumber dbus xdg-desktop-portal iproute2
 
 .PHONY: deps build run test test-nocgo vet bench bench-gui fuzz clean signal smoke package
 
