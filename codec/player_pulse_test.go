@@ -120,20 +120,30 @@ func TestPlayerOpensTheNamedDevice(t *testing.T) {
 	}
 	for _, want := range []string{other.ID, other.Name} {
 		t.Run(want, func(t *testing.T) {
-			// Both monitors at once: one must hold the tone, the other silence.
-			silent := pa.Record(t, pulsetest.SpeakerMonitor, 48000, 1)
-			p, got := playAndRecord(t, pa, want, pulsetest.MicSource, 48000, 1, tone440(48000), 2*time.Second)
-			quiet := silent.Stop()
-			if p.DeviceName() != other.Name {
-				t.Errorf("player says it plays on %q, want %q", p.DeviceName(), other.Name)
-			}
-			rep := pulsetest.AnalyzeTone(pulsetest.Active(pulsetest.Mono(got, 1), 48000, 100*time.Millisecond), 48000)
-			t.Logf("%s: %v; default sink level %.5f", pulsetest.MicSink, rep, rmsF(pulsetest.Mono(quiet, 1)))
-			if math.Abs(rep.Freq/440-1) > 0.005 || rep.SNR < 30 || rep.Span < time.Second {
-				t.Errorf("named sink got %v", rep)
-			}
-			if l := rmsF(pulsetest.Mono(quiet, 1)); l > 1e-4 {
-				t.Errorf("the default sink played something (rms %.5f)", l)
+			// A gap is the daemon or the player starved of CPU (another
+			// test binary's load), not a routing fault: up to three tries,
+			// as TestPlayerThroughPulse does; the routing checks hold on
+			// every try.
+			for attempt := 1; ; attempt++ {
+				// Both monitors at once: one must hold the tone, the other silence.
+				silent := pa.Record(t, pulsetest.SpeakerMonitor, 48000, 1)
+				p, got := playAndRecord(t, pa, want, pulsetest.MicSource, 48000, 1, tone440(48000), 2*time.Second)
+				quiet := silent.Stop()
+				if p.DeviceName() != other.Name {
+					t.Errorf("player says it plays on %q, want %q", p.DeviceName(), other.Name)
+				}
+				if l := rmsF(pulsetest.Mono(quiet, 1)); l > 1e-4 {
+					t.Errorf("the default sink played something (rms %.5f)", l)
+				}
+				rep := pulsetest.AnalyzeTone(pulsetest.Active(pulsetest.Mono(got, 1), 48000, 100*time.Millisecond), 48000)
+				t.Logf("attempt %d: %s: %v; default sink level %.5f", attempt, pulsetest.MicSink, rep, rmsF(pulsetest.Mono(quiet, 1)))
+				if (rep.Gaps != 0 || rep.WorstSNR < 30) && attempt < 3 {
+					continue
+				}
+				if math.Abs(rep.Freq/440-1) > 0.005 || rep.SNR < 30 || rep.Span < time.Second {
+					t.Errorf("named sink got %v", rep)
+				}
+				return
 			}
 		})
 	}
