@@ -40,6 +40,9 @@ type videoSender struct {
 	// realTime stamps each frame with the time since the one before (a
 	// screen sends only when it changes) instead of the nominal rate.
 	realTime bool
+	// refresh (a screen's, may be nil) has the source return its
+	// picture now, so a forced keyframe goes out at once.
+	refresh func()
 
 	// bps is the target SetBitRate last gave; ladder (nil for a screen)
 	// sizes the picture for it, scaled is the reused smaller picture.
@@ -99,6 +102,9 @@ func (v *videoSender) ForceKeyFrame() {
 	defer v.mu.Unlock()
 	if v.enc != nil {
 		v.enc.ForceKeyFrame()
+	}
+	if v.refresh != nil {
+		v.refresh()
 	}
 }
 

@@ -28,6 +28,10 @@ type ShareSource struct {
 	FPS           int // the most frames per second to send
 	// Close ends the capture and unblocks Next.
 	Close func() error
+	// Refresh, if set, makes Next return the current picture soon even
+	// when nothing changed: a receiver asked for a keyframe, and a still
+	// screen would otherwise send it only with its next keepalive.
+	Refresh func()
 }
 
 // Sharing limits: content keeps its resolution and gives up frame rate
@@ -93,6 +97,7 @@ func newScreenSender(src ShareSource, trackID, streamID string) (*webrtc.TrackLo
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnsupportedMedia, err)
 	}
 	vs.realTime = true // frames come when the screen changes
+	vs.refresh = src.Refresh
 	return track, vs, nil
 }
 

@@ -34,7 +34,7 @@ func openPortalShare() (ShareSource, error) {
 		return ShareSource{}, fmt.Errorf("%w: %w", ErrShareSource, err)
 	}
 	w, h := scr.Size()
-	return ShareSource{Next: scr.NextReusing(), Width: w, Height: h, FPS: shareFPS, Close: scr.Close}, nil
+	return ShareSource{Next: scr.NextReusing(), Width: w, Height: h, FPS: shareFPS, Close: scr.Close, Refresh: scr.Refresh}, nil
 }
 
 // listPortalChoices is the one choice a Wayland desktop offers: its own

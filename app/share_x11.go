@@ -21,7 +21,7 @@ func openX11Share(spec shareSpec, hide []uint32) (ShareSource, error) {
 		return ShareSource{}, fmt.Errorf("%w: %w", ErrShareSource, err)
 	}
 	w, h := scr.Size()
-	return ShareSource{Next: scr.NextReusing(), Width: w, Height: h, FPS: shareFPS, Close: scr.Close}, nil
+	return ShareSource{Next: scr.NextReusing(), Width: w, Height: h, FPS: shareFPS, Close: scr.Close, Refresh: scr.Refresh}, nil
 }
 
 // listX11Choices lists the X display's monitors (each a region of the

@@ -313,6 +313,7 @@ import (
 	"fmt"
 	"image"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -331,6 +332,7 @@ type PortalScreen struct {
 	pace     pacer
 	seq      int64
 	lastEmit time.Time
+	refresh  atomic.Bool // see Refresh
 	closed   chan struct{}
 	once     sync.Once
 }
@@ -370,6 +372,10 @@ func OpenPortalScreen(ctx context.Context, cfg PortalConfig, fps float64) (*Port
 
 // Size is the picture size (the cast's first size, cropped to even).
 func (s *PortalScreen) Size() (w, h int) { return s.w, s.h }
+
+// Refresh makes the next wait return the current picture even if the
+// desktop sent no new one (a receiver asked for a keyframe).
+func (s *PortalScreen) Refresh() { s.refresh.Store(true) }
 
 // Next returns the next new picture in a fresh image (see NextInto).
 func (s *PortalScreen) Next() (*image.YCbCr, error) {
@@ -414,7 +420,7 @@ func (s *PortalScreen) NextInto(dst *image.YCbCr) (ScreenFrame, error) {
 		changed := seq != s.seq
 		// Nothing before the first picture; then the same one again
 		// about every second while the screen is still.
-		if seq == 0 || !changed && now.Sub(s.lastEmit) < screenKeepalive {
+		if seq == 0 || !changed && !s.refresh.Swap(false) && now.Sub(s.lastEmit) < screenKeepalive {
 			continue
 		}
 		s.seq = seq

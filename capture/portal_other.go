@@ -44,3 +44,6 @@ func (s *PortalScreen) NextReusing() func() (*image.YCbCr, error) { return s.Nex
 
 // Close does nothing.
 func (*PortalScreen) Close() error { return nil }
+
+// Refresh does nothing: there is no capture.
+func (*PortalScreen) Refresh() {}

@@ -36,5 +36,8 @@ func (s *Screen) NextReusing() func() (*image.YCbCr, error) { return s.Next }
 // SHM is false.
 func (*Screen) SHM() bool { return false }
 
+// Refresh does nothing: there is no capture.
+func (*Screen) Refresh() {}
+
 // Close does nothing.
 func (*Screen) Close() error { return nil }

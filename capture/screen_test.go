@@ -332,6 +332,22 @@ func TestScreenStill(t *testing.T) {
 	if cpu > el/50 || xcpu > el/50 {
 		t.Fatalf("still screen used %v of CPU (Xvfb %v) in %v, want under 2%%", cpu, xcpu, el)
 	}
+
+	// A keyframe request: Refresh has the next frame slot (1/15 s) repeat
+	// the picture instead of waiting for the keepalive a second later.
+	// Three in a row, each right after a frame; the bound leaves a loaded
+	// machine six frame slots and stays under the keepalive.
+	for i := range 3 {
+		s.Refresh()
+		t0 := time.Now()
+		f, err := s.NextInto(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); f.Changed || d > 500*time.Millisecond {
+			t.Fatalf("refresh %d: frame after %v (changed %v), want the same picture within a few frame slots", i, d, f.Changed)
+		}
+	}
 }
 
 // TestScreenMoving checks that a screen that keeps changing gets the asked

@@ -639,6 +639,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -662,8 +663,11 @@ type Screen struct {
 	frame    *image.YCbCr // the picture as last returned, pointer drawn in
 	have     bool
 	lastEmit time.Time
-	cursor   image.Rectangle   // where the pointer was drawn into frame
-	hide     []image.Rectangle // where hidden windows are painted over
+	// refresh asks for the current picture at the next frame slot even
+	// if nothing changed (Refresh).
+	refresh atomic.Bool
+	cursor  image.Rectangle   // where the pointer was drawn into frame
+	hide    []image.Rectangle // where hidden windows are painted over
 	// native is the window at its current size when a shared window was
 	// resized: it is converted there and scaled into frame (the size the
 	// share started with, which the encoder keeps).
@@ -814,7 +818,8 @@ func (s *Screen) NextInto(dst *image.YCbCr) (ScreenFrame, error) {
 			return ScreenFrame{}, err
 		}
 		now := time.Now()
-		if dirty.Empty() && now.Sub(s.lastEmit) < screenKeepalive {
+		again := s.refresh.Swap(false)
+		if dirty.Empty() && !again && now.Sub(s.lastEmit) < screenKeepalive {
 			continue
 		}
 		s.lastEmit = now
@@ -822,6 +827,11 @@ func (s *Screen) NextInto(dst *image.YCbCr) (ScreenFrame, error) {
 		return ScreenFrame{Image: dst, Changed: !dirty.Empty(), Dirty: dirty, CaptureTime: now}, nil
 	}
 }
+
+// Refresh makes the next frame slot return the current picture even on a
+// still screen (a receiver asked for a keyframe: it should not wait for
+// the next keepalive).
+func (s *Screen) Refresh() { s.refresh.Store(true) }
 
 // update brings s.frame up to date and returns the rows that changed.
 func (s *Screen) update() (image.Rectangle, error) {
