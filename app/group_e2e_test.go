@@ -66,9 +66,12 @@ func checkGroup(t *testing.T, res map[string]peerResult, minFPS float64, w, h in
 		}
 		for _, p := range rep.Peers {
 			pair := fmt.Sprintf("%s ← %s (%s)", name, p.Name, p.ID)
-			t.Logf("%s: %.1f fps %dx%d over %.1f s, freezes %d (longest %.0f ms), first frame %.0f ms, audio %d packets, concealed %.3f, latency p95 %.1f ms, sas %s, ended %s",
+			t.Logf("%s: %.1f fps %dx%d over %.1f s, freezes %d (longest %.0f ms), first frame %.0f ms after it joined, audio %d packets, concealed %.3f, latency p95 %.1f ms, sas %s, ended %s",
 				pair, p.VideoIn.FPS, p.VideoIn.Width, p.VideoIn.Height, p.CallS, p.VideoIn.Freezes, p.VideoIn.LongestFreezeMS,
-				p.SetupMS.FirstVideoFrame, p.AudioIn.PacketsReceived, p.AudioIn.ConcealedRatio, p.Latency.VideoP95, p.SAS, p.Ended)
+				p.SetupMS.FirstVideoFrame-p.SetupMS.PeerJoined, p.AudioIn.PacketsReceived, p.AudioIn.ConcealedRatio, p.Latency.VideoP95, p.SAS, p.Ended)
+			if p.SetupMS.PeerJoined <= 0 || p.SetupMS.PeerJoined > p.SetupMS.ICEConnected {
+				t.Errorf("%s: peer joined at %.0f ms, connected at %.0f ms", pair, p.SetupMS.PeerJoined, p.SetupMS.ICEConnected)
+			}
 			if p.VideoIn.FPS < minFPS {
 				t.Errorf("%s: %.1f fps, want ≥ %.0f", pair, p.VideoIn.FPS, minFPS)
 			}

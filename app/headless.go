@@ -77,7 +77,7 @@ func RunHeadless(ctx context.Context, o HeadlessOptions, log *slog.Logger) (*Rep
 	}
 	r := &headlessRun{o: o, log: log, start: time.Now()}
 	u0, s0 := cpuTimes()
-	rep := &Report{Room: o.Room, SetupMS: SetupTimes{-1, -1, -1, -1}, ICE: ICEReport{Policy: o.ICEPolicy}, Peers: []PeerReport{}, Files: []FileReport{}}
+	rep := &Report{Room: o.Room, SetupMS: SetupTimes{Signaling: -1, ICEConnected: -1, FirstVideoFrame: -1, FirstAudioPacket: -1}, ICE: ICEReport{Policy: o.ICEPolicy}, Peers: []PeerReport{}, Files: []FileReport{}}
 	err := r.run(ctx, rep)
 	if r.rec != nil {
 		r.mu.Lock()
@@ -638,7 +638,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 // snapshot and SAS after it closed.
 func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string) PeerReport {
 	p.mu.Lock()
-	connectedAt, endedAt, ended, restarts := p.connectedAt, p.endedAt, p.ended, p.restarts
+	connectedAt, endedAt, ended, restarts, joinedAt := p.connectedAt, p.endedAt, p.ended, p.restarts, p.joinedAt
 	p.mu.Unlock()
 	if endedAt.IsZero() || endedAt.After(callEnd) {
 		endedAt = callEnd
@@ -651,6 +651,9 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 	pr := PeerReport{ID: p.id, Name: p.name, Ended: ended,
 		SetupMS: SetupTimes{Signaling: -1, ICEConnected: -1, FirstVideoFrame: -1, FirstAudioPacket: -1},
 		ICE:     ICEReport{Policy: r.o.ICEPolicy, LocalCandidateTypes: types, Restarts: restarts}}
+	if !joinedAt.IsZero() {
+		pr.SetupMS.PeerJoined = msSince(r.start, joinedAt)
+	}
 	if !connectedAt.IsZero() {
 		pr.SetupMS.ICEConnected = msSince(r.start, connectedAt)
 		pr.CallS = endedAt.Sub(connectedAt).Seconds()

@@ -138,6 +138,10 @@ type SetupTimes struct {
 	ICEConnected     float64 `json:"ice_connected"`
 	FirstVideoFrame  float64 `json:"first_video_frame"`
 	FirstAudioPacket float64 `json:"first_audio"`
+	// PeerJoined (peers[] only) is when this peer came into the call: a
+	// late joiner's first frame is first_video_frame − peer_joined after
+	// it arrived.
+	PeerJoined float64 `json:"peer_joined,omitempty"`
 }
 
 // ICEReport describes what ICE gathered and chose.
