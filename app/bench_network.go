@@ -160,13 +160,16 @@ type NetworkResult struct {
 	LinkTimeline []LinkPoint `json:"link_timeline,omitempty"`
 	LinkKbps     float64     `json:"link_kbps"`
 	// Chromium is the same condition with two Chromium instances
-	// (--network-chromium): its reports are built from the link and the
-	// pages' presented frames, so it has no latency or concealment.
-	Chromium *NetworkResult   `json:"chromium,omitempty"`
-	Host     *Report          `json:"host,omitempty"`
-	Joiner   *Report          `json:"joiner,omitempty"`
-	Err      string           `json:"error,omitempty"`
-	cond     NetworkCondition `json:"-"`
+	// (--network-chromium): its reports are built from the link, the
+	// pages' presented frames and their markers, so it has no concealment.
+	Chromium *NetworkResult `json:"chromium,omitempty"`
+	// UnmarkedPct (Chromium only) is the share of presented frames whose
+	// latency marker did not read, the worse side.
+	UnmarkedPct float64          `json:"unmarked_pct,omitempty"`
+	Host        *Report          `json:"host,omitempty"`
+	Joiner      *Report          `json:"joiner,omitempty"`
+	Err         string           `json:"error,omitempty"`
+	cond        NetworkCondition `json:"-"`
 }
 
 // RunNetworkBench runs each selected condition (all when names is empty)
@@ -332,7 +335,8 @@ func (r *NetworkResult) analyse(origin time.Time) {
 }
 
 // chromiumResult measures a Chromium call like ours: each side's report
-// is built from the link (what it offered) and its presented frames.
+// is built from the link (what it offered), its presented frames and the
+// latencies their markers gave (capture → presented for composition).
 func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) NetworkResult {
 	r := NetworkResult{Condition: c.Name, Link: c.describe(), CapacityKbps: float64(c.Link.Rate) / 1000, cond: c,
 		AtoB: cc.ab, BtoA: cc.ba, LinkTimeline: cc.series}
@@ -356,6 +360,12 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 			rep.VideoIn.FPS = float64(last.n-frames[first].n) / last.at.Sub(frames[first].at).Seconds()
 		}
 		rep.VideoIn.LongFreezes = sampleFreezes(frames)
+		if xs := slices.Clone(cc.latency[s]); len(xs) > 0 {
+			rep.Latency = LatencyStats{VideoP50: percentile(xs, 50), VideoP95: percentile(xs, 95), Samples: len(xs)}
+		}
+		if n := cc.marked[s] + cc.unmarked[s]; n > 0 {
+			r.UnmarkedPct = max(r.UnmarkedPct, round1(100*float64(cc.unmarked[s])/float64(n)))
+		}
 		for _, p := range cc.series {
 			pt := TimelinePoint{UnixMS: p.UnixMS, SendKbps: p.OfferedKbps[s]}
 			to := time.UnixMilli(p.UnixMS)
@@ -370,12 +380,16 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 }
 
 // chromiumCall is what a Chromium call left: per side the decoded frame
-// count over time, the link's counters and series.
+// count over time, the capture-to-presentation latencies (ms) read from
+// the frame markers and how many presented frames had a readable marker
+// and how many not, the link's counters and series.
 type chromiumCall struct {
-	frames [2][]frameSample
-	ab, ba netem.Counters
-	origin time.Time
-	series []LinkPoint
+	frames           [2][]frameSample
+	latency          [2][]float64
+	marked, unmarked [2]int
+	ab, ba           netem.Counters
+	origin           time.Time
+	series           []LinkPoint
 }
 
 // frameSample is a page's presented-frame counter at a time (-1 before
@@ -549,22 +563,35 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 			r.SendKbps, r.FPS, r.Freezes, r.LongestFreezeMS, r.LatencyP50, r.LatencyP95, r.ConcealedPct, optS(r.AdaptS), optS(r.RecoverS))
 	}
 	if hasChromium(rs) {
-		b.WriteString("\nThe same links with two Chromium instances (one per namespace, the bundled web page, fake camera 640x480@30), " +
-			"both measured alike: kbit/s offered to the link (IP packets, the two directions' mean) and frames shown " +
-			"(Chromium: the remote video's presented frames, sampled every 100 ms).\n\n")
-		b.WriteString("| condition | kbit/s at the link: ours / Chromium | fps: ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | adapt (s): ours / Chromium | recover (s): ours / Chromium |\n")
-		b.WriteString("|---|---|---|---|---|---|---|\n")
+		b.WriteString("\nThe same links with two Chromium instances (one per namespace, the bundled web page; its camera a 640x480@30 canvas " +
+			"drawing the same clip as ours under --network-video, else a moving picture, stamped with a capture-time marker; fake audio), both measured alike: kbit/s offered to the link (IP packets, the two directions' mean), " +
+			"frames shown (Chromium: the remote video's presented frames, sampled every 100 ms) and latency from the frames' markers, the worse direction " +
+			"(ours: capture → decoded, headless; Chromium: canvas drawn → frame presented for composition, requestVideoFrameCallback's presentationTime).\n\n")
+		b.WriteString("| condition | kbit/s at the link: ours / Chromium | fps: ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | " +
+			"latency p50 (ms): ours / Chromium | latency p95 (ms): ours / Chromium | adapt (s): ours / Chromium | recover (s): ours / Chromium |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			ch := r.Chromium
 			switch {
 			case ch == nil:
 				continue
 			case ch.Host == nil && ch.Joiner == nil:
-				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | |\n", r.Condition, cell(ch.Err))
+				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | |\n", r.Condition, cell(ch.Err))
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %.0f / %.0f | %.1f / %.1f | %d / %d | %.0f / %.0f | %s / %s | %s / %s |\n", r.Condition,
+			lat := func(v float64) string {
+				if v <= 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.0f", v)
+			}
+			p95 := lat(ch.LatencyP95)
+			if ch.UnmarkedPct > 10 {
+				p95 += fmt.Sprintf(" (%.0f %% of frames unread)", ch.UnmarkedPct)
+			}
+			fmt.Fprintf(&b, "| %s | %.0f / %.0f | %.1f / %.1f | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
 				r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
+				lat(r.LatencyP50), lat(ch.LatencyP50), lat(r.LatencyP95), p95,
 				optS(r.AdaptS), optS(ch.AdaptS), optS(r.RecoverS), optS(ch.RecoverS))
 		}
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/peercall/peercall/app/netem"
@@ -19,10 +22,12 @@ const chromiumPath = "/usr/bin/chromium"
 
 // runChromiumCall runs condition c for dur with two Chromium instances,
 // one per namespace, each on the bundled web page of a signaling server in
-// namespace A: the same link and the same call as our peers, with
-// Chromium's fake camera (640x480@30) and fake audio. DevTools runs over
-// chromedp's pipe, which ip netns exec passes on, so this namespace needs
-// no route to the browser's.
+// namespace A: the same link and the same call as our peers, with fake
+// audio and, as the camera, a 640x480@30 canvas stamped with capture-time
+// markers (chromium_latency.js; it shows the frames of o.NetworkVideo
+// when set, else a moving picture). DevTools runs over chromedp's pipe,
+// which ip netns exec passes on, so this namespace needs no route to the
+// browser's.
 func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, dur time.Duration) (cc chromiumCall, err error) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		return cc, fmt.Errorf("%w: %s: %w", ErrUnsupportedMedia, chromiumPath, err)
@@ -53,7 +58,7 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 	}()
 	for s := range 2 {
 		side := netem.Side(s)
-		tab, err := startChromium(ctx, pair, side, origin)
+		tab, err := startChromium(ctx, pair, side, origin, o.NetworkVideo)
 		if err != nil {
 			return cc, err
 		}
@@ -77,11 +82,13 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 	end := time.Now().Add(dur)
 	for now := time.Now(); now.Before(end); now = time.Now() {
 		for s := range 2 {
-			n, err := framesDecoded(tabs[s])
+			ps, err := samplePage(tabs[s])
 			if err != nil {
 				return cc, fmt.Errorf("chromium %s: %w", netem.Side(s), err)
 			}
-			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: n})
+			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: ps.Frames})
+			cc.latency[s] = append(cc.latency[s], ps.Latency...)
+			cc.marked[s], cc.unmarked[s] = ps.Marked, ps.Unmarked
 		}
 		select {
 		case <-ctx.Done():
@@ -96,7 +103,7 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 // exec) and returns a tab. DevTools runs over chromedp's pipe (inherited
 // file descriptors), so the browser needs no port this namespace can
 // reach.
-func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origin string) (context.Context, error) {
+func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origin, clip string) (context.Context, error) {
 	ip, err := exec.LookPath("ip")
 	if err != nil {
 		return nil, err
@@ -116,17 +123,40 @@ func startChromium(ctx context.Context, pair *netem.Pair, side netem.Side, origi
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		}),
 	)
+	config := "window.peercallLatencyConfig = {camera: false};\n"
+	if clip != "" {
+		// Chromium's fake camera plays the clip (looped); the latency
+		// script draws its frames into the marked canvas.
+		opts = append(opts, chromedp.Flag("use-file-for-fake-video-capture", clip))
+		config = "window.peercallLatencyConfig = {camera: true};\n"
+	}
 	actx, _ := chromedp.NewExecAllocator(ctx, opts...) //nolint:govet // ends with ctx
 	tab, cancelTab := chromedp.NewContext(actx)
 	// The first action starts the browser, which lives as long as that
 	// action's context: tab itself, cancelled if the start hangs.
 	timer := time.AfterFunc(30*time.Second, cancelTab)
 	defer timer.Stop()
-	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank"), injectScript(config+chromiumLatencyJS)); err != nil {
 		cancelTab()
 		return nil, fmt.Errorf("chromium %s: %w", side, err)
 	}
 	return tab, nil
+}
+
+// chromiumLatencyJS replaces the page's camera with a marked canvas and
+// measures the remote videos' capture-to-presentation latency (bench
+// only; the shipped page is unchanged).
+//
+//go:embed chromium_latency.js
+var chromiumLatencyJS string
+
+// injectScript runs js in every document the tab opens from now on,
+// before the document's own scripts.
+func injectScript(js string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
+		return chromedp.Void{}, err
+	}
 }
 
 // joinChromium opens the room page and presses Join.
@@ -140,14 +170,13 @@ func joinChromium(tab context.Context, url string) error {
 	return nil
 }
 
-// framesJS counts the frames presented by the page's remote videos (not
-// the self view, whose track is the fake camera's).
+// framesJS counts the frames presented by the page's remote videos (the
+// grid's tiles, not the self view) so far; -1 before one exists.
 const framesJS = `(() => {
   let n = 0, seen = false;
-  for (const v of document.querySelectorAll('video')) {
+  for (const v of document.querySelectorAll('#grid video')) {
     const s = v.srcObject;
-    if (!s || !s.getVideoTracks || s.getVideoTracks().some((t) => t.label.startsWith('fake'))) continue;
-    if (!v.getVideoPlaybackQuality) continue;
+    if (!s || !s.getVideoTracks || s.getVideoTracks().length === 0 || !v.getVideoPlaybackQuality) continue;
     seen = true;
     n += v.getVideoPlaybackQuality().totalVideoFrames;
   }
@@ -160,4 +189,27 @@ func framesDecoded(tab context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[int](framesJS))
+}
+
+// pageJS samples a page: framesJS, and from the latency script the
+// latencies measured since the last call and how many presented frames
+// had a readable marker and how many not.
+const pageJS = `(() => {
+  const l = window.peercallLatency ? window.peercallLatency.take() : {lat: [], ok: 0, fail: 0};
+  return {frames: ` + framesJS + `, latency: l.lat, marked: l.ok, unmarked: l.fail};
+})()`
+
+// pageSample is one pageJS result.
+type pageSample struct {
+	Frames   int       `json:"frames"`
+	Latency  []float64 `json:"latency"` // ms, capture → presented
+	Marked   int       `json:"marked"`
+	Unmarked int       `json:"unmarked"`
+}
+
+// samplePage reads pageJS from a tab.
+func samplePage(tab context.Context) (pageSample, error) {
+	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[pageSample](pageJS))
 }
