@@ -65,8 +65,8 @@ smoke: deps
 # run after the other packages, alone: two packages' calls at once on a
 # 2-core machine starve each other's audio and connection timers.
 test: deps vet test-nocgo smoke
-	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -vx 'github.com/peercall/peercall/app')
-	$(GO) test -race -count=1 -timeout 45m ./app
+	PEERCALL_TEST_STRICT=1 $(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -vx 'github.com/peercall/peercall/app')
+	PEERCALL_TEST_STRICT=1 $(GO) test -race -count=1 -timeout 45m ./app
 
 # Linux desktop package (Peercall.tar.xz: binary, .desktop file, icon) with
 # the fyne CLI, a Go tool dependency of this module.

@@ -19,7 +19,7 @@ import (
 func TestBenchNetworkChromiumLatency(t *testing.T) {
 	skipUnlessBrowser(t)
 	if err := netem.Check(); err != nil {
-		t.Skip(err)
+		app.SkipOrFail(t, "%v", err)
 	}
 	bin := buildHeadless(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)

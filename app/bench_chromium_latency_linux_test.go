@@ -113,7 +113,7 @@ func latencyTab(t *testing.T) context.Context {
 		t.Skip("chromium test skipped in -short mode")
 	}
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("needs %s (apt-get install chromium): %v", chromiumPath, err)
+		SkipOrFail(t, "needs %s (apt-get install chromium): %v", chromiumPath, err)
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(ChromiumOptions(), chromedp.ExecPath(chromiumPath))...)
 	tab, cancel := chromedp.NewContext(actx)

@@ -19,7 +19,7 @@ func TestBenchNetworkEndToEnd(t *testing.T) {
 		t.Skip("short mode")
 	}
 	if err := netem.Check(); err != nil {
-		t.Skip(err)
+		app.SkipOrFail(t, "%v", err)
 	}
 	bin := buildHeadless(t, true)
 	for _, name := range []string{"1M", "outage"} {

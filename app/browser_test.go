@@ -34,7 +34,7 @@ func skipUnlessBrowser(t *testing.T) {
 		t.Skip("browser end-to-end test skipped in -short mode")
 	}
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser end-to-end test needs %s (apt-get install chromium): %v", chromiumPath, err)
+		app.SkipOrFail(t, "browser end-to-end test needs %s (apt-get install chromium): %v", chromiumPath, err)
 	}
 }
 

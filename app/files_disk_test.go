@@ -15,7 +15,7 @@ import (
 func mountTmpfs(t *testing.T, opts string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
+		SkipOrFail(t, "needs root to mount a small tmpfs")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "peercall-test", dir).CombinedOutput(); err != nil {

@@ -19,7 +19,7 @@ import (
 func startPair(t *testing.T, ab, ba Config) *Pair {
 	t.Helper()
 	if err := Check(); err != nil {
-		t.Skip(err)
+		skipOrFail(t, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
