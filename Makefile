@@ -82,7 +82,9 @@ package: deps
 # Component benchmarks plus the call-quality bench; rewrites docs/benchmarks.md.
 # The busy Y4M clip (scripts/busy-clip.sh, kept in build/) feeds the encoder
 # benchmark on camera-like content and the headless CPU figures
-# ($(BUILD)/headless-cpu.txt: clip vs synthetic pattern, 3 calls each).
+# ($(BUILD)/headless-cpu.txt: clip vs synthetic pattern, 3 calls each), and
+# the CPU beside Chromium on that clip (bench --cpu-chromium: Chromium calling
+# itself, two headless peers, the desktop app; its section of the doc).
 bench: deps
 	mkdir -p $(BUILD)
 	scripts/busy-clip.sh $(BUILD)/busy-640x480-30.y4m
@@ -92,6 +94,8 @@ bench: deps
 	$(BUILD)/peercall-headless bench --loss-duration 20s --go-bench $(BUILD)/go-bench.txt --doc docs/benchmarks.md --json $(BUILD)/bench.json
 	GO=$(GO) scripts/gui-cpu.sh 5 $(BUILD)
 	NOBUILD=1 scripts/headless-cpu.sh 3 10s $(BUILD) | tee $(BUILD)/headless-cpu.txt
+	$(BUILD)/peercall-headless bench --cpu-chromium $(BUILD)/busy-640x480-30.y4m --gui-binary $(BUILD)/peercall \
+		--doc docs/benchmarks.md --json $(BUILD)/bench-cpu.json | tee $(BUILD)/cpu-vs-chromium.txt
 
 # Desktop app CPU in a call under Xvfb (median of 5 smoke runs).
 bench-gui: deps

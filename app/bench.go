@@ -51,6 +51,15 @@ type BenchOptions struct {
 	// NetworkChromium also runs each condition with two Chromium
 	// instances (the reference client) on the same emulated link.
 	NetworkChromium bool
+	// CPUClip runs the CPU comparison instead (bench --cpu-chromium):
+	// CPURounds rounds of Chromium calling itself, two headless peers and
+	// (with GUIBinary) the desktop app, all sending this Y4M clip; CPU
+	// measured over CPUWindow after CPUWarmup.
+	CPUClip   string
+	CPURounds int
+	CPUWarmup time.Duration
+	CPUWindow time.Duration
+	GUIBinary string // the desktop app's binary ("": no desktop row)
 }
 
 // BenchCall is one two-peer call of the bench: the joiner's report (the
@@ -90,6 +99,8 @@ type BenchResult struct {
 	Network []NetworkResult `json:"network,omitempty"`
 	// NetworkVideo is the video they sent ("" the synthetic pattern).
 	NetworkVideo string `json:"network_video,omitempty"`
+	// CPU is bench --cpu-chromium's comparison (then Calls is empty).
+	CPU *CPUResult `json:"cpu_chromium,omitempty"`
 }
 
 // MachineInfo says what the figures were measured on.
@@ -134,7 +145,41 @@ func (o *BenchOptions) Validate() error {
 			return badFlag("--loss %q: want percentages in [0, 100)", strconv.FormatFloat(v, 'g', -1, 64))
 		}
 	}
+	if err := o.validateCPU(); err != nil {
+		return err
+	}
 	return o.validateNetwork()
+}
+
+// validateCPU checks the --cpu-chromium options.
+func (o *BenchOptions) validateCPU() error {
+	if o.CPUClip == "" {
+		if o.GUIBinary != "" {
+			return badFlag("--gui-binary needs --cpu-chromium")
+		}
+		return nil
+	}
+	if o.Network {
+		return badFlag("--cpu-chromium and --network are separate runs")
+	}
+	if o.CPURounds < 1 || o.CPURounds > 20 {
+		return badFlag("--cpu-rounds must be 1..20")
+	}
+	if o.CPUWarmup < 0 || o.CPUWarmup > time.Minute || o.CPUWindow < time.Second || o.CPUWindow > 5*time.Minute {
+		return badFlag("--cpu-warmup must be 0..1m and --cpu-window 1s..5m")
+	}
+	if !strings.HasSuffix(strings.ToLower(o.CPUClip), ".y4m") {
+		return badFlag("--cpu-chromium %q: want a FILE.y4m", o.CPUClip)
+	}
+	if err := checkY4M(o.CPUClip); err != nil {
+		return badFlag("--cpu-chromium %s: %v", o.CPUClip, err)
+	}
+	if o.GUIBinary != "" {
+		if _, err := os.Stat(o.GUIBinary); err != nil {
+			return badFlag("--gui-binary: %v", err)
+		}
+	}
+	return nil
 }
 
 // validateNetwork checks the --network options.
@@ -168,6 +213,12 @@ func (o *BenchOptions) validateNetwork() error {
 // RunBench runs every scenario in turn; progress goes to log.
 func RunBench(ctx context.Context, o BenchOptions, log io.Writer) (*BenchResult, error) {
 	res := &BenchResult{Time: time.Now().UTC(), Machine: machineInfo()}
+	if o.CPUClip != "" {
+		var err error
+		res.CPU, err = RunCPUBench(ctx, o, log)
+		res.Machine.LoadAvg = loadAvg()
+		return res, err
+	}
 	if o.Network {
 		var err error
 		res.NetworkVideo = o.NetworkVideo
@@ -391,6 +442,9 @@ func loadAvg() []float64 {
 
 // Markdown renders the result as the tables of docs/benchmarks.md.
 func (r *BenchResult) Markdown() string {
+	if r.CPU != nil && len(r.Calls) == 0 {
+		return cpuMarkdown(r.Machine, r.CPU)
+	}
 	if len(r.Network) > 0 && len(r.Calls) == 0 {
 		return r.networkMarkdown()
 	}
@@ -496,11 +550,15 @@ func WriteBenchDoc(o BenchOptions, r *BenchResult, md string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("--doc: %w", err)
 	}
-	if o.Network {
-		doc := replaceSection(string(old), networkSection, md, "Component benchmarks")
+	if o.Network || o.CPUClip != "" {
+		title := networkSection
+		if o.CPUClip != "" {
+			title = cpuSection
+		}
+		doc := replaceSection(string(old), title, md, "Component benchmarks")
 		return os.WriteFile(o.DocPath, []byte(doc), 0o644)
 	}
-	keep := section(string(old), networkSection)
+	keep, keepCPU := section(string(old), networkSection), section(string(old), cpuSection)
 	var b strings.Builder
 	b.WriteString("# Peercall benchmarks\n\nRewritten by `make bench`; do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "Measured %s.\n\n", r.Time.Format("2006-01-02 15:04 MST"))
@@ -522,6 +580,9 @@ func WriteBenchDoc(o BenchOptions, r *BenchResult, md string) error {
 	doc := b.String()
 	if keep != "" {
 		doc = replaceSection(doc, networkSection, keep, "Component benchmarks")
+	}
+	if keepCPU != "" {
+		doc = replaceSection(doc, cpuSection, keepCPU, "Component benchmarks")
 	}
 	return os.WriteFile(o.DocPath, []byte(doc), 0o644)
 }

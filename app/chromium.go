@@ -32,3 +32,10 @@ func ChromiumOptions() []chromedp.ExecAllocatorOption {
 		chromedp.WindowSize(1000, 900),
 	}
 }
+
+// ChromiumFakeCamera makes Chromium's fake camera play clip (a Y4M file,
+// looped) instead of its generated pattern: the same frames our peers
+// send with --video FILE.y4m.
+func ChromiumFakeCamera(clip string) chromedp.ExecAllocatorOption {
+	return chromedp.Flag("use-file-for-fake-video-capture", clip)
+}

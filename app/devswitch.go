@@ -5,6 +5,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/peercall/peercall/capture"
@@ -40,6 +41,21 @@ func (lc *liveCall) cameraOpener(id string) videoOpener {
 		return cam.Next, cam.Close, nil
 	}
 }
+
+// y4mOpener opens a clip as the camera: looped and paced at its own rate,
+// like Chromium's --use-file-for-fake-video-capture.
+func y4mOpener(path string) videoOpener {
+	return func() (func() (*image.YCbCr, error), func() error, error) {
+		src, err := capture.OpenY4M(path, capture.Y4MConfig{Loop: true, Paced: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		return src.Next, src.Close, nil
+	}
+}
+
+// isY4MPath reports whether --video names a raw clip.
+func isY4MPath(v string) bool { return strings.HasSuffix(strings.ToLower(v), ".y4m") }
 
 // micOpener opens microphone id at the encoder's rate.
 func (lc *liveCall) micOpener(id string) audioOpener {
@@ -96,6 +112,8 @@ func (lc *liveCall) switchCamera(id string) error {
 	switch {
 	case lc.p.Media.Video == "synthetic":
 		return &UserError{Msg: "This call sends the test pattern (--video synthetic): the camera cannot be changed.", Err: ErrUnsupportedMedia}
+	case isY4MPath(lc.p.Media.Video):
+		return &UserError{Msg: "This call sends a video file (--video FILE.y4m): the camera cannot be changed.", Err: ErrUnsupportedMedia}
 	case lc.p.Media.Video == "none":
 		return &UserError{Msg: "This call sends no video (--video none).", Err: ErrUnsupportedMedia}
 	case lc.cam == nil || lc.vs == nil:

@@ -313,6 +313,10 @@ func (lc *liveCall) buildMedia() ([]webrtc.TrackLocal, error) {
 		// Nothing to release: camera off just stops reading the pattern.
 		open = func() (func() (*image.YCbCr, error), func() error, error) { return next, nil, nil }
 	default:
+		if isY4MPath(video) {
+			open = y4mOpener(video) // --video FILE.y4m: a clip as the camera
+			break
+		}
 		open = lc.cameraOpener(s.Camera)
 	}
 	if open != nil {

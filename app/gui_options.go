@@ -32,10 +32,16 @@ type GUIOptions struct {
 // Validate checks the desktop app's command-line options (the window size
 // is checked where --window is parsed). Errors wrap ErrBadFlags.
 func (o *GUIOptions) Validate() error {
-	switch o.Media.Video {
-	case "", "camera", "synthetic", "none":
+	switch v := o.Media.Video; {
+	case v == "", v == "camera", v == "synthetic", v == "none":
+	case isY4MPath(v):
+		// A clip as the camera (CPU benches beside Chromium's fake capture
+		// file): the camera's pipeline, frames read from the file.
+		if err := checkY4M(v); err != nil {
+			return badFlag("--video %s: %v", v, err)
+		}
 	default:
-		return badFlag("--video %q: want camera, synthetic or none", o.Media.Video)
+		return badFlag("--video %q: want camera, synthetic, FILE.y4m or none", o.Media.Video)
 	}
 	switch o.Media.Audio {
 	case "", "mic", "synthetic", "tone", "none":

@@ -74,6 +74,11 @@ func parseBenchFlags(args []string, out io.Writer) (app.BenchOptions, error) {
 	fs.StringVar(&conds, "network-conditions", "", "comma-separated --network conditions to run (default all: "+strings.Join(app.NetworkConditionNames(), ",")+")")
 	fs.StringVar(&o.NetworkVideo, "network-video", "", "--network peers send this `FILE.y4m` (default the synthetic pattern, 640x480@30)")
 	fs.BoolVar(&o.NetworkChromium, "network-chromium", false, "with --network, also run each condition with two Chromium instances (/usr/bin/chromium) on the same link")
+	fs.StringVar(&o.CPUClip, "cpu-chromium", "", "run the CPU comparison instead: Chromium calling itself, two headless peers and (with --gui-binary) the desktop app, all sending this `FILE.y4m` at 640x480@30 on 127.0.0.1")
+	fs.IntVar(&o.CPURounds, "cpu-rounds", 3, "--cpu-chromium rounds (each runs every client once)")
+	fs.DurationVar(&o.CPUWarmup, "cpu-warmup", 5*time.Second, "--cpu-chromium: time from the first frame to the measured window")
+	fs.DurationVar(&o.CPUWindow, "cpu-window", 10*time.Second, "--cpu-chromium: length of the measured window")
+	fs.StringVar(&o.GUIBinary, "gui-binary", "", "with --cpu-chromium: the desktop app's binary (run under its own Xvfb; default: no desktop row)")
 	fs.StringVar(&o.DocPath, "doc", "", "rewrite this markdown file with the results (docs/benchmarks.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -22,7 +22,7 @@ func ParseGUIFlags(args []string, out io.Writer) (app.GUIOptions, error) {
 	fs.StringVar(&o.Join, "join", "", "signaling server URL (or join string) to pre-fill")
 	fs.BoolVar(&o.Host, "host", false, "with --auto-join: start (host) a call instead of joining")
 	fs.BoolVar(&o.AutoJoin, "auto-join", false, "join (or start) the call at once")
-	fs.StringVar(&o.Media.Video, "video", "", "video source: camera (default), synthetic or none")
+	fs.StringVar(&o.Media.Video, "video", "", "video source: camera (default), synthetic, FILE.y4m (a clip as the camera, looped; for benches) or none")
 	fs.StringVar(&o.Media.Audio, "audio", "", "audio source: mic (default), synthetic, tone or none")
 	fs.BoolVar(&o.Media.LoopbackOnly, "loopback-only", false, "ICE and hosting on loopback only (tests)")
 	fs.StringVar(&o.Screenshot, "screenshot", "", "save a PNG of the window to `FILE`")
