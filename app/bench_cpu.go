@@ -282,7 +282,8 @@ const pageStatsJS = `(async () => {
       } else if (s.type === 'transport' && s.selectedCandidatePairId) {
         const p = r.get(s.selectedCandidatePairId);
         const rc = p && r.get(p.remoteCandidateId);
-        if (rc) out.remote.push(rc.address || rc.ip || '');
+        // Chromium hides a peer-reflexive address: marked as such.
+        if (rc) out.remote.push(rc.address || rc.ip || (rc.candidateType === 'prflx' ? 'prflx' : ''));
       }
     });
   }
@@ -352,9 +353,12 @@ func readPageStats(tab context.Context) (pageStats, error) {
 		return st, err
 	}
 	// The call must stay on loopback (never another address of this
-	// machine): checked, not assumed.
+	// machine): checked, not assumed. A peer-reflexive far end, whose
+	// address Chromium does not show, is the source of a check sent to a
+	// loopback candidate (the only kind either end signals or accepts),
+	// so loopback too.
 	for _, a := range st.Remote {
-		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+		if ip := net.ParseIP(a); a != "prflx" && (ip == nil || !ip.IsLoopback()) {
 			return st, fmt.Errorf("%w: chromium's call runs to %q, not loopback", ErrConnect, a)
 		}
 	}
