@@ -59,8 +59,7 @@ func TestBenchNetworkEndToEnd(t *testing.T) {
 			// The test fails at twice that (bufferbloat would be seconds):
 			// a machine busy with other tests stalls the peers now and then.
 			goal(t, "latency p95 ≤ 200 ms (50 ms link + 150)", r.LatencyP95 > 0 && r.LatencyP95 <= 200, r.LatencyP95 > 0 && r.LatencyP95 <= 400)
-			// Video flows (how well is logged above: the 1 Mbit/s link
-			// still freezes, see docs/benchmarks.md).
+			// Video flows (how well is logged above).
 			if r.FPS < 10 {
 				t.Errorf("%.1f fps received", r.FPS)
 			}
@@ -72,6 +71,11 @@ func TestBenchNetworkEndToEnd(t *testing.T) {
 				if r.SendKbps > 1000 {
 					t.Errorf("mean send %.0f kbit/s over a 1 Mbit/s link", r.SendKbps)
 				}
+				// Goal: no freeze of 500 ms or more (Chromium has none on
+				// this link). With pacing, NACK until repaired and no
+				// periodic keyframes a quiet machine shows none in 30 s;
+				// a loaded one now and then one.
+				goal(t, "no freeze ≥ 500 ms at 1 Mbit/s", r.Freezes == 0, r.Freezes <= 3)
 			case "outage":
 				if r.AtoB.OutageDropPackets == 0 || r.BtoA.OutageDropPackets == 0 {
 					t.Errorf("no packet met the outage: %+v %+v", r.AtoB, r.BtoA)

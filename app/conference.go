@@ -645,6 +645,7 @@ func (c *conference) onTrack(p *confPeer, tr *webrtc.TrackRemote) {
 			rec = nil // --record keeps the camera
 		}
 		v := newVideoReceiver(func() { _ = p.sess.RequestKeyFrame(ssrc) }, onFrame, rec, c.log)
+		v.rtt = p.sess.RepairRTT
 		p.mu.Lock()
 		if share {
 			p.shares = append(p.shares, v)

@@ -18,13 +18,47 @@ import (
 )
 
 // keyFrameRequestGap rate-limits PLIs: one per this interval at most, so a
-// burst of losses does not flood the sender with keyframe requests.
+// burst of losses does not flood the sender with keyframe requests. On a
+// long round trip the gap grows to what a keyframe takes to arrive
+// (keyFrameGap): a second request before it would only cost a second one.
 const keyFrameRequestGap = 250 * time.Millisecond
 
-// holeWait is how long a missing video packet is waited for (NACK repair:
-// three NACK rounds of 30 ms plus a round trip) before the frame counts as
-// lost and a keyframe is requested.
+// holeWait is how long a missing video packet is waited for before the
+// frame counts as lost and a keyframe is requested, while the round trip
+// is unknown (three NACK rounds of 30 ms plus a round trip on loopback).
+// Once it is known, holeWaitFor sizes the wait for two NACK rounds.
 const holeWait = 150 * time.Millisecond
+
+// maxHoleWait bounds the wait on a long round trip: past it a keyframe is
+// the faster way back.
+const maxHoleWait = 600 * time.Millisecond
+
+// holeWaitFor is the wait for a missing packet when NACK repairs take rtt:
+// the requester asks at once and again after 1.25 round trips (call's
+// nackgen.go), so a lost retransmission still gets a second chance. A
+// shorter wait turned every repair slower than 150 ms (queueing on a
+// 1 Mbit/s link, a lost retransmission under burst loss) into a keyframe
+// request and a freeze of half a second (issue 16).
+func holeWaitFor(rtt time.Duration) time.Duration {
+	if rtt <= 0 {
+		return holeWait
+	}
+	return min(max(rtt*5/2+40*time.Millisecond, holeWait), maxHoleWait)
+}
+
+// outageGap: when packets are missing after a pause in arrivals this
+// long, the link was down (an outage, a route change). NACK cannot bring
+// that back in time (the sender's history ages out, and the repairs queue
+// behind what is sent now), so a keyframe is asked for at the first packet
+// after it rather than after the hole wait (issue 16: the picture back
+// within 1 s of the link).
+const outageGap = 500 * time.Millisecond
+
+// keyFrameGap is the least time between two keyframe requests on a
+// round trip of rtt.
+func keyFrameGap(rtt time.Duration) time.Duration {
+	return max(keyFrameRequestGap, rtt+100*time.Millisecond)
+}
 
 // DecodedFrame is one received picture with what its marker says.
 type DecodedFrame struct {
@@ -44,9 +78,12 @@ type videoReceiver struct {
 	asm       *codec.VP8Assembler
 	dec       *codec.VP8Decoder // nil without cgo
 	requestKF func()
-	onFrame   func(DecodedFrame) // optional; must not block
-	rec       *recording         // optional --record sink
-	log       *slog.Logger
+	// rtt (optional) is the round trip of NACK repairs (0 unknown); the
+	// wait for a missing packet follows it.
+	rtt     func() time.Duration
+	onFrame func(DecodedFrame) // optional; must not block
+	rec     *recording         // optional --record sink
+	log     *slog.Logger
 
 	mu        sync.Mutex
 	decodedAt []time.Time
@@ -55,6 +92,11 @@ type videoReceiver struct {
 	height    int
 	lastKFReq time.Time
 	plis      int
+	waitRTT   time.Duration // the round trip the hole wait was set for
+
+	// The last packet's arrival and sequence number (the run goroutine's).
+	lastArrival time.Time
+	lastSeq     uint16
 }
 
 func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec *recording, log *slog.Logger) *videoReceiver {
@@ -88,6 +130,8 @@ func (v *videoReceiver) handle(pkt *rtp.Packet) {
 	if v.rec != nil {
 		v.rec.arrived(time.Now())
 	}
+	v.followRTT()
+	outage := v.afterOutage(pkt.SequenceNumber, time.Now())
 	frames, err := v.asm.Push(pkt)
 	if err != nil {
 		v.log.Debug("dropping malformed video packet", "err", err)
@@ -95,9 +139,20 @@ func (v *videoReceiver) handle(pkt *rtp.Packet) {
 	for _, f := range frames {
 		v.decode(f)
 	}
-	if v.asm.NeedKeyFrame() {
+	if outage || v.asm.NeedKeyFrame() {
 		v.maybeRequestKeyFrame()
 	}
+}
+
+// afterOutage books a packet's arrival and reports whether packets were
+// lost across a pause of outageGap or more before it.
+func (v *videoReceiver) afterOutage(seq uint16, now time.Time) bool {
+	lost := !v.lastArrival.IsZero() && now.Sub(v.lastArrival) >= outageGap && int16(seq-v.lastSeq) > 1
+	if v.lastArrival.IsZero() || int16(seq-v.lastSeq) > 0 {
+		v.lastSeq = seq
+	}
+	v.lastArrival = now
+	return lost
 }
 
 func (v *videoReceiver) decode(f codec.Frame) {
@@ -142,9 +197,28 @@ func (v *videoReceiver) decode(f codec.Frame) {
 	}
 }
 
+// followRTT resizes the assembler's wait for a missing packet when the
+// round trip has changed by a tenth or more.
+func (v *videoReceiver) followRTT() {
+	if v.rtt == nil {
+		return
+	}
+	rtt := v.rtt()
+	v.mu.Lock()
+	old := v.waitRTT
+	change := rtt > 0 && (old == 0 || rtt-old > old/10 || old-rtt > old/10)
+	if change {
+		v.waitRTT = rtt
+	}
+	v.mu.Unlock()
+	if change {
+		v.asm.SetMaxHoleWait(holeWaitFor(rtt))
+	}
+}
+
 func (v *videoReceiver) maybeRequestKeyFrame() {
 	v.mu.Lock()
-	if time.Since(v.lastKFReq) < keyFrameRequestGap {
+	if time.Since(v.lastKFReq) < keyFrameGap(v.waitRTT) {
 		v.mu.Unlock()
 		return
 	}

@@ -22,10 +22,9 @@ const (
 	// FlexFECPayloadType is the payload type registered for flexfec-03; it
 	// is free in pion's default codec table.
 	FlexFECPayloadType = 118
-	// nackInterval is how often missing packets are NACKed.
-	nackInterval = 30 * time.Millisecond
-	// nackRepeats bounds how often one packet is NACKed.
-	nackRepeats = 3
+	// nackInterval is how often the NACK requester looks for packets to
+	// ask for (each is asked for again only after a round trip).
+	nackInterval = 20 * time.Millisecond
 )
 
 // mediaHooks receives per-peer-connection objects from interceptor
@@ -35,7 +34,13 @@ type mediaHooks struct {
 	bwe    cc.BandwidthEstimator
 	getter stats.Getter
 	target atomic.Int64
+	rtt    atomic.Int64 // round trip from RTCP reports, ns (0 unknown)
 }
+
+// RepairRTT is the round trip a NACK repair takes, from RTCP reception
+// reports (0 before the first): receivers size their wait for a missing
+// packet by it.
+func (s *Session) RepairRTT() time.Duration { return time.Duration(s.hooks.rtt.Load()) }
 
 func (h *mediaHooks) estimator() cc.BandwidthEstimator {
 	h.mu.Lock()
@@ -101,13 +106,13 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeAudio)
 	// The guard reads RTCP before the responder and thins its NACKs
 	// (nackguard.go).
-	reg.Add(&nackGuardFactory{})
+	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target})
 	reg.Add(responder)
 	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
 	start := clamp(cfg.StartBitrate, lo, hi)
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		// No pacer: the encoder follows OnTargetBitrate instead, and a
-		// leaky bucket at the start rate would delay key frames.
+		// No pacer of GCC's: its leaky bucket at the start rate delayed
+		// key frames. Ours runs outside it (pacerFactory below).
 		return gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(start),
 			gcc.SendSideBWEMinBitrate(lo),
@@ -150,19 +155,16 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		hooks.mu.Unlock()
 	})
 	reg.Add(sf)
-	// NACK quickly: a gap on a low-RTT path is repaired well within a
-	// frame. Registered after stats so that the NACKs it writes are counted.
-	// Repairs arrive on the RTX stream, which the generator does not see, so
-	// it would NACK a repaired packet again every interval: cap the repeats.
-	generator, err := nack.NewGeneratorInterceptor(
-		nack.GeneratorInterval(nackInterval), nack.GeneratorMaxNacksPerPacket(nackRepeats))
-	if err != nil {
-		return nil, fmt.Errorf("nack generator: %w", err)
-	}
-	reg.Add(generator)
+	// NACK quickly, and again once per round trip until the packet comes
+	// (nackgen.go). Registered after stats so that the NACKs it writes are
+	// counted.
+	reg.Add(&nackRequesterFactory{interval: nackInterval, rtt: &hooks.rtt})
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc: %w", err)
 	}
+	// Last, so outermost: video waits in the pacer before GCC and TWCC
+	// stamp it, and they see the times it really left (pacer.go).
+	reg.Add(&pacerFactory{target: &hooks.target})
 
 	return webrtc.NewAPI(webrtc.WithSettingEngine(*se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)), nil
 }

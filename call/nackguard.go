@@ -2,6 +2,7 @@ package call
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -12,17 +13,29 @@ import (
 // The NACK guard sits between the network and pion's NACK responder and
 // drops the requests that would only add load, as libwebrtc's packet
 // history does (RtpPacketHistory: a packet is resent at most once per
-// round trip, and kept about a second). Our generator asks every 30 ms, up
-// to 3 times, and never sees repairs (they come on RTX): on a path with a
-// 100 ms round trip every lost packet went out three times, and after a
-// 3 s outage all of it three times over, filling the link's queue right
-// when it came back (bench --network, issue 16: 1067 packets dropped by
-// the queue in that second, 58 with the guard).
+// round trip, and kept about a second). The peer's requests may come
+// faster than that (pion's generator asked every 30 ms, up to 3 times, and
+// never saw repairs): on a path with a 100 ms round trip every lost packet
+// went out three times, and after a 3 s outage all of it three times over,
+// filling the link's queue right when it came back (bench --network,
+// issue 16: 1067 packets dropped by the queue in that second, 58 with the
+// guard). The round trip it learns also paces our own requests
+// (nackgen.go).
 //
-// libwebrtc also caps repairs at the target bitrate; here that cap cost
-// frames and keyframe requests at 20 % random loss on loopback (the
-// encoder overshoots a low target, repairs then exceed it), so it is left
-// out.
+// libwebrtc also caps repairs at the target bitrate. A cap at the target
+// cost frames and keyframe requests at 20 % random loss on loopback (the
+// encoder overshoots a low target, repairs then exceed it); with none, a
+// queue overflow on a capped link (300 kbit/s, the first keyframes at the
+// start rate) drew retransmissions of several times the capacity, each
+// lost again and asked for again (bench --network, issue 16: 3 Mbit/s
+// offered to a 300 kbit/s link for 5 s). Repairs get half the target,
+// with a burst of nackBudgetBurst.
+const (
+	nackBudgetShare = 0.5
+	nackBudgetBurst = 250 * time.Millisecond
+	nackBudgetMin   = 4 * 1500 // bytes a burst may always take
+)
+
 const (
 	nackHistory = 1024            // packets remembered per stream (a power of two)
 	nackMaxAge  = time.Second     // older packets are not resent (at least 3 RTTs)
@@ -31,6 +44,7 @@ const (
 
 type nackSent struct {
 	seq      uint16
+	size     int // bytes of payload and header
 	valid    bool
 	sent     time.Time // first send
 	resentAt time.Time // last time a NACK for it was let through
@@ -44,26 +58,37 @@ type nackStream struct {
 // connection.
 type nackGuard struct {
 	interceptor.NoOp
-	now func() time.Time
+	now    func() time.Time
+	shared *atomic.Int64 // rtt published for the NACK requester (ns)
+	target *atomic.Int64 // the GCC target (bit/s) for the repair budget; nil: no budget
 
 	mu      sync.Mutex
 	streams map[uint32]*nackStream
 	rtt     time.Duration // from receiver reports; 0 unknown
+	tokens  float64       // repair budget left, bytes
+	filled  time.Time     // when tokens were last topped up
 }
 
 type nackGuardFactory struct {
-	now func() time.Time // nil: time.Now
+	now    func() time.Time // nil: time.Now
+	rtt    *atomic.Int64    // nil: not shared
+	target *atomic.Int64    // nil: no repair budget
 }
 
 func (f *nackGuardFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return newNACKGuard(f.now), nil
+	g := newNACKGuard(f.now)
+	if f.rtt != nil {
+		g.shared = f.rtt
+	}
+	g.target = f.target
+	return g, nil
 }
 
 func newNACKGuard(now func() time.Time) *nackGuard {
 	if now == nil {
 		now = time.Now
 	}
-	return &nackGuard{now: now, streams: map[uint32]*nackStream{}}
+	return &nackGuard{now: now, shared: &atomic.Int64{}, streams: map[uint32]*nackStream{}}
 }
 
 // BindLocalStream remembers when each media packet was sent.
@@ -77,7 +102,7 @@ func (g *nackGuard) BindLocalStream(info *interceptor.StreamInfo, writer interce
 		if h.SSRC == ssrc {
 			g.mu.Lock()
 			p := &st.pkts[h.SequenceNumber%nackHistory]
-			*p = nackSent{seq: h.SequenceNumber, valid: true, sent: g.now()}
+			*p = nackSent{seq: h.SequenceNumber, size: h.MarshalSize() + len(payload), valid: true, sent: g.now()}
 			g.mu.Unlock()
 		}
 		return writer.Write(h, payload, a)
@@ -190,10 +215,37 @@ func (g *nackGuard) allow(now time.Time, st *nackStream, seq uint16) bool {
 	if now.Sub(p.sent) > max(nackMaxAge, 3*g.rtt) {
 		return false // stale: the receiver has moved on
 	}
-	if !p.resentAt.IsZero() && now.Sub(p.resentAt) < g.rtt {
+	rtt := g.rtt
+	if rtt <= 0 {
+		rtt = nackDefaultRTT
+	}
+	if !p.resentAt.IsZero() && now.Sub(p.resentAt) < rtt {
 		return false // the last repair cannot have arrived yet
 	}
+	if !g.spend(now, p.size) {
+		return false // over the repair budget: asked again later
+	}
 	p.resentAt = now
+	return true
+}
+
+// spend takes size bytes from the repair budget if it has them.
+func (g *nackGuard) spend(now time.Time, size int) bool {
+	if g.target == nil {
+		return true
+	}
+	rate := nackBudgetShare * float64(g.target.Load()) / 8 // bytes/s
+	depth := max(rate*nackBudgetBurst.Seconds(), nackBudgetMin)
+	if g.filled.IsZero() {
+		g.tokens = depth
+	} else {
+		g.tokens = min(depth, g.tokens+rate*now.Sub(g.filled).Seconds())
+	}
+	g.filled = now
+	if g.tokens < float64(size) {
+		return false
+	}
+	g.tokens -= float64(size)
 	return true
 }
 
@@ -215,6 +267,7 @@ func (g *nackGuard) learnRTT(now time.Time, reports []rtcp.ReceptionReport) {
 		} else {
 			g.rtt = (7*g.rtt + rtt) / 8
 		}
+		g.shared.Store(int64(g.rtt))
 	}
 }
 

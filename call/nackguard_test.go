@@ -1,6 +1,7 @@
 package call
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,5 +150,48 @@ func TestNACKGuardPassesOtherRTCP(t *testing.T) {
 	n, _, err := rig.r.Read(b, nil)
 	if err != nil || string(b[:n]) != string(raw) {
 		t.Fatalf("PLI changed: %v %x", err, b[:n])
+	}
+}
+
+// TestNACKGuardRepairBudget: repairs take at most nackBudgetShare of the
+// target, after a burst of nackBudgetBurst (or nackBudgetMin bytes), and
+// the budget refills with time; the shared round trip follows the reports.
+func TestNACKGuardRepairBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target int64
+		burst  int // packets of 1012 bytes the first NACK gets
+	}{
+		// 0.5 × 1 Mbit/s × 250 ms = 15625 bytes: 15 packets.
+		{name: "1M", target: 1_000_000, burst: 15},
+		// 0.5 × 100 kbit/s × 250 ms = 1562 bytes, under the 6000-byte floor.
+		{name: "100k", target: 100_000, burst: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newGuardRig(t)
+			var target, rtt atomic.Int64
+			target.Store(tc.target)
+			rig.g.target, rig.g.shared = &target, &rtt
+			rig.send(1, 100)
+			all := make([]uint16, 60)
+			for i := range all {
+				all[i] = uint16(i + 1)
+			}
+			if seqs, _ := rig.read(nackOf(all...)); len(seqs) != tc.burst {
+				t.Fatalf("first NACK let %d through, want %d", len(seqs), tc.burst)
+			}
+			// 100 ms later the budget has refilled by 0.5 × target × 0.1 s.
+			rig.now = rig.now.Add(100 * time.Millisecond)
+			rate := nackBudgetShare * float64(tc.target) / 8
+			left := max(rate*nackBudgetBurst.Seconds(), nackBudgetMin) - float64(tc.burst*1012)
+			want := int((left + rate*0.1) / 1012)
+			if seqs, _ := rig.read(nackOf(all[tc.burst:]...)); len(seqs) != want {
+				t.Errorf("after 100 ms %d went through, want %d", len(seqs), want)
+			}
+			rig.read(rig.rrFor(80*time.Millisecond, 10*time.Millisecond))
+			if got := time.Duration(rtt.Load()); got < 79*time.Millisecond || got > 81*time.Millisecond {
+				t.Errorf("shared rtt %v, want 80ms", got)
+			}
+		})
 	}
 }

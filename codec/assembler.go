@@ -78,6 +78,14 @@ func WithMaxHoleWait(d time.Duration) AssemblerOption {
 	}
 }
 
+// SetMaxHoleWait changes the wait of WithMaxHoleWait while packets flow
+// (the receiver follows the round trip a NACK repair takes).
+func (a *VP8Assembler) SetMaxHoleWait(d time.Duration) {
+	a.mu.Lock()
+	a.maxWait = max(0, d)
+	a.mu.Unlock()
+}
+
 // withClock replaces time.Now (tests).
 func withClock(now func() time.Time) AssemblerOption {
 	return func(a *VP8Assembler) { a.now = now }

@@ -53,8 +53,10 @@ package codec
 //   vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1u);
 //   vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, partitions);
 //   // Bound keyframe size (percent of a mean frame) so a PLI does not cause a
-//   // burst that the network then has to drain.
-//   vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, screen ? 1000u : 450u);
+//   // burst that the network then has to drain. A camera's keyframe at 3
+//   // frames' worth (libwebrtc's floor) fits a 100 ms link queue at the
+//   // target; at 4.5 it overflowed one at 1 Mbit/s (issue 16).
+//   vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, screen ? 1000u : 300u);
 //   // Screen content tools (and its rate control with frame dropping).
 //   if (screen) vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, 2u);
 //   return VPX_CODEC_OK;

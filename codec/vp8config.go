@@ -55,7 +55,10 @@ type VP8Config struct {
 	// BenchmarkVP8Encode, never faster.
 	Threads int
 	// KeyFrameInterval is the longest distance between keyframes in frames,
-	// default 10 s of frames. Receivers ask for keyframes with PLI anyway.
+	// default 100 s of frames (libwebrtc: 3000 frames). Receivers ask for
+	// keyframes with PLI when they need one; a periodic keyframe is several
+	// frames' worth of bits at once, which on a capped link overflowed the
+	// queue every 10 s and froze both directions (issue 16).
 	KeyFrameInterval int
 	// ErrorResilient makes frames decodable after the loss of earlier ones
 	// (at some cost in efficiency).
@@ -92,7 +95,7 @@ func (c VP8Config) withDefaults() (VP8Config, error) {
 		return c, fmt.Errorf("vp8 threads %d: %w", c.Threads, ErrInvalidConfig)
 	}
 	if c.KeyFrameInterval == 0 {
-		c.KeyFrameInterval = 10 * c.FPS
+		c.KeyFrameInterval = 100 * c.FPS
 	}
 	if c.KeyFrameInterval < 1 {
 		return c, fmt.Errorf("vp8 keyframe interval %d: %w", c.KeyFrameInterval, ErrInvalidConfig)
