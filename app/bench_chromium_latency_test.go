@@ -26,7 +26,7 @@ func TestChromiumResultLatency(t *testing.T) {
 			},
 			marked: [2]int{10, 10}, unmarked: [2]int{1, 0},
 			p50: 100, p95: 400, unmarkedPct: 9.1,
-			row: "| 1M | 850 / 800 | 25.0 / 30.0 | 0 / 0 | 0 / 0 | 90 / 100 | 150 / 400 |",
+			row: "| 1M | 850 / 800 | 25.0 / 30.0 | 0.00 / 0.00 (–) | 0 / 0 | 0 / 0 | 90 / 100 | 150 / 400 |",
 		},
 		{
 			name:   "markers mostly unread",
@@ -46,8 +46,8 @@ func TestChromiumResultLatency(t *testing.T) {
 			cc := chromiumCall{origin: tBase, latency: tt.lat, marked: tt.marked, unmarked: tt.unmarked}
 			for i := range 50 {
 				at := tBase.Add(time.Duration(i) * 100 * time.Millisecond)
-				cc.frames[0] = append(cc.frames[0], frameSample{at, 3 * i})
-				cc.frames[1] = append(cc.frames[1], frameSample{at, 3 * i})
+				cc.frames[0] = append(cc.frames[0], frameSample{at: at, n: 3 * i})
+				cc.frames[1] = append(cc.frames[1], frameSample{at: at, n: 3 * i})
 			}
 			for i := 1; i <= 5; i++ {
 				cc.series = append(cc.series, LinkPoint{UnixMS: tBase.Add(time.Duration(i) * time.Second).UnixMilli(), OfferedKbps: [2]float64{900, 700}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -137,6 +138,11 @@ type NetworkResult struct {
 	// + audio with RTP headers), the mean of the two peers.
 	SendKbps float64 `json:"send_kbps"`
 	FPS      float64 `json:"fps"`
+	// MpxS is the picture delivered: frames shown a second times their
+	// size, in megapixels a second (timeline mean, the mean of the two
+	// peers) — fps × frame size, the issue's measure of quality at a
+	// bitrate.
+	MpxS float64 `json:"delivered_mpx_s"`
 	// Freezes are gaps ≥ 500 ms between decoded frames, both directions.
 	Freezes         int     `json:"freezes"`
 	LongestFreezeMS float64 `json:"longest_freeze_ms"`
@@ -267,6 +273,7 @@ func (r *NetworkResult) analyse(origin time.Time) {
 		r.DurationS = max(r.DurationS, p.CallS)
 		r.SendKbps += meanSend(p.Timeline)
 		r.FPS += p.VideoIn.FPS
+		r.MpxS += meanPixelRate(p.Timeline)
 		r.ConcealedPct += 100 * p.AudioIn.ConcealedRatio
 		r.Freezes += len(p.VideoIn.LongFreezes)
 		for _, f := range p.VideoIn.LongFreezes {
@@ -290,6 +297,7 @@ func (r *NetworkResult) analyse(origin time.Time) {
 		return
 	}
 	r.SendKbps, r.FPS, r.ConcealedPct = round1(r.SendKbps/float64(n)), round1(r.FPS/float64(n)), round1(r.ConcealedPct/float64(n))
+	r.MpxS = math.Round(100*r.MpxS/float64(n)) / 100
 	l := r.cond.Link
 	// Each peer's send timeline against the capacity of the direction it
 	// sends on; the picture against the other's receive side.
@@ -370,6 +378,7 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 			pt := TimelinePoint{UnixMS: p.UnixMS, SendKbps: p.OfferedKbps[s]}
 			to := time.UnixMilli(p.UnixMS)
 			pt.FPSIn = framesBetween(frames, to.Add(-time.Second), to)
+			pt.WidthIn, pt.HeightIn = sizeAt(frames, to)
 			rep.Timeline = append(rep.Timeline, pt)
 		}
 		reps[s] = rep
@@ -395,8 +404,9 @@ type chromiumCall struct {
 // frameSample is a page's presented-frame counter at a time (-1 before
 // its remote video exists).
 type frameSample struct {
-	at time.Time
-	n  int
+	at   time.Time
+	n    int
+	w, h int // size of the frames shown then (0 unknown)
 }
 
 // sampleFreezes finds the gaps of at least LongFreeze in a sampled frame
@@ -444,6 +454,32 @@ func framesBetween(fs []frameSample, from, to time.Time) float64 {
 		return 0
 	}
 	return round1(float64(hi-lo) / t1.Sub(t0).Seconds())
+}
+
+// sizeAt is the size of the frames shown at the last sample up to t.
+func sizeAt(fs []frameSample, t time.Time) (w, h int) {
+	for _, f := range fs {
+		if f.at.After(t) {
+			break
+		}
+		if f.w > 0 && f.h > 0 {
+			w, h = f.w, f.h
+		}
+	}
+	return w, h
+}
+
+// meanPixelRate is the timeline's mean of frames shown a second times
+// their size, in megapixels a second.
+func meanPixelRate(tl []TimelinePoint) float64 {
+	if len(tl) == 0 {
+		return 0
+	}
+	var px float64
+	for _, p := range tl {
+		px += p.FPSIn * float64(p.WidthIn*p.HeightIn)
+	}
+	return px / float64(len(tl)) / 1e6
 }
 
 func meanSend(tl []TimelinePoint) float64 {
@@ -567,16 +603,16 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 			"drawing the same clip as ours under --network-video, else a moving picture, stamped with a capture-time marker; fake audio), both measured alike: kbit/s offered to the link (IP packets, the two directions' mean), " +
 			"frames shown (Chromium: the remote video's presented frames, sampled every 100 ms) and latency from the frames' markers, the worse direction " +
 			"(ours: capture → decoded, headless; Chromium: canvas drawn → frame presented for composition, requestVideoFrameCallback's presentationTime).\n\n")
-		b.WriteString("| condition | kbit/s at the link: ours / Chromium | fps: ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | " +
+		b.WriteString("| condition | kbit/s at the link: ours / Chromium | fps: ours / Chromium | delivered Mpx/s (fps × frame size): ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | " +
 			"latency p50 (ms): ours / Chromium | latency p95 (ms): ours / Chromium | adapt (s): ours / Chromium | recover (s): ours / Chromium |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			ch := r.Chromium
 			switch {
 			case ch == nil:
 				continue
 			case ch.Host == nil && ch.Joiner == nil:
-				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | |\n", r.Condition, cell(ch.Err))
+				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | | |\n", r.Condition, cell(ch.Err))
 				continue
 			}
 			lat := func(v float64) string {
@@ -589,8 +625,8 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 			if ch.UnmarkedPct > 10 {
 				p95 += fmt.Sprintf(" (%.0f %% of frames unread)", ch.UnmarkedPct)
 			}
-			fmt.Fprintf(&b, "| %s | %.0f / %.0f | %.1f / %.1f | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
-				r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
+			fmt.Fprintf(&b, "| %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f (%s) | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
+				r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.MpxS, ch.MpxS, ratio(r.MpxS, ch.MpxS), r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
 				lat(r.LatencyP50), lat(ch.LatencyP50), lat(r.LatencyP95), p95,
 				optS(r.AdaptS), optS(ch.AdaptS), optS(r.RecoverS), optS(ch.RecoverS))
 		}
@@ -603,6 +639,15 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 
 // cell is an error made fit for a table cell: its last line, without
 // pipes, at most 160 characters.
+// ratio is ours over Chromium's as "1.23×" ("–" without a figure of
+// Chromium's).
+func ratio(ours, theirs float64) string {
+	if theirs <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", ours/theirs)
+}
+
 func cell(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {

@@ -86,7 +86,7 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 			if err != nil {
 				return cc, fmt.Errorf("chromium %s: %w", netem.Side(s), err)
 			}
-			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: ps.Frames})
+			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: ps.Frames, w: ps.W, h: ps.H})
 			cc.latency[s] = append(cc.latency[s], ps.Latency...)
 			cc.marked[s], cc.unmarked[s] = ps.Marked, ps.Unmarked
 		}
@@ -196,12 +196,18 @@ func framesDecoded(tab context.Context) (int, error) {
 // had a readable marker and how many not.
 const pageJS = `(() => {
   const l = window.peercallLatency ? window.peercallLatency.take() : {lat: [], ok: 0, fail: 0};
-  return {frames: ` + framesJS + `, latency: l.lat, marked: l.ok, unmarked: l.fail};
+  let w = 0, h = 0;
+  for (const v of document.querySelectorAll('#grid video')) {
+    if (v.srcObject && v.videoWidth > 0) { w = v.videoWidth; h = v.videoHeight; }
+  }
+  return {frames: ` + framesJS + `, w, h, latency: l.lat, marked: l.ok, unmarked: l.fail};
 })()`
 
 // pageSample is one pageJS result.
 type pageSample struct {
 	Frames   int       `json:"frames"`
+	W        int       `json:"w"` // size of the remote video shown (0 none yet)
+	H        int       `json:"h"`
 	Latency  []float64 `json:"latency"` // ms, capture → presented
 	Marked   int       `json:"marked"`
 	Unmarked int       `json:"unmarked"`

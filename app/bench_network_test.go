@@ -228,8 +228,8 @@ func TestLongFreezes(t *testing.T) {
 func TestSampleFreezes(t *testing.T) {
 	at := func(ms int) time.Time { return tBase.Add(time.Duration(ms) * time.Millisecond) }
 	// No remote video for 300 ms, frames, then stuck from 600 to 1400 ms.
-	fs := []frameSample{{at(0), -1}, {at(100), -1}, {at(300), 3}, {at(400), 6}, {at(600), 12}, {at(700), 12},
-		{at(1300), 12}, {at(1400), 15}, {at(1500), 18}}
+	fs := []frameSample{{at: at(0), n: -1}, {at: at(100), n: -1}, {at: at(300), n: 3}, {at: at(400), n: 6}, {at: at(600), n: 12},
+		{at: at(700), n: 12}, {at: at(1300), n: 12}, {at: at(1400), n: 15}, {at: at(1500), n: 18}}
 	got := sampleFreezes(fs)
 	if len(got) != 1 || got[0].StartUnixMS != at(600).UnixMilli() || got[0].MS != 800 {
 		t.Errorf("freezes %+v, want one of 800 ms from 600 ms", got)
@@ -238,7 +238,7 @@ func TestSampleFreezes(t *testing.T) {
 	if got := framesBetween(fs, at(300), at(1500)); got != 10.9 {
 		t.Errorf("framesBetween = %v, want 10.9 fps (12 frames over 1.1 s)", got)
 	}
-	none := sampleFreezes([]frameSample{{at(0), -1}, {at(900), 0}})
+	none := sampleFreezes([]frameSample{{at: at(0), n: -1}, {at: at(900), n: 0}})
 	if len(none) != 1 || none[0].MS != 900 {
 		t.Errorf("nothing shown: %+v, want one 900 ms freeze", none)
 	}
@@ -250,8 +250,8 @@ func TestChromiumResult(t *testing.T) {
 	cc.origin = tBase
 	for i := range 50 {
 		at := tBase.Add(time.Duration(i) * 100 * time.Millisecond)
-		cc.frames[0] = append(cc.frames[0], frameSample{at, 3 * i})
-		cc.frames[1] = append(cc.frames[1], frameSample{at, 3 * min(i, 20)}) // stuck after 2 s
+		cc.frames[0] = append(cc.frames[0], frameSample{at: at, n: 3 * i, w: 640, h: 480})
+		cc.frames[1] = append(cc.frames[1], frameSample{at: at, n: 3 * min(i, 20), w: 640, h: 480}) // stuck after 2 s
 	}
 	for i := 1; i <= 5; i++ {
 		cc.series = append(cc.series, LinkPoint{UnixMS: tBase.Add(time.Duration(i) * time.Second).UnixMilli(), OfferedKbps: [2]float64{900, 700}})
@@ -263,12 +263,16 @@ func TestChromiumResult(t *testing.T) {
 	if r.Freezes != 1 || r.LongestFreezeMS != 2900 || r.LinkKbps != 800 || r.SendKbps != 800 {
 		t.Errorf("freezes %d longest %v link %v send %v", r.Freezes, r.LongestFreezeMS, r.LinkKbps, r.SendKbps)
 	}
+	// 640x480 at 30 fps is 9.216 Mpx/s: one side all 5 s, the other 2 of 5.
+	if r.MpxS != 6.45 {
+		t.Errorf("delivered %v Mpx/s, want 6.45", r.MpxS)
+	}
 	if r.AdaptS == nil || *r.AdaptS != 1 {
 		t.Errorf("adapt %v, want 1 (under 1 Mbit/s from the first second)", r.AdaptS)
 	}
-	ours := NetworkResult{Condition: "1M", Link: "l", Host: &Report{}, Joiner: &Report{}, LinkKbps: 850, FPS: 25, Chromium: &r}
+	ours := NetworkResult{Condition: "1M", Link: "l", Host: &Report{}, Joiner: &Report{}, LinkKbps: 850, FPS: 25, MpxS: 5, Chromium: &r}
 	md := networkMarkdown(MachineInfo{}, []NetworkResult{ours}, "synthetic")
-	if !strings.Contains(md, "| 1M | 850 / 800 | 25.0 / 20.9 | 0 / 1 | 0 / 2900 | – / – | – / – | – / 1.0 | – / – |") {
+	if !strings.Contains(md, "| 1M | 850 / 800 | 25.0 / 20.9 | 5.00 / 6.45 (0.78×) | 0 / 1 | 0 / 2900 | – / – | – / – | – / 1.0 | – / – |") {
 		t.Errorf("comparison table:\n%s", md)
 	}
 }
