@@ -23,8 +23,13 @@ import (
 const (
 	pacingFactor = 2.5
 	// pacerMaxQueue bounds the delay: a queue longer than this at the
-	// pacing rate is sent faster, so that it drains within it.
-	pacerMaxQueue = 200 * time.Millisecond
+	// pacing rate is sent faster, so that it drains within it. Two frame
+	// intervals: a keyframe for someone joining a group call, paced at
+	// 2.5× the target over up to 200 ms, held everyone's picture that long
+	// (TestHeadlessGroupLeaveAndRejoin); spread over 60 ms it still fits a
+	// 1 Mbit/s link's 100 ms queue (a 300 % keyframe there is 12.5 KB,
+	// 7.5 KB of which the link drains meanwhile).
+	pacerMaxQueue = 60 * time.Millisecond
 	// pacerBurst is how far sending may catch up after an idle spell: a
 	// few packets at once, never a whole frame.
 	pacerBurst = 5 * time.Millisecond
@@ -47,6 +52,8 @@ func (p *pacedPacket) size() int { return p.h.MarshalSize() + len(p.payload) }
 type pacer struct {
 	interceptor.NoOp
 	target *atomic.Int64
+	// maxQueue is pacerMaxQueue (tests set a longer one).
+	maxQueue time.Duration
 
 	mu      sync.Mutex
 	streams map[uint32]*pacedQueue
@@ -74,7 +81,7 @@ func (f *pacerFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 }
 
 func newPacer(target *atomic.Int64) *pacer {
-	return &pacer{target: target, streams: map[uint32]*pacedQueue{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &pacer{target: target, maxQueue: pacerMaxQueue, streams: map[uint32]*pacedQueue{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // BindLocalStream paces video streams; others pass straight through.
@@ -118,7 +125,7 @@ func (p *pacer) BindLocalStream(info *interceptor.StreamInfo, writer interceptor
 // of them for waited: fast enough to send them all within pacerMaxQueue.
 func (p *pacer) rate(queued int, waited time.Duration) float64 {
 	r := max(pacingFactor*float64(p.target.Load()), pacerMinRate)
-	left := max(pacerMaxQueue-waited, pacerBurst)
+	left := max(p.maxQueue-waited, pacerBurst)
 	return max(r, float64(queued)*8/left.Seconds())
 }
 
@@ -160,8 +167,8 @@ func (p *pacer) loop() {
 			}
 			continue
 		}
-		// No packet waits longer than pacerMaxQueue.
-		if deadline := pkt.queued.Add(pacerMaxQueue); deadline.Before(next) {
+		// No packet waits longer than maxQueue.
+		if deadline := pkt.queued.Add(p.maxQueue); deadline.Before(next) {
 			next = deadline
 		}
 		if wait := time.Until(next); wait > 0 {

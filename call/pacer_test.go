@@ -59,18 +59,21 @@ func TestPacerSpreadsVideo(t *testing.T) {
 		target   int64
 		packets  int
 		min, max time.Duration // from the write to the last packet leaving
+		maxQueue time.Duration
 	}{
 		// 400 kbit/s × 2.5 = 1 Mbit/s: 8 ms per packet, 20 packets ≈ 155 ms
 		// (the first few go at once, pacerBurst).
-		{name: "paced", target: 400_000, packets: 20, min: 120 * time.Millisecond, max: 180 * time.Millisecond},
+		// (A queue bound of 200 ms here, so the rate shows.)
+		{name: "paced", target: 400_000, packets: 20, min: 120 * time.Millisecond, max: 180 * time.Millisecond, maxQueue: 200 * time.Millisecond},
 		// 300 KB at 100 kbit/s would take 10 s: the queue bound sends it
 		// within pacerMaxQueue instead.
-		{name: "bounded", target: 100_000, packets: 300, min: 100 * time.Millisecond, max: pacerMaxQueue + 80*time.Millisecond},
+		{name: "bounded", target: 100_000, packets: 300, min: pacerMaxQueue / 2, max: pacerMaxQueue + 80*time.Millisecond, maxQueue: pacerMaxQueue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var target atomic.Int64
 			target.Store(tc.target)
 			p := newPacer(&target)
+			p.maxQueue = tc.maxQueue
 			var video, audio sentLog
 			vw := p.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, MimeType: "video/VP8"}, video.writer())
 			aw := p.BindLocalStream(&interceptor.StreamInfo{SSRC: 2, MimeType: "audio/opus"}, audio.writer())
