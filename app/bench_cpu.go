@@ -371,20 +371,13 @@ func readPageStats(tab context.Context) (pageStats, error) {
 func (r cpuRound) chromium(ctx context.Context, onePage bool) (s CPUSample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.o.CPUWarmup+r.o.CPUWindow+r.o.Timeout)
 	defer cancel()
-	// WebRTC on 127.0.0.1: Chromium gathers loopback candidates only with
-	// these preferences and the flag below.
-	profile := filepath.Join(r.dir, "chromium")
-	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+	// WebRTC on 127.0.0.1 (ChromiumLoopbackProfile).
+	loop, err := ChromiumLoopbackProfile(filepath.Join(r.dir, "chromium"))
+	if err != nil {
 		return s, err
 	}
-	prefs := `{"webrtc":{"ip_handling_policy":"default_public_and_private_interfaces","multiple_routes_enabled":false}}`
-	if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o600); err != nil {
-		return s, err
-	}
-	opts := append(ChromiumOptions(),
+	opts := append(append(ChromiumOptions(), loop...),
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(profile),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		ChromiumFakeCamera(r.clip),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
@@ -522,7 +515,7 @@ func (r cpuRound) startPeer(ctx context.Context, name string, dur time.Duration,
 	go func() {
 		defer close(p.done)
 		if err := p.cmd.Wait(); err != nil {
-			p.err = fmt.Errorf("%s: %w: %s", name, err, tailLines(stderr.String(), 3))
+			p.err = fmt.Errorf("%s: %w: %s", name, err, lastLines(stderr.String(), 3))
 		}
 	}()
 	if ready {
@@ -543,8 +536,9 @@ func (p *peerProc) wait() (*Report, error) {
 	return readReport(p.report)
 }
 
-// tailLines is the last n lines of s, for an error message.
-func tailLines(s string, n int) string {
+// lastLines is the last n lines of s, for an error message (the network
+// bench's peers use it too).
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], " / ")
 }
@@ -662,7 +656,7 @@ func (r cpuRound) desktop(ctx context.Context) (s CPUSample, err error) {
 	wall := time.Since(t0)
 	aerr := <-appDone
 	if aerr != nil {
-		aerr = fmt.Errorf("desktop app: %w: %s", aerr, tailLines(stderr.String(), 3))
+		aerr = fmt.Errorf("desktop app: %w: %s", aerr, lastLines(stderr.String(), 3))
 	}
 	pr, perr := peer.wait()
 	if err := errors.Join(werr, aerr, perr); err != nil {
@@ -670,7 +664,7 @@ func (r cpuRound) desktop(ctx context.Context) (s CPUSample, err error) {
 	}
 	m := guiCPULine.FindStringSubmatch(stdout.String())
 	if m == nil {
-		return s, fmt.Errorf("%w: desktop app: no CPU line (%s)", ErrConnect, tailLines(stdout.String()+stderr.String(), 3))
+		return s, fmt.Errorf("%w: desktop app: no CPU line (%s)", ErrConnect, lastLines(stdout.String()+stderr.String(), 3))
 	}
 	d := cpuDelta(c0, c1, wall)
 	s.PerPeer = []float64{round1(d[app.Process.Pid])}

@@ -166,12 +166,3 @@ func sampleLink(pair *netem.Pair, out *[]LinkPoint) func() {
 	}()
 	return func() { close(stop); <-done }
 }
-
-// lastLines is the last n lines of s, for an error message.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " / ")
-}

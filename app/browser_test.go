@@ -76,19 +76,11 @@ func startWebSignal(t *testing.T, opts ...signalserver.Option) string {
 //     ignores every other remote one, so no pair targets another address.
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	profile := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o700); err != nil {
+	loop, err := app.ChromiumLoopbackProfile(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	prefs := `{"webrtc":{"ip_handling_policy":"default_public_and_private_interfaces","multiple_routes_enabled":false}}`
-	if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(app.ChromiumOptions(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(profile),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-	)
+	opts := append(append(app.ChromiumOptions(), loop...), chromedp.ExecPath(chromiumPath))
 	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)

@@ -1,6 +1,12 @@
 package app
 
-import "github.com/chromedp/chromedp"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/chromedp/chromedp"
+)
 
 // ChromiumOptions are the flags every Chromium Peercall drives (the
 // browser tests, bench --network's reference calls) starts with: headless,
@@ -38,4 +44,26 @@ func ChromiumOptions() []chromedp.ExecAllocatorOption {
 // send with --video FILE.y4m.
 func ChromiumFakeCamera(clip string) chromedp.ExecAllocatorOption {
 	return chromedp.Flag("use-file-for-fake-video-capture", clip)
+}
+
+// ChromiumLoopbackProfile makes dir a Chromium profile whose WebRTC stays
+// on loopback and returns the options that use it: the profile's
+// webrtc.ip_handling_policy (default_public_and_private_interfaces) binds
+// ICE sockets to the wildcard address, so a packet to 127.0.0.1 leaves
+// from 127.0.0.1 and every reply goes to loopback, and loopback
+// candidates are allowed. (--force-webrtc-ip-handling-policy is not
+// honoured by Debian's build, hence the preference file.) The page or
+// script must still signal and accept loopback candidates only.
+func ChromiumLoopbackProfile(dir string) ([]chromedp.ExecAllocatorOption, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "Default"), 0o700); err != nil {
+		return nil, fmt.Errorf("chromium profile: %w", err)
+	}
+	prefs := `{"webrtc":{"ip_handling_policy":"default_public_and_private_interfaces","multiple_routes_enabled":false}}`
+	if err := os.WriteFile(filepath.Join(dir, "Default", "Preferences"), []byte(prefs), 0o600); err != nil {
+		return nil, fmt.Errorf("chromium profile: %w", err)
+	}
+	return []chromedp.ExecAllocatorOption{
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+	}, nil
 }
