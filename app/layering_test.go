@@ -104,3 +104,22 @@ func TestPureGoBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherOSBuilds: the headless binary and the signaling server build for
+// macOS and Windows without cgo (the Linux-only benches have stubs there).
+func TestOtherOSBuilds(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	for _, goos := range []string{"darwin", "windows"} {
+		for _, pkg := range []string{"app/cmd/peercall-headless", "signalserver/cmd/peercall-signal"} {
+			t.Run(goos+"/"+pkg, func(t *testing.T) {
+				cmd := exec.Command("go", "build", "-o", os.DevNull, module+"/"+pkg)
+				cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH=amd64")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("GOOS=%s CGO_ENABLED=0 go build %s: %v\n%s", goos, pkg, err, out)
+				}
+			})
+		}
+	}
+}
