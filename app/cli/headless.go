@@ -20,8 +20,10 @@ import (
 // report, print errors in plain words. It returns the process exit code.
 func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cpuProfile string
+	level := slog.LevelWarn
 	o, err := parseHeadlessFlags(args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
+		fs.TextVar(&level, "log-level", slog.LevelWarn, "what to log on stderr: `LEVEL` debug, info, warn or error (no SDP, candidates or addresses at any level)")
 	})
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
@@ -38,7 +40,7 @@ func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		defer stop()
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// A signal ends the call like the end of --duration does (bye sent,
 	// report written), so the run itself must not see it as a failure.
 	rep, err := app.RunHeadless(ctx, o, log)
