@@ -111,6 +111,9 @@ type confPeer struct {
 	link *peerLink
 	sess *call.Session
 	idx  int // join order, 0-based
+	// away: listed by the server as dropped (slot held for a resume) when
+	// this side joined, and not seen back since; guarded by conference.mu.
+	away bool
 
 	target atomic.Int64 // GCC estimate for this peer
 	loss   atomic.Int64 // audio loss it reports, percent
@@ -237,13 +240,21 @@ func (c *conference) connectedOnce() bool {
 func (c *conference) onRoom(ctx context.Context, ev RoomEvent) error {
 	switch ev.Kind {
 	case RoomJoined:
-		for _, p := range ev.Peers {
-			if err := c.addPeer(ctx, p.ID, p.Name); err != nil {
-				return err
+		// The people who are there take the call's places first; a member
+		// the server lists away (dropped, its slot held for a resume) only
+		// gets one that is left over.
+		for _, away := range []bool{false, true} {
+			for _, p := range ev.Peers {
+				if p.Away != away {
+					continue
+				}
+				if err := c.addPeer(ctx, p.ID, p.Name, p.Away); err != nil {
+					return err
+				}
 			}
 		}
 	case RoomPeerJoined:
-		return c.addPeer(ctx, ev.PeerID, ev.Name)
+		return c.addPeer(ctx, ev.PeerID, ev.Name, false)
 	case RoomShutdown:
 		if !c.connectedOnce() {
 			return &UserError{Msg: "The server is shutting down.", Err: ErrConnect}
@@ -265,18 +276,32 @@ func (c *conference) onRoom(ctx context.Context, ev RoomEvent) error {
 	return nil
 }
 
-// addPeer starts a session with a peer that joined (or was there).
-func (c *conference) addPeer(ctx context.Context, id, name string) error {
+// addPeer starts a session with a peer that joined (or was there; away
+// when the server listed it as dropped, its slot held for a resume).
+func (c *conference) addPeer(ctx context.Context, id, name string, away bool) error {
 	c.mu.Lock()
-	if _, ok := c.peers[id]; ok {
+	if p, ok := c.peers[id]; ok {
+		p.away = p.away && away // it came back
 		c.mu.Unlock()
 		return nil
 	}
 	if len(c.peers)+1 >= c.o.Group {
 		var stale *confPeer
 		for _, p := range c.peers {
-			if p.name == name && p.sess.State() != call.StateConnected {
+			if !away && p.name == name && p.sess.State() != call.StateConnected {
 				stale = p
+			}
+		}
+		if stale == nil && !away {
+			// Someone who is here takes the place of a member that was
+			// away when this side joined and never answered: the ghost of
+			// a client that ended without saying bye would otherwise hold
+			// the call's only other place until the server's grace ends.
+			for _, p := range c.order {
+				if c.peers[p.id] == p && p.away && p.sess.State() != call.StateConnected {
+					stale = p
+					break
+				}
 			}
 		}
 		if stale == nil {
@@ -286,13 +311,18 @@ func (c *conference) addPeer(ctx context.Context, id, name string) error {
 			return nil
 		}
 		c.mu.Unlock()
-		c.log.Info("a peer rejoined under a new id", "old", stale.id, "peer", id)
-		c.dropPeer(ctx, stale, endPeerLeft, "The other person rejoined", nil)
+		if stale.name == name {
+			c.log.Info("a peer rejoined under a new id", "old", stale.id, "peer", id)
+			c.dropPeer(ctx, stale, endPeerLeft, "The other person rejoined", nil)
+		} else {
+			c.log.Info("a newcomer takes the place of a peer that is away", "away", stale.id, "peer", id)
+			c.dropPeer(ctx, stale, endPeerLeft, "The other person did not come back", nil)
+		}
 		c.mu.Lock()
 	}
 	delete(c.benched, id)
 	p := &confPeer{id: id, name: name, link: c.link.Peer(id, name), idx: len(c.order), joinedAt: time.Now(),
-		gotTrack: map[webrtc.RTPCodecType]bool{}}
+		gotTrack: map[webrtc.RTPCodecType]bool{}, away: away}
 	c.mu.Unlock()
 
 	sess, err := call.New(c.sessionConfig(p))
@@ -442,7 +472,7 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 			if id := c.benchedNamed(p.name); id != "" {
 				// The same person joined again meanwhile: this path is dead.
 				c.dropPeer(ctx, p, endPeerLeft, "The other person rejoined", nil)
-				return false, c.addPeer(ctx, id, p.name)
+				return false, c.addPeer(ctx, id, p.name, false)
 			}
 		case call.StateEnded:
 			why, text := endPeerHungUp, endReason(up.Event)

@@ -177,12 +177,12 @@ func TestScreenShareOverXvfb(t *testing.T) {
 
 	// --video screen: the screen instead of a camera, on the video track.
 	res = runPair(t, url, [2]peerSpec{
-		{bin, []string{"--video", "screen:" + disp + ":640x360+0+0", "--audio", "none", "--duration", "3s"}},
-		{bin, []string{"--video", "none", "--audio", "none", "--duration", "3s"}},
+		{bin, []string{"--video", "screen:" + disp + ":640x360+0+0", "--audio", "none", "--duration", "3s", "--log-level", "info"}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "3s", "--log-level", "info"}},
 	}, 0, nil)
 	for i, r := range res {
 		if r.code != 0 {
-			t.Fatalf("--video screen: peer %d exit %d: %s", i, r.code, r.stderr)
+			t.Fatalf("--video screen: peer %d exit %d: %s\nother: %s", i, r.code, r.stderr, res[1-i].stderr)
 		}
 	}
 	if vi := res[1].rep.VideoIn; vi.Width != 640 || vi.Height != 360 || vi.FramesDecoded == 0 || res[1].rep.ShareIn.Shares != 0 {

@@ -305,7 +305,7 @@ func (h *hub) join(c *conn, msg Message) {
 	}
 	for _, o := range r.members {
 		if o != m {
-			joined.Peers = append(joined.Peers, Peer{ID: o.id, Name: o.name})
+			joined.Peers = append(joined.Peers, Peer{ID: o.id, Name: o.name, Away: o.c == nil})
 		}
 	}
 	h.sendTo(c, joined)

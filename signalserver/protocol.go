@@ -116,6 +116,9 @@ func closeCodeFor(c ErrorCode) int {
 type Peer struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Away (in `joined` only): the member's connection dropped and the
+	// server holds its slot for a resume; it may never come back.
+	Away bool `json:"away,omitempty"`
 }
 
 // ICEServer is one entry of the ICE server list handed out on join. It has

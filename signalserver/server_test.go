@@ -436,6 +436,41 @@ func TestResumeWithinGrace(t *testing.T) {
 	}
 }
 
+// TestJoinedMarksAwayMembers: a member whose connection dropped (no bye)
+// is listed away to the next joiner while the server holds its slot; live
+// members are not.
+func TestJoinedMarksAwayMembers(t *testing.T) {
+	ts := startServer(t, WithResumeGrace(5*time.Second))
+	live := rawDial(t, ts.url, nil)
+	jl := rawJoin(t, live, Message{Room: "g", Name: "stays"})
+	gone := rawDial(t, ts.url, nil)
+	jg := rawJoin(t, gone, Message{Room: "g", Name: "drops"})
+	readMsg(t, live) // peer-joined
+	_ = gone.Close() // abrupt: no bye
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := rawDial(t, ts.url, nil)
+		j := rawJoin(t, c, Message{Room: "g", Name: "new"})
+		away := map[string]bool{}
+		for _, p := range j.Peers {
+			away[p.ID] = p.Away
+		}
+		if len(away) != 2 || away[jl.PeerID] {
+			t.Fatalf("joined lists %+v, want %s live and %s", j.Peers, jl.PeerID, jg.PeerID)
+		}
+		if away[jg.PeerID] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped member is still listed live: %+v", j.Peers)
+		}
+		// The server has not seen the drop yet: leave and look again.
+		sendRaw(t, c, Message{Type: TypeBye, V: ProtocolVersion})
+		_ = c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	ts := startServer(t)
 	a := dialClient(t, ts.url, ClientOptions{Room: "s", Name: "a", NoReconnect: true})
