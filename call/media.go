@@ -35,6 +35,8 @@ type mediaHooks struct {
 	getter stats.Getter
 	target atomic.Int64
 	rtt    atomic.Int64 // round trip from RTCP reports, ns (0 unknown)
+	// repaired counts the bytes the NACK guard let be resent.
+	repaired atomic.Int64
 }
 
 // RepairRTT is the round trip a NACK repair takes, from RTCP reception
@@ -106,7 +108,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeAudio)
 	// The guard reads RTCP before the responder and thins its NACKs
 	// (nackguard.go).
-	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target})
+	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target, repaired: &hooks.repaired})
 	reg.Add(responder)
 	lo, hi := cfg.MinBitrate, cfg.MaxBitrate
 	start := clamp(cfg.StartBitrate, lo, hi)
@@ -124,19 +126,12 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gcc: %w", err)
 	}
-	hooks.target.Store(int64(start))
-	onTarget := cfg.OnTargetBitrate
+	st := newSendTarget(hooks, start, lo, cfg.OnTargetBitrate)
 	ccf.OnNewPeerConnection(func(_ string, bwe cc.BandwidthEstimator) {
 		hooks.mu.Lock()
 		hooks.bwe = bwe
 		hooks.mu.Unlock()
-		bwe.OnTargetBitrateChange(func(bps int) {
-			bps = clamp(bps, lo, hi)
-			hooks.target.Store(int64(bps))
-			if onTarget != nil {
-				onTarget(bps)
-			}
-		})
+		bwe.OnTargetBitrateChange(func(bps int) { st.estimate(time.Now(), clamp(bps, lo, hi)) })
 	})
 	reg.Add(ccf)
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
@@ -164,7 +159,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	// Last, so outermost: video waits in the pacer before GCC and TWCC
 	// stamp it, and they see the times it really left (pacer.go).
-	reg.Add(&pacerFactory{target: &hooks.target})
+	reg.Add(&pacerFactory{target: &hooks.target, onSend: st.sent})
 
 	return webrtc.NewAPI(webrtc.WithSettingEngine(*se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)), nil
 }

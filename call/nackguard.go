@@ -61,6 +61,8 @@ type nackGuard struct {
 	now    func() time.Time
 	shared *atomic.Int64 // rtt published for the NACK requester (ns)
 	target *atomic.Int64 // the GCC target (bit/s) for the repair budget; nil: no budget
+	// repaired counts the bytes of the packets let be resent; nil: none.
+	repaired *atomic.Int64
 
 	mu      sync.Mutex
 	streams map[uint32]*nackStream
@@ -73,6 +75,8 @@ type nackGuardFactory struct {
 	now    func() time.Time // nil: time.Now
 	rtt    *atomic.Int64    // nil: not shared
 	target *atomic.Int64    // nil: no repair budget
+	// repaired counts the bytes let be resent (sendtarget.go); nil: none.
+	repaired *atomic.Int64
 }
 
 func (f *nackGuardFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
@@ -81,6 +85,7 @@ func (f *nackGuardFactory) NewInterceptor(string) (interceptor.Interceptor, erro
 		g.shared = f.rtt
 	}
 	g.target = f.target
+	g.repaired = f.repaired
 	return g, nil
 }
 
@@ -226,6 +231,9 @@ func (g *nackGuard) allow(now time.Time, st *nackStream, seq uint16) bool {
 		return false // over the repair budget: asked again later
 	}
 	p.resentAt = now
+	if g.repaired != nil {
+		g.repaired.Add(int64(p.size))
+	}
 	return true
 }
 

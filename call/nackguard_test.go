@@ -169,9 +169,9 @@ func TestNACKGuardRepairBudget(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rig := newGuardRig(t)
-			var target, rtt atomic.Int64
+			var target, rtt, repaired atomic.Int64
 			target.Store(tc.target)
-			rig.g.target, rig.g.shared = &target, &rtt
+			rig.g.target, rig.g.shared, rig.g.repaired = &target, &rtt, &repaired
 			rig.send(1, 100)
 			all := make([]uint16, 60)
 			for i := range all {
@@ -179,6 +179,11 @@ func TestNACKGuardRepairBudget(t *testing.T) {
 			}
 			if seqs, _ := rig.read(nackOf(all...)); len(seqs) != tc.burst {
 				t.Fatalf("first NACK let %d through, want %d", len(seqs), tc.burst)
+			}
+			// What it let through is counted for the media's share
+			// (sendtarget.go).
+			if got := repaired.Load(); got != int64(tc.burst*1012) {
+				t.Errorf("repaired %d bytes, want %d", got, tc.burst*1012)
 			}
 			// 100 ms later the budget has refilled by 0.5 × target × 0.1 s.
 			rig.now = rig.now.Add(100 * time.Millisecond)

@@ -54,6 +54,7 @@ type pacer struct {
 	target *atomic.Int64
 	// maxQueue is pacerMaxQueue (tests set a longer one).
 	maxQueue time.Duration
+	onSend   func(time.Time) // set before the first packet; nil: none
 
 	mu      sync.Mutex
 	streams map[uint32]*pacedQueue
@@ -74,10 +75,13 @@ type pacedQueue struct {
 
 type pacerFactory struct {
 	target *atomic.Int64
+	onSend func(time.Time) // each video packet as it leaves; nil: none
 }
 
 func (f *pacerFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return newPacer(f.target), nil
+	p := newPacer(f.target)
+	p.onSend = f.onSend
+	return p, nil
 }
 
 func newPacer(target *atomic.Int64) *pacer {
@@ -183,6 +187,9 @@ func (p *pacer) loop() {
 		// the network would; NACK or a keyframe request repairs it.
 		_, _ = pkt.w.Write(&pkt.h, pkt.payload, pkt.attr)
 		now := time.Now()
+		if p.onSend != nil {
+			p.onSend(now)
+		}
 		if floor := now.Add(-pacerBurst); next.Before(floor) {
 			next = floor
 		}

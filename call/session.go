@@ -58,9 +58,10 @@ type Config struct {
 	// session is ending) but must not wait for Done or Close.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 
-	// OnTargetBitrate receives the GCC estimate in bits per second,
-	// clamped to [MinBitrate, MaxBitrate]. Called on an interceptor
-	// goroutine; must not block.
+	// OnTargetBitrate receives the media's target in bits per second: the
+	// GCC estimate clamped to [MinBitrate, MaxBitrate] less the rate of
+	// retransmissions (sendtarget.go), never under MinBitrate. Called on
+	// an interceptor goroutine; must not block.
 	OnTargetBitrate func(bps int)
 	// Zero values mean DefaultMinBitrate, DefaultMaxBitrate, DefaultStartBitrate.
 	MinBitrate, MaxBitrate, StartBitrate int
@@ -377,7 +378,8 @@ func (s *Session) Stats() Stats {
 	return s.stats
 }
 
-// TargetBitrate is the latest clamped GCC estimate in bits per second.
+// TargetBitrate is the latest clamped GCC estimate in bits per second:
+// what the pacer paces by (the media get it less repairs, sendtarget.go).
 func (s *Session) TargetBitrate() int { return int(s.hooks.target.Load()) }
 
 // ---- owner goroutine ----
