@@ -637,8 +637,6 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 	return b.String()
 }
 
-// cell is an error made fit for a table cell: its last line, without
-// pipes, at most 160 characters.
 // ratio is ours over Chromium's as "1.23×" ("–" without a figure of
 // Chromium's).
 func ratio(ours, theirs float64) string {
@@ -648,6 +646,8 @@ func ratio(ours, theirs float64) string {
 	return fmt.Sprintf("%.2f×", ours/theirs)
 }
 
+// cell is an error made fit for a table cell: its last line, without
+// pipes, at most 160 characters.
 func cell(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {

@@ -17,9 +17,6 @@ import (
 	"github.com/peercall/peercall/app/netem"
 )
 
-// chromiumPath is Debian's chromium, the reference client.
-const chromiumPath = "/usr/bin/chromium"
-
 // runChromiumCall runs condition c for dur with two Chromium instances,
 // one per namespace, each on the bundled web page of a signaling server in
 // namespace A: the same link and the same call as our peers, with fake

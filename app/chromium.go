@@ -8,6 +8,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// chromiumPath is Debian's chromium, the reference client of the benches.
+const chromiumPath = "/usr/bin/chromium"
+
 // ChromiumOptions are the flags every Chromium Peercall drives (the
 // browser tests, bench --network's reference calls) starts with: headless,
 // no network of its own (no background fetches, updates, sync or QUIC),
