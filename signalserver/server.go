@@ -37,6 +37,8 @@ type Server struct {
 	turnGuard *turnGuard
 	turnURLs  []string
 	turnAddr  net.Addr
+	// turnQuiet silences the TURN server's logs from its Close on.
+	turnQuiet atomic.Bool
 	epoch     time.Time // base of the monotonic relay timestamps
 
 	addr atomic.Pointer[net.Addr]
@@ -204,6 +206,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.hub.stop()
 		if s.turn != nil {
+			s.turnQuiet.Store(true)
 			if err := s.turn.Close(); err != nil {
 				s.shutdownErr = fmt.Errorf("turn close: %w", err)
 			}

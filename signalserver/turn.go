@@ -1,10 +1,12 @@
 package signalserver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
@@ -45,7 +47,7 @@ func (s *Server) startTURN() error {
 	if realm == "" {
 		realm = "peercall"
 	}
-	lf := slogLoggerFactory{l: s.log}
+	lf := slogLoggerFactory{l: s.log, quiet: &s.turnQuiet}
 	allowPrivate := t.AllowPrivate
 	v6Prefix := s.cfg.ipv6Prefix
 	g := newTURNGuard(s.cfg.secret, t, func(a net.Addr) string {
@@ -112,30 +114,42 @@ func (s *Server) startTURN() error {
 	return nil
 }
 
-// slogLoggerFactory routes pion logs into slog.
-type slogLoggerFactory struct{ l *slog.Logger }
+// slogLoggerFactory routes pion logs into slog. Once quiet is set its
+// loggers drop every line: pion/turn's Close does not wait for its read
+// loops, which log their exit after Shutdown has returned, into a log its
+// caller may already have closed or be reading.
+type slogLoggerFactory struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
 func (f slogLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return slogLeveled{l: f.l.With("scope", scope)}
+	return slogLeveled{l: f.l.With("scope", scope), quiet: f.quiet}
 }
 
-type slogLeveled struct{ l *slog.Logger }
+type slogLeveled struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
-func (s slogLeveled) Trace(msg string)                  {}
-func (s slogLeveled) Tracef(format string, args ...any) {}
-func (s slogLeveled) Debug(msg string)                  { s.l.Debug("pion", "detail", msg) }
-func (s slogLeveled) Debugf(format string, args ...any) {
-	s.l.Debug("pion", "detail", fmt.Sprintf(format, args...))
+func (s slogLeveled) logf(level slog.Level, format string, args ...any) {
+	if s.quiet != nil && s.quiet.Load() || !s.l.Enabled(context.Background(), level) {
+		return
+	}
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	s.l.Log(context.Background(), level, "pion", "detail", msg)
 }
-func (s slogLeveled) Info(msg string) { s.l.Info("pion", "detail", msg) }
-func (s slogLeveled) Infof(format string, args ...any) {
-	s.l.Info("pion", "detail", fmt.Sprintf(format, args...))
-}
-func (s slogLeveled) Warn(msg string) { s.l.Warn("pion", "detail", msg) }
-func (s slogLeveled) Warnf(format string, args ...any) {
-	s.l.Warn("pion", "detail", fmt.Sprintf(format, args...))
-}
-func (s slogLeveled) Error(msg string) { s.l.Error("pion", "detail", msg) }
-func (s slogLeveled) Errorf(format string, args ...any) {
-	s.l.Error("pion", "detail", fmt.Sprintf(format, args...))
-}
+
+func (s slogLeveled) Trace(string)                      {}
+func (s slogLeveled) Tracef(string, ...any)             {}
+func (s slogLeveled) Debug(msg string)                  { s.logf(slog.LevelDebug, "%s", msg) }
+func (s slogLeveled) Debugf(format string, args ...any) { s.logf(slog.LevelDebug, format, args...) }
+func (s slogLeveled) Info(msg string)                   { s.logf(slog.LevelInfo, "%s", msg) }
+func (s slogLeveled) Infof(format string, args ...any)  { s.logf(slog.LevelInfo, format, args...) }
+func (s slogLeveled) Warn(msg string)                   { s.logf(slog.LevelWarn, "%s", msg) }
+func (s slogLeveled) Warnf(format string, args ...any)  { s.logf(slog.LevelWarn, format, args...) }
+func (s slogLeveled) Error(msg string)                  { s.logf(slog.LevelError, "%s", msg) }
+func (s slogLeveled) Errorf(format string, args ...any) { s.logf(slog.LevelError, format, args...) }

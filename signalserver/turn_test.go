@@ -155,3 +155,28 @@ func TestRelayablePeer(t *testing.T) {
 		}
 	}
 }
+
+// The TURN server is silenced as Shutdown closes it: pion/turn's read loop
+// outlives its Close and logged its exit at debug level, sometimes after
+// Serve had returned, which raced with a headless run printing its result
+// to the same stderr. No line of its may follow the shutdown's first.
+func TestTURNLogsNothingAfterShutdown(t *testing.T) {
+	for i := range 3 {
+		var buf bytes.Buffer
+		ts := startServer(t, WithSecret(testSecret),
+			WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			WithTURN(TURNConfig{Listen: "127.0.0.1:0", MinPort: 42000, MaxPort: 42999}))
+		if err := ts.stop(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // time for the read loop to exit
+		out := buf.String()
+		at := strings.Index(out, "shutdown: told clients to leave")
+		if at < 0 || !strings.Contains(out, "signal server stopped") {
+			t.Fatalf("run %d: the log lacks the shutdown's lines:\n%s", i, out)
+		}
+		if strings.Contains(out[at:], "scope=turn") {
+			t.Errorf("run %d: the TURN server logged during or after shutdown:\n%s", i, out[at:])
+		}
+	}
+}

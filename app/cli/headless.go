@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peercall/peercall/app"
@@ -19,6 +20,10 @@ import (
 // HeadlessMain is the whole headless program: parse args, run, write the
 // report, print errors in plain words. It returns the process exit code.
 func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The log handler and this function's own messages share stderr, and
+	// some libraries' goroutines log a last line after they were closed
+	// (pion/turn's read loop): every write goes through one lock.
+	stderr = &lockedWriter{w: stderr}
 	var cpuProfile string
 	level := slog.LevelWarn
 	o, err := parseHeadlessFlags(args, stderr, func(fs *flag.FlagSet) {
@@ -53,6 +58,18 @@ func HeadlessMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "peercall-headless: %v\n", err)
 	}
 	return ExitCode(err)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 type stringList []string
