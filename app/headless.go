@@ -687,7 +687,7 @@ func (r *headlessRun) peerReport(p *confPeer, callEnd time.Time, types []string)
 	pr.VideoIn.BitrateKbps = float64(st.VideoIn.Bitrate) / 1000
 	pr.ShareIn = shareSummary(p)
 	if a := p.audio(); a != nil {
-		pr.AudioIn = a.summary(ended == endPeerHungUp || ended == endPeerLeft)
+		pr.AudioIn = a.summary(ended)
 		if t := a.firstPacket(); !t.IsZero() {
 			pr.SetupMS.FirstAudioPacket = msSince(r.start, t)
 		}

@@ -155,15 +155,35 @@ func (a *audioReceiver) packetSpan() (first, last time.Time) {
 	return a.first, a.last
 }
 
-// summary is the session's audio figures. hungUp leaves out the
-// concealment after the last packet of a peer who hung up: the stream
-// ended there, nothing was lost.
-func (a *audioReceiver) summary(hungUp bool) AudioInStats {
+// endTailGrace is how much concealment after the peer's last packet a
+// call that ended on our side still leaves out: two peers that ran the
+// same --duration end within moments of each other, and the one a little
+// later played on while the other had stopped sending and its bye was on
+// the way (3 peers under CI load: 300 ms both ways between two of them).
+const endTailGrace = time.Second
+
+// tailLeftOut tells whether the concealment after the peer's last packet,
+// tail long, is left out of a session that ended so: all of it when the
+// peer hung up or left (the stream ended there, nothing was lost), up to
+// endTailGrace when our side ended the call.
+func tailLeftOut(ended string, tail time.Duration) bool {
+	switch ended {
+	case endPeerHungUp, endPeerLeft:
+		return true
+	case endDuration, endInterrupted:
+		return tail <= endTailGrace
+	}
+	return false
+}
+
+// summary is the session's audio figures for a session that ended so
+// (an end* value; tailLeftOut).
+func (a *audioReceiver) summary(ended string) AudioInStats {
 	a.mu.Lock()
 	st := AudioInStats{PacketsReceived: a.packets, PacketsLost: a.seqLost}
 	played, tail := a.played, a.tail
 	a.mu.Unlock()
-	if !hungUp {
+	if !tailLeftOut(ended, time.Duration(tail)*a.frameDur) {
 		tail = 0
 	}
 	if a.jb != nil {
