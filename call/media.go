@@ -115,13 +115,19 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		// No pacer of GCC's: its leaky bucket at the start rate delayed
 		// key frames. Ours runs outside it (pacerFactory below).
-		return gcc.NewSendSideBWE(
+		bwe, err := gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(start),
 			gcc.SendSideBWEMinBitrate(lo),
 			gcc.SendSideBWEMaxBitrate(hi),
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
 			gcc.WithLoggerFactory(se.LoggerFactory),
 		)
+		if err != nil {
+			return nil, err
+		}
+		// Its delay-based part, with a loss-based bound of our own
+		// (lossbwe.go).
+		return newLossBWE(bwe, start, lo, hi), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gcc: %w", err)

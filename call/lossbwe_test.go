@@ -1,0 +1,178 @@
+package call
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/rtcp"
+)
+
+// TestCountTWCC: received and lost packets counted from both chunk kinds,
+// bounded by the status count, and after an outage a run of lossOutageRun
+// lost in a row left out.
+func TestCountTWCC(t *testing.T) {
+	recv := func(n uint16) rtcp.PacketStatusChunk {
+		return &rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: n}
+	}
+	miss := func(n uint16) rtcp.PacketStatusChunk {
+		return &rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: n}
+	}
+	r, m := rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketNotReceived
+	tests := []struct {
+		name              string
+		outage            bool
+		count             uint16
+		chunks            []rtcp.PacketStatusChunk
+		wantLost, wantAll int
+	}{
+		{"all received", false, 20, []rtcp.PacketStatusChunk{recv(20)}, 0, 20},
+		{"vector", false, 14, []rtcp.PacketStatusChunk{&rtcp.StatusVectorChunk{
+			SymbolSize: rtcp.TypeTCCSymbolSizeOneBit,
+			SymbolList: []uint16{r, m, r, r, m, m, r, r, r, r, r, r, r, r},
+		}}, 3, 14},
+		{"status count bounds the last chunk", false, 30, []rtcp.PacketStatusChunk{recv(10), miss(5), recv(100)}, 5, 30},
+		{"vector padding past the count", false, 3, []rtcp.PacketStatusChunk{&rtcp.StatusVectorChunk{
+			SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit,
+			SymbolList: []uint16{m, r, r, m, m, m, m},
+		}}, 1, 3},
+		{"outage left out", true, 75, []rtcp.PacketStatusChunk{recv(10), miss(lossOutageRun + 10), recv(5)}, 0, 15},
+		{"a run just short of an outage counts", true, 64, []rtcp.PacketStatusChunk{recv(10), miss(lossOutageRun - 1), recv(5)}, lossOutageRun - 1, 64},
+		{"a run split over chunks", true, 14 + lossOutageRun, []rtcp.PacketStatusChunk{recv(1), miss(lossOutageRun - 1), &rtcp.StatusVectorChunk{
+			SymbolSize: rtcp.TypeTCCSymbolSizeOneBit,
+			SymbolList: []uint16{m, r, r, r, r, r, r, r, r, r, r, r, r, r},
+		}}, 0, 14},
+		{"a long run without an outage counts", false, 75, []rtcp.PacketStatusChunk{recv(10), miss(lossOutageRun + 10), recv(5)}, lossOutageRun + 10, 75},
+		{"trailing loss", false, 8, []rtcp.PacketStatusChunk{recv(5), miss(3)}, 3, 8},
+		{"empty", false, 0, nil, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lost, total := countTWCC(&rtcp.TransportLayerCC{PacketStatusCount: tt.count, PacketChunks: tt.chunks}, tt.outage)
+			if lost != tt.wantLost || total != tt.wantAll {
+				t.Errorf("lost %d of %d, want %d of %d", lost, total, tt.wantLost, tt.wantAll)
+			}
+		})
+	}
+}
+
+// TestLossBound: GCC's rules on the short and long windows: loss under
+// lossLow lets the bound grow, between lossLow and lossCut it holds, over
+// lossCut in the short window and the latest feedback it cuts from the
+// current target, once per lossCutEvery; one bad feedback is one cut, not
+// one per lossCutEvery while it stays in the window.
+func TestLossBound(t *testing.T) {
+	type fb struct {
+		at          time.Duration
+		lost, total int
+		current     int
+		want        int
+	}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name string
+		fbs  []fb
+	}{
+		{"clean grows", []fb{
+			{ms(0), 0, 100, 1_000_000, 1_050_000},
+			{ms(100), 1, 100, 1_000_000, 1_050_000}, // within lossGrowEvery
+			{ms(200), 1, 100, 1_000_000, 1_102_500},
+		}},
+		{"5 % holds", []fb{
+			{ms(0), 5, 100, 1_000_000, 1_000_000},
+			{ms(200), 5, 100, 1_000_000, 1_000_000},
+			{ms(1400), 1, 100, 1_000_000, 1_050_000}, // the window has only 1 %
+		}},
+		{"a burst in a clean second", []fb{
+			{ms(0), 0, 100, 1_000_000, 1_050_000},
+			{ms(100), 0, 100, 1_000_000, 1_050_000},
+			{ms(200), 0, 100, 1_000_000, 1_102_500},
+			{ms(300), 30, 100, 1_000_000, 1_102_500}, // latest 30 %, short window 7.5 %: hold
+			{ms(400), 0, 100, 1_000_000, 1_102_500},  // 6 % over the second: hold
+		}},
+		{"a burst alone in the window", []fb{
+			{ms(0), 30, 100, 1_000_000, 850_000}, // both 30 %: × 0.85
+			{ms(200), 0, 100, 850_000, 850_000},  // short 15 %, latest 0: hold
+		}},
+		{"congestion cuts", []fb{
+			{ms(0), 40, 100, 1_000_000, 800_000},   // 40 %: × 0.8
+			{ms(100), 40, 100, 800_000, 800_000},   // within lossCutEvery
+			{ms(200), 40, 100, 800_000, 640_000},   //
+			{ms(300), 0, 100, 640_000, 640_000},    // short 30 %, latest 0: hold
+			{ms(1300), 0, 100, 640_000, 672_000},   // the second clean: grows
+			{ms(1400), 0, 100, 640_000, 672_000},   // within lossGrowEvery
+			{ms(1500), 100, 100, 640_000, 533_333}, // short ⅓: × ⅚ of the current target
+		}},
+		{"floor and ceiling", []fb{
+			{ms(0), 100, 100, 150_000, 100_000},
+			{ms(5000), 0, 100, 2_500_000, 105_000},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(100, 0)
+			b := newLossBound(1_000_000, 100_000, 2_500_000)
+			for i, f := range tt.fbs {
+				if got := b.feedback(t0.Add(f.at), f.lost, f.total, f.current); got != f.want {
+					t.Errorf("feedback %d at %v: bound %d, want %d", i, f.at, got, f.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLossBWE: the wrapper hands feedback to GCC, counts its losses, and
+// tells the listener the smaller of its bound and GCC's delay-based
+// estimate; a long run of lost packets after a second without feedback
+// (an outage) does not move it, the same run with feedback flowing does.
+func TestLossBWE(t *testing.T) {
+	run := func(n uint16) *rtcp.TransportLayerCC {
+		return &rtcp.TransportLayerCC{PacketStatusCount: n, PacketChunks: []rtcp.PacketStatusChunk{
+			&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: n},
+		}}
+	}
+	tests := []struct {
+		name    string
+		silence time.Duration // since the feedback before; 0: none before
+		fb      *rtcp.TransportLayerCC
+		want    int
+	}{
+		{"heavy loss cuts", 0, run(20), 300_000},
+		{"an outage does not", 2 * lossOutageSilence, run(lossOutageRun), 600_000},
+		{"a long run with feedback flowing does", lossOutageSilence / 10, run(lossOutageRun), 300_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
+				gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newLossBWE(g, 600_000, 100_000, 2_500_000)
+			defer b.Close()
+			if tt.silence > 0 {
+				b.lastFB = time.Now().Add(-tt.silence)
+			}
+			got := make(chan int, 10)
+			b.OnTargetBitrateChange(func(bps int) { got <- bps })
+			if err := b.WriteRTCP([]rtcp.Packet{tt.fb}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if tb := b.GetTargetBitrate(); tb != tt.want {
+				t.Errorf("target %d, want %d", tb, tt.want)
+			}
+			select {
+			case bps := <-got:
+				if tt.want == 600_000 {
+					t.Errorf("listener told %d with no change", bps)
+				} else if bps != tt.want {
+					t.Errorf("listener told %d, want %d", bps, tt.want)
+				}
+			default:
+				if tt.want != 600_000 {
+					t.Error("listener not told")
+				}
+			}
+		})
+	}
+}
