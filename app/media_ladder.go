@@ -14,9 +14,15 @@ const (
 	// ladderBitsPerPixel is what each step needs per pixel and frame:
 	// 640x480 at 30 fps keeps its size down to about 370 kbit/s.
 	ladderBitsPerPixel = 0.04
-	// ladderUpMargin and ladderUpHold keep the size from flapping: one
-	// step up only with a margin over that step's need, and only after
-	// the current size has held a while.
+	// ladderDownHold is how long the target must stay under the current
+	// size's need before the picture shrinks: every change of size costs
+	// a keyframe, and a dip of a few hundred milliseconds (one congestion
+	// cut) is cheaper to ride out at the encoder's lower quality than
+	// with a keyframe down now and others on the way back up.
+	ladderDownHold = 500 * time.Millisecond
+	// ladderUpMargin and ladderUpHold keep the size from flapping: larger
+	// only with a margin over that size's need, and only after the
+	// current size has held a while.
 	ladderUpMargin = 1.3
 	ladderUpHold   = 3 * time.Second
 	// ladderMinSide is the smallest side a step may have.
@@ -27,7 +33,12 @@ const (
 type sizeLadder struct {
 	w, h, fps int // the source's size and rate
 	step      int // index into ladderScales
+	started   bool
 	changed   time.Time
+	// belowSince is when the target fell under the current step's need
+	// (zero while it is not), peak the highest target since then.
+	belowSince time.Time
+	peak       int
 }
 
 // size is the picture size of step k (even sides).
@@ -42,22 +53,47 @@ func (l *sizeLadder) need(k int) float64 {
 	return ladderBitsPerPixel * float64(w*h) * float64(max(l.fps, 1))
 }
 
-// next is the step for a target of bps at now: smaller at once when bps
-// is under the current step's need, one step larger when bps clears that
-// step's need with the margin and the current size has held.
-func (l *sizeLadder) next(bps int, now time.Time) int {
-	k := l.step
-	for k < len(ladderScales)-1 && float64(bps) < l.need(k) {
+// fit is the largest picture's step that bps affords with margin, the
+// smallest allowed picture's if none does.
+func (l *sizeLadder) fit(bps int, margin float64) int {
+	k := 0
+	for k < len(ladderScales)-1 && float64(bps) < margin*l.need(k) {
 		if w, h := l.size(k + 1); w < ladderMinSide || h < ladderMinSide {
 			break
 		}
 		k++
 	}
-	if k == l.step && k > 0 && float64(bps) >= ladderUpMargin*l.need(k-1) && now.Sub(l.changed) >= ladderUpHold {
-		k--
+	return k
+}
+
+// next is the step for a target of bps at now. The first picture gets
+// the size bps affords. Later the picture shrinks once bps has stayed
+// under the current size's need for ladderDownHold, to the size the
+// highest target of that time affords; it grows, possibly by several
+// steps at once (one keyframe), once bps clears a larger size's need
+// with the margin and the current size has held ladderUpHold.
+func (l *sizeLadder) next(bps int, now time.Time) int {
+	if !l.started {
+		l.started, l.step, l.changed = true, l.fit(bps, 1), now
+		return l.step
+	}
+	k := l.step
+	if float64(bps) < l.need(k) && k < l.fit(0, 1) {
+		if l.belowSince.IsZero() {
+			l.belowSince, l.peak = now, bps
+		}
+		l.peak = max(l.peak, bps)
+		if now.Sub(l.belowSince) >= ladderDownHold {
+			k = max(k, l.fit(l.peak, 1))
+		}
+	} else {
+		l.belowSince = time.Time{}
+		if k > 0 && now.Sub(l.changed) >= ladderUpHold {
+			k = min(k, l.fit(bps, ladderUpMargin))
+		}
 	}
 	if k != l.step {
-		l.step, l.changed = k, now
+		l.step, l.changed, l.belowSince = k, now, time.Time{}
 	}
 	return k
 }

@@ -9,37 +9,68 @@ import (
 	"github.com/peercall/peercall/codec"
 )
 
-// TestSizeLadder: the picture shrinks at once when the target falls under
-// what its size needs, grows one step at a time only with a margin and
-// after the size has held, and never below the smallest step.
+// ladderStep is a target given to the ladder at a time and the width it
+// should answer with.
+type ladderStep struct {
+	at    time.Duration
+	kbps  int
+	wantW int
+}
+
+// TestSizeLadder: the first picture gets the size the target affords;
+// later the picture shrinks only when the target stays under its size's
+// need for ladderDownHold (a brief dip keeps the size and spares two
+// keyframes), to the size the highest target of that time affords, and
+// grows, by several steps at once if the target allows, only with a
+// margin and after the size has held.
 func TestSizeLadder(t *testing.T) {
-	t0 := time.Unix(0, 0)
-	steps := []struct {
-		at    time.Duration
-		kbps  int
-		wantW int
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name  string
+		steps []ladderStep
 	}{
-		{0, 1500, 640},
-		{time.Second, 600, 640},       // 370 kbit/s keeps 640x480
-		{2 * time.Second, 300, 480},   // under: ¾ at once
-		{3 * time.Second, 100, 320},   // ½ needs 92 kbit/s
-		{4 * time.Second, 20, 160},    // ¼ is the floor
-		{5 * time.Second, 10, 160},    // and stays
-		{6 * time.Second, 2000, 160},  // up only after the hold (changed at 4 s)
-		{7 * time.Second, 2000, 320},  // one step
-		{8 * time.Second, 2000, 320},  // held again
-		{10 * time.Second, 2000, 480}, //
-		{13 * time.Second, 2000, 640}, //
-		{14 * time.Second, 400, 640},  // 400 ≥ 370: no flap down
-		{18 * time.Second, 300, 480},  //
-		{22 * time.Second, 440, 480},  // 440 < 1.3 × 370: stays // under the margin: stays
+		{"start low", []ladderStep{
+			{0, 200, 320},       // the first picture: 200 kbit/s affords ½ (92 ≤ 200 < 207)
+			{ms(100), 200, 320}, //
+		}},
+		{"steps", []ladderStep{
+			{0, 1500, 640},
+			{ms(1000), 600, 640},  // 370 kbit/s keeps 640x480
+			{ms(2000), 300, 640},  // under its need: held for now
+			{ms(2400), 320, 640},  //
+			{ms(2500), 200, 480},  // held 500 ms: the size the peak (320) affords
+			{ms(3000), 100, 480},  // under ¾'s 207 again
+			{ms(3200), 600, 480},  // back over it: the dip is forgotten; up waits for the hold
+			{ms(5500), 600, 640},  // 600 ≥ 1.3 × 370, held 3 s since 2.5 s
+			{ms(6000), 20, 640},   //
+			{ms(6500), 10, 160},   // several steps at once, to the floor
+			{ms(7000), 10, 160},   // and stays
+			{ms(9000), 2000, 160}, // up only after the hold (changed at 6.5 s)
+			{ms(9500), 2000, 640}, // straight to full size: one keyframe
+			{ms(10000), 400, 640}, // 400 ≥ 370: no flap down
+			{ms(11000), 300, 640}, //
+			{ms(11600), 300, 480}, //
+			{ms(15000), 440, 480}, // 440 < 1.3 × 370: stays
+			{ms(15100), 1000, 640},
+			{ms(16000), 100, 640}, // a dip of 450 ms
+			{ms(16300), 100, 640}, //
+			{ms(16450), 900, 640}, // over: keeps the size
+			{ms(17000), 100, 640}, // a new dip counts from its own start
+			{ms(17400), 100, 640},
+			{ms(17500), 100, 320}, // 100 affords ½ (92)
+		}},
 	}
-	l := &sizeLadder{w: 640, h: 480, fps: 30}
-	for _, s := range steps {
-		w, h := l.size(l.next(s.kbps*1000, t0.Add(s.at)))
-		if w != s.wantW || h != s.wantW*3/4 {
-			t.Errorf("at %v, %d kbit/s: %dx%d, want width %d", s.at, s.kbps, w, h, s.wantW)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(0, 0)
+			l := &sizeLadder{w: 640, h: 480, fps: 30}
+			for _, s := range tt.steps {
+				w, h := l.size(l.next(s.kbps*1000, t0.Add(s.at)))
+				if w != s.wantW || h != s.wantW*3/4 {
+					t.Errorf("at %v, %d kbit/s: %dx%d, want width %d", s.at, s.kbps, w, h, s.wantW)
+				}
+			}
+		})
 	}
 }
 
@@ -95,6 +126,48 @@ func TestVideoSenderFitKeepsMarker(t *testing.T) {
 		m, err := capture.ReadVideoMarker(img)
 		if err != nil || m.Seq != 42 || !m.CaptureTime.Equal(at) {
 			t.Errorf("%d kbit/s, %v: marker %+v, %v", kbps, img.Rect, m, err)
+		}
+	}
+}
+
+// TestVideoSenderCapsCamera: a camera picture's encoder rate stops at
+// the cap for its size, whatever the estimate; a screen share's does not.
+func TestVideoSenderCapsCamera(t *testing.T) {
+	src := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	tests := []struct {
+		name   string
+		screen bool
+		bps    int
+		want   int
+	}{
+		{"camera 640x480, 2.5 Mbit/s", false, 2_500_000, 1_700_000},
+		{"camera 640x480, 1 Mbit/s", false, 1_000_000, 1_000_000},
+		{"camera 320x240 (ladder), 200 kbit/s", false, 200_000, 200_000},
+		{"screen, 2.5 Mbit/s", true, 2_500_000, 2_500_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := newVideoSender(nil, nil, codec.VP8Config{Width: 640, Height: 480, FPS: 30, BitRate: tt.bps, ScreenContent: tt.screen})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.enc.Close()
+			img := v.fit(src, time.Now())
+			v.mu.Lock()
+			v.applyRate(img.Rect.Dx(), img.Rect.Dy())
+			got := v.encBps
+			v.mu.Unlock()
+			if got != tt.want {
+				t.Errorf("encoder rate %d, want %d", got, tt.want)
+			}
+		})
+	}
+	for _, c := range []struct{ w, h, want int }{
+		{160, 120, 600_000}, {320, 240, 600_000}, {480, 360, 1_700_000}, {640, 480, 1_700_000},
+		{960, 540, 2_000_000}, {1280, 720, 2_500_000},
+	} {
+		if got := cameraMaxBitrate(c.w, c.h); got != c.want {
+			t.Errorf("cameraMaxBitrate(%d, %d) = %d, want %d", c.w, c.h, got, c.want)
 		}
 	}
 }

@@ -49,8 +49,43 @@ type videoSender struct {
 	bps    atomic.Int64
 	ladder *sizeLadder
 	scaled *image.YCbCr
-	// Width and height of the last picture encoded, for the log.
+	// Width and height of the last picture encoded (the send loop's).
 	sentW, sentH int
+	// encW, encH are the size the encoder's rate was last capped for and
+	// encBps that rate (v.mu).
+	encW, encH, encBps int
+}
+
+// cameraMaxBitrate is the most a camera picture of w×h gets, the caps
+// Chromium's encoder keeps (it sends 1.7 Mbit/s at 640x480 on a clean
+// link, bench --cpu-chromium): past them the picture barely improves
+// while every bit costs encoding and decoding time at both ends.
+func cameraMaxBitrate(w, h int) int {
+	switch px := w * h; {
+	case px <= 320*240:
+		return 600_000
+	case px <= 640*480:
+		return 1_700_000
+	case px <= 960*540:
+		return 2_000_000
+	default:
+		return 2_500_000
+	}
+}
+
+// applyRate gives the encoder the target, capped for a camera picture of
+// w×h (v.mu held).
+func (v *videoSender) applyRate(w, h int) {
+	bps := int(v.bps.Load())
+	if v.ladder != nil && w > 0 {
+		bps = min(bps, cameraMaxBitrate(w, h))
+	}
+	if v.enc == nil || (bps == v.encBps && w == v.encW && h == v.encH) {
+		return
+	}
+	if v.enc.SetBitRate(bps) == nil {
+		v.encW, v.encH, v.encBps = w, h, bps
+	}
 }
 
 func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) (*videoSender, error) {
@@ -113,9 +148,7 @@ func (v *videoSender) SetBitRate(bps int) {
 	v.bps.Store(int64(bps))
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.enc != nil {
-		_ = v.enc.SetBitRate(bps)
-	}
+	v.applyRate(v.encW, v.encH)
 }
 
 // run encodes until ctx ends or the source fails. The source paces it.
@@ -140,6 +173,7 @@ func (v *videoSender) run(ctx context.Context) error {
 		t0 := time.Now()
 		img = v.fit(img, t0)
 		v.mu.Lock()
+		v.applyRate(img.Rect.Dx(), img.Rect.Dy())
 		data, key, err := v.enc.Encode(img, t0.Sub(start))
 		v.mu.Unlock()
 		if errors.Is(err, codec.ErrNoFrame) {
