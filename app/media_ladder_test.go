@@ -93,11 +93,7 @@ func TestVideoSenderFit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := newVideoSender(nil, nil, codec.VP8Config{Width: 640, Height: 480, FPS: 30, BitRate: tt.bps, ScreenContent: tt.screen})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer v.enc.Close()
+			v := testVideoSender(t, tt.bps, tt.screen)
 			if got := v.fit(src, time.Now()).Rect; got != tt.want {
 				t.Errorf("picture %v, want %v", got, tt.want)
 			}
@@ -114,12 +110,7 @@ func TestVideoSenderFitKeepsMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kbps := range []int{300, 150, 40} {
-		v, err := newVideoSender(nil, nil, codec.VP8Config{Width: 640, Height: 480, FPS: 30, BitRate: kbps * 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		img := v.fit(src, time.Now())
-		_ = v.enc.Close()
+		img := testVideoSender(t, kbps*1000, false).fit(src, time.Now())
 		if img.Rect == src.Rect {
 			t.Fatalf("%d kbit/s: not scaled", kbps)
 		}
@@ -147,11 +138,7 @@ func TestVideoSenderCapsCamera(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := newVideoSender(nil, nil, codec.VP8Config{Width: 640, Height: 480, FPS: 30, BitRate: tt.bps, ScreenContent: tt.screen})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer v.enc.Close()
+			v := testVideoSender(t, tt.bps, tt.screen)
 			img := v.fit(src, time.Now())
 			v.mu.Lock()
 			v.applyRate(img.Rect.Dx(), img.Rect.Dy())
@@ -170,4 +157,16 @@ func TestVideoSenderCapsCamera(t *testing.T) {
 			t.Errorf("cameraMaxBitrate(%d, %d) = %d, want %d", c.w, c.h, got, c.want)
 		}
 	}
+}
+
+// testVideoSender is a 640x480@30 sender (a camera's, or a screen's)
+// starting at bps, closed with the test.
+func testVideoSender(t *testing.T, bps int, screen bool) *videoSender {
+	t.Helper()
+	v, err := newVideoSender(nil, nil, codec.VP8Config{Width: 640, Height: 480, FPS: 30, BitRate: bps, ScreenContent: screen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.enc.Close() })
+	return v
 }
