@@ -159,7 +159,7 @@ func TestRelayablePeer(t *testing.T) {
 // The TURN server is silenced as Shutdown closes it: pion/turn's read loop
 // outlives its Close and logged its exit at debug level, sometimes after
 // Serve had returned, which raced with a headless run printing its result
-// to the same stderr. No line of its may follow the shutdown's first.
+// to the same stderr. With no client, it logs nothing once serving.
 func TestTURNLogsNothingAfterShutdown(t *testing.T) {
 	for i := range 3 {
 		var buf bytes.Buffer
@@ -171,12 +171,14 @@ func TestTURNLogsNothingAfterShutdown(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // time for the read loop to exit
 		out := buf.String()
-		at := strings.Index(out, "shutdown: told clients to leave")
+		// No client and no traffic: from the server's last start-up line
+		// on, the TURN server has nothing to say but its read loop's exit.
+		at := strings.Index(out, "signal server listening")
 		if at < 0 || !strings.Contains(out, "signal server stopped") {
-			t.Fatalf("run %d: the log lacks the shutdown's lines:\n%s", i, out)
+			t.Fatalf("run %d: the log lacks the server's start and stop lines:\n%s", i, out)
 		}
 		if strings.Contains(out[at:], "scope=turn") {
-			t.Errorf("run %d: the TURN server logged during or after shutdown:\n%s", i, out[at:])
+			t.Errorf("run %d: the TURN server logged while serving nobody or after shutdown:\n%s", i, out[at:])
 		}
 	}
 }
