@@ -159,7 +159,6 @@ func countTWCC(fb *rtcp.TransportLayerCC, outage bool) (lost, total int) {
 // lossBWE is pion's GCC with lossBound in place of its loss-based part.
 type lossBWE struct {
 	*gcc.SendSideBWE
-	lo, hi int
 
 	mu       sync.Mutex
 	bound    *lossBound
@@ -169,7 +168,7 @@ type lossBWE struct {
 }
 
 func newLossBWE(bwe *gcc.SendSideBWE, start, lo, hi int) *lossBWE {
-	b := &lossBWE{SendSideBWE: bwe, lo: lo, hi: hi, bound: newLossBound(start, lo, hi), target: start}
+	b := &lossBWE{SendSideBWE: bwe, bound: newLossBound(start, lo, hi), target: start}
 	// The delay-based estimate also moves between feedbacks' arrivals.
 	bwe.OnTargetBitrateChange(func(int) { b.update(time.Now(), 0, 0) })
 	return b
@@ -197,7 +196,7 @@ func (b *lossBWE) update(now time.Time, lost, total int) {
 	delay := b.delayEstimate()
 	b.mu.Lock()
 	bound := b.bound.feedback(now, lost, total, b.target)
-	t := min(max(min(delay, bound), b.lo), b.hi)
+	t := max(min(delay, bound), b.bound.lo) // bound ≤ hi already
 	changed := t != b.target
 	b.target = t
 	f := b.onChange
