@@ -444,10 +444,13 @@ func aecFindCopy(y, x []float64, from, to int) (int, float64) {
 }
 
 // aecDrift is how fast the loop's delay changes between positions from
-// and to of the speaker's recording (a least-squares line through the delay
-// every half second, where a 200 ms piece of the speaker is found clearly in
-// the mic), and the delays in ms. Both recordings start before the call, a
-// few ms apart: the delays include that.
+// and to of the speaker's recording, and the delays in ms. The delay is
+// measured every half second where a 200 ms piece of the speaker is found
+// clearly in the mic. The drifting room's pipe (pacat, sox, pacat) may
+// underrun on a loaded machine, which adds a step of tens of ms to the
+// delay at once; the drift is the one slope fitted by least squares within
+// the stretches between such steps (each stretch its own offset). Both
+// recordings start before the call, a few ms apart: the delays include that.
 func aecDrift(spk, mic []float64, from, to int) (float64, []float64) {
 	n := aecRate / 5
 	var xs, ys, ms []float64
@@ -462,20 +465,47 @@ func aecDrift(spk, mic []float64, from, to int) (float64, []float64) {
 		xs, ys = append(xs, float64(at)), append(ys, float64(pos-at))
 		ms = append(ms, math.Round(10000*float64(pos-at)/aecRate)/10)
 	}
-	if len(xs) < 3 {
-		return 0, ms
-	}
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i] / float64(len(xs))
-		my += ys[i] / float64(len(xs))
-	}
+	return aecStepFreeSlope(xs, ys, aecDelayStep*aecRate/1000), ms
+}
+
+// aecDelayStep (ms) is a change of the loop's delay between two
+// measurements that only a glitch of the pipe makes: the drift moves it by
+// 0.5 ms per half second, the pipe's buffering jitters it by a few ms.
+const aecDelayStep = 8
+
+// aecStepFreeSlope is the least-squares slope of ys over xs with the points
+// split into stretches wherever ys jumps by more than step from one point
+// to the next: one slope, an offset per stretch. Zero with fewer than three
+// points in stretches of two or more.
+func aecStepFreeSlope(xs, ys []float64, step float64) float64 {
 	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
+	used := 0
+	fit := func(lo, hi int) { // the stretch xs[lo:hi]
+		if hi-lo < 2 {
+			return
+		}
+		used += hi - lo
+		var mx, my float64
+		for i := lo; i < hi; i++ {
+			mx += xs[i] / float64(hi-lo)
+			my += ys[i] / float64(hi-lo)
+		}
+		for i := lo; i < hi; i++ {
+			sxy += (xs[i] - mx) * (ys[i] - my)
+			sxx += (xs[i] - mx) * (xs[i] - mx)
+		}
 	}
-	return sxy / sxx, ms
+	lo := 0
+	for i := 1; i <= len(xs); i++ {
+		if i == len(xs) || math.Abs(ys[i]-ys[i-1]) > step {
+			fit(lo, i)
+			lo = i
+		}
+	}
+	if used < 3 || sxx == 0 {
+		return 0
+	}
+	return sxy / sxx
 }
 
 // aecBestLag is the start in y (within lo..hi) where piece matches best,
@@ -571,4 +601,38 @@ func writeAECWAV(t *testing.T, pcm []int16) string {
 	path := filepath.Join(t.TempDir(), "far.wav")
 	writeWAV(t, path, pcm)
 	return path
+}
+
+// TestAECStepFreeSlope checks the drift fit the echo test relies on,
+// including the delays of a CI run whose pipe underran once (an 18 ms step;
+// a plain least-squares line read 0.297 % there).
+func TestAECStepFreeSlope(t *testing.T) {
+	halfSeconds := func(ms ...float64) (xs, ys []float64) {
+		for i, d := range ms {
+			xs = append(xs, float64(i*aecRate/2))
+			ys = append(ys, d*aecRate/1000)
+		}
+		return xs, ys
+	}
+	for _, tc := range []struct {
+		name     string
+		delaysMS []float64
+		lo, hi   float64 // percent
+	}{
+		{"steady 0.1 %", []float64{100, 100.5, 101, 101.5, 102, 102.5}, 0.099, 0.101},
+		{"no drift", []float64{100, 100, 100, 100}, 0, 0},
+		{"jitter", []float64{100, 103, 99.5, 102.5, 101, 104.5}, 0.05, 0.4},
+		{"ci run with one underrun", []float64{125.9, 126.4, 126.9, 127.4, 131.9, 129.4, 130.5, 130.8, 131.4, 149.5, 149.9, 150.4}, 0.05, 0.2},
+		{"two steps", []float64{100, 100.5, 101, 120, 120.5, 121, 150, 150.5, 151}, 0.099, 0.101},
+		{"a step each time", []float64{100, 120, 140, 160}, 0, 0},
+		{"too few points", []float64{100, 101}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			xs, ys := halfSeconds(tc.delaysMS...)
+			got := 100 * aecStepFreeSlope(xs, ys, aecDelayStep*aecRate/1000)
+			if got < tc.lo-1e-9 || got > tc.hi+1e-9 {
+				t.Errorf("slope %.4f %%, want %.3f to %.3f %%", got, tc.lo, tc.hi)
+			}
+		})
+	}
 }
