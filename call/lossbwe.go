@@ -1,13 +1,17 @@
 package call
 
 import (
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 )
 
 // A total outage is not congestion. pion's GCC counts the packets lost
@@ -115,23 +119,37 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int) int {
 
 // countTWCC counts a transport-wide feedback's packets and those reported
 // lost; after an outage it leaves out runs of at least lossOutageRun lost
-// in a row.
-func countTWCC(fb *rtcp.TransportLayerCC, outage bool) (lost, total int) {
+// in a row. first (nil: every packet counts) tells whether this is a
+// packet's first report: a receiver reports a range again when a
+// retransmission brings back an old transport-wide number (the RTX packet
+// keeps the original's header extensions), and only the first report
+// counts.
+func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first func(seq uint16) bool) (lost, total int) {
 	left := int(fb.PacketStatusCount)
+	seq := fb.BaseSequenceNumber
 	run := 0
+	flush := func() {
+		if !outage || run < lossOutageRun {
+			lost += run
+			total += run
+		}
+		run = 0
+	}
 	add := func(received bool, n int) {
 		n = min(n, left)
 		left -= n
-		if received {
-			if !outage || run < lossOutageRun {
-				lost += run
-				total += run
+		for range n {
+			ok := first == nil || first(seq)
+			seq++
+			switch {
+			case !ok:
+			case received:
+				flush()
+				total++
+			default:
+				run++
 			}
-			run = 0
-			total += n
-			return
 		}
-		run += n
 	}
 	for _, c := range fb.PacketChunks {
 		if left == 0 {
@@ -149,16 +167,17 @@ func countTWCC(fb *rtcp.TransportLayerCC, outage bool) (lost, total int) {
 			}
 		}
 	}
-	if !outage || run < lossOutageRun {
-		lost += run
-		total += run
-	}
+	flush()
 	return lost, total
 }
 
 // lossBWE is pion's GCC with lossBound in place of its loss-based part.
 type lossBWE struct {
 	*gcc.SendSideBWE
+	// sent has a transport-wide sequence number's bit set while a packet
+	// sent with it has not been reported yet (set by the senders, cleared
+	// by the first feedback that reports it).
+	sent *[1 << 16 / 32]atomic.Uint32
 
 	mu       sync.Mutex
 	bound    *lossBound
@@ -168,10 +187,39 @@ type lossBWE struct {
 }
 
 func newLossBWE(bwe *gcc.SendSideBWE, start, lo, hi int) *lossBWE {
-	b := &lossBWE{SendSideBWE: bwe, bound: newLossBound(start, lo, hi), target: start}
+	b := &lossBWE{SendSideBWE: bwe, sent: new([1 << 16 / 32]atomic.Uint32), bound: newLossBound(start, lo, hi), target: start}
 	// The delay-based estimate also moves between feedbacks' arrivals.
 	bwe.OnTargetBitrateChange(func(int) { b.update(time.Now(), 0, 0) })
 	return b
+}
+
+// AddStream has GCC send the stream and notes each packet's transport-wide
+// sequence number on the way.
+func (b *lossBWE) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	next := b.SendSideBWE.AddStream(info, w)
+	var id uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			id = uint8(e.ID) //nolint:gosec // extension ids are 1-255
+		}
+	}
+	if id == 0 {
+		return next
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if ext := h.GetExtension(id); len(ext) >= 2 {
+			seq := binary.BigEndian.Uint16(ext)
+			b.sent[seq/32].Or(1 << (seq % 32))
+		}
+		return next.Write(h, payload, a)
+	})
+}
+
+// first reports whether a feedback's report of seq is the first since a
+// packet was sent with it, and notes that it was reported.
+func (b *lossBWE) first(seq uint16) bool {
+	bit := uint32(1) << (seq % 32)
+	return b.sent[seq/32].And(^bit)&bit != 0
 }
 
 // WriteRTCP hands the feedback to GCC and counts its losses.
@@ -184,7 +232,7 @@ func (b *lossBWE) WriteRTCP(pkts []rtcp.Packet, attr interceptor.Attributes) err
 			outage := !b.lastFB.IsZero() && now.Sub(b.lastFB) >= lossOutageSilence
 			b.lastFB = now
 			b.mu.Unlock()
-			lost, total := countTWCC(fb, outage)
+			lost, total := countTWCC(fb, outage, b.first)
 			b.update(now, lost, total)
 		}
 	}

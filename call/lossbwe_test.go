@@ -4,8 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 )
 
 // TestCountTWCC: received and lost packets counted from both chunk kinds,
@@ -48,7 +51,7 @@ func TestCountTWCC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lost, total := countTWCC(&rtcp.TransportLayerCC{PacketStatusCount: tt.count, PacketChunks: tt.chunks}, tt.outage)
+			lost, total := countTWCC(&rtcp.TransportLayerCC{PacketStatusCount: tt.count, PacketChunks: tt.chunks}, tt.outage, nil)
 			if lost != tt.wantLost || total != tt.wantAll {
 				t.Errorf("lost %d of %d, want %d of %d", lost, total, tt.wantLost, tt.wantAll)
 			}
@@ -153,6 +156,9 @@ func TestLossBWE(t *testing.T) {
 			if tt.silence > 0 {
 				b.lastFB = time.Now().Add(-tt.silence)
 			}
+			for seq := range tt.fb.PacketStatusCount { // as if sent
+				b.sent[seq/32].Or(1 << (seq % 32))
+			}
 			got := make(chan int, 10)
 			b.OnTargetBitrateChange(func(bps int) { got <- bps })
 			if err := b.WriteRTCP([]rtcp.Packet{tt.fb}, nil); err != nil {
@@ -174,5 +180,68 @@ func TestLossBWE(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLossBWEReportedAgain: packets sent through the wrapper reach the
+// stream's writer and are noted by transport-wide sequence number; a
+// receiver reports a range again when a retransmission brings an old
+// number back, and the second report of a packet counts neither as loss
+// nor as received; a number sent again (it came round) counts again.
+func TestLossBWEReportedAgain(t *testing.T) {
+	g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
+		gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
+	defer b.Close()
+	const extID = 5
+	wrote := 0
+	w := b.AddStream(&interceptor.StreamInfo{SSRC: 1, RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: extID}}},
+		interceptor.RTPWriterFunc(func(_ *rtp.Header, payload []byte, _ interceptor.Attributes) (int, error) {
+			wrote++
+			return len(payload), nil
+		}))
+	send := func(from, n uint16) {
+		for seq := from; seq != from+n; seq++ {
+			h := &rtp.Header{Version: 2, SSRC: 1, SequenceNumber: seq}
+			if err := h.SetExtension(extID, []byte{byte(seq >> 8), byte(seq)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(h, make([]byte, 100), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fb := func(base, n uint16, status uint16) *rtcp.TransportLayerCC {
+		return &rtcp.TransportLayerCC{BaseSequenceNumber: base, PacketStatusCount: n, PacketChunks: []rtcp.PacketStatusChunk{
+			&rtcp.RunLengthChunk{PacketStatusSymbol: status, RunLength: n},
+		}}
+	}
+	recv, miss := uint16(rtcp.TypeTCCPacketReceivedSmallDelta), uint16(rtcp.TypeTCCPacketNotReceived)
+	send(65530, 26) // 65530 to 19, across the wrap
+	if wrote != 26 {
+		t.Fatalf("the stream's writer got %d packets, want 26", wrote)
+	}
+	tests := []struct {
+		name              string
+		sendFrom, sendN   uint16 // sent before the feedback
+		fb                *rtcp.TransportLayerCC
+		wantLost, wantAll int
+	}{
+		{"first report", 0, 0, fb(65530, 16, recv), 0, 16},
+		{"the same range again", 0, 0, fb(65530, 16, recv), 0, 0},
+		{"lost, first report", 0, 0, fb(10, 5, miss), 5, 5},
+		{"the lost ones received after all", 0, 0, fb(10, 5, recv), 0, 0},
+		{"overlapping a new range", 0, 0, fb(5, 15, recv), 0, 5},
+		{"never sent", 0, 0, fb(100, 5, recv), 0, 0},
+		{"sent again", 0, 10, fb(0, 10, miss), 10, 10},
+	}
+	for _, tt := range tests {
+		send(tt.sendFrom, tt.sendN)
+		if lost, total := countTWCC(tt.fb, false, b.first); lost != tt.wantLost || total != tt.wantAll {
+			t.Errorf("%s: lost %d of %d, want %d of %d", tt.name, lost, total, tt.wantLost, tt.wantAll)
+		}
 	}
 }
