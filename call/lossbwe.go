@@ -222,21 +222,124 @@ func (b *lossBWE) first(seq uint16) bool {
 	return b.sent[seq/32].And(^bit)&bit != 0
 }
 
-// WriteRTCP hands the feedback to GCC and counts its losses.
+// WriteRTCP hands the feedback to GCC, with the packets reported again
+// left out, and counts its losses.
 func (b *lossBWE) WriteRTCP(pkts []rtcp.Packet, attr interceptor.Attributes) error {
-	err := b.SendSideBWE.WriteRTCP(pkts, attr)
 	now := time.Now()
-	for _, p := range pkts {
-		if fb, ok := p.(*rtcp.TransportLayerCC); ok {
-			b.mu.Lock()
-			outage := !b.lastFB.IsZero() && now.Sub(b.lastFB) >= lossOutageSilence
-			b.lastFB = now
-			b.mu.Unlock()
-			lost, total := countTWCC(fb, outage, b.first)
-			b.update(now, lost, total)
+	type counted struct {
+		fb    *rtcp.TransportLayerCC
+		first []bool // by index from the base sequence number
+	}
+	var fbs []counted
+	copied := false
+	for i, p := range pkts {
+		fb, ok := p.(*rtcp.TransportLayerCC)
+		if !ok {
+			continue
 		}
+		first := make([]bool, fb.PacketStatusCount)
+		again := false
+		for k := range first {
+			first[k] = b.first(fb.BaseSequenceNumber + uint16(k)) //nolint:gosec // k < 65536
+			again = again || !first[k]
+		}
+		if again {
+			if !copied { // the caller's slice stays as it was
+				pkts, copied = append([]rtcp.Packet(nil), pkts...), true
+			}
+			pkts[i] = firstReportsOnly(fb, first)
+		}
+		fbs = append(fbs, counted{fb, first})
+	}
+	err := b.SendSideBWE.WriteRTCP(pkts, attr)
+	for _, c := range fbs {
+		b.mu.Lock()
+		outage := !b.lastFB.IsZero() && now.Sub(b.lastFB) >= lossOutageSilence
+		b.lastFB = now
+		b.mu.Unlock()
+		base := c.fb.BaseSequenceNumber
+		lost, total := countTWCC(c.fb, outage, func(seq uint16) bool { return c.first[seq-base] })
+		b.update(now, lost, total)
 	}
 	return err
+}
+
+// firstReportsOnly is fb with the packets reported before (first[k] false
+// for base+k) turned into not received, each one's arrival delta carried
+// to the next packet received. pion's GCC reads a report again as new
+// arrivals, and a packet that has left its send history (250 packets)
+// does not take its arrival delta, which shifts every later packet's
+// arrival in that feedback onto the wrong packet.
+func firstReportsOnly(fb *rtcp.TransportLayerCC, first []bool) *rtcp.TransportLayerCC {
+	out := &rtcp.TransportLayerCC{
+		Header:             fb.Header,
+		SenderSSRC:         fb.SenderSSRC,
+		MediaSSRC:          fb.MediaSSRC,
+		BaseSequenceNumber: fb.BaseSequenceNumber,
+		PacketStatusCount:  fb.PacketStatusCount,
+		ReferenceTime:      fb.ReferenceTime,
+		FbPktCount:         fb.FbPktCount,
+	}
+	left := int(fb.PacketStatusCount)
+	deltas := fb.RecvDeltas
+	k := 0
+	var carry int64 // µs
+	var vec *rtcp.StatusVectorChunk
+	add := func(received bool, n int) {
+		n = min(n, left)
+		left -= n
+		for range n {
+			sym := uint16(rtcp.TypeTCCPacketNotReceived)
+			if received && len(deltas) > 0 {
+				d := deltas[0].Delta + carry
+				deltas = deltas[1:]
+				carry = 0
+				if first[k] {
+					sym = rtcp.TypeTCCPacketReceivedLargeDelta
+					if d >= 0 && d <= 255*rtcp.TypeTCCDeltaScaleFactor {
+						sym = rtcp.TypeTCCPacketReceivedSmallDelta
+					}
+					out.RecvDeltas = append(out.RecvDeltas, &rtcp.RecvDelta{Type: sym, Delta: d})
+				} else {
+					carry = d
+				}
+			}
+			if vec == nil || len(vec.SymbolList) == 7 {
+				vec = &rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit}
+				out.PacketChunks = append(out.PacketChunks, vec)
+			}
+			vec.SymbolList = append(vec.SymbolList, sym)
+			k++
+		}
+	}
+	for _, c := range fb.PacketChunks {
+		if left == 0 {
+			break
+		}
+		switch c := c.(type) {
+		case *rtcp.RunLengthChunk:
+			add(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived, int(c.RunLength))
+		case *rtcp.StatusVectorChunk:
+			for _, s := range c.SymbolList {
+				if left == 0 {
+					break
+				}
+				add(s != rtcp.TypeTCCPacketNotReceived, 1)
+			}
+		}
+	}
+	// The header as it would go on the wire: 20 bytes of header and
+	// fields, the chunks, the deltas, padded to 32-bit words.
+	n := 20 + 2*len(out.PacketChunks)
+	for _, d := range out.RecvDeltas {
+		n++
+		if d.Type == rtcp.TypeTCCPacketReceivedLargeDelta {
+			n++
+		}
+	}
+	out.Header.Padding = n%4 != 0
+	out.Header.Length = uint16(out.MarshalSize()/4 - 1) //nolint:gosec // at most 65535 statuses
+	return out
 }
 
 // update recomputes the target and tells the listener if it changed.

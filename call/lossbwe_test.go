@@ -1,6 +1,7 @@
 package call
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -243,5 +244,133 @@ func TestLossBWEReportedAgain(t *testing.T) {
 		if lost, total := countTWCC(tt.fb, false, b.first); lost != tt.wantLost || total != tt.wantAll {
 			t.Errorf("%s: lost %d of %d, want %d of %d", tt.name, lost, total, tt.wantLost, tt.wantAll)
 		}
+	}
+}
+
+// TestFirstReportsOnly: packets reported before become not received in
+// what GCC reads, the others keep their arrival times (a removed packet's
+// delta carried to the next one received), and the result marshals.
+func TestFirstReportsOnly(t *testing.T) {
+	// arrivals reads a feedback as arrival offsets (µs) by index, -1 for
+	// not received.
+	arrivals := func(fb *rtcp.TransportLayerCC) []int64 {
+		var out []int64
+		deltas := fb.RecvDeltas
+		var at int64
+		left := int(fb.PacketStatusCount)
+		add := func(received bool) {
+			if left == 0 {
+				return
+			}
+			left--
+			if received && len(deltas) > 0 {
+				at += deltas[0].Delta
+				deltas = deltas[1:]
+				out = append(out, at)
+				return
+			}
+			out = append(out, -1)
+		}
+		for _, c := range fb.PacketChunks {
+			switch c := c.(type) {
+			case *rtcp.RunLengthChunk:
+				for range c.RunLength {
+					add(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived)
+				}
+			case *rtcp.StatusVectorChunk:
+				for _, s := range c.SymbolList {
+					add(s != rtcp.TypeTCCPacketNotReceived)
+				}
+			}
+		}
+		return out
+	}
+	small := func(us int64) *rtcp.RecvDelta {
+		return &rtcp.RecvDelta{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: us}
+	}
+	fb := &rtcp.TransportLayerCC{
+		Header:             rtcp.Header{Padding: true, Count: rtcp.FormatTCC, Type: rtcp.TypeTransportSpecificFeedback},
+		BaseSequenceNumber: 65533, PacketStatusCount: 9, ReferenceTime: 100, FbPktCount: 3,
+		PacketChunks: []rtcp.PacketStatusChunk{
+			&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 4},
+			&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeOneBit, SymbolList: []uint16{0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		},
+		RecvDeltas: []*rtcp.RecvDelta{small(1000), small(60000), small(60000), small(250), small(500), small(750), small(1000), small(1250)},
+	}
+	// 0..3 received, 4 lost, 5..8 received.
+	want := []int64{1000, 61000, 121000, 121250, -1, 121750, 122500, 123500, 124750}
+	if got := arrivals(fb); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("test feedback reads %v, want %v", got, want)
+	}
+	tests := []struct {
+		name  string
+		again []int // indexes reported before
+		want  []int64
+	}{
+		{"all first", nil, want},
+		{"one in the middle", []int{1}, []int64{1000, -1, 121000, 121250, -1, 121750, 122500, 123500, 124750}},
+		{"a run, the large delta carried", []int{1, 2, 3}, []int64{1000, -1, -1, -1, -1, 121750, 122500, 123500, 124750}},
+		{"the first and the last", []int{0, 8}, []int64{-1, 61000, 121000, 121250, -1, 121750, 122500, 123500, -1}},
+		{"a lost one reported again stays lost", []int{4}, want},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := make([]bool, fb.PacketStatusCount)
+			for k := range first {
+				first[k] = true
+			}
+			for _, k := range tt.again {
+				first[k] = false
+			}
+			out := firstReportsOnly(fb, first)
+			if got := arrivals(out); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("arrivals %v, want %v", got, tt.want)
+			}
+			raw, err := out.Marshal()
+			if err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+			var back rtcp.TransportLayerCC
+			if err := back.Unmarshal(raw); err != nil {
+				t.Fatalf("unmarshal: %v", err)
+			}
+			if got := arrivals(&back); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("after a round trip: arrivals %v, want %v", got, tt.want)
+			}
+			if back.BaseSequenceNumber != fb.BaseSequenceNumber || back.ReferenceTime != fb.ReferenceTime || back.FbPktCount != fb.FbPktCount {
+				t.Errorf("header fields %d %d %d, want %d %d %d", back.BaseSequenceNumber, back.ReferenceTime, back.FbPktCount,
+					fb.BaseSequenceNumber, fb.ReferenceTime, fb.FbPktCount)
+			}
+		})
+	}
+}
+
+// TestLossBWELeavesCallersFeedback: GCC gets the feedback with the
+// packets reported again left out, but the caller's packets are not
+// changed (other interceptors read them too).
+func TestLossBWELeavesCallersFeedback(t *testing.T) {
+	g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
+		gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
+	defer b.Close()
+	fb := &rtcp.TransportLayerCC{PacketStatusCount: 4, PacketChunks: []rtcp.PacketStatusChunk{
+		&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 4},
+	}, RecvDeltas: []*rtcp.RecvDelta{
+		{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}, {Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250},
+		{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}, {Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250},
+	}}
+	b.sent[0].Or(0b0101) // 0 and 2 sent and not reported yet; 1 and 3 reported before
+	pkts := []rtcp.Packet{fb}
+	if err := b.WriteRTCP(pkts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if pkts[0] != fb || len(fb.RecvDeltas) != 4 || len(fb.PacketChunks) != 1 {
+		t.Errorf("the caller's feedback changed: %v", pkts[0])
+	}
+	if v := b.sent[0].Load(); v != 0 {
+		t.Errorf("sent bits %b after the report, want none", v)
 	}
 }
