@@ -117,6 +117,30 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int) int {
 	return int(b.bps)
 }
 
+// eachStatus calls f with each packet status of a transport-wide feedback
+// in order (received or not), PacketStatusCount of them: a vector
+// chunk's padding past the count is left out.
+func eachStatus(fb *rtcp.TransportLayerCC, f func(received bool)) {
+	left := int(fb.PacketStatusCount)
+	for _, c := range fb.PacketChunks {
+		switch c := c.(type) {
+		case *rtcp.RunLengthChunk:
+			for n := min(int(c.RunLength), left); n > 0; n-- {
+				left--
+				f(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived)
+			}
+		case *rtcp.StatusVectorChunk:
+			for _, s := range c.SymbolList[:min(len(c.SymbolList), left)] {
+				left--
+				f(s != rtcp.TypeTCCPacketNotReceived)
+			}
+		}
+		if left == 0 {
+			return
+		}
+	}
+}
+
 // countTWCC counts a transport-wide feedback's packets and those reported
 // lost; after an outage it leaves out runs of at least lossOutageRun lost
 // in a row. first (nil: every packet counts) tells whether this is a
@@ -125,7 +149,6 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int) int {
 // keeps the original's header extensions), and only the first report
 // counts.
 func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first func(seq uint16) bool) (lost, total int) {
-	left := int(fb.PacketStatusCount)
 	seq := fb.BaseSequenceNumber
 	run := 0
 	flush := func() {
@@ -135,38 +158,18 @@ func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first func(seq uint16) bo
 		}
 		run = 0
 	}
-	add := func(received bool, n int) {
-		n = min(n, left)
-		left -= n
-		for range n {
-			ok := first == nil || first(seq)
-			seq++
-			switch {
-			case !ok:
-			case received:
-				flush()
-				total++
-			default:
-				run++
-			}
+	eachStatus(fb, func(received bool) {
+		ok := first == nil || first(seq)
+		seq++
+		switch {
+		case !ok:
+		case received:
+			flush()
+			total++
+		default:
+			run++
 		}
-	}
-	for _, c := range fb.PacketChunks {
-		if left == 0 {
-			break
-		}
-		switch c := c.(type) {
-		case *rtcp.RunLengthChunk:
-			add(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived, int(c.RunLength))
-		case *rtcp.StatusVectorChunk:
-			for _, s := range c.SymbolList {
-				if left == 0 {
-					break
-				}
-				add(s != rtcp.TypeTCCPacketNotReceived, 1)
-			}
-		}
-	}
+	})
 	flush()
 	return lost, total
 }
@@ -280,54 +283,33 @@ func firstReportsOnly(fb *rtcp.TransportLayerCC, first []bool) *rtcp.TransportLa
 		ReferenceTime:      fb.ReferenceTime,
 		FbPktCount:         fb.FbPktCount,
 	}
-	left := int(fb.PacketStatusCount)
 	deltas := fb.RecvDeltas
 	k := 0
 	var carry int64 // µs
 	var vec *rtcp.StatusVectorChunk
-	add := func(received bool, n int) {
-		n = min(n, left)
-		left -= n
-		for range n {
-			sym := uint16(rtcp.TypeTCCPacketNotReceived)
-			if received && len(deltas) > 0 {
-				d := deltas[0].Delta + carry
-				deltas = deltas[1:]
-				carry = 0
-				if first[k] {
-					sym = rtcp.TypeTCCPacketReceivedLargeDelta
-					if d >= 0 && d <= 255*rtcp.TypeTCCDeltaScaleFactor {
-						sym = rtcp.TypeTCCPacketReceivedSmallDelta
-					}
-					out.RecvDeltas = append(out.RecvDeltas, &rtcp.RecvDelta{Type: sym, Delta: d})
-				} else {
-					carry = d
+	eachStatus(fb, func(received bool) {
+		sym := uint16(rtcp.TypeTCCPacketNotReceived)
+		if received && len(deltas) > 0 {
+			d := deltas[0].Delta + carry
+			deltas = deltas[1:]
+			carry = 0
+			if first[k] {
+				sym = rtcp.TypeTCCPacketReceivedLargeDelta
+				if d >= 0 && d <= 255*rtcp.TypeTCCDeltaScaleFactor {
+					sym = rtcp.TypeTCCPacketReceivedSmallDelta
 				}
-			}
-			if vec == nil || len(vec.SymbolList) == 7 {
-				vec = &rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit}
-				out.PacketChunks = append(out.PacketChunks, vec)
-			}
-			vec.SymbolList = append(vec.SymbolList, sym)
-			k++
-		}
-	}
-	for _, c := range fb.PacketChunks {
-		if left == 0 {
-			break
-		}
-		switch c := c.(type) {
-		case *rtcp.RunLengthChunk:
-			add(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived, int(c.RunLength))
-		case *rtcp.StatusVectorChunk:
-			for _, s := range c.SymbolList {
-				if left == 0 {
-					break
-				}
-				add(s != rtcp.TypeTCCPacketNotReceived, 1)
+				out.RecvDeltas = append(out.RecvDeltas, &rtcp.RecvDelta{Type: sym, Delta: d})
+			} else {
+				carry = d
 			}
 		}
-	}
+		if vec == nil || len(vec.SymbolList) == 7 {
+			vec = &rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeTwoBit}
+			out.PacketChunks = append(out.PacketChunks, vec)
+		}
+		vec.SymbolList = append(vec.SymbolList, sym)
+		k++
+	})
 	// The header as it would go on the wire: 20 bytes of header and
 	// fields, the chunks, the deltas, padded to 32-bit words.
 	n := 20 + 2*len(out.PacketChunks)

@@ -147,13 +147,7 @@ func TestLossBWE(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
-				gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := newLossBWE(g, 600_000, 100_000, 2_500_000)
-			defer b.Close()
+			b := newTestLossBWE(t)
 			if tt.silence > 0 {
 				b.lastFB = time.Now().Add(-tt.silence)
 			}
@@ -190,13 +184,7 @@ func TestLossBWE(t *testing.T) {
 // number back, and the second report of a packet counts neither as loss
 // nor as received; a number sent again (it came round) counts again.
 func TestLossBWEReportedAgain(t *testing.T) {
-	g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
-		gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
-	defer b.Close()
+	b := newTestLossBWE(t)
 	const extID = 5
 	wrote := 0
 	w := b.AddStream(&interceptor.StreamInfo{SSRC: 1, RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: extID}}},
@@ -349,13 +337,7 @@ func TestFirstReportsOnly(t *testing.T) {
 // packets reported again left out, but the caller's packets are not
 // changed (other interceptors read them too).
 func TestLossBWELeavesCallersFeedback(t *testing.T) {
-	g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
-		gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
-	defer b.Close()
+	b := newTestLossBWE(t)
 	fb := &rtcp.TransportLayerCC{PacketStatusCount: 4, PacketChunks: []rtcp.PacketStatusChunk{
 		&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 4},
 	}, RecvDeltas: []*rtcp.RecvDelta{
@@ -373,4 +355,18 @@ func TestLossBWELeavesCallersFeedback(t *testing.T) {
 	if v := b.sent[0].Load(); v != 0 {
 		t.Errorf("sent bits %b after the report, want none", v)
 	}
+}
+
+// newTestLossBWE is a lossBWE over pion's GCC from 600 kbit/s (100 kbit/s
+// to 2.5 Mbit/s), closed with the test.
+func newTestLossBWE(t *testing.T) *lossBWE {
+	t.Helper()
+	g, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(600_000), gcc.SendSideBWEMinBitrate(100_000),
+		gcc.SendSideBWEMaxBitrate(2_500_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
 }
