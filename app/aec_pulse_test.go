@@ -122,27 +122,40 @@ func TestEchoCancellationOnPulseLoop(t *testing.T) {
 	})
 
 	t.Run("drift 0.1 %", func(t *testing.T) {
-		pa := pulsetest.Start(t, pulsetest.Config{})
-		pa.Setenv(t)
-		aecDriftingRoom(t, pa, 0.999)
-		c := runAECCall(t, bin, pa, echoCall, near, append(aecOnly, "--aec", "on"), farArgs)
-		c.measureEcho()
-		t.Logf("aec on: %v", c)
-		// The loop's delay through the echo-only part grows by 1 ms a second.
-		drift, pts := aecDrift(c.spk, c.mic, c.echoStart+aecRate/2, len(c.spk)-aecRate/2)
-		t.Logf("loop drift %.3f %% (fit over %d points, delay %v)", 100*drift, len(pts), pts)
-		// Without the canceller the call changes the echo's level by under
-		// 1 dB ("echo and double talk", aec off): the echo at the microphone
-		// stands for it.
-		erle := c.micEchoDB - c.echoDB
-		t.Logf("ERLE %.1f dB (echo at the microphone over echo received)", erle)
-		// Measured: 0.07 to 0.12 % (the pipe's buffering jitters by a few ms);
-		// ERLE 26 to 38 dB.
-		if drift < 0.0005 || drift > 0.002 {
-			t.Errorf("loop drifted %.3f %%, want about 0.1 %%", 100*drift)
-		}
-		if erle < 20 {
-			t.Errorf("ERLE %.1f dB with 0.1 %% drift, want ≥ 20 dB", erle)
+		// The drifting room is a pipe of three processes; on a loaded
+		// machine it can underrun and jump the loop's delay by a few ms
+		// either way, as much as the drift itself over the call. A call
+		// whose room did not measurably drift as built says nothing
+		// about the canceller under drift: a second call decides; a
+		// room that never drifts fails both.
+		for attempt := 1; ; attempt++ {
+			pa := pulsetest.Start(t, pulsetest.Config{})
+			pa.Setenv(t)
+			aecDriftingRoom(t, pa, 0.999)
+			c := runAECCall(t, bin, pa, echoCall, near, append(aecOnly, "--aec", "on"), farArgs)
+			c.measureEcho()
+			t.Logf("attempt %d: aec on: %v", attempt, c)
+			// The loop's delay through the echo-only part grows by 1 ms a second.
+			drift, pts := aecDrift(c.spk, c.mic, c.echoStart+aecRate/2, len(c.spk)-aecRate/2)
+			t.Logf("attempt %d: loop drift %.3f %% (fit over %d points, delay %v)", attempt, 100*drift, len(pts), pts)
+			// Measured: 0.07 to 0.16 % (the pipe's buffering jitters by a
+			// few ms).
+			if drift < 0.0005 || drift > 0.002 {
+				if attempt < 2 {
+					continue
+				}
+				t.Errorf("loop drifted %.3f %%, want about 0.1 %%", 100*drift)
+			}
+			// Without the canceller the call changes the echo's level by
+			// under 1 dB ("echo and double talk", aec off): the echo at the
+			// microphone stands for it.
+			erle := c.micEchoDB - c.echoDB
+			t.Logf("ERLE %.1f dB (echo at the microphone over echo received)", erle)
+			// Measured: ERLE 25 to 38 dB.
+			if erle < 20 {
+				t.Errorf("ERLE %.1f dB with 0.1 %% drift, want ≥ 20 dB", erle)
+			}
+			return
 		}
 	})
 }
