@@ -143,13 +143,13 @@ func eachStatus(fb *rtcp.TransportLayerCC, f func(received bool)) {
 
 // countTWCC counts a transport-wide feedback's packets and those reported
 // lost; after an outage it leaves out runs of at least lossOutageRun lost
-// in a row. first (nil: every packet counts) tells whether this is a
-// packet's first report: a receiver reports a range again when a
-// retransmission brings back an old transport-wide number (the RTX packet
-// keeps the original's header extensions), and only the first report
-// counts.
-func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first func(seq uint16) bool) (lost, total int) {
-	seq := fb.BaseSequenceNumber
+// in a row. first[k] (nil: every packet counts) tells whether this is the
+// first report of the packet base+k: a receiver reports a range again when
+// a retransmission brings back an old transport-wide number (the RTX
+// packet keeps the original's header extensions), and only the first
+// report counts.
+func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first []bool) (lost, total int) {
+	k := 0
 	run := 0
 	flush := func() {
 		if !outage || run < lossOutageRun {
@@ -159,8 +159,8 @@ func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first func(seq uint16) bo
 		run = 0
 	}
 	eachStatus(fb, func(received bool) {
-		ok := first == nil || first(seq)
-		seq++
+		ok := first == nil || first[k]
+		k++
 		switch {
 		case !ok:
 		case received:
@@ -225,6 +225,18 @@ func (b *lossBWE) first(seq uint16) bool {
 	return b.sent[seq/32].And(^bit)&bit != 0
 }
 
+// firstReports tells, for each packet fb reports (by index from its base
+// sequence number), whether this is its first report, and notes them as
+// reported; again is whether any was reported before.
+func (b *lossBWE) firstReports(fb *rtcp.TransportLayerCC) (first []bool, again bool) {
+	first = make([]bool, fb.PacketStatusCount)
+	for k := range first {
+		first[k] = b.first(fb.BaseSequenceNumber + uint16(k)) //nolint:gosec // k < 65536
+		again = again || !first[k]
+	}
+	return first, again
+}
+
 // WriteRTCP hands the feedback to GCC, with the packets reported again
 // left out, and counts its losses.
 func (b *lossBWE) WriteRTCP(pkts []rtcp.Packet, attr interceptor.Attributes) error {
@@ -240,12 +252,7 @@ func (b *lossBWE) WriteRTCP(pkts []rtcp.Packet, attr interceptor.Attributes) err
 		if !ok {
 			continue
 		}
-		first := make([]bool, fb.PacketStatusCount)
-		again := false
-		for k := range first {
-			first[k] = b.first(fb.BaseSequenceNumber + uint16(k)) //nolint:gosec // k < 65536
-			again = again || !first[k]
-		}
+		first, again := b.firstReports(fb)
 		if again {
 			if !copied { // the caller's slice stays as it was
 				pkts, copied = append([]rtcp.Packet(nil), pkts...), true
@@ -260,8 +267,7 @@ func (b *lossBWE) WriteRTCP(pkts []rtcp.Packet, attr interceptor.Attributes) err
 		outage := !b.lastFB.IsZero() && now.Sub(b.lastFB) >= lossOutageSilence
 		b.lastFB = now
 		b.mu.Unlock()
-		base := c.fb.BaseSequenceNumber
-		lost, total := countTWCC(c.fb, outage, func(seq uint16) bool { return c.first[seq-base] })
+		lost, total := countTWCC(c.fb, outage, c.first)
 		b.update(now, lost, total)
 	}
 	return err

@@ -229,7 +229,8 @@ func TestLossBWEReportedAgain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		send(tt.sendFrom, tt.sendN)
-		if lost, total := countTWCC(tt.fb, false, b.first); lost != tt.wantLost || total != tt.wantAll {
+		first, _ := b.firstReports(tt.fb)
+		if lost, total := countTWCC(tt.fb, false, first); lost != tt.wantLost || total != tt.wantAll {
 			t.Errorf("%s: lost %d of %d, want %d of %d", tt.name, lost, total, tt.wantLost, tt.wantAll)
 		}
 	}
