@@ -305,6 +305,7 @@ func TestScreenStill(t *testing.T) {
 	w, h := s.Size()
 	buf := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	const span = 3 * time.Second
+	grabs0, rows0 := s.grabs, s.rows
 	cpu0, xcpu0, start := selfCPU(), x.cpu(t), time.Now()
 	var times []time.Duration
 	for time.Since(start) < span {
@@ -329,8 +330,18 @@ func TestScreenStill(t *testing.T) {
 			t.Fatalf("keepalives %v apart", d)
 		}
 	}
-	if cpu > el/50 || xcpu > el/50 {
-		t.Fatalf("still screen used %v of CPU (Xvfb %v) in %v, want under 2%%", cpu, xcpu, el)
+	// The work itself is counted exactly: a still screen neither grabs
+	// from the X server nor converts a row; a keepalive only copies the
+	// last picture.
+	if g, r := s.grabs-grabs0, s.rows-rows0; g != 0 || r != 0 {
+		t.Fatalf("still screen: %d grabs and %d rows converted in %v, want none", g, r, el)
+	}
+	// CPU time is the whole test process's (runtime and GC included) on a
+	// machine that may be busy: the bound only catches a spinning loop or
+	// full-rate capture (a 1920x1080 grab and conversion at 15 fps costs
+	// well over it), not the figure itself, which the log above carries.
+	if cpu > el/10 || xcpu > el/10 {
+		t.Fatalf("still screen used %v of CPU (Xvfb %v) in %v, want under 10%%", cpu, xcpu, el)
 	}
 
 	// A keyframe request: Refresh has the next frame slot (1/15 s) repeat

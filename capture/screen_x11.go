@@ -675,8 +675,11 @@ type Screen struct {
 	// follow: a whole window is captured, so its size is tracked.
 	follow  bool
 	cserial C.ulong
-	closed  chan struct{}
-	once    sync.Once
+	// grabs and rows count the captures from the X server and the rows
+	// converted to I420, the work a frame slot can do (under mu).
+	grabs, rows int
+	closed      chan struct{}
+	once        sync.Once
 }
 
 // OpenScreen connects to the display and prepares the capture. It fails
@@ -874,6 +877,7 @@ func (s *Screen) update() (image.Rectangle, error) {
 		if rc := C.pc_grab(c, &y0, &y1); rc != 0 {
 			return image.Rectangle{}, s.xerror("capture", rc)
 		}
+		s.grabs++
 		if y1 > y0 {
 			bands = append(bands, image.Rect(0, int(y0), s.w, int(y1)))
 		}
@@ -959,6 +963,7 @@ func (s *Screen) convert(bands []image.Rectangle) image.Rectangle {
 	}
 	var dirty image.Rectangle
 	for _, r := range rows {
+		s.rows += r.Dy()
 		C.pc_convert(c, C.int(r.Min.Y), C.int(r.Max.Y),
 			(*C.uint8_t)(&f.Y[0]), C.int(f.YStride),
 			(*C.uint8_t)(&f.Cb[0]), (*C.uint8_t)(&f.Cr[0]), C.int(f.CStride))
