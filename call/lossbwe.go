@@ -145,9 +145,10 @@ func eachStatus(fb *rtcp.TransportLayerCC, f func(received bool)) {
 // lost; after an outage it leaves out runs of at least lossOutageRun lost
 // in a row. first[k] (nil: every packet counts) tells whether this is the
 // first report of the packet base+k: a receiver reports a range again when
-// a retransmission brings back an old transport-wide number (the RTX
-// packet keeps the original's header extensions), and only the first
-// report counts.
+// a packet arrives with an old transport-wide number (a duplicate on the
+// path, or a sender whose retransmissions keep their original's header
+// extensions, as ours did before they took numbers of their own:
+// media.go), and only the first report counts.
 func countTWCC(fb *rtcp.TransportLayerCC, outage bool, first []bool) (lost, total int) {
 	k := 0
 	run := 0
@@ -200,6 +201,13 @@ func newLossBWE(bwe *gcc.SendSideBWE, start, lo, hi int) *lossBWE {
 // sequence number on the way.
 func (b *lossBWE) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	next := b.SendSideBWE.AddStream(info, w)
+	if info.SSRCRetransmission != 0 {
+		// Retransmissions come down the stream's writer on the RTX SSRC:
+		// GCC's (no-op) pacer sends by SSRC and drops unknown ones.
+		rtx := *info
+		rtx.SSRC = info.SSRCRetransmission
+		b.SendSideBWE.AddStream(&rtx, w)
+	}
 	var id uint8
 	for _, e := range info.RTPHeaderExtensions {
 		if e.URI == sdp.TransportCCURI {

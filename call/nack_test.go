@@ -1,16 +1,20 @@
 package call
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v4/test"
 	"github.com/pion/webrtc/v4"
 )
 
 // TestNACKRepairsLoss drops 20 % of received RTP ahead of the interceptors
-// and checks that NACK/RTX brings nearly all of it back and is counted.
+// and checks that NACK/RTX brings nearly all of it back and is counted, and
+// that each retransmission carries a transport-wide sequence number of its
+// own (congestion control sees it), not its original's.
 func TestNACKRepairsLoss(t *testing.T) {
 	defer test.TimeOut(30 * time.Second).Stop()
 	defer test.CheckRoutines(t)()
@@ -21,7 +25,12 @@ func TestNACKRepairsLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	const total = 400
-	got := make(chan uint16, 4*total)
+	type arrival struct {
+		seq    uint16
+		twcc   int // -1: none
+		repair bool
+	}
+	got := make(chan arrival, 4*total)
 	a, err := New(Config{LocalID: "a", RemoteID: "b", Signaler: sa, ICE: ICEOptions{Loopback: true},
 		Tracks: []webrtc.TrackLocal{track}, InterfacePoll: -1})
 	if err != nil {
@@ -29,13 +38,23 @@ func TestNACKRepairsLoss(t *testing.T) {
 	}
 	b, err := New(Config{LocalID: "b", RemoteID: "a", Signaler: sb, ICE: ICEOptions{Loopback: true},
 		ReceiveLoss: 0.2, InterfacePoll: -1,
-		OnTrack: func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		OnTrack: func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			var id uint8
+			for _, e := range r.GetParameters().HeaderExtensions {
+				if e.URI == sdp.TransportCCURI {
+					id = uint8(e.ID) //nolint:gosec // extension ids are 1-255
+				}
+			}
 			for {
-				p, _, err := tr.ReadRTP()
+				p, attr, err := tr.ReadRTP()
 				if err != nil {
 					return
 				}
-				got <- p.SequenceNumber
+				a := arrival{seq: p.SequenceNumber, twcc: -1, repair: attr.Get(webrtc.AttributeRtxSequenceNumber) != nil}
+				if ext := p.GetExtension(id); id != 0 && len(ext) >= 2 {
+					a.twcc = int(binary.BigEndian.Uint16(ext))
+				}
+				got <- a
 			}
 		}})
 	if err != nil {
@@ -62,8 +81,38 @@ func TestNACKRepairsLoss(t *testing.T) {
 	_ = a.Close()
 	_ = b.Close()
 	seen := map[uint16]bool{}
+	twcc := map[uint16]int{} // originals' transport-wide numbers by RTP sequence number
+	var repairs []arrival
 	for len(got) > 0 {
-		seen[<-got] = true
+		a := <-got
+		if seen[a.seq] || a.twcc < 0 {
+			t.Fatalf("packet %d: twice, or without a transport-wide number (%d)", a.seq, a.twcc)
+		}
+		seen[a.seq] = true
+		if a.repair {
+			repairs = append(repairs, a)
+		} else {
+			twcc[a.seq] = a.twcc
+		}
+	}
+	// A packet is NACKed once a later one arrived, so its retransmission
+	// leaves after that one and must carry a higher transport-wide number
+	// (fewer than 65536 sent: no wrap). A retransmission that kept its
+	// lost original's number carries a lower one.
+	old := 0
+	for _, r := range repairs {
+		for s := r.seq + 1; s < total; s++ {
+			if n, ok := twcc[s]; ok {
+				if r.twcc <= n {
+					old++
+				}
+				break
+			}
+		}
+	}
+	t.Logf("%d packets, %d of them retransmissions, %d with an old transport-wide number", len(seen), len(repairs), old)
+	if len(repairs) == 0 || old > 0 {
+		t.Errorf("%d of %d retransmissions carried an old transport-wide number: each must take its own", old, len(repairs))
 	}
 	// Without repair ~80 % arrive; NACK retries leave a few double losses.
 	// The last packets have no successor to reveal their loss; before them,
