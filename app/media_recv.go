@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/codec"
@@ -93,10 +93,13 @@ type videoReceiver struct {
 	lastKFReq time.Time
 	plis      int
 	waitRTT   time.Duration // the round trip the hole wait was set for
+	skipped   int           // frames not shown: undecodable, or behind one that was
 
-	// The last packet's arrival and sequence number (the run goroutine's).
+	// The last packet's arrival and sequence number (the reading goroutine's).
 	lastArrival time.Time
 	lastSeq     uint16
+	// broken: the last frame failed to decode (the decoding goroutine's).
+	broken bool
 }
 
 func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec *recording, log *slog.Logger) *videoReceiver {
@@ -107,9 +110,34 @@ func newVideoReceiver(requestKF func(), onFrame func(DecodedFrame), rec *recordi
 	return v
 }
 
-// run reads the track until it ends.
-func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
+// rtpReader is a received track (*webrtc.TrackRemote).
+type rtpReader interface {
+	ReadRTP() (*rtp.Packet, interceptor.Attributes, error)
+}
+
+// decodeQueue is how many assembled frames wait for the decoder. Reading
+// and decoding run on their own goroutines so that a packet is read (and
+// its arrival stamped for the transport-wide feedback, which pion's
+// interceptors do when the track is read) while the previous frame is
+// being decoded: read on the decoding goroutine, every packet behind a
+// frame's decode reached congestion control late by that decode's time,
+// and a decoder's stall read as a queue building on the network.
+const decodeQueue = 16
+
+// run reads the track until it ends, handing whole frames to a decoding
+// goroutine that it waits for.
+func (v *videoReceiver) run(tr rtpReader) {
+	frames := make(chan codec.Frame, decodeQueue)
+	decoded := make(chan struct{})
+	go func() {
+		defer close(decoded)
+		for f := range frames {
+			v.decode(f)
+		}
+	}()
 	defer func() {
+		close(frames)
+		<-decoded
 		if v.dec != nil {
 			_ = v.dec.Close()
 		}
@@ -122,11 +150,15 @@ func (v *videoReceiver) run(tr *webrtc.TrackRemote) {
 			}
 			return
 		}
-		v.handle(pkt)
+		for _, f := range v.receive(pkt) {
+			frames <- f
+		}
 	}
 }
 
-func (v *videoReceiver) handle(pkt *rtp.Packet) {
+// receive books one packet and returns the frames it completes, in order,
+// asking for a keyframe when the assembler needs one.
+func (v *videoReceiver) receive(pkt *rtp.Packet) []codec.Frame {
 	if v.rec != nil {
 		v.rec.arrived(time.Now())
 	}
@@ -136,12 +168,10 @@ func (v *videoReceiver) handle(pkt *rtp.Packet) {
 	if err != nil {
 		v.log.Debug("dropping malformed video packet", "err", err)
 	}
-	for _, f := range frames {
-		v.decode(f)
-	}
 	if outage || v.asm.NeedKeyFrame() {
 		v.maybeRequestKeyFrame()
 	}
+	return frames
 }
 
 // afterOutage books a packet's arrival and reports whether packets were
@@ -155,13 +185,31 @@ func (v *videoReceiver) afterOutage(seq uint16, now time.Time) bool {
 	return lost
 }
 
+// decode runs on the decoding goroutine. A frame that fails to decode
+// breaks the picture until the next keyframe: the frames behind it refer
+// to a picture the decoder does not have, so they are skipped and a
+// keyframe is asked for (again, at the request gap, while they are). The
+// assembler is not told: by the time a frame fails it may already have
+// handed out the keyframe that mends it.
 func (v *videoReceiver) decode(f codec.Frame) {
+	if v.broken && !f.KeyFrame {
+		v.mu.Lock()
+		v.skipped++
+		v.mu.Unlock()
+		v.maybeRequestKeyFrame()
+		return
+	}
+	v.broken = false
 	now := time.Now()
 	df := DecodedFrame{}
 	if v.dec != nil {
 		img, err := v.dec.Decode(f.Data)
 		if err != nil {
-			v.asm.ReportDecodeError()
+			v.broken = true
+			v.mu.Lock()
+			v.skipped++
+			v.mu.Unlock()
+			v.maybeRequestKeyFrame()
 			return
 		}
 		df.Image, df.Width, df.Height = img, img.Rect.Dx(), img.Rect.Dy()
@@ -172,7 +220,11 @@ func (v *videoReceiver) decode(f codec.Frame) {
 	} else {
 		key, w, h, err := codec.VP8FrameCheck(f.Data)
 		if err != nil {
-			v.asm.ReportDecodeError()
+			v.broken = true
+			v.mu.Lock()
+			v.skipped++
+			v.mu.Unlock()
+			v.maybeRequestKeyFrame()
 			return
 		}
 		if key {
@@ -270,7 +322,7 @@ func (v *videoReceiver) summary(from, to time.Time) (VideoInStats, LatencyStats)
 	}
 	as := v.asm.Stats()
 	st := VideoInStats{FramesDecoded: len(v.decodedAt), Width: v.width, Height: v.height, PLIsSent: v.plis,
-		FramesDropped: int(as.Dropped), LatePackets: int(as.Late), Gaps: int(as.Gaps), DuplicatePkts: int(as.Duplicates)}
+		FramesDropped: int(as.Dropped) + v.skipped, LatePackets: int(as.Late), Gaps: int(as.Gaps), DuplicatePkts: int(as.Duplicates)}
 	if span := to.Sub(from).Seconds(); span > 0 {
 		st.FPS = float64(len(times)) / span
 	}
