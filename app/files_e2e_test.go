@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/peercall/peercall/app"
+	"github.com/peercall/peercall/app/cli"
 )
 
 // randomFile writes n random bytes to dir/name and returns the path and
@@ -66,8 +67,11 @@ func onlyFile(t *testing.T, rep app.Report, dir string) app.FileReport {
 
 // TestHeadlessFileTransfer100MB sends 100 MB of random data between two
 // headless peers on 127.0.0.1 while 640x480 synthetic video runs both
-// ways: the file arrives with the same hash, both reports list it, and
-// the video keeps at least 25 fps meanwhile.
+// ways: the file arrives with the same hash, both reports list it, the
+// video keeps at least 25 fps meanwhile and the audio keeps flowing: at
+// least 40 of its 50 packets a second and at most 5 % concealed over the
+// call (the report has no audio figures per second; a stall of 0.4 s
+// shows in the concealment).
 func TestHeadlessFileTransfer100MB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
@@ -87,6 +91,13 @@ func TestHeadlessFileTransfer100MB(t *testing.T) {
 		if r.rep.VideoIn.FPS < 25 {
 			t.Errorf("peer %d: video %.1f fps during the transfer, want >= 25", i, r.rep.VideoIn.FPS)
 		}
+		a := r.rep.AudioIn
+		if pps := float64(a.PacketsReceived) / r.rep.CallS; r.rep.CallS <= 0 || pps < 40 {
+			t.Errorf("peer %d: %d audio packets in the %.1f s call with the transfer, want >= 40/s", i, a.PacketsReceived, r.rep.CallS)
+		}
+		if a.ConcealedRatio > 0.05 {
+			t.Errorf("peer %d: %.3f of the audio concealed in the call with the transfer, want <= 0.05", i, a.ConcealedRatio)
+		}
 	}
 	sent := onlyFile(t, res[0].rep, "send")
 	got := onlyFile(t, res[1].rep, "receive")
@@ -96,8 +107,10 @@ func TestHeadlessFileTransfer100MB(t *testing.T) {
 	if fileSum(t, filepath.Join(recv, "random.bin")) != want {
 		t.Fatal("received file differs")
 	}
-	t.Logf("100 MB: sender %.1f Mbit/s over %.2f s, receiver %.1f Mbit/s; video %.1f / %.1f fps",
-		sent.MbitS, sent.DurationS, got.MbitS, res[0].rep.VideoIn.FPS, res[1].rep.VideoIn.FPS)
+	t.Logf("100 MB: sender %.1f Mbit/s over %.2f s, receiver %.1f Mbit/s; video %.1f / %.1f fps; audio %.1f / %.1f packets/s, %.3f / %.3f concealed",
+		sent.MbitS, sent.DurationS, got.MbitS, res[0].rep.VideoIn.FPS, res[1].rep.VideoIn.FPS,
+		float64(res[0].rep.AudioIn.PacketsReceived)/res[0].rep.CallS, float64(res[1].rep.AudioIn.PacketsReceived)/res[1].rep.CallS,
+		res[0].rep.AudioIn.ConcealedRatio, res[1].rep.AudioIn.ConcealedRatio)
 }
 
 // TestHeadlessFileResumeAfterReceiverRestart kills the receiving process
@@ -183,5 +196,62 @@ func TestHeadlessFileResumeAfterReceiverRestart(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(partials); len(es) != 0 {
 		t.Errorf("partial files left: %d", len(es))
+	}
+}
+
+// TestHeadlessMaxFileSize: --max-file-size on the receiving run declines
+// a larger --send-file too-large; the sender's run then fails with exit
+// 6 (a --send-file that did not end done), the receiver's, which
+// declined by its own policy, exits 0. A file of exactly the limit
+// arrives.
+func TestHeadlessMaxFileSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end call")
+	}
+	url, _ := startSignal(t)
+	bin := buildHeadless(t, true)
+	tests := []struct {
+		name      string
+		size      int64
+		state     string
+		senderErr string // in the sender's files[].error
+		recvErr   string // in the receiver's files[].error
+		code      [2]int // sender, receiver
+	}{
+		{"one byte over", 1<<20 + 1, "declined", "larger than the other side accepts", "larger than the limit of 1 MB", [2]int{cli.ExitFileFailed, cli.ExitOK}},
+		{"at the limit", 1 << 20, "done", "", "", [2]int{cli.ExitOK, cli.ExitOK}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, want := randomFile(t, t.TempDir(), "limit.bin", tt.size)
+			recv := t.TempDir()
+			media := []string{"--video", "none", "--audio", "none", "--duration", "2s"}
+			res := runPair(t, url, [2]peerSpec{
+				{bin, append([]string{"--send-file", src}, media...)},
+				{bin, append([]string{"--receive-dir", recv, "--max-file-size", "1M"}, media...)},
+			}, 0, nil)
+			for i, r := range res {
+				if r.code != tt.code[i] || r.rep.OK != (tt.code[i] == 0) {
+					t.Fatalf("peer %d: exit %d (ok %v), want %d: %s\n%s", i, r.code, r.rep.OK, tt.code[i], r.rep.Error, r.stderr)
+				}
+				if len(r.rep.Files) != 1 || r.rep.Files[0].State != tt.state || r.rep.Files[0].Size != tt.size {
+					t.Fatalf("peer %d: files %+v, want one %s", i, r.rep.Files, tt.state)
+				}
+			}
+			sent, got := res[0].rep.Files[0], res[1].rep.Files[0]
+			if !strings.Contains(sent.Error, tt.senderErr) || !strings.Contains(got.Error, tt.recvErr) {
+				t.Errorf("errors: sender %q, receiver %q", sent.Error, got.Error)
+			}
+			if tt.code[0] == cli.ExitFileFailed && !strings.Contains(res[0].rep.Error, "file transfer failed") {
+				t.Errorf("sender's report error %q", res[0].rep.Error)
+			}
+			if tt.state == "done" {
+				if fileSum(t, filepath.Join(recv, "limit.bin")) != want {
+					t.Fatal("received file differs")
+				}
+			} else if es, _ := os.ReadDir(recv); len(es) != 0 {
+				t.Errorf("a declined offer wrote %v", es)
+			}
+		})
 	}
 }

@@ -334,8 +334,10 @@ type FileReport struct {
 	Name      string `json:"name"`      // as offered (send) / as saved (receive)
 	Size      int64  `json:"size"`
 	// Bytes this side put on (send) or took off (receive) the data
-	// channels, over every attempt: above size - resumed_from, the
-	// difference was sent twice.
+	// channels, over every attempt: for a sender whose first accept was at
+	// offset 0, bytes - size were sent twice (a resume sends again what an
+	// earlier attempt sent past the receiver's offset). A first accept at
+	// a partial file an earlier run left counts from that offset only.
 	Bytes       int64   `json:"bytes"`
 	ResumedFrom int64   `json:"resumed_from"`
 	DurationS   float64 `json:"duration_s"` // time spent active
@@ -834,7 +836,7 @@ func (h *fileHub) onOffer(p *filePeer, m call.FileControl) {
 	case pol.Dir == "":
 		reason, t.errMsg = call.FileReasonNoFolder, "Declined: no download folder is set."
 	case pol.MaxBytes > 0 && m.Size > pol.MaxBytes:
-		reason, t.errMsg = call.FileReasonTooLarge, fmt.Sprintf("Declined: larger than the limit of %d MB.", pol.MaxBytes>>20)
+		reason, t.errMsg = call.FileReasonTooLarge, "Declined: larger than the limit of "+limitText(pol.MaxBytes)+"."
 	case h.partialInUseLocked(pol.Dir, m.SHA256, m.Size):
 		reason, t.errMsg = call.FileReasonBusy, "Declined: this file is already being received."
 	}
@@ -853,6 +855,18 @@ func (h *fileHub) onOffer(p *filePeer, m call.FileControl) {
 	}
 	h.emit(v)
 	h.resumeOrAsk(t)
+}
+
+// limitText is a size limit exactly, in the largest binary unit that
+// divides it (--max-file-size takes K and M too): "4096 MB", "512 KB".
+func limitText(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MB"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func (h *fileHub) partialInUseLocked(dir, sha string, size int64) bool {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +31,22 @@ type hubEnd struct {
 	// hostile sender answers by hand).
 	hook func(call.Update) bool
 	done chan struct{}
+
+	mu      sync.Mutex
+	emitted []FileView // every view the hub emitted, in order
+}
+
+func (e *hubEnd) record(v FileView) {
+	e.mu.Lock()
+	e.emitted = append(e.emitted, v)
+	e.mu.Unlock()
+}
+
+// views is a copy of what the hub emitted so far.
+func (e *hubEnd) views() []FileView {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.emitted)
 }
 
 type hubPair struct {
@@ -74,7 +92,8 @@ func newHubPair(t testing.TB, dir string, useVNet bool, hookA func(call.Update) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &hubEnd{sess: s, hub: newFileHub(nil, pol, nil, nil), hook: hook, done: make(chan struct{})}
+		e := &hubEnd{sess: s, hook: hook, done: make(chan struct{})}
+		e.hub = newFileHub(nil, pol, nil, e.record)
 		go func() {
 			defer close(e.done)
 			peer := &filePeer{id: cfg.RemoteID, name: name, link: s}

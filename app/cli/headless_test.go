@@ -176,6 +176,7 @@ func TestExitCode(t *testing.T) {
 		{app.ErrExpectationUnmet, 3},
 		{&app.UserError{Msg: "no", Err: app.ErrConnect}, 4},
 		{fmt.Errorf("%w before the call connected", app.ErrInterrupted), 5},
+		{fmt.Errorf("%w: sending 1f: Declined.", app.ErrFileTransfer), 6},
 	}
 	for _, tt := range tests {
 		if got := ExitCode(tt.err); got != tt.want {
