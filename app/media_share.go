@@ -42,7 +42,49 @@ const (
 	// shareShare is the part of the video estimate the share gets while
 	// the camera runs beside it.
 	shareShare = 0.75
+	// shareMaxW x shareMaxH is the largest picture a share sends (issue
+	// 15): a larger screen or region is scaled down to fit. Past 1080p
+	// text gains little legibility for its pixels, and capture plus
+	// encode keeps inside its 25 ms a frame.
+	shareMaxW, shareMaxH = 1920, 1080
 )
+
+// shareSize is the size a w×h share is sent at: itself when it fits in
+// shareMaxW×shareMaxH, else scaled down to fit, the aspect ratio kept
+// and both sides even (I420).
+func shareSize(w, h int) (int, int) {
+	if w <= shareMaxW && h <= shareMaxH {
+		return w, h
+	}
+	if w*shareMaxH >= h*shareMaxW { // wider than 16:9: the width limits
+		return shareMaxW, max(h*shareMaxW/w&^1, 2)
+	}
+	return max(w*shareMaxH/h&^1, 2), shareMaxH
+}
+
+// fitShare wraps a share's Next so that every picture comes at most
+// shareMaxW×shareMaxH (shareSize), scaled with libyuv as the camera's
+// size ladder is, into one reused image.
+func fitShare(next func() (*image.YCbCr, error)) func() (*image.YCbCr, error) {
+	var scaled *image.YCbCr
+	return func() (*image.YCbCr, error) {
+		img, err := next()
+		if err != nil {
+			return nil, err
+		}
+		w, h := shareSize(img.Rect.Dx(), img.Rect.Dy())
+		if w == img.Rect.Dx() && h == img.Rect.Dy() {
+			return img, nil
+		}
+		s, err := codec.ScaleI420(scaled, img, w, h)
+		if err != nil {
+			// Not I420: better sent at its own size than not at all.
+			return img, nil
+		}
+		scaled = s
+		return s, nil
+	}
+}
 
 // screenShare is the running share: its track, encoder and send loop.
 type screenShare struct {
@@ -89,8 +131,9 @@ func newScreenSender(src ShareSource, trackID, streamID string) (*webrtc.TrackLo
 	if err != nil {
 		return nil, nil, err
 	}
-	vs, err := newVideoSender(track, src.Next, codec.VP8Config{
-		Width: src.Width, Height: src.Height, FPS: min(max(src.FPS, 1), 30), BitRate: 1_000_000,
+	w, h := shareSize(src.Width, src.Height)
+	vs, err := newVideoSender(track, fitShare(src.Next), codec.VP8Config{
+		Width: w, Height: h, FPS: min(max(src.FPS, 1), 30), BitRate: 1_000_000,
 		ErrorResilient: true, ScreenContent: true,
 	})
 	if err != nil {
@@ -138,21 +181,15 @@ func (m *localMedia) sessionTracks() []webrtc.TrackLocal {
 	return out
 }
 
-// rebalance splits the last video estimate between camera and share
-// (m.mu held).
+// rebalance gives camera and share their parts of the last estimate
+// (splitBitrate; m.mu held).
 func (m *localMedia) rebalance() {
-	bps := m.estimate - audioBitrate
 	if m.estimate <= 0 {
 		return
 	}
-	cam := bps
+	cam, scr := splitBitrate(m.estimate, m.vs != nil, m.share != nil)
 	if m.share != nil {
-		shareBps := min(max(int(float64(bps)*shareShare), shareMinBitrate), shareMaxBitrate)
-		if m.vs == nil {
-			shareBps = min(max(bps, shareMinBitrate), shareMaxBitrate)
-		}
-		m.share.vs.SetBitRate(shareBps)
-		cam = max(bps-shareBps, codecMinVideoBitrate)
+		m.share.vs.SetBitRate(scr)
 	}
 	if m.vs != nil {
 		m.vs.SetBitRate(cam)
@@ -161,6 +198,31 @@ func (m *localMedia) rebalance() {
 
 // codecMinVideoBitrate keeps the camera alive beside a share.
 const codecMinVideoBitrate = 100_000
+
+// splitBitrate divides an estimate between the camera and the share,
+// after audio's audioBitrate: alone, each gets all of the rest (the
+// share at most shareMaxBitrate); together the share gets shareShare of
+// it within its limits and the camera the remainder, at least
+// codecMinVideoBitrate. Where the rest cannot hold both minimums (under
+// about 280 kbit/s) they shrink in proportion, so the sum never exceeds
+// the estimate. The call's estimate never falls below
+// call.DefaultMinBitrate, which leaves each encoder more than libvpx's
+// least.
+func splitBitrate(estimate int, camera, share bool) (cam, scr int) {
+	bps := max(estimate-audioBitrate, 0)
+	switch {
+	case !share:
+		return bps, 0
+	case !camera:
+		return 0, min(bps, shareMaxBitrate)
+	}
+	if floor := shareMinBitrate + codecMinVideoBitrate; bps < floor {
+		scr = bps * shareMinBitrate / floor
+		return bps - scr, scr
+	}
+	scr = min(max(int(float64(bps)*shareShare), shareMinBitrate), shareMaxBitrate, bps-codecMinVideoBitrate)
+	return bps - scr, scr
+}
 
 // OpenShareSource opens a share by its spec: "synthetic" (a moving
 // 1280x720 test picture at 10 fps), "screen[:DISPLAY[:WxH+X+Y]]",

@@ -76,7 +76,9 @@ func lumaBT601(c color.RGBA) uint8 {
 // TestScreenShareOverXvfb: a headless peer shares the screen of a private
 // Xvfb (1920x1080) showing a known picture with small text; the other peer
 // writes the last share frame it decoded, whose luma must match the
-// picture's: PSNR ≥ 35 dB on the Y plane.
+// picture's: PSNR ≥ 35 dB on the Y plane. Then: a still screen sends
+// next to nothing, a moving one keeps its frame rate, --video screen
+// sends on the video track, and a 2560x1440 screen arrives at 1920x1080.
 func TestScreenShareOverXvfb(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
@@ -109,8 +111,8 @@ func TestScreenShareOverXvfb(t *testing.T) {
 	url, _ := startSignal(t)
 	snap := filepath.Join(dir, "received.png")
 	res := runPair(t, url, [2]peerSpec{
-		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s", "--share", "screen:" + disp}},
-		{bin, []string{"--video", "none", "--audio", "none", "--duration", "5s", "--share-snapshot", snap}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "10s", "--share", "screen:" + disp}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "10s", "--share-snapshot", snap}},
 	}, 0, nil)
 	for i, r := range res {
 		if r.code != 0 {
@@ -133,9 +135,34 @@ func TestScreenShareOverXvfb(t *testing.T) {
 		t.Errorf("received screen Y PSNR %.1f dB, want ≥ 35", psnr)
 	}
 	// A still screen costs next to nothing: a keepalive frame a second,
-	// and the sharing process (no camera, no microphone) idles.
+	// and the sharing process (no camera, no microphone) idles. The
+	// bitrate is judged on the sender's timeline (the share is all it
+	// sends), second by second from stillSettle after the share's first
+	// data: that first keyframe (hundreds of kbit of text) would dominate
+	// an average over the call. A share sending at its target would be at
+	// hundreds of kbit/s.
 	a := res[0].rep
-	t.Logf("still screen: %.2f share fps received, sender CPU %.1f %% of a core, share bitrate out %.0f kbit/s", res[1].rep.ShareIn.FPS, a.CPU.PercentOfCore, a.VideoOut.BitrateKbps)
+	t.Logf("still screen: %.2f share fps received, sender CPU %.1f %% of a core, share bitrate out %.0f kbit/s in the last second", res[1].rep.ShareIn.FPS, a.CPU.PercentOfCore, a.VideoOut.BitrateKbps)
+	const stillSettle, stillKbps = 3000, 50.0 // ms; kbit/s
+	var began int64
+	var later []float64
+	for _, p := range a.Timeline {
+		switch {
+		case began == 0 && p.SendKbps > 0:
+			began = p.UnixMS
+		case began != 0 && p.UnixMS > began+stillSettle:
+			later = append(later, p.SendKbps)
+		}
+	}
+	t.Logf("still screen: sender kbit/s each second from %d ms after the share began: %v", stillSettle, later)
+	if len(later) < 2 {
+		t.Errorf("the sender's timeline has %d points from %d ms after the share began, want ≥ 2: %+v", len(later), stillSettle, a.Timeline)
+	}
+	for i, kbps := range later {
+		if kbps > stillKbps {
+			t.Errorf("a still screen sent %.0f kbit/s in second %d from %d ms after the share began, want < %.0f", kbps, i+1, stillSettle, stillKbps)
+		}
+	}
 	if fps := res[1].rep.ShareIn.FPS; fps > 2 {
 		t.Errorf("a still screen arrived at %.1f fps, want about 1 (keepalives)", fps)
 	}
@@ -187,6 +214,23 @@ func TestScreenShareOverXvfb(t *testing.T) {
 	}
 	if vi := res[1].rep.VideoIn; vi.Width != 640 || vi.Height != 360 || vi.FramesDecoded == 0 || res[1].rep.ShareIn.Shares != 0 {
 		t.Errorf("--video screen arrived as %+v (share %+v), want 640x360 frames on the video track", vi, res[1].rep.ShareIn)
+	}
+
+	// A screen larger than 1080p is sent scaled down to fit in 1920x1080
+	// (issue 15): a 2560x1440 monitor arrives at 1920x1080.
+	big := startXvfb(t, 2560, 1440)
+	res = runPair(t, url, [2]peerSpec{
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "3s", "--share", "screen:" + big}},
+		{bin, []string{"--video", "none", "--audio", "none", "--duration", "3s"}},
+	}, 0, nil)
+	for i, r := range res {
+		if r.code != 0 {
+			t.Fatalf("2560x1440 share: peer %d exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	t.Logf("2560x1440 screen: share as received %+v", res[1].rep.ShareIn)
+	if si := res[1].rep.ShareIn; si.Width != 1920 || si.Height != 1080 || si.FramesDecoded == 0 {
+		t.Errorf("a 2560x1440 screen's share arrived as %+v, want 1920x1080 frames", si)
 	}
 }
 

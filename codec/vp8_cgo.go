@@ -71,6 +71,17 @@ package codec
 //   return vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, cpu_used);
 // }
 //
+// // From the next frame on, codes only the macroblocks whose byte in map
+// // (one per macroblock, row by row) is 1, the others as unchanged from
+// // the last frame; a NULL map codes all. libvpx copies the map.
+// static vpx_codec_err_t pc_vp8enc_set_active(pc_vp8enc *e, unsigned char *map) {
+//   vpx_active_map_t m;
+//   m.rows = (e->cfg.g_h + 15) / 16;
+//   m.cols = (e->cfg.g_w + 15) / 16;
+//   m.active_map = map;
+//   return vpx_codec_control(&e->ctx, VP8E_SET_ACTIVEMAP, &m);
+// }
+//
 // static vpx_codec_err_t pc_vp8enc_encode(pc_vp8enc *e,
 //     unsigned char *y, unsigned char *u, unsigned char *v, int ys, int cs,
 //     long long pts, unsigned long dur, int force_kf) {
@@ -172,6 +183,10 @@ type VP8Encoder struct {
 	conv    *image.YCbCr
 	lastPTS int64 // 90 kHz ticks
 	closed  bool
+	// A screen's (ScreenContent) macroblocks to code, and whether libvpx
+	// has a map of them (else it codes all).
+	screen    screenMap
+	screenSet bool
 
 	ctlMu    sync.Mutex // guards the pending settings, never held across C calls
 	wantRate int
@@ -219,6 +234,7 @@ func (e *VP8Encoder) open() error {
 		return vpxError("vp8 encoder init", rc)
 	}
 	e.enc = enc
+	e.screenSet = false
 	return nil
 }
 
@@ -339,6 +355,22 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 		// libvpx would read past the end of the Go slices.
 		return nil, false, fmt.Errorf("vp8 encode: planes shorter than %v: %w", b, ErrUnsupportedImage)
 	}
+	// A screen: libvpx codes what changed and, for a few frames after, the
+	// same again to sharpen it (screenMap); a still screen's keepalive
+	// costs a few hundred bytes.
+	if e.cfg.ScreenContent {
+		mapped := e.screen.next(yuv) < len(e.screen.active) && !force
+		if mapped || e.screenSet {
+			var m *C.uchar // all
+			if mapped {
+				m = (*C.uchar)(unsafe.Pointer(&e.screen.active[0]))
+			}
+			if rc := C.pc_vp8enc_set_active(e.enc, m); rc != C.VPX_CODEC_OK {
+				return nil, false, vpxError("vp8 set active map", rc)
+			}
+			e.screenSet = mapped
+		}
+	}
 	frameTicks := int64(90000 / e.cfg.FPS)
 	ticks := int64(pts) * 9 / int64(100*time.Microsecond) // 90 kHz
 	if pts < 0 || ticks <= e.lastPTS {
@@ -380,6 +412,9 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 	}
 	if len(out) == 0 {
 		return nil, false, ErrNoFrame
+	}
+	if e.cfg.ScreenContent {
+		e.screen.coded(key)
 	}
 	return out, key, nil
 }

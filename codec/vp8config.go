@@ -65,7 +65,14 @@ type VP8Config struct {
 	ErrorResilient bool
 	// ScreenContent tunes for a shared screen: libvpx's screen content
 	// mode (sharp text, large static areas) and frame dropping under
-	// pressure rather than blur, keeping the resolution.
+	// pressure rather than blur, keeping the resolution. Only the
+	// macroblocks that changed since the last picture are coded, plus a
+	// few frames of sharpening after (screenMap): a still screen repeated
+	// once a second costs about 510 bytes a frame at 1920x1080. libwebrtc's
+	// screen static threshold (VP8E_SET_STATIC_THRESHOLD 300) was measured
+	// instead: still text settled at about 5 KB a frame only after 9 s at
+	// 2.5 Mbit/s and 17 s at 1 Mbit/s, and typing lost 2 dB for 9 % fewer
+	// bits.
 	ScreenContent bool
 }
 
