@@ -35,7 +35,6 @@ var tools = map[string]string{
 	"pipewire":                        "pipewire-bin",
 	"wireplumber":                     "wireplumber",
 	"pw-dump":                         "pipewire-bin",
-	"gst-launch-1.0":                  "gstreamer1.0-tools",
 	"/usr/libexec/xdg-desktop-portal": "xdg-desktop-portal",
 }
 
