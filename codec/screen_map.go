@@ -5,6 +5,7 @@ package codec
 import (
 	"bytes"
 	"image"
+	"time"
 )
 
 // stillRefine is how many frames after a change a screen's macroblock is
@@ -16,6 +17,13 @@ import (
 // ones kept spending 10-70 KB each, 10 s on, for a few dB more.
 const stillRefine = 2
 
+// stillRefineFor is the least time a changed macroblock keeps being coded,
+// however many frames that is: a source that repeats an unchanged picture
+// often (the desktop portal's PipeWire stream at 15 fps) gives each
+// repeat a fifteenth of a second's bits, and two of them left a 1280x720
+// page at 27 dB.
+const stillRefineFor = 2 * time.Second
+
 // screenMap chooses the macroblocks libvpx codes in a screen's next frame
 // (VP8E_SET_ACTIVEMAP): those that changed since the last picture, and
 // for stillRefine coded frames after, the same again. The rest the
@@ -25,14 +33,18 @@ type screenMap struct {
 	last *image.YCbCr // the last picture
 	// owed counts, per macroblock (row by row), the coded frames it is
 	// still to be in: 1+stillRefine when it changes.
-	owed   []uint8
+	owed []uint8
+	// until is, per macroblock, the frame time up to which it is coded
+	// (stillRefineFor after its last change).
+	until  []time.Duration
 	active []byte // the next frame's map: 1 = code the macroblock
 	cols   int
 }
 
-// next compares img (4:2:0) with the last picture, keeps a copy of it and
-// fills m.active. It returns how many macroblocks are active.
-func (m *screenMap) next(img *image.YCbCr) int {
+// next compares img (4:2:0), the frame at pts, with the last picture,
+// keeps a copy of it and fills m.active. It returns how many macroblocks
+// are active.
+func (m *screenMap) next(img *image.YCbCr, pts time.Duration) int {
 	const fresh = 1 + stillRefine
 	r := img.Rect
 	w, h := r.Dx(), r.Dy()
@@ -40,9 +52,9 @@ func (m *screenMap) next(img *image.YCbCr) int {
 		m.cols = (w + 15) / 16
 		n := m.cols * ((h + 15) / 16)
 		m.last = image.NewYCbCr(r, image.YCbCrSubsampleRatio420)
-		m.owed, m.active = make([]uint8, n), make([]byte, n)
+		m.owed, m.active, m.until = make([]uint8, n), make([]byte, n), make([]time.Duration, n)
 		for i := range m.owed {
-			m.owed[i] = fresh
+			m.owed[i], m.until[i] = fresh, pts+stillRefineFor
 		}
 	}
 	// plane compares a plane's rows, marks the macroblocks (mb pixels
@@ -53,10 +65,10 @@ func (m *screenMap) next(img *image.YCbCr) int {
 			if bytes.Equal(d, s) {
 				continue
 			}
-			owed := m.owed[y/mb*m.cols:][:m.cols]
+			owed, until := m.owed[y/mb*m.cols:][:m.cols], m.until[y/mb*m.cols:][:m.cols]
 			for c := range owed {
 				if x := c * mb; owed[c] != fresh && !bytes.Equal(d[x:min(x+mb, pw)], s[x:min(x+mb, pw)]) {
-					owed[c] = fresh
+					owed[c], until[c] = fresh, pts+stillRefineFor
 				}
 			}
 			copy(d, s)
@@ -70,7 +82,7 @@ func (m *screenMap) next(img *image.YCbCr) int {
 	n := 0
 	for i, o := range m.owed {
 		m.active[i] = 0
-		if o > 0 {
+		if o > 0 || pts < m.until[i] {
 			m.active[i] = 1
 			n++
 		}
@@ -78,13 +90,13 @@ func (m *screenMap) next(img *image.YCbCr) int {
 	return n
 }
 
-// coded records that the frame next prepared went out; key: as a
-// keyframe, which codes every macroblock and starts the refinement of all.
-func (m *screenMap) coded(key bool) {
+// coded records that the frame next prepared (at pts) went out; key: as
+// a keyframe, which codes every macroblock and starts the refinement of all.
+func (m *screenMap) coded(key bool, pts time.Duration) {
 	for i, o := range m.owed {
 		switch {
 		case key:
-			m.owed[i] = stillRefine
+			m.owed[i], m.until[i] = stillRefine, pts+stillRefineFor
 		case o > 0:
 			m.owed[i] = o - 1
 		}

@@ -197,9 +197,11 @@ func TestScreenMap(t *testing.T) {
 		pic.Y[i] = byte(i)
 	}
 	var m screenMap
+	pts := time.Duration(0) // frames a refinement window apart: by frames alone
 	step := func(key bool, want string) {
 		t.Helper()
-		m.next(pic)
+		pts += stillRefineFor
+		m.next(pic, pts)
 		got := ""
 		for _, a := range m.active {
 			got += string('0' + a)
@@ -207,7 +209,7 @@ func TestScreenMap(t *testing.T) {
 		if got != want {
 			t.Fatalf("active %s, want %s", got, want)
 		}
-		m.coded(key)
+		m.coded(key, pts)
 	}
 	step(true, "111111") // first picture: a keyframe
 	for range stillRefine {
@@ -217,7 +219,8 @@ func TestScreenMap(t *testing.T) {
 	pic.Cr[pic.COffset(32, 16)]++ // the last chroma sample (odd size: rounded up)
 	step(false, "000001")
 	pic.Y[pic.YOffset(16, 0)]++
-	m.next(pic) // dropped: not coded
+	pts += stillRefineFor
+	m.next(pic, pts) // dropped: not coded
 	step(false, "010001")
 	step(false, "010001")
 	step(false, "010000")
@@ -226,8 +229,26 @@ func TestScreenMap(t *testing.T) {
 	step(false, "111111")
 	// Another picture size or place: everything changed.
 	sub := pic.SubImage(image.Rect(0, 0, 32, 16)).(*image.YCbCr)
-	if n := m.next(sub); n != 2 {
+	if n := m.next(sub, pts); n != 2 {
 		t.Fatalf("a sub-image: %d macroblocks active, want all 2", n)
+	}
+	// A source that repeats an unchanged picture often: a changed
+	// macroblock is coded for stillRefineFor, not only stillRefine frames.
+	var f screenMap
+	f.next(pic, 0)
+	f.coded(true, 0)
+	for i := 1; i < 30; i++ {
+		at := time.Duration(i) * time.Second / 15
+		n := f.next(pic, at)
+		if want := 6; at >= stillRefineFor {
+			want = 0
+		} else if n != want {
+			t.Fatalf("at %v: %d macroblocks active, want %d", at, n, want)
+		}
+		if at >= stillRefineFor && n != 0 {
+			t.Fatalf("at %v: %d macroblocks active after the window, want 0", at, n)
+		}
+		f.coded(false, at)
 	}
 }
 
@@ -242,11 +263,11 @@ func BenchmarkScreenMapNext(b *testing.B) {
 	}{{"still", page}, {"typed", typed}, {"scrolled", scrolled}} {
 		b.Run(bc.name, func(b *testing.B) {
 			var m screenMap
-			m.next(page)
+			m.next(page, 0)
 			pics := [2]*image.YCbCr{page, bc.next}
 			i := 1
 			for b.Loop() {
-				m.next(pics[i%2])
+				m.next(pics[i%2], 0)
 				i++
 			}
 		})

@@ -359,7 +359,7 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 	// same again to sharpen it (screenMap); a still screen's keepalive
 	// costs a few hundred bytes.
 	if e.cfg.ScreenContent {
-		mapped := e.screen.next(yuv) < len(e.screen.active) && !force
+		mapped := e.screen.next(yuv, pts) < len(e.screen.active) && !force
 		if mapped || e.screenSet {
 			var m *C.uchar // all
 			if mapped {
@@ -414,7 +414,7 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 		return nil, false, ErrNoFrame
 	}
 	if e.cfg.ScreenContent {
-		e.screen.coded(key)
+		e.screen.coded(key, pts)
 	}
 	return out, key, nil
 }
