@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/transport/v4/test"
+	"go.uber.org/goleak"
 
 	"github.com/peercall/peercall/call"
 )
@@ -25,27 +25,21 @@ import (
 // partial file on resume.
 
 // guard bounds a test that runs sessions and checks, after newHubPair's
-// cleanup, that none of their goroutines stayed behind. Unlike
-// test.CheckRoutines it counts from what ran at the start, so a goroutine
-// an earlier test of this package left is not blamed on this one.
+// cleanup, that none of their goroutines stayed behind (goleak, counting
+// from what ran at the start, so a goroutine an earlier test of this
+// package left is not blamed on this one).
 func guard(t *testing.T) {
 	t.Helper()
 	tm := test.TimeOut(30 * time.Second)
-	before := runtime.NumGoroutine()
+	current := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
 		defer tm.Stop()
-		for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines more than at the start:\n%s", runtime.NumGoroutine()-before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-		}
+		goleak.VerifyNone(t, current)
 	})
 }
 
 // writeNamed writes n random bytes to a new temp folder under name.
-func writeNamed(t *testing.T, name string, n int) (string, []byte) {
+func writeNamed(t testing.TB, name string, n int) (string, []byte) {
 	t.Helper()
 	data := make([]byte, n)
 	_, _ = rand.Read(data)

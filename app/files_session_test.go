@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -168,13 +167,7 @@ func stateIs(s FileState) func(FileView) bool { return func(v FileView) bool { r
 
 func writeRandom(t testing.TB, n int) (string, []byte) {
 	t.Helper()
-	data := make([]byte, n)
-	_, _ = rand.Read(data)
-	p := filepath.Join(t.TempDir(), "data.bin")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p, data
+	return writeNamed(t, "data.bin", n)
 }
 
 // TestFileResumeAfterPathCut cuts every packet between the peers at about

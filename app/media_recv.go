@@ -174,6 +174,15 @@ func (v *videoReceiver) receive(pkt *rtp.Packet) []codec.Frame {
 	return frames
 }
 
+// skip counts a frame not shown because the picture is broken and asks
+// for the keyframe that mends it (at the request gap).
+func (v *videoReceiver) skip() {
+	v.mu.Lock()
+	v.skipped++
+	v.mu.Unlock()
+	v.maybeRequestKeyFrame()
+}
+
 // afterOutage books a packet's arrival and reports whether packets were
 // lost across a pause of outageGap or more before it.
 func (v *videoReceiver) afterOutage(seq uint16, now time.Time) bool {
@@ -193,10 +202,7 @@ func (v *videoReceiver) afterOutage(seq uint16, now time.Time) bool {
 // handed out the keyframe that mends it.
 func (v *videoReceiver) decode(f codec.Frame) {
 	if v.broken && !f.KeyFrame {
-		v.mu.Lock()
-		v.skipped++
-		v.mu.Unlock()
-		v.maybeRequestKeyFrame()
+		v.skip()
 		return
 	}
 	v.broken = false
@@ -206,10 +212,7 @@ func (v *videoReceiver) decode(f codec.Frame) {
 		img, err := v.dec.Decode(f.Data)
 		if err != nil {
 			v.broken = true
-			v.mu.Lock()
-			v.skipped++
-			v.mu.Unlock()
-			v.maybeRequestKeyFrame()
+			v.skip()
 			return
 		}
 		df.Image, df.Width, df.Height = img, img.Rect.Dx(), img.Rect.Dy()
@@ -221,10 +224,7 @@ func (v *videoReceiver) decode(f codec.Frame) {
 		key, w, h, err := codec.VP8FrameCheck(f.Data)
 		if err != nil {
 			v.broken = true
-			v.mu.Lock()
-			v.skipped++
-			v.mu.Unlock()
-			v.maybeRequestKeyFrame()
+			v.skip()
 			return
 		}
 		if key {

@@ -26,7 +26,7 @@ const stillRefineFor = 2 * time.Second
 
 // screenMap chooses the macroblocks libvpx codes in a screen's next frame
 // (VP8E_SET_ACTIVEMAP): those that changed since the last picture, and
-// for stillRefine coded frames after, the same again. The rest the
+// for stillRefine coded frames and stillRefineFor after, the same again. The rest the
 // decoder keeps as they are, so a still screen costs a few hundred bytes
 // a frame and a change costs what changed, not the whole page again.
 type screenMap struct {
