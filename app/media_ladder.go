@@ -21,8 +21,10 @@ const (
 	// with a keyframe down now and others on the way back up.
 	ladderDownHold = 500 * time.Millisecond
 	// ladderUpMargin and ladderUpHold keep the size from flapping: larger
-	// only with a margin over that size's need, and only after the
-	// current size has held a while.
+	// only with a margin over that size's need, and, once the picture has
+	// had to shrink, only after the current size has held a while. Until
+	// then the size follows the call's start as it climbs (it starts at
+	// 250 kbit/s, call.DefaultStartBitrate).
 	ladderUpMargin = 1.3
 	ladderUpHold   = 3 * time.Second
 	// ladderMinSide is the smallest side a step may have.
@@ -35,6 +37,8 @@ type sizeLadder struct {
 	step      int // index into ladderScales
 	started   bool
 	changed   time.Time
+	// shrunk is whether the picture has had to get smaller.
+	shrunk bool
 	// belowSince is when the target fell under the current step's need
 	// (zero while it is not), peak the highest target since then.
 	belowSince time.Time
@@ -71,7 +75,8 @@ func (l *sizeLadder) fit(bps int, margin float64) int {
 // under the current size's need for ladderDownHold, to the size the
 // highest target of that time affords; it grows, possibly by several
 // steps at once (one keyframe), once bps clears a larger size's need
-// with the margin and the current size has held ladderUpHold.
+// with the margin and, after a shrink, the current size has held
+// ladderUpHold.
 func (l *sizeLadder) next(bps int, now time.Time) int {
 	if !l.started {
 		l.started, l.step, l.changed = true, l.fit(bps, 1), now
@@ -88,11 +93,12 @@ func (l *sizeLadder) next(bps int, now time.Time) int {
 		}
 	} else {
 		l.belowSince = time.Time{}
-		if k > 0 && now.Sub(l.changed) >= ladderUpHold {
+		if k > 0 && (!l.shrunk || now.Sub(l.changed) >= ladderUpHold) {
 			k = min(k, l.fit(bps, ladderUpMargin))
 		}
 	}
 	if k != l.step {
+		l.shrunk = l.shrunk || k > l.step
 		l.step, l.changed, l.belowSince = k, now, time.Time{}
 	}
 	return k

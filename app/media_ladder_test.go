@@ -22,7 +22,7 @@ type ladderStep struct {
 // need for ladderDownHold (a brief dip keeps the size and spares two
 // keyframes), to the size the highest target of that time affords, and
 // grows, by several steps at once if the target allows, only with a
-// margin and after the size has held.
+// margin and, once it has shrunk, after the size has held.
 func TestSizeLadder(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	tests := []struct {
@@ -30,8 +30,15 @@ func TestSizeLadder(t *testing.T) {
 		steps []ladderStep
 	}{
 		{"start low", []ladderStep{
-			{0, 200, 320},       // the first picture: 200 kbit/s affords ½ (92 ≤ 200 < 207)
-			{ms(100), 200, 320}, //
+			{0, 200, 320},        // the first picture: 200 kbit/s affords ½ (92 ≤ 200 < 207)
+			{ms(100), 200, 320},  //
+			{ms(300), 400, 480},  // climbing with the call's start: no hold
+			{ms(600), 500, 640},  // 500 ≥ 1.3 × 370
+			{ms(1000), 100, 640}, //
+			{ms(1500), 100, 320}, // shrunk after ladderDownHold
+			{ms(1600), 2000, 320},
+			{ms(4400), 2000, 320}, // from now on up waits for the hold
+			{ms(4500), 2000, 640},
 		}},
 		{"steps", []ladderStep{
 			{0, 1500, 640},

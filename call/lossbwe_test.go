@@ -64,60 +64,147 @@ func TestCountTWCC(t *testing.T) {
 // lossLow lets the bound grow, between lossLow and lossCut it holds, over
 // lossCut in the short window and the latest feedback it cuts from the
 // current target, once per lossCutEvery; one bad feedback is one cut, not
-// one per lossCutEvery while it stays in the window.
+// one per lossCutEvery while it stays in the window. With the path's
+// readings (pathmeter.go): the start grows by startGrow while the path
+// delivers at least 1/startAckedMax of the bound, until a standing queue,
+// a cut or the maximum; a standing queue backs off to backoffFactor of
+// the rate delivered, a queue under that holds growth, growth near the
+// last backoff's rate is slow, readings of the path's own jitter are not
+// a queue, loss with no queue in front of it cuts only when heavy (and
+// holds growth only over lossCut), and a loss cut stays over what the
+// path delivers.
 func TestLossBound(t *testing.T) {
 	type fb struct {
 		at          time.Duration
 		lost, total int
 		current     int
+		path        *pathReading // nil: none with this feedback
 		want        int
 	}
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	const g = startGrow
+	path := func(queueMS, acked int) *pathReading {
+		return &pathReading{queue: ms(queueMS), acked: acked}
+	}
 	tests := []struct {
-		name string
-		fbs  []fb
+		name  string
+		start bool // still in the start
+		fbs   []fb
 	}{
-		{"clean grows", []fb{
-			{ms(0), 0, 100, 1_000_000, 1_050_000},
-			{ms(100), 1, 100, 1_000_000, 1_050_000}, // within lossGrowEvery
-			{ms(200), 1, 100, 1_000_000, 1_102_500},
+		{"the start climbs fast", true, []fb{
+			{ms(0), 0, 100, 1_000_000, nil, int(1e6 * g)},
+			{ms(100), 0, 100, 1_000_000, nil, int(1e6 * g)}, // within lossGrowEvery
+			{ms(200), 0, 100, 1_000_000, nil, int(1e6 * g * g)},
+			{ms(300), 5, 100, 1_440_000, nil, int(1e6 * g * g)}, // 5 % holds
+			{ms(1400), 0, 100, 1_440_000, nil, int(1e6 * g * g * g)},
 		}},
-		{"5 % holds", []fb{
-			{ms(0), 5, 100, 1_000_000, 1_000_000},
-			{ms(200), 5, 100, 1_000_000, 1_000_000},
-			{ms(1400), 1, 100, 1_000_000, 1_050_000}, // the window has only 1 %
+		{"the start climbs on what the path delivers", true, []fb{
+			{ms(0), 0, 100, 1_000_000, path(0, 0), 1_000_000}, // not known yet
+			{ms(200), 0, 100, 1_000_000, path(0, 900_000), int(1e6 * g)},
+			{ms(400), 0, 100, 1_200_000, path(0, 900_000), int(1e6 * g)}, // over startAckedMax × delivered
+			{ms(600), 0, 100, 1_200_000, path(0, 1_100_000), int(1e6 * g * g)},
 		}},
-		{"a burst in a clean second", []fb{
-			{ms(0), 0, 100, 1_000_000, 1_050_000},
-			{ms(100), 0, 100, 1_000_000, 1_050_000},
-			{ms(200), 0, 100, 1_000_000, 1_102_500},
-			{ms(300), 30, 100, 1_000_000, 1_102_500}, // latest 30 %, short window 7.5 %: hold
-			{ms(400), 0, 100, 1_000_000, 1_102_500},  // 6 % over the second: hold
+		{"a standing queue ends the start", true, []fb{
+			{ms(0), 0, 100, 1_000_000, path(0, 900_000), int(1e6 * g)},
+			{ms(100), 0, 100, 1_150_000, path(30, 1_000_000), 820_000}, // (0.85 - 0.03 to drain) × delivered
+			{ms(300), 0, 100, 820_000, path(0, 1_000_000), 836_400},    // near the level: slow
+			{ms(450), 0, 100, 836_400, path(30, 900_000), 836_400},     // within backoffEvery: held
+			{ms(500), 0, 100, 836_400, path(30, 900_000), 738_000},
+			{ms(10600), 0, 100, 738_000, path(0, 765_000), 782_280}, // the level forgotten: farGrow
 		}},
-		{"a burst alone in the window", []fb{
-			{ms(0), 30, 100, 1_000_000, 850_000}, // both 30 %: × 0.85
-			{ms(200), 0, 100, 850_000, 850_000},  // short 15 %, latest 0: hold
+		{"a backoff at most halves the bound", false, []fb{
+			{ms(0), 0, 100, 1_000_000, path(40, 100_000), 500_000},
 		}},
-		{"congestion cuts", []fb{
-			{ms(0), 40, 100, 1_000_000, 800_000},   // 40 %: × 0.8
-			{ms(100), 40, 100, 800_000, 800_000},   // within lossCutEvery
-			{ms(200), 40, 100, 800_000, 640_000},   //
-			{ms(300), 0, 100, 640_000, 640_000},    // short 30 %, latest 0: hold
-			{ms(1300), 0, 100, 640_000, 672_000},   // the second clean: grows
-			{ms(1400), 0, 100, 640_000, 672_000},   // within lossGrowEvery
-			{ms(1500), 100, 100, 640_000, 533_333}, // short ⅓: × ⅚ of the current target
+		{"a cut ends the start", true, []fb{
+			{ms(0), 40, 100, 1_000_000, nil, 800_000},
+			{ms(1200), 0, 100, 800_000, nil, 840_000}, // lossGrow from now on
 		}},
-		{"floor and ceiling", []fb{
-			{ms(0), 100, 100, 150_000, 100_000},
-			{ms(5000), 0, 100, 2_500_000, 105_000},
+		{"the maximum ends the start", true, func() []fb {
+			var fbs []fb
+			bps := 1e6
+			for i := 0; bps < 2_500_000; i++ {
+				bps = min(bps*g, 2_500_000)
+				fbs = append(fbs, fb{ms(200 * i), 0, 100, 1_000_000, nil, int(bps)})
+			}
+			n := len(fbs)
+			return append(fbs,
+				fb{ms(200 * n), 100, 100, 2_500_000, nil, 1_875_000}, // short 50 %
+				fb{ms(200*n + 1200), 0, 100, 1_875_000, nil, 1_968_750},
+			)
+		}()},
+		{"a queue holds growth", false, []fb{
+			{ms(0), 0, 100, 1_000_000, path(15, 1_000_000), 1_000_000},
+			{ms(200), 0, 100, 1_000_000, path(5, 1_000_000), 1_060_000},
+			{ms(400), 0, 100, 1_060_000, path(5, 600_000), 1_060_000}, // ≥ 1.5 × delivered
+		}},
+		{"a path's jitter is not a queue", false, func() []fb {
+			// Readings of 20 ms: a queue until there are noiseMin of
+			// them, then the path's own; the queue counts from there.
+			var fbs []fb
+			for i := range noiseMin - 1 {
+				fbs = append(fbs, fb{ms(100 * i), 0, 100, 1_000_000, path(20, 5_000_000), 1_000_000})
+			}
+			return append(fbs,
+				fb{ms(900), 0, 100, 1_000_000, path(20, 5_000_000), 1_060_000},
+				fb{ms(1100), 0, 100, 1_060_000, path(30, 5_000_000), 1_060_000}, // 10 over the quartile
+				fb{ms(1300), 0, 100, 1_060_000, path(25, 5_000_000), 1_123_600},
+				fb{ms(1400), 0, 100, 1_123_600, path(70, 1_000_000), 800_000}, // 50 over it: (0.85 - 0.05) × delivered
+			)
+		}()},
+		{"loss with no queue in front is the path's", false, []fb{
+			{ms(0), 15, 100, 1_000_000, path(0, 1_000_000), 1_000_000},    // no cut, no growth
+			{ms(200), 5, 100, 1_000_000, path(0, 1_000_000), 1_000_000},   // 10 % over the second
+			{ms(1400), 5, 100, 1_000_000, path(0, 1_000_000), 1_060_000},  // 5 %: grows
+			{ms(1600), 30, 100, 1_060_000, path(0, 1_000_000), 1_060_000}, // 17.5 %, under lossHeavy
+			{ms(1800), 30, 100, 1_060_000, path(20, 1_000_000), 901_000},  // behind a queue: cut
+		}},
+		{"a loss cut stays over what the path delivers", false, []fb{
+			{ms(0), 40, 100, 1_000_000, path(0, 1_000_000), 850_000}, // heavy: cut
+			{ms(200), 40, 100, 850_000, path(0, 1_000_000), 850_000},
+			{ms(400), 40, 100, 850_000, path(0, 500_000), 680_000}, // × 0.8
+		}},
+		{"clean grows", false, []fb{
+			{ms(0), 0, 100, 1_000_000, nil, 1_050_000},
+			{ms(100), 1, 100, 1_000_000, nil, 1_050_000}, // within lossGrowEvery
+			{ms(200), 1, 100, 1_000_000, nil, 1_102_500},
+		}},
+		{"5 % holds", false, []fb{
+			{ms(0), 5, 100, 1_000_000, nil, 1_000_000},
+			{ms(200), 5, 100, 1_000_000, nil, 1_000_000},
+			{ms(1400), 1, 100, 1_000_000, nil, 1_050_000}, // the window has only 1 %
+		}},
+		{"a burst in a clean second", false, []fb{
+			{ms(0), 0, 100, 1_000_000, nil, 1_050_000},
+			{ms(100), 0, 100, 1_000_000, nil, 1_050_000},
+			{ms(200), 0, 100, 1_000_000, nil, 1_102_500},
+			{ms(300), 30, 100, 1_000_000, nil, 1_102_500}, // latest 30 %, short window 7.5 %: hold
+			{ms(400), 0, 100, 1_000_000, nil, 1_102_500},  // 6 % over the second: hold
+		}},
+		{"a burst alone in the window", false, []fb{
+			{ms(0), 30, 100, 1_000_000, nil, 850_000}, // both 30 %: × 0.85
+			{ms(200), 0, 100, 850_000, nil, 850_000},  // short 15 %, latest 0: hold
+		}},
+		{"congestion cuts", false, []fb{
+			{ms(0), 40, 100, 1_000_000, nil, 800_000},   // 40 %: × 0.8
+			{ms(100), 40, 100, 800_000, nil, 800_000},   // within lossCutEvery
+			{ms(200), 40, 100, 800_000, nil, 640_000},   //
+			{ms(300), 0, 100, 640_000, nil, 640_000},    // short 30 %, latest 0: hold
+			{ms(1300), 0, 100, 640_000, nil, 672_000},   // the second clean: grows
+			{ms(1400), 0, 100, 640_000, nil, 672_000},   // within lossGrowEvery
+			{ms(1500), 100, 100, 640_000, nil, 533_333}, // short ⅓: × ⅚ of the current target
+		}},
+		{"floor and ceiling", false, []fb{
+			{ms(0), 100, 100, 150_000, nil, 100_000},
+			{ms(5000), 0, 100, 2_500_000, nil, 105_000},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Unix(100, 0)
 			b := newLossBound(1_000_000, 100_000, 2_500_000)
+			b.starting = tt.start
 			for i, f := range tt.fbs {
-				if got := b.feedback(t0.Add(f.at), f.lost, f.total, f.current); got != f.want {
+				if got := b.feedback(t0.Add(f.at), f.lost, f.total, f.current, f.path); got < f.want-1 || got > f.want+1 { // ± rounding
 					t.Errorf("feedback %d at %v: bound %d, want %d", i, f.at, got, f.want)
 				}
 			}

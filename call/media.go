@@ -14,11 +14,15 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Bitrate defaults (bits per second) for the GCC estimator.
+// Bitrate defaults (bits per second) for the congestion controller
+// (lossbwe.go). The start counts RTP packets, as the controller does: at
+// 250 kbit/s of audio and video the headers that IP, UDP and SRTP add take a
+// call to about 300 kbit/s on the wire, libwebrtc's start, from where it
+// climbs as the path allows.
 const (
 	DefaultMinBitrate   = 100_000
 	DefaultMaxBitrate   = 2_500_000
-	DefaultStartBitrate = 600_000
+	DefaultStartBitrate = 250_000
 	// FlexFECPayloadType is the payload type registered for flexfec-03; it
 	// is free in pion's default codec table.
 	FlexFECPayloadType = 118
@@ -127,8 +131,8 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Its delay-based part, with a loss-based bound of our own
-		// (lossbwe.go).
+		// It carries the transport-wide feedback; the controller is
+		// ours (lossbwe.go).
 		return newLossBWE(bwe, start, lo, hi), nil
 	})
 	if err != nil {

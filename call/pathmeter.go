@@ -1,0 +1,165 @@
+package call
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// pathMeter reads two things about the path from transport-wide feedback:
+// the queue standing in it (how much later than the least one-way delay
+// of the last owdBuckets seconds the packets of the last standingWindow
+// of arrival time arrived, the earliest of them: a burst's own spread,
+// a keyframe's, is not a standing queue) and the rate it delivered
+// (bytes received over the last ackedWindow of arrival time).
+// The start of a call climbs on them (lossbwe.go): GCC's delay-based part
+// alone, from pion, needs an overuse to act and then sets its estimate
+// from a rate it measures without headers.
+type pathMeter struct {
+	start time.Time
+	// sent holds, by transport-wide sequence number modulo sentRing, the
+	// number, the send time (ms since start) and size of a packet sent.
+	sent [sentRing]atomic.Uint64
+
+	mu     sync.Mutex
+	mins   [owdBuckets]owdBucket // least one-way delay per second
+	acked  []ackedPacket         // within ackedWindow of the latest arrival
+	latest int64                 // latest arrival seen, µs (feedback clock)
+	seen   bool                  // whether latest is set
+}
+
+type owdBucket struct {
+	sec int64 // local second since start the bucket holds (-1: none)
+	us  int64 // least one-way delay in it, µs (arrival clock − send clock)
+}
+
+type ackedPacket struct {
+	at    int64 // arrival, µs
+	owd   int64 // one-way delay, µs (arrival clock − send clock)
+	bytes int
+}
+
+// pathReading is what one feedback told.
+type pathReading struct {
+	queue time.Duration // standing queue
+	acked int           // delivered bit/s (0: not known yet)
+}
+
+const (
+	sentRing    = 4096
+	owdBuckets  = 10 // seconds over which the least one-way delay is taken
+	ackedWindow = 500 * time.Millisecond
+	// standingWindow is how long a queue must stand to be read as one:
+	// longer than a keyframe takes to cross a link it fits.
+	standingWindow = 250 * time.Millisecond
+	// ackedMinSpan is the least arrival span a delivered rate is read over.
+	ackedMinSpan = 200 * time.Millisecond
+)
+
+func newPathMeter(now time.Time) *pathMeter {
+	m := &pathMeter{start: now}
+	for i := range m.mins {
+		m.mins[i].sec = -1
+	}
+	return m
+}
+
+// onSent notes a packet of size bytes sent with transport-wide number seq.
+func (m *pathMeter) onSent(seq uint16, size int, now time.Time) {
+	ms := uint64(now.Sub(m.start).Milliseconds()) & 0xffffffff                            //nolint:gosec // ms since start ≥ 0
+	m.sent[int(seq)%sentRing].Store(uint64(seq)<<48 | ms<<16 | uint64(min(size, 0xffff))) //nolint:gosec // clamped
+}
+
+// sentAt is the send time (ms since start) and size of seq, if it is
+// still in the ring.
+func (m *pathMeter) sentAt(seq uint16) (ms int64, size int, ok bool) {
+	v := m.sent[int(seq)%sentRing].Load()
+	if v == 0 || uint16(v>>48) != seq { //nolint:gosec // top 16 bits
+		return 0, 0, false
+	}
+	return int64(v>>16) & 0xffffffff, int(v & 0xffff), true //nolint:gosec // 32 bits
+}
+
+// feedback reads a transport-wide feedback received at now; first[k]
+// (nil: all) says whether packet base+k is reported for the first time.
+// ok is false when it reported no packet this meter knows.
+func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.Time) (r pathReading, ok bool) {
+	arrival := int64(fb.ReferenceTime) * 64000 // µs
+	deltas := fb.RecvDeltas
+	k := 0
+	// The least one-way delay in this feedback (any sign: the two ends'
+	// clocks start apart).
+	least, have := int64(0), false
+	var got []ackedPacket
+	eachStatus(fb, func(received bool) {
+		seq := fb.BaseSequenceNumber + uint16(k) //nolint:gosec // k < 65536
+		counts := first == nil || first[k]
+		k++
+		if !received || len(deltas) == 0 {
+			return
+		}
+		arrival += deltas[0].Delta
+		deltas = deltas[1:]
+		ms, size, known := m.sentAt(seq)
+		if !counts || !known {
+			return
+		}
+		owd := arrival - ms*1000
+		if !have || owd < least {
+			least, have = owd, true
+		}
+		got = append(got, ackedPacket{arrival, owd, size})
+	})
+	if !have {
+		return r, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sec := int64(now.Sub(m.start) / time.Second)
+	b := &m.mins[sec%owdBuckets]
+	if b.sec != sec {
+		b.sec, b.us = sec, least
+	}
+	b.us = min(b.us, least)
+	base := least
+	for _, o := range m.mins {
+		if o.sec >= 0 && sec-o.sec < owdBuckets {
+			base = min(base, o.us)
+		}
+	}
+	for _, p := range got {
+		if !m.seen || p.at > m.latest {
+			m.latest, m.seen = p.at, true
+		}
+	}
+	m.acked = append(m.acked, got...)
+	from := m.latest - ackedWindow.Microseconds()
+	// n packets over the span between the first and last: the first
+	// one's bytes arrived before it.
+	i, bytes, earliest, firstBytes := 0, 0, m.latest, 0
+	for _, p := range m.acked {
+		if p.at > from {
+			m.acked[i] = p
+			i++
+			bytes += p.bytes
+			if p.at < earliest || i == 1 {
+				earliest, firstBytes = p.at, p.bytes
+			}
+		}
+	}
+	m.acked = m.acked[:i]
+	// The latest arrival is in the window, so it is never empty.
+	standing, in := int64(0), false
+	for _, p := range m.acked {
+		if p.at >= m.latest-standingWindow.Microseconds() && (!in || p.owd < standing) {
+			standing, in = p.owd, true
+		}
+	}
+	r.queue = time.Duration(standing-base) * time.Microsecond
+	if span := m.latest - earliest; span >= ackedMinSpan.Microseconds() {
+		r.acked = int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
+	}
+	return r, true
+}
