@@ -39,6 +39,16 @@ func TestResumeTokenRotation(t *testing.T) {
 		t.Fatalf("rotated token: id %q resumed %v", j3.PeerID, j3.Resumed)
 	}
 	sendRaw(t, ws, Message{Type: TypeBye, Reason: "done"})
+	// The hub takes one connection's messages in order: a join after the
+	// bye is answered only once the bye is done (another connection's
+	// join could otherwise reach the hub first and take the slot over).
+	// Messages relayed before it (the other peer's bye) are skipped.
+	sendRaw(t, ws, Message{Type: TypeJoin, V: ProtocolVersion, Room: "rot-after", Name: "tester"})
+	for m := readMsg(t, ws); m.Type != TypeJoined; m = readMsg(t, ws) {
+		if m.Type == TypeError {
+			t.Fatalf("join after bye: %+v", m)
+		}
+	}
 	ws2 := rawDial(t, ts.url, nil)
 	if j := rawJoin(t, ws2, Message{Room: "rot", Resume: j3.Resume}); j.PeerID == j1.PeerID || j.Resumed {
 		t.Fatalf("token of a peer that said bye resumed %q", j.PeerID)
