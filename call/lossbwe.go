@@ -492,13 +492,13 @@ func firstReportsOnly(fb *rtcp.TransportLayerCC, first []bool) *rtcp.TransportLa
 
 // update recomputes the target and tells the listener if it changed.
 func (b *lossBWE) update(now time.Time, lost, total int, path *pathReading) {
-	delay := b.delayEstimate()
 	b.mu.Lock()
 	bound := b.bound.feedback(now, lost, total, b.target, path)
 	t := bound
 	if !b.bound.read {
-		// No queue read yet (no transport-wide feedback): GCC's.
-		t = min(delay, bound)
+		// No queue read yet (no transport-wide feedback): GCC's. Its
+		// stats (a map each call) are not read once the path is.
+		t = min(b.delayEstimate(), bound)
 	}
 	t = max(t, b.bound.lo) // bound ≤ hi already
 	changed := t != b.target

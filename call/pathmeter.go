@@ -13,10 +13,8 @@ import (
 // of the last owdBuckets seconds the packets of the last standingWindow
 // of arrival time arrived, the earliest of them: a burst's own spread,
 // a keyframe's, is not a standing queue) and the rate it delivered
-// (bytes received over the last ackedWindow of arrival time).
-// The start of a call climbs on them (lossbwe.go): GCC's delay-based part
-// alone, from pion, needs an overuse to act and then sets its estimate
-// from a rate it measures without headers.
+// (bytes received over the last ackedWindow of arrival time). The call's
+// congestion controller works from them (lossbwe.go).
 type pathMeter struct {
 	start time.Time
 	// sent holds, by transport-wide sequence number modulo sentRing, the
@@ -26,8 +24,7 @@ type pathMeter struct {
 	mu     sync.Mutex
 	mins   [owdBuckets]owdBucket // least one-way delay per second
 	acked  []ackedPacket         // within ackedWindow of the latest arrival
-	latest int64                 // latest arrival seen, µs (feedback clock)
-	seen   bool                  // whether latest is set
+	latest int64                 // latest arrival seen, µs (feedback clock; set while acked holds any)
 }
 
 type owdBucket struct {
@@ -129,34 +126,35 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 			base = min(base, o.us)
 		}
 	}
+	fresh := len(m.acked) == 0 // latest not set yet
 	for _, p := range got {
-		if !m.seen || p.at > m.latest {
-			m.latest, m.seen = p.at, true
+		if fresh || p.at > m.latest {
+			m.latest, fresh = p.at, false
 		}
 	}
 	m.acked = append(m.acked, got...)
-	from := m.latest - ackedWindow.Microseconds()
+	from, standingFrom := m.latest-ackedWindow.Microseconds(), m.latest-standingWindow.Microseconds()
 	// n packets over the span between the first and last: the first
-	// one's bytes arrived before it.
+	// one's bytes arrived before it. The standing queue is the least
+	// one-way delay of the last standingWindow, which holds the latest
+	// arrival, so it is never empty.
 	i, bytes, earliest, firstBytes := 0, 0, m.latest, 0
+	standing, in := int64(0), false
 	for _, p := range m.acked {
-		if p.at > from {
-			m.acked[i] = p
-			i++
-			bytes += p.bytes
-			if p.at < earliest || i == 1 {
-				earliest, firstBytes = p.at, p.bytes
-			}
+		if p.at <= from {
+			continue
+		}
+		if p.at >= standingFrom && (!in || p.owd < standing) {
+			standing, in = p.owd, true
+		}
+		m.acked[i] = p
+		i++
+		bytes += p.bytes
+		if p.at < earliest || i == 1 {
+			earliest, firstBytes = p.at, p.bytes
 		}
 	}
 	m.acked = m.acked[:i]
-	// The latest arrival is in the window, so it is never empty.
-	standing, in := int64(0), false
-	for _, p := range m.acked {
-		if p.at >= m.latest-standingWindow.Microseconds() && (!in || p.owd < standing) {
-			standing, in = p.owd, true
-		}
-	}
 	r.queue = time.Duration(standing-base) * time.Microsecond
 	if span := m.latest - earliest; span >= ackedMinSpan.Microseconds() {
 		r.acked = int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
