@@ -38,7 +38,7 @@ import (
 //     or the loss is over lossHeavy: a full link's queue fills before it
 //     drops, so loss with no queue is the path's own and is not taken for
 //     congestion;
-//   - with loss over lossWindow and the latest feedback under lossLow
+//   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
 //     lossGrowEvery: by startGrow at the start (until the first backoff or
@@ -202,7 +202,9 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 		b.bps = min(b.bps, max(backoffMin*b.bps, (backoffFactor-drain)*float64(b.path.acked)))
 		b.level = float64(b.path.acked)
 		b.backoff, b.grown = now, now
-	case (worst < lossLow || !congested && worst < lossCut) && !queued && now.Sub(b.grown) >= lossGrowEvery:
+	case total > 0 && (worst < lossLow || !congested && worst < lossCut) && !queued && now.Sub(b.grown) >= lossGrowEvery:
+		// Only a feedback shows that what was sent got through: GCC's
+		// own updates between feedbacks (asynchronous) do not grow it.
 		switch {
 		case b.read && (b.path.acked == 0 || b.bps >= growAckedMax*float64(b.path.acked)):
 			// The senders are not using what they have, or the path
