@@ -1,6 +1,7 @@
 package call
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,6 +139,38 @@ func TestNACKGuardStale(t *testing.T) {
 	seqs, others := rig.read([]rtcp.Packet{&rtcp.PictureLossIndication{SenderSSRC: 9, MediaSSRC: 1}, nackOf(5, 6, 15)[0]})
 	if len(seqs) != 1 || seqs[0] != 15 || others != 1 {
 		t.Fatalf("got %v and %d others, want [15] and the PLI", seqs, others)
+	}
+}
+
+// TestNACKGuardKeyFrameRequest: once the receiver asks for a keyframe
+// (PLI or FIR), the packets sent before it are not resent; the ones sent
+// after it are, and the request itself passes.
+func TestNACKGuardKeyFrameRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ask  rtcp.Packet
+		want []uint16 // resent of 5, 15 (before the request) and 25 (after)
+	}{
+		{"PLI", &rtcp.PictureLossIndication{SenderSSRC: 9, MediaSSRC: 1}, []uint16{25}},
+		{"FIR", &rtcp.FullIntraRequest{SenderSSRC: 9, FIR: []rtcp.FIREntry{{SSRC: 1, SequenceNumber: 1}}}, []uint16{25}},
+		{"another stream's PLI", &rtcp.PictureLossIndication{SenderSSRC: 9, MediaSSRC: 2}, []uint16{5, 15, 25}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newGuardRig(t)
+			rig.send(1, 10)
+			rig.now = rig.now.Add(50 * time.Millisecond)
+			rig.send(11, 20)
+			rig.now = rig.now.Add(10 * time.Millisecond)
+			if _, others := rig.read([]rtcp.Packet{tc.ask}); others != 1 {
+				t.Fatal("the keyframe request did not pass")
+			}
+			rig.now = rig.now.Add(10 * time.Millisecond)
+			rig.send(21, 30)
+			rig.now = rig.now.Add(30 * time.Millisecond)
+			if seqs, _ := rig.read(nackOf(5, 15, 25)); fmt.Sprint(seqs) != fmt.Sprint(tc.want) {
+				t.Fatalf("resent %v, want %v", seqs, tc.want)
+			}
+		})
 	}
 }
 
