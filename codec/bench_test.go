@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,4 +330,56 @@ func BenchmarkVP8EncodeScreen1080p(b *testing.B) {
 	reportMsPerFrame(b, i)
 	b.ReportMetric(float64(bytes)*8/1000/(float64(i)/10), "kbit/s@10fps")
 	b.ReportMetric(float64(dropped)/float64(i)*100, "%dropped")
+}
+
+// BenchmarkVP8SizeStep is one step of the bitrate ladder, 480x360 back up
+// to 640x480 on a camera's encoder: the time to the first frame at the new
+// size (a keyframe), when the encoder came from 640x480 ("back": it kept
+// that size's encoder) and when it starts at 480x360 ("new": it creates
+// one). Large C allocations are mapped afresh (mapLargeAllocations), so a
+// new encoder's pages fault in as they do in a call.
+func BenchmarkVP8SizeStep(b *testing.B) {
+	mapLargeAllocations(true)
+	defer mapLargeAllocations(false)
+	small, big := benchFrames(480, 360, 1)[0], benchFrames(640, 480, 1)[0]
+	for _, tc := range []struct {
+		name  string
+		first *image.YCbCr
+	}{{"back", big}, {"new", small}} {
+		w, h := tc.first.Rect.Dx(), tc.first.Rect.Dy()
+		b.Run(tc.name, func(b *testing.B) {
+			var step time.Duration
+			var faults int64
+			n := 0
+			for b.Loop() {
+				b.StopTimer()
+				enc, err := NewVP8Encoder(VP8Config{Width: w, Height: h, BitRate: 600_000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for k, img := range []*image.YCbCr{tc.first, tc.first, small, small, small} {
+					if _, _, err := enc.Encode(img, time.Duration(k)*frameDur); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var r0, r1 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+				t0 := time.Now()
+				b.StartTimer()
+				_, key, err := enc.Encode(big, 5*frameDur)
+				b.StopTimer()
+				step += time.Since(t0)
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+				faults += r1.Minflt - r0.Minflt
+				if err != nil || !key {
+					b.Fatalf("step frame: key %v, %v", key, err)
+				}
+				_ = enc.Close()
+				n++
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(step.Microseconds())/1000/float64(n), "ms/step")
+			b.ReportMetric(float64(faults)/float64(n), "faults/step")
+		})
+	}
 }

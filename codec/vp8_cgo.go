@@ -3,6 +3,7 @@
 package codec
 
 // #cgo pkg-config: vpx
+// #include <malloc.h>
 // #include <stdlib.h>
 // #include <string.h>
 // #include <vpx/vpx_encoder.h>
@@ -164,6 +165,7 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -182,7 +184,15 @@ type VP8Encoder struct {
 	cfg     VP8Config // applied configuration (size follows the input)
 	conv    *image.YCbCr
 	lastPTS int64 // 90 kHz ticks
-	closed  bool
+	// A camera's encoders at the other sizes it has coded (spareEncoders
+	// at most, the latest last): a size step of the bitrate ladder takes
+	// one back instead of creating it again. tickOff is what the current
+	// encoder's timestamps lag lastPTS's (it was parked meanwhile), and
+	// resumeAt, when not -1, the last timestamp it coded before it was.
+	spare    []spareVP8
+	tickOff  int64
+	resumeAt int64
+	closed   bool
 	// A screen's (ScreenContent) macroblocks to code, and whether libvpx
 	// has a map of them (else it codes all).
 	screen    screenMap
@@ -195,14 +205,14 @@ type VP8Encoder struct {
 }
 
 // NewVP8Encoder creates an encoder. Width and Height are the expected picture
-// size; a picture of another size re-creates the encoder (and yields a
-// keyframe).
+// size; a picture of another size is a keyframe, from another libvpx
+// encoder (see resize).
 func NewVP8Encoder(cfg VP8Config) (*VP8Encoder, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	e := &VP8Encoder{cfg: cfg, wantRate: cfg.BitRate, wantCPU: cfg.CPUUsed, lastPTS: -1}
+	e := &VP8Encoder{cfg: cfg, wantRate: cfg.BitRate, wantCPU: cfg.CPUUsed, lastPTS: -1, resumeAt: -1}
 	if err := e.open(); err != nil {
 		return nil, err
 	}
@@ -240,10 +250,28 @@ func (e *VP8Encoder) open() error {
 
 func (e *VP8Encoder) destroy() {
 	if e.enc != nil {
-		C.vpx_codec_destroy(&e.enc.ctx)
-		C.free(unsafe.Pointer(e.enc))
+		destroyVP8(e.enc)
 		e.enc = nil
 	}
+}
+
+// mapLargeAllocations(true) has each large C allocation mapped afresh
+// (glibc's threshold fixed at its starting 128 KB) and its pages faulted
+// in when first written, as a long call's allocations mostly are: glibc
+// raises the threshold by itself, but per arena, and cgo calls run on
+// many threads. (false) sets it to glibc's largest, where freed memory is
+// reused. For BenchmarkVP8SizeStep only: it is process-wide.
+func mapLargeAllocations(on bool) {
+	if on {
+		C.mallopt(C.M_MMAP_THRESHOLD, 128<<10)
+	} else {
+		C.mallopt(C.M_MMAP_THRESHOLD, 32<<20)
+	}
+}
+
+func destroyVP8(enc *C.pc_vp8enc) {
+	C.vpx_codec_destroy(&enc.ctx)
+	C.free(unsafe.Pointer(enc))
 }
 
 func kbps(bps int) int {
@@ -329,13 +357,10 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 	}()
 
 	if w != e.cfg.Width || h != e.cfg.Height || e.enc == nil {
-		// VP8 cannot grow the picture with vpx_codec_enc_config_set, so a
-		// new size always gets a new encoder.
-		e.destroy()
-		e.cfg.Width, e.cfg.Height, e.cfg.BitRate, e.cfg.CPUUsed = w, h, rate, cpu
-		if err := e.open(); err != nil {
+		if err := e.resize(w, h, rate, cpu); err != nil {
 			return nil, false, err
 		}
+		force = true
 	}
 	if rate != e.cfg.BitRate {
 		if rc := C.pc_vp8enc_set_rate(e.enc, C.uint(kbps(rate))); rc != C.VPX_CODEC_OK {
@@ -384,6 +409,14 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 		dur = ticks - e.lastPTS
 	}
 	e.lastPTS = ticks
+	if e.resumeAt >= 0 {
+		// A parked encoder goes on one frame after its last: libvpx
+		// takes a gap in timestamps for the frame rate, and a frame
+		// budget of seconds for its keyframe.
+		e.tickOff = ticks - (e.resumeAt + dur)
+		e.resumeAt = -1
+	}
+	ticks -= e.tickOff
 
 	y0 := yuv.YOffset(b.Min.X, b.Min.Y)
 	c0 := yuv.COffset(b.Min.X, b.Min.Y)
@@ -417,6 +450,57 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 		e.screen.coded(key, pts)
 	}
 	return out, key, nil
+}
+
+// spareEncoders is how many of a camera's encoders at other sizes are kept:
+// the bitrate ladder has four steps. At 640x480 and below they hold about
+// 8 MB of the process in all.
+const spareEncoders = 3
+
+// spareVP8 is a parked encoder: its size, the rate and speed it was last
+// set to, and the last timestamp it coded.
+type spareVP8 struct {
+	enc       *C.pc_vp8enc
+	w, h      int
+	rate, cpu int
+	lastTicks int64
+}
+
+// resize makes the encoder code w×h pictures (the next frame is a
+// keyframe). A camera keeps its encoder at the size it leaves and takes
+// back the one at the size it comes to. A new libvpx encoder faults its
+// buffers in: from 480x360 up to 640x480 the step's frame took 32 ms
+// against 5.5 ms from a kept encoder (BenchmarkVP8SizeStep, idle 2-core
+// EPYC), and 60-150 ms in calls on the loaded machine, where the receiver
+// saw the stall as a freeze. A screen, whose size changes rarely, gets a
+// new encoder.
+func (e *VP8Encoder) resize(w, h, rate, cpu int) error {
+	if e.enc != nil {
+		if e.cfg.ScreenContent {
+			e.destroy()
+		} else {
+			e.spare = append(e.spare, spareVP8{enc: e.enc, w: e.cfg.Width, h: e.cfg.Height,
+				rate: e.cfg.BitRate, cpu: e.cfg.CPUUsed, lastTicks: e.lastPTS - e.tickOff})
+			e.enc = nil
+			if len(e.spare) > spareEncoders {
+				destroyVP8(e.spare[0].enc)
+				e.spare = slices.Delete(e.spare, 0, 1)
+			}
+		}
+	}
+	for i, sp := range e.spare {
+		if sp.w == w && sp.h == h {
+			e.spare = slices.Delete(e.spare, i, i+1)
+			e.enc = sp.enc
+			// The rate and speed are brought up to date before the frame.
+			e.cfg.Width, e.cfg.Height, e.cfg.BitRate, e.cfg.CPUUsed = w, h, sp.rate, sp.cpu
+			e.resumeAt = sp.lastTicks
+			return nil
+		}
+	}
+	e.cfg.Width, e.cfg.Height, e.cfg.BitRate, e.cfg.CPUUsed = w, h, rate, cpu
+	e.tickOff, e.resumeAt = 0, -1
+	return e.open()
 }
 
 // toI420 returns img itself when libvpx can read it directly, or a converted
@@ -454,6 +538,10 @@ func (e *VP8Encoder) Close() error {
 	defer e.mu.Unlock()
 	e.closed = true
 	e.destroy()
+	for _, sp := range e.spare {
+		destroyVP8(sp.enc)
+	}
+	e.spare = nil
 	return nil
 }
 

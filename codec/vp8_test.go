@@ -340,3 +340,61 @@ func TestVP8DecoderDamagedFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestVP8EncoderResize: the bitrate ladder's size steps. Each new size is a
+// keyframe the decoder shows at that size, the frame after it a delta
+// frame; down, back up (to an encoder kept since, 5 s of frames later)
+// and past the created size alike, with the rate set before a step kept
+// after it. The keyframe after the long stay elsewhere is sized like the
+// first one: libvpx would take the gap in its timestamps for a frame rate
+// of 0.2 fps and give the keyframe the budget of 5 s.
+func TestVP8EncoderResize(t *testing.T) {
+	enc, dec := newVP8Pair(t, VP8Config{Width: 640, Height: 480, BitRate: 800_000})
+	steps := []struct {
+		name   string
+		w, h   int
+		frames int
+	}{
+		{"created size", 640, 480, 3},
+		{"down", 480, 360, 3},
+		{"down again, for 5 s", 320, 240, 150},
+		{"back up", 640, 480, 3},
+		{"odd size", 322, 242, 3},
+		{"past the created size", 800, 600, 3},
+		{"down from the new one", 640, 480, 3},
+		{"back to 5 s ago", 320, 240, 3},
+	}
+	i := 0
+	keys := map[string]int{}
+	for _, st := range steps {
+		src := image.NewYCbCr(image.Rect(0, 0, st.w, st.h), image.YCbCrSubsampleRatio420)
+		for k := 0; k < st.frames; k++ {
+			movingPattern(src, i)
+			data, key, err := enc.Encode(src, time.Duration(i)*frameDur)
+			i++
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", st.name, k, err)
+			}
+			if want := k == 0; key != want {
+				t.Fatalf("%s: frame %d: keyframe %v, want %v", st.name, k, key, want)
+			}
+			if key {
+				keys[st.name] = len(data)
+			}
+			out, err := dec.Decode(data)
+			if err != nil {
+				t.Fatalf("%s: frame %d: decode: %v", st.name, k, err)
+			}
+			if out.Rect.Dx() != st.w || out.Rect.Dy() != st.h {
+				t.Fatalf("%s: frame %d: decoded %v, want %dx%d", st.name, k, out.Rect, st.w, st.h)
+			}
+		}
+	}
+	if got := enc.BitRate(); got != 800_000 {
+		t.Fatalf("BitRate() = %d after the steps", got)
+	}
+	t.Logf("keyframe bytes: %v", keys)
+	if first, back := keys["created size"], keys["back up"]; back > first*3/2 {
+		t.Errorf("keyframe back at 640x480 after 5 s elsewhere: %d bytes, the first one %d", back, first)
+	}
+}
