@@ -453,8 +453,9 @@ func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, k
 }
 
 // spareEncoders is how many of a camera's encoders at other sizes are kept:
-// the bitrate ladder has four steps. At 640x480 and below they hold about
-// 8 MB of the process in all.
+// the bitrate ladder has four steps. A 640x480 encoder and its first frame
+// touch 9 MB (2350 pages, BenchmarkVP8SizeStep's faults/step), so a
+// 640x480 camera's spares hold 8-17 MB.
 const spareEncoders = 3
 
 // spareVP8 is a parked encoder: its size, the rate and speed it was last
