@@ -13,7 +13,8 @@
 // the marker packet is in and says when to send a PLI (NeedKeyFrame);
 // VP8Decoder decodes them; YCbCrToRGBA prepares them for the screen.
 // AudioJitterBuffer reorders Opus packets, rebuilds single losses from the
-// next packet's FEC and conceals longer ones; Player (fed by JitterSource)
+// next packet's FEC, conceals longer ones and shortens its delay by time
+// compression (whole periods cross-faded away, no dropped frames); Player (fed by JitterSource)
 // plays it on an output device or a null sink.
 //
 // Capture side: AudioProcessor (the WebRTC audio processing module, cgo;

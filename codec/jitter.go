@@ -94,7 +94,8 @@ type JitterStats struct {
 	Lost         uint64        // frames whose packet was missing at playout time
 	ConcealedMs  uint64        // milliseconds of PLC (or silence) played for losses and underruns
 	Underruns    uint64        // Pop calls with nothing buffered
-	Dropped      uint64        // frames skipped to bring the delay down (missing ones also count as Lost)
+	Dropped      uint64        // times the delay was brought down by time compression (up to a frame each)
+	CompressedMs uint64        // milliseconds of audio taken out by those compressions
 	Jitter       time.Duration // RFC 3550 interarrival jitter
 	TargetDelay  time.Duration // current target playout delay
 	Buffered     time.Duration // audio between the playout point and the newest packet
@@ -112,9 +113,12 @@ type jbPacket struct {
 // the next packet's in-band FEC; longer gaps and underruns use libopus' PLC
 // (silence in the CGO-free build). The target delay follows the measured
 // spread of packet transit times, within [MinDelay, MaxDelay]: an underrun
-// holds the playout point (the delay grows), a buffer deeper than the target
-// drops a frame. Packets must each hold FrameDuration of audio. All methods
-// are safe for concurrent use.
+// holds the playout point (the delay grows); a buffer deeper than the target
+// is shortened by time compression: up to a frame's worth of audio, a whole
+// number of the signal's periods where it has one, is cross-faded away
+// (WSOLA-style), so a held note or a voice goes on without a click or a
+// phase jump where a dropped frame would make both. Packets must each hold
+// FrameDuration of audio. All methods are safe for concurrent use.
 type AudioJitterBuffer struct {
 	mu         sync.Mutex
 	cfg        JitterBufferConfig
@@ -141,7 +145,9 @@ type AudioJitterBuffer struct {
 
 	lateRun int // consecutive late packets
 
-	pcm     []int16
+	pcm     []int16 // one decoded frame
+	out     []int16 // decoded audio not handed out yet (Pop's FIFO)
+	frame   []int16 // what Pop returns
 	scratch []int16
 	stats   JitterStats
 }
@@ -163,6 +169,8 @@ func NewAudioJitterBuffer(cfg JitterBufferConfig) (*AudioJitterBuffer, error) {
 		frameTicks: int64(opusRTPClock) * int64(cfg.FrameDuration) / int64(time.Second),
 		frameLen:   frameSamples * cfg.Channels,
 		pcm:        make([]int16, frameSamples*cfg.Channels),
+		out:        make([]int16, 0, 3*frameSamples*cfg.Channels),
+		frame:      make([]int16, frameSamples*cfg.Channels),
 		// Room for the longest Opus packet (120 ms) in case a sender
 		// ignores the agreed frame duration.
 		scratch:   make([]int16, cfg.SampleRate*120/1000*cfg.Channels),
@@ -198,6 +206,7 @@ func (j *AudioJitterBuffer) restart() {
 	}
 	j.init, j.playing, j.haveSeq = false, false, false
 	j.next, j.highest, j.nTransit, j.lateRun = 0, 0, 0, 0
+	j.out = j.out[:0]
 	// The late packets fed absurd transit times: measure afresh.
 	j.jitter, j.targetDur = 0, j.cfg.InitialDelay
 }
@@ -283,45 +292,70 @@ func (j *AudioJitterBuffer) targetFrames() int64 {
 }
 
 // Pop returns the next frame of interleaved PCM (FrameSamples() samples) and
-// where it came from. The slice is reused by the next Pop call.
+// where its newest audio came from. The slice is reused by the next Pop call.
 func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.playing {
 		if !j.init || j.highest-j.next+1 < j.targetFrames() {
-			clear(j.pcm)
-			return j.pcm, FrameSilence
+			clear(j.frame)
+			return j.frame, FrameSilence
 		}
 		j.playing = true
 	}
+	kind := FrameDecoded
+	for len(j.out) < j.frameLen {
+		kind = j.fill()
+	}
+	// Deeper than the target: compress. The audio is decoded all the
+	// same, so that the decoder's state stays continuous.
+	if j.depth() > (j.targetFrames()+jbShrinkMargin)*int64(j.frameLen) {
+		for len(j.out) < 2*j.frameLen {
+			kind = j.fill()
+		}
+		cut := compress(j.out, j.cfg.Channels, j.frameLen/j.cfg.Channels)
+		j.out = j.out[:len(j.out)-cut*j.cfg.Channels]
+		j.stats.Dropped++
+		j.stats.CompressedMs += uint64(cut) * 1000 / uint64(j.cfg.SampleRate)
+		for len(j.out) < j.frameLen {
+			kind = j.fill()
+		}
+	}
+	copy(j.frame, j.out)
+	j.out = j.out[:copy(j.out, j.out[j.frameLen:])]
+	return j.frame, kind
+}
+
+// depth is the audio between the playout point and the newest packet, in
+// samples (all channels): the frames still to play, missing ones included,
+// and what is decoded but not handed out yet.
+func (j *AudioJitterBuffer) depth() int64 {
+	return max(0, j.highest-j.next+1)*int64(j.frameLen) + int64(len(j.out))
+}
+
+// fill decodes the next frame (or conceals it) onto the end of j.out.
+func (j *AudioJitterBuffer) fill() FrameKind {
+	kind := j.nextFrame()
+	j.out = append(j.out, j.pcm...)
+	return kind
+}
+
+// nextFrame puts the frame at the playout point into j.pcm and moves the
+// playout point, unless nothing is buffered (an underrun holds it).
+func (j *AudioJitterBuffer) nextFrame() FrameKind {
 	frameMs := uint64(j.cfg.FrameDuration / time.Millisecond)
 	j.skipDTX()
-
-	// Deeper than the target: drop one frame (still decoded, so that the
-	// decoder state stays continuous).
-	if j.highest-j.next+1 > j.targetFrames()+jbShrinkMargin {
-		if s := j.slot(j.next); s.valid && s.idx == j.next {
-			_, _ = j.dec.Decode(s.payload, j.scratch)
-			j.lastSeq, j.haveSeq = s.seq, true
-			s.valid = false
-		} else {
-			j.stats.Lost++ // skipped, so never concealed either
-		}
-		j.next++
-		j.stats.Dropped++
-	}
-
 	if s := j.slot(j.next); s.valid && s.idx == j.next {
 		s.valid = false
 		j.next++
 		j.lastSeq, j.haveSeq = s.seq, true
 		if j.decodeInto(s.payload) {
 			j.stats.Decoded++
-			return j.pcm, FrameDecoded
+			return FrameDecoded
 		}
 		j.stats.Malformed++
 		j.conceal(frameMs)
-		return j.pcm, FrameConcealed
+		return FrameConcealed
 	}
 
 	if j.highest <= j.next {
@@ -329,7 +363,7 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 		// frame) and conceal.
 		j.stats.Underruns++
 		j.conceal(frameMs)
-		return j.pcm, FrameConcealed
+		return FrameConcealed
 	}
 
 	j.stats.Lost++
@@ -339,12 +373,69 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 		if err := j.dec.DecodeFEC(n.payload, j.pcm); err == nil {
 			j.next++
 			j.stats.FECRecovered++
-			return j.pcm, FrameFEC
+			return FrameFEC
 		}
 	}
 	j.next++
 	j.conceal(frameMs)
-	return j.pcm, FrameConcealed
+	return FrameConcealed
+}
+
+// compress takes up to maxLag samples per channel out of the start of pcm
+// (interleaved, at least 2×maxLag per channel long) and returns how many it
+// took. It looks for the lag at which the signal best repeats itself (a
+// multiple of a tone's or a voice's period, the longest one that fits
+// preferred) and cross-fades pcm[:lag] into pcm[lag:2·lag], so the result
+// goes on from the previous output without a step and runs into what
+// follows without one. Silence loses maxLag samples outright.
+func compress(pcm []int16, channels, maxLag int) int {
+	minLag := maxLag / 4
+	at := func(i int) float64 { return float64(pcm[i*channels]) } // first channel
+	// Coarse search over every 4th lag and sample, then a fine one around
+	// the best lag: a frame's worth costs ~50 k multiply-adds.
+	score := func(lag, step int) float64 {
+		var xy, xx, yy float64
+		for i := 0; i < lag; i += step {
+			a, b := at(i), at(i+lag)
+			xy, xx, yy = xy+a*b, xx+a*a, yy+b*b
+		}
+		if xx < 1e-3*float64(lag) || yy < 1e-3*float64(lag) {
+			return math.NaN() // silence
+		}
+		// Normalised correlation, with a small preference for long lags
+		// (they shorten more at once).
+		return xy/math.Sqrt(xx*yy) + 0.1*float64(lag)/float64(maxLag)
+	}
+	best, bestScore := maxLag, math.Inf(-1)
+	for lag := maxLag; lag >= minLag; lag -= 4 {
+		v := score(lag, 4)
+		if math.IsNaN(v) {
+			best, bestScore = maxLag, math.NaN()
+			break
+		}
+		if v > bestScore {
+			best, bestScore = lag, v
+		}
+	}
+	if !math.IsNaN(bestScore) {
+		lo, hi := max(minLag, best-4), min(maxLag, best+4)
+		bestScore = math.Inf(-1)
+		for lag := hi; lag >= lo; lag-- {
+			if v := score(lag, 1); v > bestScore {
+				best, bestScore = lag, v
+			}
+		}
+	}
+	lag := best
+	for i := range lag {
+		w := float64(i) / float64(lag)
+		for c := range channels {
+			a, b := float64(pcm[i*channels+c]), float64(pcm[(i+lag)*channels+c])
+			pcm[i*channels+c] = int16(math.Round(a*(1-w) + b*w))
+		}
+	}
+	copy(pcm[lag*channels:], pcm[2*lag*channels:])
+	return lag
 }
 
 // skipDTX moves the playout point over a pause of the sender: when the
@@ -398,7 +489,7 @@ func (j *AudioJitterBuffer) Stats() JitterStats {
 	s.Jitter = time.Duration(j.jitter * float64(time.Second))
 	s.TargetDelay = j.targetDur
 	if j.init {
-		s.Buffered = time.Duration(max(0, j.highest-j.next+1)) * j.cfg.FrameDuration
+		s.Buffered = time.Duration(j.depth()) * time.Second / time.Duration(j.cfg.SampleRate*j.cfg.Channels)
 	}
 	return s
 }

@@ -255,8 +255,11 @@ func TestAudioJitterBuffer(t *testing.T) {
 			if got != want {
 				t.Errorf("stats %+v\nwant  %+v\n(kinds %v)", got, want, countKinds(kinds))
 			}
-			if s.Dropped > 1 {
-				t.Errorf("dropped %d frames", s.Dropped)
+			t.Logf("compressed %d times, %d ms; underruns %d", s.Dropped, s.CompressedMs, s.Underruns)
+			// At most two frames' worth (a whole frame dropped, before
+			// time compression, was at most one).
+			if s.CompressedMs > 40 {
+				t.Errorf("compressed %d ms", s.CompressedMs)
 			}
 			if tc.checkFn != nil {
 				tc.checkFn(t, s)

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,20 +259,38 @@ type Recorder struct {
 	result []int16
 }
 
-// Record starts recording source as PCM16 at rate × channels.
+// Record starts recording source as PCM16 at rate × channels. A pacat
+// that the daemon turns away before it records anything (it happened once
+// in CI, with no word, while the machine was loaded) is started again, up
+// to three times, with what it said logged.
 func (s *Server) Record(t testing.TB, source string, rate, channels int) *Recorder {
+	t.Helper()
+	for try := 1; ; try++ {
+		r, msg := s.record(t, source, rate, channels)
+		if r != nil {
+			return r
+		}
+		if try == 3 {
+			t.Fatalf("pacat --record %s: %s (tried %d times); daemon log: %s", source, msg, try, s.Log())
+		}
+		t.Logf("pacat --record %s: %s; starting it again", source, msg)
+	}
+}
+
+// record starts one pacat and waits for its first data. It returns nil and
+// why when pacat ends before recording anything.
+func (s *Server) record(t testing.TB, source string, rate, channels int) (*Recorder, string) {
 	t.Helper()
 	cmd := s.command(context.Background(), "pacat", "--record", "--raw", "-d", source,
 		"--format=s16le", "--rate="+strconv.Itoa(rate), "--channels="+strconv.Itoa(channels),
 		"--latency-msec=100")
 	r := &Recorder{cmd: cmd, out: &syncWriter{b: &bytes.Buffer{}}, done: make(chan struct{}), rate: rate, chans: channels}
-	cmd.Stdout = r.out
-	cmd.Stderr = io.Discard
+	stderr := &syncWriter{b: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = r.out, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("pacat --record: %v", err)
 	}
 	go func() { _ = cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() { r.Stop() })
 	// Wait for the first data. An idle null sink runs at its maximum
 	// latency (pactl: "configured 2000000 usec") and renders that far
 	// ahead; a stream that joins it was heard only after up to 2 s (a
@@ -284,15 +301,19 @@ func (s *Server) Record(t testing.TB, source string, rate, channels int) *Record
 	for r.bytes() == 0 {
 		select {
 		case <-r.done:
-			t.Fatalf("pacat --record %s ended before recording anything", source)
+			stderr.mu.Lock()
+			defer stderr.mu.Unlock()
+			return nil, fmt.Sprintf("ended (%v) before recording anything: %q", cmd.ProcessState, stderr.b.String())
 		default:
 		}
 		if time.Now().After(deadline) {
+			r.Stop()
 			t.Fatalf("pacat --record %s: no data in 10 s", source)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return r
+	t.Cleanup(func() { r.Stop() })
+	return r, ""
 }
 
 func (r *Recorder) bytes() int {
