@@ -37,7 +37,8 @@ import (
 //     when a queue of growQueueMax stood in front of it within congestedFor
 //     or the loss is over lossHeavy: a full link's queue fills before it
 //     drops, so loss with no queue is the path's own and is not taken for
-//     congestion;
+//     congestion; a feedback that shows both loss and a queue takes the
+//     cut and the backoff;
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
@@ -178,19 +179,25 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 		latest = float64(lost) / float64(total)
 	}
 	worst := max(long, latest)
-	switch {
-	case total > 0 && min(short, latest) > lossCut && (congested || min(short, latest) > lossHeavy):
-		if now.Sub(b.cut) >= lossCutEvery {
-			bps := float64(current) * (1 - short/2)
-			if b.read && b.path.acked > 0 {
-				// Not under what the path delivers.
-				bps = max(bps, backoffFactor*float64(b.path.acked))
-			}
-			b.bps = min(float64(current), bps)
-			b.cut, b.grown = now, now
-			b.starting = false
+	// Loss behind a queue and the queue itself are read from the same
+	// feedback, and a link that has just got much narrower shows both: the
+	// loss cut and the backoff each apply (a full 500 kbit/s link behind
+	// 3 Mbit/s reads 80 % loss and the queue; the cut alone took the
+	// bound down by 0.6 per lossCutEvery, and the backoff, to what the
+	// link delivers, waited until the loss was over).
+	lossy := total > 0 && min(short, latest) > lossCut && (congested || min(short, latest) > lossHeavy)
+	if lossy && now.Sub(b.cut) >= lossCutEvery {
+		bps := float64(current) * (1 - short/2)
+		if b.read && b.path.acked > 0 {
+			// Not under what the path delivers.
+			bps = max(bps, backoffFactor*float64(b.path.acked))
 		}
-	case b.read && (queue >= backoffQueue || b.starting && queued && b.noise.known()) && b.path.acked > 0 && now.Sub(b.backoff) >= backoffEvery:
+		b.bps = min(float64(current), bps)
+		b.cut, b.grown = now, now
+		b.starting = false
+	}
+	backoff := b.read && (queue >= backoffQueue || b.starting && queued && b.noise.known()) && b.path.acked > 0 && now.Sub(b.backoff) >= backoffEvery
+	if backoff {
 		b.starting = false
 		// Less the queue's worth over drainTime, so that it drains
 		// instead of standing: the delivered rate is the link's while a
@@ -202,7 +209,8 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 		b.bps = min(b.bps, max(backoffMin*b.bps, (backoffFactor-drain)*float64(b.path.acked)))
 		b.level = float64(b.path.acked)
 		b.backoff, b.grown = now, now
-	case total > 0 && (worst < lossLow || !congested && worst < lossCut) && !queued && now.Sub(b.grown) >= lossGrowEvery:
+	}
+	if !lossy && !backoff && total > 0 && (worst < lossLow || !congested && worst < lossCut) && !queued && now.Sub(b.grown) >= lossGrowEvery {
 		// Only a feedback shows that what was sent got through: GCC's
 		// own updates between feedbacks (asynchronous) do not grow it.
 		switch {

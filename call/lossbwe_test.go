@@ -71,8 +71,8 @@ func TestCountTWCC(t *testing.T) {
 // the rate delivered, a queue under that holds growth, growth near the
 // last backoff's rate is slow, readings of the path's own jitter are not
 // a queue, loss with no queue in front of it cuts only when heavy (and
-// holds growth only over lossCut), and a loss cut stays over what the
-// path delivers.
+// holds growth only over lossCut), a loss cut stays over what the
+// path delivers, and loss behind a standing queue both cuts and backs off.
 func TestLossBound(t *testing.T) {
 	type fb struct {
 		at          time.Duration
@@ -162,6 +162,13 @@ func TestLossBound(t *testing.T) {
 			{ms(0), 40, 100, 1_000_000, path(0, 1_000_000), 850_000}, // heavy: cut
 			{ms(200), 40, 100, 850_000, path(0, 1_000_000), 850_000},
 			{ms(400), 40, 100, 850_000, path(0, 500_000), 680_000}, // × 0.8
+		}},
+		{"a narrowed link cuts and backs off at once", false, []fb{
+			// 2 Mbit/s into 500 kbit/s: 80 % lost behind a full queue.
+			{ms(0), 80, 100, 2_000_000, path(100, 500_000), 600_000}, // cut to 1.2 M, halved by the backoff
+			{ms(200), 80, 100, 600_000, path(100, 500_000), 425_000}, // cut, not under 0.85 × delivered
+			{ms(400), 80, 100, 425_000, path(100, 500_000), 375_000}, // backoff: (0.85 - 0.1) × delivered
+			{ms(500), 80, 100, 375_000, path(100, 500_000), 375_000}, // neither due
 		}},
 		{"clean grows", false, []fb{
 			{ms(0), 0, 100, 1_000_000, nil, 1_050_000},
