@@ -145,9 +145,10 @@ type AudioJitterBuffer struct {
 
 	lateRun int // consecutive late packets
 
-	pcm     []int16 // one decoded frame
-	out     []int16 // decoded audio not handed out yet (Pop's FIFO)
-	frame   []int16 // what Pop returns
+	pcm     []int16   // one decoded frame
+	out     []int16   // decoded audio not handed out yet (Pop's FIFO)
+	outKind FrameKind // where the newest audio in out came from
+	frame   []int16   // what Pop returns
 	scratch []int16
 	stats   JitterStats
 }
@@ -206,7 +207,7 @@ func (j *AudioJitterBuffer) restart() {
 	}
 	j.init, j.playing, j.haveSeq = false, false, false
 	j.next, j.highest, j.nTransit, j.lateRun = 0, 0, 0, 0
-	j.out = j.out[:0]
+	j.out, j.outKind = j.out[:0], FrameSilence
 	// The late packets fed absurd transit times: measure afresh.
 	j.jitter, j.targetDur = 0, j.cfg.InitialDelay
 }
@@ -303,27 +304,26 @@ func (j *AudioJitterBuffer) Pop() ([]int16, FrameKind) {
 		}
 		j.playing = true
 	}
-	kind := FrameDecoded
 	for len(j.out) < j.frameLen {
-		kind = j.fill()
+		j.fill()
 	}
 	// Deeper than the target: compress. The audio is decoded all the
 	// same, so that the decoder's state stays continuous.
 	if j.depth() > (j.targetFrames()+jbShrinkMargin)*int64(j.frameLen) {
 		for len(j.out) < 2*j.frameLen {
-			kind = j.fill()
+			j.fill()
 		}
 		cut := compress(j.out, j.cfg.Channels, j.frameLen/j.cfg.Channels)
 		j.out = j.out[:len(j.out)-cut*j.cfg.Channels]
 		j.stats.Dropped++
 		j.stats.CompressedMs += uint64(cut) * 1000 / uint64(j.cfg.SampleRate)
 		for len(j.out) < j.frameLen {
-			kind = j.fill()
+			j.fill()
 		}
 	}
 	copy(j.frame, j.out)
 	j.out = j.out[:copy(j.out, j.out[j.frameLen:])]
-	return j.frame, kind
+	return j.frame, j.outKind
 }
 
 // depth is the audio between the playout point and the newest packet, in
@@ -334,10 +334,9 @@ func (j *AudioJitterBuffer) depth() int64 {
 }
 
 // fill decodes the next frame (or conceals it) onto the end of j.out.
-func (j *AudioJitterBuffer) fill() FrameKind {
-	kind := j.nextFrame()
+func (j *AudioJitterBuffer) fill() {
+	j.outKind = j.nextFrame()
 	j.out = append(j.out, j.pcm...)
-	return kind
 }
 
 // nextFrame puts the frame at the playout point into j.pcm and moves the
