@@ -59,13 +59,15 @@ type sentPacket struct {
 }
 
 // playout simulates the network and the playout clock: every 20 ms the
-// packets that have arrived are pushed, then one frame is popped.
-func playout(t *testing.T, jb *AudioJitterBuffer, pkts []sentPacket, pops int) []FrameKind {
+// packets that have arrived are pushed, then one frame is popped. It
+// returns each frame's kind and all the PCM played.
+func playout(t *testing.T, jb *AudioJitterBuffer, pkts []sentPacket, pops int) ([]FrameKind, []int16) {
 	t.Helper()
 	order := slices.Clone(pkts)
 	slices.SortStableFunc(order, func(a, b sentPacket) int { return int(a.arrival - b.arrival) })
 	epoch := time.Unix(1000, 0)
 	var kinds []FrameKind
+	var played []int16
 	for k := 0; k < pops; k++ {
 		now := time.Duration(k) * 20 * time.Millisecond
 		for len(order) > 0 && order[0].arrival <= now {
@@ -80,8 +82,9 @@ func playout(t *testing.T, jb *AudioJitterBuffer, pkts []sentPacket, pops int) [
 			t.Fatalf("pop %d: %d samples", k, len(pcm))
 		}
 		kinds = append(kinds, kind)
+		played = append(played, pcm...)
 	}
-	return kinds
+	return kinds, played
 }
 
 func countKinds(kinds []FrameKind) map[FrameKind]int {
@@ -244,7 +247,7 @@ func TestAudioJitterBuffer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer jb.Close()
-			kinds := playout(t, jb, tc.pkts, 130)
+			kinds, _ := playout(t, jb, tc.pkts, 130)
 			s := jb.Stats()
 			got := JitterStats{Received: s.Received, Decoded: s.Decoded, Lost: s.Lost, Late: s.Late, Duplicates: s.Duplicates}
 			want := tc.want

@@ -48,18 +48,7 @@ func TestAudioJitterBufferShrinksWithoutClicks(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer jb.Close()
-			var out []int16
-			epoch := time.Unix(1000, 0)
-			for k := 0; k < pops; k++ {
-				for len(pkts) > 0 && pkts[0].arrival <= time.Duration(k)*20*time.Millisecond {
-					if err := jb.Push(pkts[0].seq, pkts[0].ts, pkts[0].payload, epoch.Add(pkts[0].arrival)); err != nil {
-						t.Fatal(err)
-					}
-					pkts = pkts[1:]
-				}
-				pcm, _ := jb.Pop()
-				out = append(out, pcm...)
-			}
+			_, out := playout(t, jb, pkts, pops)
 			s := jb.Stats()
 			// Leave out the encoder's first 100 ms (its start-up).
 			x := pulsetest.Mono(out[4800:], 1)
