@@ -390,42 +390,41 @@ func (j *AudioJitterBuffer) nextFrame() FrameKind {
 func compress(pcm []int16, channels, maxLag int) int {
 	minLag := maxLag / 4
 	at := func(i int) float64 { return float64(pcm[i*channels]) } // first channel
-	// Coarse search over every 4th lag and sample, then a fine one around
-	// the best lag: a frame's worth costs ~50 k multiply-adds.
-	score := func(lag, step int) float64 {
+	// score's second result is false for silence in either window.
+	score := func(lag, step int) (float64, bool) {
 		var xy, xx, yy float64
 		for i := 0; i < lag; i += step {
 			a, b := at(i), at(i+lag)
 			xy, xx, yy = xy+a*b, xx+a*a, yy+b*b
 		}
 		if xx < 1e-3*float64(lag) || yy < 1e-3*float64(lag) {
-			return math.NaN() // silence
+			return 0, false
 		}
 		// Normalised correlation, with a small preference for long lags
 		// (they shorten more at once).
-		return xy/math.Sqrt(xx*yy) + 0.1*float64(lag)/float64(maxLag)
+		return xy/math.Sqrt(xx*yy) + 0.1*float64(lag)/float64(maxLag), true
 	}
-	best, bestScore := maxLag, math.Inf(-1)
-	for lag := maxLag; lag >= minLag; lag -= 4 {
-		v := score(lag, 4)
-		if math.IsNaN(v) {
-			best, bestScore = maxLag, math.NaN()
-			break
-		}
-		if v > bestScore {
-			best, bestScore = lag, v
+	// Coarse search over every 4th lag and sample, then a fine one around
+	// the best lag: a frame's worth costs ~50 k multiply-adds.
+	lag, best, silent := maxLag, math.Inf(-1), false
+	for l := maxLag; l >= minLag && !silent; l -= 4 {
+		v, ok := score(l, 4)
+		silent = !ok
+		if ok && v > best {
+			lag, best = l, v
 		}
 	}
-	if !math.IsNaN(bestScore) {
-		lo, hi := max(minLag, best-4), min(maxLag, best+4)
-		bestScore = math.Inf(-1)
-		for lag := hi; lag >= lo; lag-- {
-			if v := score(lag, 1); v > bestScore {
-				best, bestScore = lag, v
+	if silent {
+		lag = maxLag
+	} else {
+		lo, hi := max(minLag, lag-4), min(maxLag, lag+4)
+		best = math.Inf(-1)
+		for l := hi; l >= lo; l-- {
+			if v, ok := score(l, 1); ok && v > best {
+				lag, best = l, v
 			}
 		}
 	}
-	lag := best
 	for i := range lag {
 		w := float64(i) / float64(lag)
 		for c := range channels {
