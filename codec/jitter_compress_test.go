@@ -80,3 +80,25 @@ func TestCompress(t *testing.T) {
 		})
 	}
 }
+
+// TestPopKindOfLeftover: after a compression the FIFO can hold more than a
+// frame, and the next Pop hands that out without decoding; its kind is
+// that of the audio it holds (here concealed), not "decoded".
+func TestPopKindOfLeftover(t *testing.T) {
+	jb, err := NewAudioJitterBuffer(JitterBufferConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jb.Close()
+	// As a compression leaves it: playing, nothing in the ring, a frame
+	// and a half decoded, the newest of it concealed.
+	jb.init, jb.playing = true, true
+	jb.out = append(jb.out[:0], make([]int16, jb.frameLen*3/2)...)
+	jb.outKind = FrameConcealed
+	if _, kind := jb.Pop(); kind != FrameConcealed {
+		t.Errorf("leftover concealed audio popped as %v", kind)
+	}
+	if got := len(jb.out); got != jb.frameLen/2 {
+		t.Errorf("%d samples left, want %d", got, jb.frameLen/2)
+	}
+}
