@@ -687,7 +687,7 @@ func (c *conference) onTrack(p *confPeer, tr *webrtc.TrackRemote) {
 			c.emit(c.runCtx(), CallEvent{Peer: p.id, Share: &ShareState{On: true}})
 			defer c.emit(c.runCtx(), CallEvent{Peer: p.id, Share: &ShareState{}})
 		}
-		v.run(tr)
+		v.run(p.sess.NewTrackReader(tr))
 	case webrtc.RTPCodecTypeAudio:
 		a := newAudioReceiver(rec, c.log)
 		if c.o.Speaker != nil {

@@ -17,7 +17,7 @@ import (
 // pass untouched: the call must stay up, only media suffers.
 type lossyNet struct {
 	transport.Net
-	rate float64
+	drop func(b []byte) bool // whether to drop a received datagram
 }
 
 func newLossyNet(base transport.Net, rate float64) (transport.Net, error) {
@@ -28,7 +28,7 @@ func newLossyNet(base transport.Net, rate float64) (transport.Net, error) {
 		}
 		base = n
 	}
-	return &lossyNet{Net: base, rate: rate}, nil
+	return &lossyNet{Net: base, drop: func(b []byte) bool { return dropRTP(b, rate) }}, nil
 }
 
 func (n *lossyNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -36,7 +36,7 @@ func (n *lossyNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPC
 	if err != nil {
 		return nil, err
 	}
-	return &lossyUDPConn{UDPConn: c, rate: n.rate}, nil
+	return &lossyUDPConn{UDPConn: c, drop: n.drop}, nil
 }
 
 func (n *lossyNet) ListenPacket(network, address string) (net.PacketConn, error) {
@@ -44,18 +44,18 @@ func (n *lossyNet) ListenPacket(network, address string) (net.PacketConn, error)
 	if err != nil {
 		return nil, err
 	}
-	return &lossyPacketConn{PacketConn: c, rate: n.rate}, nil
+	return &lossyPacketConn{PacketConn: c, drop: n.drop}, nil
 }
 
 type lossyUDPConn struct {
 	transport.UDPConn
-	rate float64
+	drop func(b []byte) bool
 }
 
 func (c *lossyUDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || !dropRTP(b[:n], c.rate) {
+		if err != nil || !c.drop(b[:n]) {
 			return n, addr, err
 		}
 	}
@@ -64,7 +64,7 @@ func (c *lossyUDPConn) ReadFrom(b []byte) (int, net.Addr, error) {
 func (c *lossyUDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFromUDP(b)
-		if err != nil || !dropRTP(b[:n], c.rate) {
+		if err != nil || !c.drop(b[:n]) {
 			return n, addr, err
 		}
 	}
@@ -72,13 +72,13 @@ func (c *lossyUDPConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 
 type lossyPacketConn struct {
 	net.PacketConn
-	rate float64
+	drop func(b []byte) bool
 }
 
 func (c *lossyPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !dropRTP(b[:n], c.rate) {
+		if err != nil || !c.drop(b[:n]) {
 			return n, addr, err
 		}
 	}

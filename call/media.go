@@ -41,6 +41,8 @@ type mediaHooks struct {
 	rtt    atomic.Int64 // round trip from RTCP reports, ns (0 unknown)
 	// repaired counts the bytes the NACK guard let be resent.
 	repaired atomic.Int64
+	// requester is the peer connection's NACK requester (repairs.go).
+	requester atomic.Pointer[nackRequester]
 }
 
 // RepairRTT is the round trip a NACK repair takes, from RTCP reception
@@ -169,7 +171,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	// NACK quickly, and again once per round trip until the packet comes
 	// (nackgen.go). Registered after stats so that the NACKs it writes are
 	// counted.
-	reg.Add(&nackRequesterFactory{interval: nackInterval, rtt: &hooks.rtt})
+	reg.Add(&nackRequesterFactory{interval: nackInterval, rtt: &hooks.rtt, latest: &hooks.requester})
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc: %w", err)
 	}

@@ -36,7 +36,8 @@ func TestNACKRepairsLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{LocalID: "b", RemoteID: "a", Signaler: sb, ICE: ICEOptions{Loopback: true},
+	var b *Session
+	b, err = New(Config{LocalID: "b", RemoteID: "a", Signaler: sb, ICE: ICEOptions{Loopback: true},
 		ReceiveLoss: 0.2, InterfacePoll: -1,
 		OnTrack: func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			var id uint8
@@ -45,8 +46,9 @@ func TestNACKRepairsLoss(t *testing.T) {
 					id = uint8(e.ID) //nolint:gosec // extension ids are 1-255
 				}
 			}
+			rd := b.NewTrackReader(tr)
 			for {
-				p, attr, err := tr.ReadRTP()
+				p, attr, err := rd.ReadRTP()
 				if err != nil {
 					return
 				}

@@ -51,20 +51,29 @@ type nackRequester struct {
 
 	mu      sync.Mutex
 	streams map[uint32]*nackRecvStream // media SSRC → state
-	started bool
-	gap     chan struct{} // a new gap: ask at once, not at the next tick
-	done    chan struct{}
-	wg      sync.WaitGroup
+	// lastRepair is when a retransmission last arrived (repairs.go).
+	lastRepair time.Time
+	started    bool
+	gap        chan struct{} // a new gap: ask at once, not at the next tick
+	done       chan struct{}
+	wg         sync.WaitGroup
 }
 
 type nackRequesterFactory struct {
 	interval time.Duration
 	rtt      *atomic.Int64
 	now      func() time.Time // nil: time.Now
+	// latest is set to each requester built (the session's track readers
+	// ask it whether a repair is on its way); nil: not kept.
+	latest *atomic.Pointer[nackRequester]
 }
 
 func (f *nackRequesterFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return newNACKRequester(f.interval, f.rtt, f.now), nil
+	n := newNACKRequester(f.interval, f.rtt, f.now)
+	if f.latest != nil {
+		f.latest.Store(n)
+	}
+	return n, nil
 }
 
 func newNACKRequester(interval time.Duration, rtt *atomic.Int64, now func() time.Time) *nackRequester {
@@ -169,11 +178,25 @@ func (n *nackRequester) received(ssrc uint32, seq uint16) {
 // stream does not say which media stream it repairs; a sequence number
 // missing in two streams at once is rare, and costs one request.
 func (n *nackRequester) repaired(seq uint16) {
+	now := n.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.lastRepair = now
 	for _, st := range n.streams {
 		delete(st.missing, seq)
 	}
+}
+
+// awaiting reports whether stream ssrc has packets asked for and not yet
+// back, or a retransmission arrived within the last within.
+func (n *nackRequester) awaiting(ssrc uint32, within time.Duration) bool {
+	now := n.now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if st := n.streams[ssrc]; st != nil && len(st.missing) > 0 {
+		return true
+	}
+	return !n.lastRepair.IsZero() && now.Sub(n.lastRepair) < within
 }
 
 // retryGap is how long a request is given before the next: one round trip
