@@ -163,3 +163,33 @@ func TestSortSeqsAcrossWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestNACKRequesterAwaiting: a track's reader polls for repairs while
+// packets of its stream are asked for, and a little after a repair came
+// (pion queues it for the reader after the interceptors saw it).
+func TestNACKRequesterAwaiting(t *testing.T) {
+	rig := newRequesterRig(t, 50*time.Millisecond)
+	t0 := rig.now
+	steps := []struct {
+		name   string
+		do     func()
+		ssrc   uint32
+		want   bool
+		offset time.Duration
+	}{
+		{"nothing lost", func() { rig.recv(1, 2, 3) }, 1, false, 0},
+		{"4 and 5 lost", func() { rig.recv(6) }, 1, true, 0},
+		{"another stream", func() {}, 3, false, 0},
+		{"4 repaired, 5 still out", func() { rig.repair(4) }, 1, true, 0},
+		{"5 repaired", func() { rig.repair(5) }, 1, true, 10 * time.Millisecond},
+		{"a repair just in, on any stream", func() {}, 3, true, 10 * time.Millisecond},
+		{"the linger over", func() {}, 1, false, 10*time.Millisecond + repairLinger},
+	}
+	for _, s := range steps {
+		rig.now = t0.Add(s.offset)
+		s.do()
+		if got := rig.n.awaiting(s.ssrc, repairLinger); got != s.want {
+			t.Errorf("%s: awaiting(%d) = %v, want %v", s.name, s.ssrc, got, s.want)
+		}
+	}
+}
