@@ -20,6 +20,15 @@ const (
 	// cut) is cheaper to ride out at the encoder's lower quality than
 	// with a keyframe down now and others on the way back up.
 	ladderDownHold = 500 * time.Millisecond
+	// ladderDeepCut: a target under this share of the size's need is not
+	// a dip to ride out. The encoder cannot come down that far at the
+	// size (at 68 kbit/s it still made 1-1.5 KB 640x480 pictures of the
+	// busy clip, 300 kbit/s), so the link's queue overflows and the
+	// picture breaks anyway; the receiver then needs a keyframe, cheapest
+	// at the smaller size, and sooner than the hold would make it (bench
+	// --network 3M-500k-3M, traced: 640x480 held 535 ms after a cut to
+	// 262 kbit/s, 800 kbit/s offered to the 500 kbit/s link).
+	ladderDeepCut = 0.5
 	// ladderUpMargin and ladderUpHold keep the size from flapping: larger
 	// only with a margin over that size's need, and, once the picture has
 	// had to shrink, only after the current size has held a while. Until
@@ -73,7 +82,8 @@ func (l *sizeLadder) fit(bps int, margin float64) int {
 // next is the step for a target of bps at now. The first picture gets
 // the size bps affords. Later the picture shrinks once bps has stayed
 // under the current size's need for ladderDownHold, to the size the
-// highest target of that time affords; it grows, possibly by several
+// highest target of that time affords, or at once to the size bps
+// affords when bps falls under ladderDeepCut of that need; it grows, possibly by several
 // steps at once (one keyframe), once bps clears a larger size's need
 // with the margin and, after a shrink, the current size has held
 // ladderUpHold.
@@ -88,7 +98,10 @@ func (l *sizeLadder) next(bps int, now time.Time) int {
 			l.belowSince, l.peak = now, bps
 		}
 		l.peak = max(l.peak, bps)
-		if now.Sub(l.belowSince) >= ladderDownHold {
+		switch {
+		case float64(bps) < ladderDeepCut*l.need(k):
+			k = max(k, l.fit(bps, 1))
+		case now.Sub(l.belowSince) >= ladderDownHold:
 			k = max(k, l.fit(l.peak, 1))
 		}
 	} else {

@@ -34,8 +34,8 @@ func TestSizeLadder(t *testing.T) {
 			{ms(100), 200, 320},  //
 			{ms(300), 400, 480},  // climbing with the call's start: no hold
 			{ms(600), 500, 640},  // 500 ≥ 1.3 × 370
-			{ms(1000), 100, 640}, //
-			{ms(1500), 100, 320}, // shrunk after ladderDownHold
+			{ms(1000), 200, 640}, // 200 ≥ ½ × 370: a dip, held
+			{ms(1500), 200, 320}, // shrunk after ladderDownHold
 			{ms(1600), 2000, 320},
 			{ms(4400), 2000, 320}, // from now on up waits for the hold
 			{ms(4500), 2000, 640},
@@ -46,27 +46,39 @@ func TestSizeLadder(t *testing.T) {
 			{ms(2000), 300, 640},  // under its need: held for now
 			{ms(2400), 320, 640},  //
 			{ms(2500), 200, 480},  // held 500 ms: the size the peak (320) affords
-			{ms(3000), 100, 480},  // under ¾'s 207 again
+			{ms(3000), 120, 480},  // under ¾'s 207 again
 			{ms(3200), 600, 480},  // back over it: the dip is forgotten; up waits for the hold
 			{ms(5500), 600, 640},  // 600 ≥ 1.3 × 370, held 3 s since 2.5 s
-			{ms(6000), 20, 640},   //
-			{ms(6500), 10, 160},   // several steps at once, to the floor
-			{ms(7000), 10, 160},   // and stays
-			{ms(9000), 2000, 160}, // up only after the hold (changed at 6.5 s)
+			{ms(6000), 20, 160},   // a deep cut: at once, several steps, to the floor
+			{ms(6500), 10, 160},   // and stays
+			{ms(8900), 2000, 160}, // up only after the hold (changed at 6 s)
 			{ms(9500), 2000, 640}, // straight to full size: one keyframe
 			{ms(10000), 400, 640}, // 400 ≥ 370: no flap down
 			{ms(11000), 300, 640}, //
 			{ms(11600), 300, 480}, //
 			{ms(15000), 440, 480}, // 440 < 1.3 × 370: stays
 			{ms(15100), 1000, 640},
-			{ms(16000), 100, 640}, // a dip of 450 ms
-			{ms(16300), 100, 640}, //
+			{ms(16000), 200, 640}, // a dip of 450 ms
+			{ms(16300), 200, 640}, //
 			{ms(16450), 900, 640}, // over: keeps the size
-			{ms(17000), 100, 640}, // a new dip counts from its own start
-			{ms(17400), 100, 640},
-			{ms(17500), 100, 320}, // 100 affords ½ (92)
+			{ms(17000), 200, 640}, // a new dip counts from its own start
+			{ms(17400), 200, 640},
+			{ms(17500), 200, 320}, // 200 affords ½ (92), not ¾ (207)
 		}},
 	}
+	tests = append(tests, struct {
+		name  string
+		steps []ladderStep
+	}{"deep cuts", []ladderStep{
+		{0, 1500, 640},
+		{ms(1000), 262, 640},  // 262 ≥ ½ × 370: held
+		{ms(1100), 150, 320},  // under ½ × 370 (traced: a 3 → 0.5 Mbit/s drop): at once, to what 150 affords
+		{ms(1200), 90, 320},   // 90 ≥ ½ × 92: held
+		{ms(1300), 40, 160},   // under ½ × 92: at once
+		{ms(4400), 1000, 640}, // up after the hold
+		{ms(5000), 185, 640},  // just over ½ × 368.6: held
+		{ms(5100), 184, 320},  // just under
+	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Unix(0, 0)
