@@ -62,22 +62,7 @@ func TestNACKRepairsLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for a.State() != StateConnected || b.State() != StateConnected {
-		time.Sleep(10 * time.Millisecond)
-	}
-	for i := range total {
-		if err := track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000), Marker: true},
-			Payload: []byte{0x10, 1, 2, 3}}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	connectAndSend(t, a, b, track, total)
 	time.Sleep(500 * time.Millisecond)
 	nacks := b.Stats().VideoIn.NACKs
 	_ = a.Close()
@@ -138,5 +123,27 @@ func TestNACKRepairsLoss(t *testing.T) {
 	}
 	if nacks == 0 {
 		t.Error("stats counted no NACKs sent")
+	}
+}
+
+// connectAndSend starts a and b, waits until both are connected and has a
+// send n one-packet VP8 frames on track, numbered from 0, 5 ms apart.
+func connectAndSend(t *testing.T, a, b *Session, track *webrtc.TrackLocalStaticRTP, n int) {
+	t.Helper()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for a.State() != StateConnected || b.State() != StateConnected {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range n {
+		if err := track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000), Marker: true},
+			Payload: []byte{0x10, 1, 2, 3}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

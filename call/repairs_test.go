@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/transport/v4/test"
 	"github.com/pion/webrtc/v4"
@@ -75,22 +74,7 @@ func TestTrackReaderReadsLateRepairs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = a.Close(); _ = b.Close() }()
-			if err := a.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for a.State() != StateConnected || b.State() != StateConnected {
-				time.Sleep(10 * time.Millisecond)
-			}
-			for i := range tc.total {
-				if err := track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000), Marker: true},
-					Payload: []byte{0x10, 1, 2, 3}}); err != nil {
-					t.Fatal(err)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			connectAndSend(t, a, b, track, tc.total)
 			seen := map[uint16]bool{}
 			limit := time.After(5 * time.Second)
 			for len(seen) < tc.total {
