@@ -83,10 +83,10 @@ func (l *sizeLadder) fit(bps int, margin float64) int {
 // the size bps affords. Later the picture shrinks once bps has stayed
 // under the current size's need for ladderDownHold, to the size the
 // highest target of that time affords, or at once to the size bps
-// affords when bps falls under ladderDeepCut of that need; it grows, possibly by several
-// steps at once (one keyframe), once bps clears a larger size's need
-// with the margin and, after a shrink, the current size has held
-// ladderUpHold.
+// affords when bps falls under ladderDeepCut of that need; it grows,
+// possibly by several steps at once (one keyframe), once bps clears a
+// larger size's need with the margin and, after a shrink, the current
+// size has held ladderUpHold.
 func (l *sizeLadder) next(bps int, now time.Time) int {
 	if !l.started {
 		l.started, l.step, l.changed = true, l.fit(bps, 1), now

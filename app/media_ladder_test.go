@@ -65,20 +65,17 @@ func TestSizeLadder(t *testing.T) {
 			{ms(17400), 200, 640},
 			{ms(17500), 200, 320}, // 200 affords ½ (92), not ¾ (207)
 		}},
+		{"deep cuts", []ladderStep{
+			{0, 1500, 640},
+			{ms(1000), 262, 640},  // 262 ≥ ½ × 370: held
+			{ms(1100), 150, 320},  // under ½ × 370 (traced: a 3 → 0.5 Mbit/s drop): at once, to what 150 affords
+			{ms(1200), 90, 320},   // 90 ≥ ½ × 92: held
+			{ms(1300), 40, 160},   // under ½ × 92: at once
+			{ms(4400), 1000, 640}, // up after the hold
+			{ms(5000), 185, 640},  // just over ½ × 368.6: held
+			{ms(5100), 184, 320},  // just under
+		}},
 	}
-	tests = append(tests, struct {
-		name  string
-		steps []ladderStep
-	}{"deep cuts", []ladderStep{
-		{0, 1500, 640},
-		{ms(1000), 262, 640},  // 262 ≥ ½ × 370: held
-		{ms(1100), 150, 320},  // under ½ × 370 (traced: a 3 → 0.5 Mbit/s drop): at once, to what 150 affords
-		{ms(1200), 90, 320},   // 90 ≥ ½ × 92: held
-		{ms(1300), 40, 160},   // under ½ × 92: at once
-		{ms(4400), 1000, 640}, // up after the hold
-		{ms(5000), 185, 640},  // just over ½ × 368.6: held
-		{ms(5100), 184, 320},  // just under
-	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Unix(0, 0)
