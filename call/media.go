@@ -39,6 +39,9 @@ type mediaHooks struct {
 	getter stats.Getter
 	target atomic.Int64
 	rtt    atomic.Int64 // round trip from RTCP reports, ns (0 unknown)
+	// iceRTT is the selected candidate pair's round trip, ns (0
+	// unknown), read with the stats.
+	iceRTT atomic.Int64
 	// repaired counts the bytes the NACK guard let be resent.
 	repaired atomic.Int64
 	// requester is the peer connection's NACK requester (repairs.go).
@@ -46,9 +49,9 @@ type mediaHooks struct {
 }
 
 // RepairRTT is the round trip a NACK repair takes, from RTCP reception
-// reports (0 before the first): receivers size their wait for a missing
-// packet by it.
-func (s *Session) RepairRTT() time.Duration { return time.Duration(s.hooks.rtt.Load()) }
+// reports, else from ICE's checks (0 before either): receivers size their
+// wait for a missing packet by it.
+func (s *Session) RepairRTT() time.Duration { return effectiveRTT(&s.hooks.rtt, &s.hooks.iceRTT) }
 
 func (h *mediaHooks) estimator() cc.BandwidthEstimator {
 	h.mu.Lock()
@@ -171,7 +174,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	// NACK quickly, and again once per round trip until the packet comes
 	// (nackgen.go). Registered after stats so that the NACKs it writes are
 	// counted.
-	reg.Add(&nackRequesterFactory{interval: nackInterval, rtt: &hooks.rtt, latest: &hooks.requester})
+	reg.Add(&nackRequesterFactory{interval: nackInterval, rtt: &hooks.rtt, iceRTT: &hooks.iceRTT, latest: &hooks.requester})
 	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
 		return nil, fmt.Errorf("twcc: %w", err)
 	}

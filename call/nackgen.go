@@ -42,12 +42,14 @@ type nackRecvStream struct {
 }
 
 // nackRequester is the interceptor; rtt is shared with the session's NACK
-// guard, which learns it from reception reports (0 unknown).
+// guard, which learns it from reception reports (0 unknown), iceRTT with
+// the session, which reads it from ICE (0 unknown, nil none).
 type nackRequester struct {
 	interceptor.NoOp
 	now      func() time.Time
 	interval time.Duration
 	rtt      *atomic.Int64
+	iceRTT   *atomic.Int64
 
 	mu      sync.Mutex
 	streams map[uint32]*nackRecvStream // media SSRC → state
@@ -62,6 +64,7 @@ type nackRequester struct {
 type nackRequesterFactory struct {
 	interval time.Duration
 	rtt      *atomic.Int64
+	iceRTT   *atomic.Int64    // nil: none
 	now      func() time.Time // nil: time.Now
 	// latest is set to each requester built (the session's track readers
 	// ask it whether a repair is on its way); nil: not kept.
@@ -70,6 +73,7 @@ type nackRequesterFactory struct {
 
 func (f *nackRequesterFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	n := newNACKRequester(f.interval, f.rtt, f.now)
+	n.iceRTT = f.iceRTT
 	if f.latest != nil {
 		f.latest.Store(n)
 	}
@@ -199,10 +203,31 @@ func (n *nackRequester) awaiting(ssrc uint32, within time.Duration) bool {
 	return !n.lastRepair.IsZero() && now.Sub(n.lastRepair) < within
 }
 
+// roundTrip is the round trip from reception reports, else from ICE (0
+// unknown).
+func (n *nackRequester) roundTrip() time.Duration {
+	return effectiveRTT(n.rtt, n.iceRTT)
+}
+
+// effectiveRTT is the round trip from reception reports (rtt), else from
+// ICE's connectivity checks (ice, may be nil); 0 when neither is known.
+// Reports come only for the streams we send: a side that sends nothing
+// (no camera, no microphone) learns its round trip from ICE alone, and
+// waited for its repairs as on a 100 ms path whatever the path's.
+func effectiveRTT(rtt, ice *atomic.Int64) time.Duration {
+	if v := rtt.Load(); v > 0 {
+		return time.Duration(v)
+	}
+	if ice != nil {
+		return time.Duration(ice.Load())
+	}
+	return 0
+}
+
 // retryGap is how long a request is given before the next: one round trip
 // and a quarter (the guard at the sender lets one through per its RTT).
 func (n *nackRequester) retryGap() time.Duration {
-	rtt := time.Duration(n.rtt.Load())
+	rtt := n.roundTrip()
 	if rtt <= 0 {
 		rtt = nackDefaultRTT
 	}
@@ -214,7 +239,7 @@ func (n *nackRequester) retryGap() time.Duration {
 func (n *nackRequester) due() map[uint32][]uint16 {
 	now := n.now()
 	gap := n.retryGap()
-	giveUp := max(nackMaxAge, 3*time.Duration(n.rtt.Load()))
+	giveUp := max(nackMaxAge, 3*n.roundTrip())
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out map[uint32][]uint16

@@ -92,3 +92,26 @@ func TestTrackReaderReadsLateRepairs(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairRTTWithoutOwnStreams: a side that sends no media gets no
+// reception reports to learn its round trip from; it takes ICE's (it
+// stayed 0, and its NACKs and waits for repairs assumed 100 ms).
+func TestRepairRTTWithoutOwnStreams(t *testing.T) {
+	defer test.TimeOut(30 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+
+	p := newPair(t, nil) // neither side sends media
+	defer p.close()
+	p.start(t)
+	p.waitConnected(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.b.RepairRTT() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rtt := p.b.RepairRTT(); rtt <= 0 || rtt > time.Second {
+		t.Fatalf("round trip on loopback %v, want (0, 1s]", rtt)
+	}
+	if n := p.b.hooks.requester.Load(); n == nil || n.roundTrip() != p.b.RepairRTT() {
+		t.Error("the NACK requester does not use the session's round trip")
+	}
+}

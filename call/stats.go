@@ -65,6 +65,7 @@ func (s *Session) collectStats() { //nolint:cyclop
 		}
 		if ps, ok := it.GetSelectedCandidatePairStats(); ok && ps.CurrentRoundTripTime > 0 {
 			st.RTT = time.Duration(ps.CurrentRoundTripTime * float64(time.Second))
+			s.hooks.iceRTT.Store(int64(st.RTT))
 		}
 	}
 	dt := now.Sub(s.prev.t).Seconds()
