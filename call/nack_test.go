@@ -126,8 +126,9 @@ func TestNACKRepairsLoss(t *testing.T) {
 	}
 }
 
-// connectAndSend starts a and b, waits until both are connected and has a
-// send n one-packet VP8 frames on track, numbered from 0, 5 ms apart.
+// connectAndSend starts a and b, waits until both are connected, then
+// writes n one-packet VP8 frames to track (a's), numbered from 0, 5 ms
+// apart.
 func connectAndSend(t *testing.T, a, b *Session, track *webrtc.TrackLocalStaticRTP, n int) {
 	t.Helper()
 	if err := a.Start(); err != nil {

@@ -35,9 +35,15 @@ const (
 	readBuffer = 1500
 )
 
+// trackSource is what TrackReader reads: a *webrtc.TrackRemote.
+type trackSource interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+	SetReadDeadline(t time.Time) error
+}
+
 // TrackReader reads one received track (see NewTrackReader).
 type TrackReader struct {
-	tr    *webrtc.TrackRemote
+	tr    trackSource
 	req   *atomic.Pointer[nackRequester]
 	log   *slog.Logger
 	ssrc  uint32
@@ -47,7 +53,9 @@ type TrackReader struct {
 
 // NewTrackReader returns a reader of tr, a track this session received,
 // that hands out retransmissions as they arrive and skips malformed
-// packets.
+// packets (SRTP authenticates a packet, not its padding: a peer's packet
+// whose padding length runs past its payload passes SRTP and fails to
+// parse; pion's ReadRTP ended the track on it).
 func (s *Session) NewTrackReader(tr *webrtc.TrackRemote) *TrackReader {
 	return &TrackReader{tr: tr, req: &s.hooks.requester, log: s.log, ssrc: uint32(tr.SSRC())}
 }
