@@ -696,7 +696,7 @@ func (c *conference) onTrack(p *confPeer, tr *webrtc.TrackRemote) {
 		p.mu.Lock()
 		p.audios = append(p.audios, a)
 		p.mu.Unlock()
-		a.run(tr)
+		a.run(p.sess.NewTrackReader(tr))
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/peercall/peercall/capture"
 	"github.com/peercall/peercall/codec"
 )
@@ -51,7 +49,7 @@ func newAudioReceiver(rec *recording, log *slog.Logger) *audioReceiver {
 	return a
 }
 
-func (a *audioReceiver) run(tr *webrtc.TrackRemote) {
+func (a *audioReceiver) run(tr rtpReader) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	playDone := make(chan struct{})
