@@ -54,6 +54,9 @@ type videoSender struct {
 	// encW, encH are the size the encoder's rate was last capped for and
 	// encBps that rate (v.mu).
 	encW, encH, encBps int
+	// over lowers a camera's rate by what its encoder overshoots (v.mu;
+	// nil for a screen, whose rate control drops frames instead).
+	over *overshoot
 }
 
 // cameraMaxBitrate is the most a camera picture of w×h gets, the caps
@@ -80,6 +83,9 @@ func (v *videoSender) applyRate(w, h int) {
 	if v.ladder != nil && w > 0 {
 		bps = min(bps, cameraMaxBitrate(w, h))
 	}
+	if v.over != nil {
+		bps = v.over.adjust(bps)
+	}
 	if v.enc == nil || (bps == v.encBps && w == v.encW && h == v.encH) {
 		return
 	}
@@ -97,6 +103,7 @@ func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YC
 	v.bps.Store(int64(cfg.BitRate))
 	if !cfg.ScreenContent {
 		v.ladder = &sizeLadder{fps: cfg.FPS}
+		v.over = newOvershoot()
 	}
 	return v, nil
 }
@@ -161,7 +168,7 @@ func (v *videoSender) run(ctx context.Context) error {
 	}()
 	frameDur := time.Second / time.Duration(max(v.fps, 1))
 	start := time.Now()
-	var last time.Time
+	var last, lastEnc time.Time
 	for ctx.Err() == nil {
 		img, err := v.next()
 		if err != nil {
@@ -175,6 +182,18 @@ func (v *videoSender) run(ctx context.Context) error {
 		v.mu.Lock()
 		v.applyRate(img.Rect.Dx(), img.Rect.Dy())
 		data, key, err := v.enc.Encode(img, t0.Sub(start))
+		if err == nil && v.over != nil {
+			gap := frameDur
+			if !lastEnc.IsZero() {
+				gap = t0.Sub(lastEnc)
+			}
+			f := v.over.factor
+			v.over.frame(len(data), key, v.encBps, gap)
+			if v.over.factor != f {
+				slog.Debug("camera encoder overshoot", "factor", v.over.factor)
+			}
+			lastEnc = t0
+		}
 		v.mu.Unlock()
 		if errors.Is(err, codec.ErrNoFrame) {
 			continue // rate control skipped the frame

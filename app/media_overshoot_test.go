@@ -1,0 +1,110 @@
+package app
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// TestOvershoot: the factor is the encoder's output over its budget for
+// the last window of delta frames, from 1 to overshootMax.
+func TestOvershoot(t *testing.T) {
+	const rate, frame = 300_000, time.Second / 30
+	budget := float64(rate) * frame.Seconds() / 8 // bytes a frame may take
+	type run struct {
+		frames int
+		ratio  float64 // a delta frame's size over its budget
+		keyOf  int     // every keyOf-th frame is a keyframe 10 budgets large (0: none)
+	}
+	tests := []struct {
+		name string
+		runs []run
+		want float64
+	}{
+		{"steady 10 % over", []run{{60, 1.1, 0}}, 1.1},
+		{"under its budget", []run{{60, 0.8, 0}}, 1},
+		{"far over: bounded", []run{{60, 2, 0}}, overshootMax},
+		{"keyframes left out", []run{{90, 1, 10}}, 1},
+		{"window not full yet", []run{{30, 1.2, 0}}, 1},
+		{"the window forgets", []run{{45, 1.2, 0}, {45, 1.05, 0}}, 1.05},
+		{"updated every overshootEvery frames", []run{{45, 1.2, 0}, {14, 1, 0}}, 1.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOvershoot()
+			for _, r := range tt.runs {
+				for i := range r.frames {
+					if r.keyOf > 0 && i%r.keyOf == 0 {
+						o.frame(int(10*budget), true, rate, frame)
+						continue
+					}
+					o.frame(int(math.Round(r.ratio*budget)), false, rate, frame)
+				}
+			}
+			if math.Abs(o.factor-tt.want) > 0.005 {
+				t.Errorf("factor %.4f, want %.4f", o.factor, tt.want)
+			}
+			if got, want := o.adjust(1_000_000), int(1_000_000/o.factor); got != want {
+				t.Errorf("adjust(1 Mbit/s) = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestOvershootBudgetsByTimestamps: a frame's budget is the rate over the
+// time since the frame before, as libvpx counts it: a 15 fps camera whose
+// frames are twice a 30 fps frame's size is on target.
+func TestOvershootBudgetsByTimestamps(t *testing.T) {
+	o := newOvershoot()
+	for range 60 {
+		o.frame(2*300_000/30/8, false, 300_000, time.Second/15)
+	}
+	if math.Abs(o.factor-1) > 1e-6 {
+		t.Errorf("factor %.6f, want 1", o.factor)
+	}
+}
+
+// TestOvershootFloor: the correction never takes a rate under libvpx's
+// least, and leaves one already under it alone.
+func TestOvershootFloor(t *testing.T) {
+	o := newOvershoot()
+	o.factor = overshootMax
+	for _, c := range []struct{ bps, want int }{
+		{1_300_000, 1_000_000}, {12_000, overshootFloor}, {8_000, 8_000},
+	} {
+		if got := o.adjust(c.bps); got != c.want {
+			t.Errorf("adjust(%d) = %d, want %d", c.bps, got, c.want)
+		}
+	}
+}
+
+// TestVideoSenderCorrectsOvershoot: a camera's encoder is given the
+// target over the measured factor, under its size's cap; a screen's
+// target is given as it is.
+func TestVideoSenderCorrectsOvershoot(t *testing.T) {
+	tests := []struct {
+		name   string
+		screen bool
+		bps    int
+		want   int
+	}{
+		{"camera", false, 1_000_000, 1_000_000 * 10 / 12},
+		{"camera over its cap", false, 2_500_000, 1_700_000 * 10 / 12},
+		{"screen", true, 1_000_000, 1_000_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testVideoSender(t, tt.bps, tt.screen)
+			v.mu.Lock()
+			if v.over != nil {
+				v.over.factor = 1.2
+			}
+			v.applyRate(640, 480)
+			got := v.encBps
+			v.mu.Unlock()
+			if got != tt.want {
+				t.Errorf("encoder rate %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
