@@ -156,7 +156,7 @@ func TestLossBound(t *testing.T) {
 			{ms(200), 5, 100, 1_000_000, path(0, 1_000_000), 1_000_000},   // 10 % over the second
 			{ms(1400), 5, 100, 1_000_000, path(0, 1_000_000), 1_060_000},  // 5 %: grows
 			{ms(1600), 30, 100, 1_060_000, path(0, 1_000_000), 1_060_000}, // 17.5 %, under lossHeavy
-			{ms(1800), 30, 100, 1_060_000, path(20, 1_000_000), 901_000},  // behind a queue: cut
+			{ms(1800), 30, 100, 1_060_000, path(20, 1_000_000), 850_000},  // heavy behind a queue: to 0.85 × delivered
 		}},
 		{"a loss cut stays over what the path delivers", false, []fb{
 			{ms(0), 40, 100, 1_000_000, path(0, 1_000_000), 850_000}, // heavy: cut
@@ -165,10 +165,17 @@ func TestLossBound(t *testing.T) {
 		}},
 		{"a narrowed link cuts and backs off at once", false, []fb{
 			// 2 Mbit/s into 500 kbit/s: 80 % lost behind a full queue.
-			{ms(0), 80, 100, 2_000_000, path(100, 500_000), 600_000}, // cut to 1.2 M, halved by the backoff
+			{ms(0), 80, 100, 2_000_000, path(100, 500_000), 375_000}, // cut to 0.85 × delivered, then the backoff's (0.85 - 0.1) × delivered
 			{ms(200), 80, 100, 600_000, path(100, 500_000), 425_000}, // cut, not under 0.85 × delivered
 			{ms(400), 80, 100, 425_000, path(100, 500_000), 375_000}, // backoff: (0.85 - 0.1) × delivered
 			{ms(500), 80, 100, 375_000, path(100, 500_000), 375_000}, // neither due
+		}},
+		{"heavy loss behind a queue holds at what the path delivers", false, []fb{
+			// A queue read, under the backoff's: only the loss cuts, to
+			// 0.85 × delivered, not by half the loss (× 0.75).
+			{ms(0), 50, 100, 2_000_000, path(20, 800_000), 680_000},
+			{ms(200), 50, 100, 1_000_000, path(20, 800_000), 680_000},
+			{ms(400), 50, 100, 1_000_000, path(20, 600_000), 510_000},
 		}},
 		{"clean grows", false, []fb{
 			{ms(0), 0, 100, 1_000_000, nil, 1_050_000},
