@@ -1,9 +1,17 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"image"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peercall/peercall/codec"
 )
 
 // TestOvershoot: the factor is the encoder's output over its budget for
@@ -106,5 +114,51 @@ func TestVideoSenderCorrectsOvershoot(t *testing.T) {
 				t.Errorf("encoder rate %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestVideoSenderMeasuresOvershoot: the send loop feeds the encoder's
+// output to the measure, and the next rates it gives follow it. Noise at
+// a rate far under what libvpx's coarsest quantiser makes of it runs
+// over by more than the bound.
+func TestVideoSenderMeasuresOvershoot(t *testing.T) {
+	const bps, frames = 30_000, overshootFrames + overshootEvery + 1
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	next := func() (*image.YCbCr, error) {
+		if n == frames {
+			cancel()
+			return nil, errors.New("end of the test's frames")
+		}
+		n++
+		img := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
+		for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+		}
+		return img, nil
+	}
+	v, err := newVideoSender(track, next, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v.over.n != overshootFrames {
+		t.Errorf("%d delta frames measured, want a full window of %d", v.over.n, overshootFrames)
+	}
+	if v.over.factor != overshootMax {
+		t.Errorf("factor %.3f, want the bound %.1f", v.over.factor, overshootMax)
+	}
+	if want := v.over.adjust(bps); v.encBps != want || want >= bps {
+		t.Errorf("encoder given %d, want %d", v.encBps, want)
 	}
 }
