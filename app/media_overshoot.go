@@ -1,6 +1,10 @@
 package app
 
-import "time"
+import (
+	"time"
+
+	"github.com/peercall/peercall/codec"
+)
 
 // overshoot measures how far the camera encoder's output runs over the
 // rate it is given, so that the rate it is given can be lowered by as
@@ -34,8 +38,7 @@ const (
 	overshootEvery = 15
 	// overshootMax bounds the correction: beyond it the encoder is at its
 	// coarsest quantiser and a lower rate would not lower its output.
-	overshootMax   = 1.3
-	overshootFloor = 10_000
+	overshootMax = 1.3
 )
 
 func newOvershoot() *overshoot { return &overshoot{factor: 1} }
@@ -63,7 +66,7 @@ func (o *overshoot) frame(size int, key bool, givenBps int, dur time.Duration) {
 }
 
 // adjust is the rate to give the encoder for a target of bps. It lowers
-// no rate under overshootFloor, libvpx's least.
+// no rate under the encoder's least.
 func (o *overshoot) adjust(bps int) int {
-	return max(int(float64(bps)/o.factor), min(bps, overshootFloor))
+	return max(int(float64(bps)/o.factor), min(bps, codec.MinVP8BitRate))
 }

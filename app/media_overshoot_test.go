@@ -78,7 +78,7 @@ func TestOvershootFloor(t *testing.T) {
 	o := newOvershoot()
 	o.factor = overshootMax
 	for _, c := range []struct{ bps, want int }{
-		{1_300_000, 1_000_000}, {12_000, overshootFloor}, {8_000, 8_000},
+		{1_300_000, 1_000_000}, {12_000, codec.MinVP8BitRate}, {8_000, 8_000},
 	} {
 		if got := o.adjust(c.bps); got != c.want {
 			t.Errorf("adjust(%d) = %d, want %d", c.bps, got, c.want)

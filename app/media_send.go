@@ -168,7 +168,7 @@ func (v *videoSender) run(ctx context.Context) error {
 	}()
 	frameDur := time.Second / time.Duration(max(v.fps, 1))
 	start := time.Now()
-	var last, lastEnc time.Time
+	var prev time.Time // when the previous frame was encoded
 	for ctx.Err() == nil {
 		img, err := v.next()
 		if err != nil {
@@ -178,21 +178,20 @@ func (v *videoSender) run(ctx context.Context) error {
 			return fmt.Errorf("video source: %w", err)
 		}
 		t0 := time.Now()
+		since := frameDur
+		if !prev.IsZero() {
+			since = t0.Sub(prev)
+		}
 		img = v.fit(img, t0)
 		v.mu.Lock()
 		v.applyRate(img.Rect.Dx(), img.Rect.Dy())
 		data, key, err := v.enc.Encode(img, t0.Sub(start))
 		if err == nil && v.over != nil {
-			gap := frameDur
-			if !lastEnc.IsZero() {
-				gap = t0.Sub(lastEnc)
-			}
 			f := v.over.factor
-			v.over.frame(len(data), key, v.encBps, gap)
+			v.over.frame(len(data), key, v.encBps, since)
 			if v.over.factor != f {
 				slog.Debug("camera encoder overshoot", "factor", v.over.factor)
 			}
-			lastEnc = t0
 		}
 		v.mu.Unlock()
 		if errors.Is(err, codec.ErrNoFrame) {
@@ -201,6 +200,7 @@ func (v *videoSender) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode video: %w", err)
 		}
+		prev = t0
 		v.encodeNS.Add(int64(time.Since(t0)))
 		n := v.frames.Add(1)
 		if key {
@@ -209,10 +209,7 @@ func (v *videoSender) run(ctx context.Context) error {
 		v.bytes.Add(int64(len(data)))
 		dur := frameDur
 		if v.realTime {
-			if !last.IsZero() {
-				dur = t0.Sub(last)
-			}
-			last = t0
+			dur = since
 		}
 		if err := v.track.WriteSample(media.Sample{Data: data, Duration: dur}); err != nil {
 			return fmt.Errorf("send video: %w", err)

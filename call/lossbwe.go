@@ -185,11 +185,13 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// 3 Mbit/s reads 80 % loss and the queue; the cut alone took the
 	// bound down by 0.6 per lossCutEvery, and the backoff, to what the
 	// link delivers, waited until the loss was over).
-	lossy := total > 0 && min(short, latest) > lossCut && (congested || min(short, latest) > lossHeavy)
+	heavy := min(short, latest) > lossHeavy
+	lossy := total > 0 && min(short, latest) > lossCut && (congested || heavy)
 	if lossy && now.Sub(b.cut) >= lossCutEvery {
 		bps := float64(current) * (1 - short/2)
 		if b.read && b.path.acked > 0 {
-			if heavy := min(short, latest) > lossHeavy; heavy && queued {
+			floor := backoffFactor * float64(b.path.acked)
+			if heavy && queued {
 				// A standing queue drops a quarter or more of what
 				// is sent: the link delivers all it can, so that
 				// is its capacity now, and the cut goes there at
@@ -199,10 +201,10 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 				// the path delivered 857 kbit/s). Four calls each,
 				// interleaved: freezes at the drop 10 against 14,
 				// the longest 524-1068 ms against 816-1078.
-				bps = backoffFactor * float64(b.path.acked)
+				bps = floor
 			} else {
 				// Not under what the path delivers.
-				bps = max(bps, backoffFactor*float64(b.path.acked))
+				bps = max(bps, floor)
 			}
 		}
 		b.bps = min(float64(current), bps)

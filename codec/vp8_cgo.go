@@ -285,7 +285,7 @@ func kbps(bps int) int {
 // SetBitRate sets the target bitrate in bits per second. It takes effect on the
 // next frame; libvpx is reconfigured only when the value changes.
 func (e *VP8Encoder) SetBitRate(bps int) error {
-	if bps < minVP8BitRate || bps > maxVP8BitRate {
+	if bps < MinVP8BitRate || bps > maxVP8BitRate {
 		return fmt.Errorf("vp8 bitrate %d: %w", bps, ErrInvalidConfig)
 	}
 	e.ctlMu.Lock()

@@ -7,8 +7,10 @@ import (
 	"runtime"
 )
 
+// MinVP8BitRate is the least bitrate a VP8Encoder takes (bit/s).
+const MinVP8BitRate = 10_000
+
 const (
-	minVP8BitRate = 10_000
 	maxVP8BitRate = 50_000_000
 )
 
@@ -89,7 +91,7 @@ func (c VP8Config) withDefaults() (VP8Config, error) {
 	if c.BitRate == 0 {
 		c.BitRate = 1_000_000
 	}
-	if c.BitRate < minVP8BitRate || c.BitRate > maxVP8BitRate {
+	if c.BitRate < MinVP8BitRate || c.BitRate > maxVP8BitRate {
 		return c, fmt.Errorf("vp8 bitrate %d: %w", c.BitRate, ErrInvalidConfig)
 	}
 	if c.CPUUsed == 0 {
