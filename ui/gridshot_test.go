@@ -151,7 +151,10 @@ func gridShot(dir string) int {
 				close(done)
 			})
 			<-done
-			fyne.Do(a.Quit)
+			fyne.Do(func() {
+				u.Stop()
+				a.Quit()
+			})
 		}()
 	})
 	w.ShowAndRun()

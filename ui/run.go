@@ -85,6 +85,7 @@ func Run(o app.GUIOptions) int {
 		}()
 	})
 	w.SetOnClosed(func() {
+		u.Stop()
 		ctl.Close()
 		watchQuit()
 	})
@@ -147,7 +148,10 @@ func Run(o app.GUIOptions) int {
 			time.AfterFunc(o.QuitAfter, func() {
 				stopClock()
 				watchQuit()
-				fyne.Do(a.Quit)
+				fyne.Do(func() {
+					u.Stop()
+					a.Quit()
+				})
 			})
 		}
 	})

@@ -88,7 +88,7 @@ func (c *callScreen) stopShare() {
 	go func() {
 		if err := u.share.StopShare(); err != nil {
 			msg := app.UserMessage(err)
-			u.opts.Do(func() { c.flash(msg) })
+			u.do(func() { c.flash(msg) })
 		}
 	}()
 }
@@ -242,7 +242,7 @@ func (p *sharePicker) open() {
 	u.reportOwnWindow()
 	go func() {
 		choices, err := u.share.ShareChoices()
-		u.opts.Do(func() {
+		u.do(func() {
 			if p.gen == gen {
 				p.loaded(choices, err)
 			}
@@ -285,7 +285,7 @@ func (p *sharePicker) start() {
 	u := p.u
 	go func() {
 		err := u.share.StartShare(ch.Spec, ch.Label)
-		u.opts.Do(func() {
+		u.do(func() {
 			if p.gen != gen {
 				return // cancelled; the sharing bar tells if it started
 			}

@@ -63,6 +63,10 @@ type UI struct {
 	// localTarget is where self-view frames go: the call's inset or the
 	// Settings preview. Set on the main thread, read by the producer.
 	localTarget atomic.Pointer[videoView]
+	// stopped is set on the main thread before the app quits: from then
+	// on, main-thread work still arriving from the controller's goroutines
+	// is dropped (see do).
+	stopped atomic.Bool
 }
 
 // iconResource is the app icon for windows and the start screen.
@@ -77,8 +81,9 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Do == nil {
 		o.Do = fyne.Do
 	}
-	u := &UI{ctl: ctl, share: ctl, files: ctl, win: win, opts: o, sw: newSwapper(o.Do),
+	u := &UI{ctl: ctl, share: ctl, files: ctl, win: win, opts: o,
 		openURL: func(l *url.URL) error { return fyne.CurrentApp().OpenURL(l) }}
+	u.sw = newSwapper(u.do)
 	if o.GUI.MaxDisplayFPS > 0 {
 		u.sw.minGap = time.Second / time.Duration(o.GUI.MaxDisplayFPS)
 	}
@@ -108,6 +113,21 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	})
 	return u
 }
+
+// do runs f on the main thread unless the UI has stopped. Once Fyne's loop
+// has ended, fyne.Do runs its function on the caller's goroutine, so video
+// frames and snapshots still arriving while the app quits would touch
+// widgets off the main thread.
+func (u *UI) do(f func()) {
+	u.opts.Do(func() {
+		if !u.stopped.Load() {
+			f()
+		}
+	})
+}
+
+// Stop ends the UI's updates ahead of the app's quit. Main thread.
+func (u *UI) Stop() { u.stopped.Store(true) }
 
 // onFrame sends a frame to the self-view, its sender's tile, or (a screen
 // share) its sender's share view. It runs on the producers' goroutines.

@@ -547,6 +547,31 @@ func TestVideoViewLatestFrameWins(t *testing.T) {
 	}
 }
 
+// TestStopDropsLateWork: once the UI has stopped for the app's quit, frames
+// and work still queued for the main thread change nothing (after Fyne's
+// loop ends it runs them on the producer's goroutine).
+func TestStopDropsLateWork(t *testing.T) {
+	h := newHarness(t, nil, app.GUIOptions{})
+	v := h.u.sw.newView(false, 0)
+	v.Push(grey(200))
+	h.pump()
+	shown, ok := v.img.Image.(*image.RGBA)
+	if !ok || shown.Pix[0] < 150 {
+		t.Fatalf("frame before the stop not shown: %v", v.img.Image)
+	}
+	v.Push(grey(16))
+	flashed := false
+	h.u.do(func() { flashed = true })
+	h.u.Stop()
+	h.pump()
+	if v.img.Image != shown || v.frames.Load() != 1 {
+		t.Errorf("a frame was shown after the stop (%d shown)", v.frames.Load())
+	}
+	if flashed {
+		t.Error("main-thread work ran after the stop")
+	}
+}
+
 func TestShrink(t *testing.T) {
 	src := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
 	for i := range src.Y {
