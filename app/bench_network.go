@@ -149,13 +149,16 @@ type NetworkResult struct {
 	LatencyP50      float64 `json:"latency_p50_ms"`
 	LatencyP95      float64 `json:"latency_p95_ms"`
 	ConcealedPct    float64 `json:"audio_concealed_pct"`
-	// AdaptS is how long the send rate took to get under a new capacity
-	// and stay there for 3 s (from the call's start for a fixed one, from
-	// the drop for a schedule); RecoverS how long after capacity returned the send rate
-	// was back to 90 % of what it was before the drop with ≥ 25 fps
-	// received, or after an outage how long until the picture moved
-	// again. Timeline resolution (1 s) for rates, frame times for the
-	// picture; -1 never, absent where the condition has no such event.
+	// AdaptS is how long the rate offered to the link (media,
+	// retransmissions, RTCP: the same measure for us and for Chromium)
+	// took to get under a new capacity and stay there for 3 s (from the
+	// call's start for a fixed one, from the drop for a schedule), read in
+	// 1 s windows placed every linkFineEvery; RecoverS how long after
+	// capacity returned the send rate was back to 90 % of what it was
+	// before the drop with ≥ 25 fps received, or after an outage how long
+	// until the picture moved again. Timeline resolution (1 s) for that
+	// rate, frame times for the picture; -1 never, absent where the
+	// condition has no such event.
 	AdaptS   *float64       `json:"adapt_s,omitempty"`
 	RecoverS *float64       `json:"recover_s,omitempty"`
 	AtoB     netem.Counters `json:"link_a_to_b"`
@@ -223,7 +226,7 @@ func runNetworkCondition(ctx context.Context, o BenchOptions, c NetworkCondition
 	if err != nil {
 		res.Err = err.Error()
 	}
-	res.analyse(call.origin)
+	res.analyse(call.origin, call.offered)
 	return res
 }
 
@@ -234,6 +237,7 @@ type networkCall struct {
 	ab, ba       netem.Counters
 	origin       time.Time
 	series       []LinkPoint
+	offered      []offeredSample
 }
 
 // LinkPoint is one second of the emulated link, per direction (A→B, B→A):
@@ -248,6 +252,18 @@ type LinkPoint struct {
 	LossDrops     [2]int64   `json:"loss_drops"`
 }
 
+// offeredSample is what had been offered to the link by a time, in bytes
+// per direction (A→B, B→A). The link is sampled every linkFineEvery.
+type offeredSample struct {
+	at time.Time
+	in [2]int64
+}
+
+// linkFineEvery is the link's sampling interval for AdaptS: the cut
+// after a drop lands within a second, so a 1 s grid put the drop's own
+// second, at the old rate, in the first window half the time.
+const linkFineEvery = 100 * time.Millisecond
+
 // linkPoint is the second from prev to cur of a direction pair.
 func linkPoint(t time.Time, dt time.Duration, caps [2]int64, prev, cur [2]netem.Counters) LinkPoint {
 	p := LinkPoint{UnixMS: t.UnixMilli()}
@@ -261,8 +277,8 @@ func linkPoint(t time.Time, dt time.Duration, caps [2]int64, prev, cur [2]netem.
 	return p
 }
 
-// analyse fills the figures from the two reports.
-func (r *NetworkResult) analyse(origin time.Time) {
+// analyse fills the figures from the two reports and the link's samples.
+func (r *NetworkResult) analyse(origin time.Time, offered []offeredSample) {
 	reps := []*Report{r.Host, r.Joiner}
 	var n int
 	for _, p := range reps {
@@ -301,7 +317,7 @@ func (r *NetworkResult) analyse(origin time.Time) {
 	l := r.cond.Link
 	// Each peer's send timeline against the capacity of the direction it
 	// sends on; the picture against the other's receive side.
-	worst := func(f func(send, recv *Report) float64) *float64 {
+	worst := func(f func(dir int, send, recv *Report) float64) *float64 {
 		v := 0.0
 		for i, p := range reps {
 			q := reps[1-i]
@@ -309,7 +325,7 @@ func (r *NetworkResult) analyse(origin time.Time) {
 				v = -1
 				break
 			}
-			x := f(p, q)
+			x := f(i, p, q)
 			if x < 0 {
 				v = -1
 				break
@@ -323,22 +339,16 @@ func (r *NetworkResult) analyse(origin time.Time) {
 	case len(l.Schedule) > 0:
 		down, up := origin.Add(l.Schedule[0].At), origin.Add(l.Schedule[1].At)
 		newCap := float64(l.Schedule[0].Rate) / 1000
-		r.AdaptS = worst(func(s, _ *Report) float64 { return timeUnder(s.Timeline, down, newCap) })
-		r.RecoverS = worst(func(s, q *Report) float64 {
+		r.AdaptS = worst(func(dir int, _, _ *Report) float64 { return timeUnder(offered, dir, down, newCap) })
+		r.RecoverS = worst(func(_ int, s, q *Report) float64 {
 			before := meanBetween(s.Timeline, down.Add(-3*time.Second), down)
 			return timeRecovered(s.Timeline, q.Timeline, up, 0.9*before)
 		})
 	case len(l.Outages) > 0:
 		back := origin.Add(l.Outages[0].At + l.Outages[0].For)
-		r.RecoverS = worst(func(_, q *Report) float64 { return pictureBack(q.VideoIn.LongFreezes, back) })
+		r.RecoverS = worst(func(_ int, _, q *Report) float64 { return pictureBack(q.VideoIn.LongFreezes, back) })
 	case l.Rate > 0:
-		r.AdaptS = worst(func(s, _ *Report) float64 {
-			if len(s.Timeline) == 0 {
-				return -1
-			}
-			start := time.UnixMilli(s.Timeline[0].UnixMS).Add(-time.Second)
-			return timeUnder(s.Timeline, start, float64(l.Rate)/1000)
-		})
+		r.AdaptS = worst(func(dir int, _, _ *Report) float64 { return timeUnder(offered, dir, origin, float64(l.Rate)/1000) })
 	}
 }
 
@@ -384,7 +394,7 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 		reps[s] = rep
 	}
 	r.Host, r.Joiner = reps[0], reps[1]
-	r.analyse(cc.origin)
+	r.analyse(cc.origin, cc.offered)
 	return r
 }
 
@@ -399,6 +409,7 @@ type chromiumCall struct {
 	ab, ba           netem.Counters
 	origin           time.Time
 	series           []LinkPoint
+	offered          []offeredSample
 }
 
 // frameSample is a page's presented-frame counter at a time (-1 before
@@ -509,25 +520,45 @@ func meanBetween(tl []TimelinePoint, from, to time.Time) float64 {
 	return s / float64(n)
 }
 
-// adaptHold is how long the send rate must stay under a new capacity to
-// count as adapted (a single low second between bursts does not).
-const adaptHold = 3
+// adaptHold is how many adaptWindow windows in a row the offered rate
+// must stay under a new capacity to count as adapted (a single low second
+// between bursts does not).
+const (
+	adaptHold   = 3
+	adaptWindow = time.Second
+)
 
-// timeUnder is the seconds from t to the first point after it from which
-// the send rate stays at most capKbps for adaptHold points (or to the end
-// of the timeline), -1 if none.
-func timeUnder(tl []TimelinePoint, t time.Time, capKbps float64) float64 {
-	for i, p := range tl {
-		pt := time.UnixMilli(p.UnixMS)
-		if !pt.After(t) {
+// timeUnder is the seconds from t to the end of the first adaptWindow
+// window starting at a sample after t from which the rate offered in
+// direction dir stays at most capKbps for adaptHold windows in a row (or
+// to the end of the samples), -1 if none.
+func timeUnder(s []offeredSample, dir int, t time.Time, capKbps float64) float64 {
+	// next is the first sample adaptWindow (less half a sample's
+	// interval, for the ticker's jitter) after sample i, -1 if none.
+	next := func(i int) int {
+		for j := i + 1; j < len(s); j++ {
+			if s[j].at.Sub(s[i].at) >= adaptWindow-linkFineEvery/2 {
+				return j
+			}
+		}
+		return -1
+	}
+	for i := range s {
+		if s[i].at.Before(t) {
 			continue
 		}
-		held := true
-		for _, q := range tl[i:min(i+adaptHold, len(tl))] {
-			held = held && q.SendKbps <= capKbps
+		first, held, n := next(i), true, 0
+		for k := i; n < adaptHold && held; n++ {
+			j := next(k)
+			if j < 0 {
+				break
+			}
+			kbps := float64(s[j].in[dir]-s[k].in[dir]) * 8 / s[j].at.Sub(s[k].at).Seconds() / 1000
+			held = kbps <= capKbps
+			k = j
 		}
-		if held {
-			return pt.Sub(t).Seconds()
+		if held && first >= 0 {
+			return s[first].at.Sub(t).Seconds()
 		}
 	}
 	return -1
@@ -633,7 +664,7 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 	}
 	b.WriteString("\nGoals (issue 16): send rate under a new capacity within 2 s without freezes over 500 ms; capture-to-display p95 under the link's delay + 150 ms; " +
 		"full quality within 10 s after capacity returns, picture within 1 s after an outage; audio concealed ≤ 5 % under burst loss. " +
-		"Adapt and recover use the 1 s timeline (picture after an outage: frame times). Link counters per direction are in the JSON (`--json`).\n")
+		"Adapt reads the rate offered to the link (retransmissions and RTCP included) in 1 s windows placed every 100 ms, and counts to the end of the first of three windows in a row under the capacity; recover uses the 1 s timeline (picture after an outage: frame times). Link counters per direction are in the JSON (`--json`).\n")
 	return b.String()
 }
 

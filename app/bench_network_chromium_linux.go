@@ -68,7 +68,7 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 	}
 	cc.origin = time.Now()
 	pair.SetOrigin(cc.origin)
-	stopSeries := sampleLink(pair, &cc.series)
+	stopSeries := sampleLink(pair, &cc.series, &cc.offered)
 	defer stopSeries()
 	if err := joinChromium(tabs[netem.B], page+"B"); err != nil {
 		return cc, err

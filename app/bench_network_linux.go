@@ -88,7 +88,7 @@ func runNetworkCall(ctx context.Context, o BenchOptions, c NetworkCondition, dur
 	}
 	nc.origin = time.Now()
 	pair.SetOrigin(nc.origin)
-	stopSeries := sampleLink(pair, &nc.series)
+	stopSeries := sampleLink(pair, &nc.series, &nc.offered)
 	defer stopSeries()
 	joinc, _, err := start(netem.B, "joiner")
 	if err != nil {
@@ -140,24 +140,31 @@ func (e *emulatedRoom) close() (ab, ba netem.Counters, err error) {
 	return ab, ba, e.pair.Close()
 }
 
-// sampleLink appends a LinkPoint to *out every second until the returned
-// function is called (which waits for the sampler).
-func sampleLink(pair *netem.Pair, out *[]LinkPoint) func() {
+// sampleLink appends a LinkPoint to *out every second and an
+// offeredSample to *fine every linkFineEvery until the returned function
+// is called (which waits for the sampler).
+func sampleLink(pair *netem.Pair, out *[]LinkPoint, fine *[]offeredSample) func() {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(linkFineEvery)
 		defer t.Stop()
+		per := int(time.Second / linkFineEvery)
 		last := time.Now()
 		var prev [2]netem.Counters
 		prev[0], prev[1] = pair.Counters()
-		for {
+		*fine = append(*fine, offeredSample{at: last, in: [2]int64{prev[0].InBytes, prev[1].InBytes}})
+		for tick := 1; ; tick++ {
 			select {
 			case <-stop:
 				return
 			case now := <-t.C:
 				var cur [2]netem.Counters
 				cur[0], cur[1] = pair.Counters()
+				*fine = append(*fine, offeredSample{at: now, in: [2]int64{cur[0].InBytes, cur[1].InBytes}})
+				if tick%per != 0 {
+					continue
+				}
 				caps := [2]int64{pair.Link(netem.A).RateAt(now), pair.Link(netem.B).RateAt(now)}
 				*out = append(*out, linkPoint(now, now.Sub(last), caps, prev, cur))
 				prev, last = cur, now

@@ -36,21 +36,6 @@ func TestTimelineFigures(t *testing.T) {
 	if got := meanBetween(send, tBase.Add(time.Second), tBase.Add(3*time.Second)); got != 1000 {
 		t.Errorf("meanBetween (1s, 3s] = %v, want 1000", got)
 	}
-	// Drop at 3.5 s to 500 kbit/s: under it at 4 s, but for 2 s only
-	// (600 at 6 s); under 650 for 3 s from 4 s on.
-	if got := timeUnder(send, tBase.Add(3500*time.Millisecond), 500); got != -1 {
-		t.Errorf("timeUnder 500 = %v, want -1 (never for 3 s)", got)
-	}
-	if got := timeUnder(send, tBase.Add(3500*time.Millisecond), 650); got != 0.5 {
-		t.Errorf("timeUnder 650 = %v, want 0.5", got)
-	}
-	// A timeline that ends under the capacity counts.
-	if got := timeUnder(send[:5], tBase.Add(3500*time.Millisecond), 500); got != 0.5 {
-		t.Errorf("timeUnder to the end = %v, want 0.5", got)
-	}
-	if got := timeUnder(send, tBase, 100); got != -1 {
-		t.Errorf("timeUnder never = %v, want -1", got)
-	}
 	// Back up at 5 s: 90 % of 1000 at 7 s (28 fps there).
 	if got := timeRecovered(send, recv, tBase.Add(5*time.Second), 900); got != 2 {
 		t.Errorf("timeRecovered = %v, want 2", got)
@@ -64,6 +49,70 @@ func TestTimelineFigures(t *testing.T) {
 	}
 	if got := pictureBack(fr, tBase.Add(9*time.Second)); got != 0 {
 		t.Errorf("pictureBack without a freeze = %v, want 0", got)
+	}
+}
+
+// offeredAt makes the link's samples every linkFineEvery from tBase for
+// secs seconds, each direction offered kbps(at, dir) (at in seconds after
+// tBase) over the interval before a sample.
+func offeredAt(secs float64, kbps func(at float64, dir int) float64) []offeredSample {
+	s := []offeredSample{{at: tBase}}
+	step := linkFineEvery.Seconds()
+	for i := 1; float64(i)*step <= secs+1e-9; i++ {
+		at := float64(i) * step
+		n := s[len(s)-1]
+		n.at = tBase.Add(time.Duration(i) * linkFineEvery)
+		for d := range 2 {
+			n.in[d] += int64(kbps(at-step/2, d) * 1000 / 8 * step)
+		}
+		s = append(s, n)
+	}
+	return s
+}
+
+func TestTimeUnder(t *testing.T) {
+	// 1500 kbit/s until 3.9 s, 400 after; the other direction 1500
+	// throughout.
+	drop := func(at float64, dir int) float64 {
+		if dir == 1 || at < 3.9 {
+			return 1500
+		}
+		return 400
+	}
+	// As drop with 600 kbit/s from 5.5 to 7.5 s.
+	burst := func(at float64, dir int) float64 {
+		if at >= 5.5 && at < 7.5 {
+			return 600
+		}
+		return drop(at, dir)
+	}
+	tests := []struct {
+		name string
+		s    []offeredSample
+		dir  int
+		from float64 // seconds after tBase
+		cap  float64
+		want float64
+	}{
+		// [3.8 s, 4.8 s] is 510 kbit/s; from 3.9 s every window is 400.
+		{"under from the cut", offeredAt(10, drop), 0, 3.5, 500, 1.4},
+		// The burst breaks the 3 s from 3.9 s, and every 3 s with a
+		// window more than half inside it: from 7 s on it holds.
+		{"a burst inside the hold", offeredAt(11, burst), 0, 3.5, 500, 4.5},
+		{"samples end under the capacity", offeredAt(5.5, drop), 0, 3.5, 500, 1.4},
+		{"never under", offeredAt(10, drop), 0, 3.5, 100, -1},
+		{"the other direction", offeredAt(10, drop), 1, 3.5, 500, -1},
+		{"under from the start", offeredAt(10, drop), 0, 0, 2000, 1},
+		{"nothing after the change", offeredAt(3, drop), 0, 3.5, 500, -1},
+		{"no samples", nil, 0, 0, 500, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := tBase.Add(time.Duration(tt.from * float64(time.Second)))
+			if got := round1(timeUnder(tt.s, tt.dir, from, tt.cap)); got != tt.want {
+				t.Errorf("timeUnder = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -99,11 +148,19 @@ func TestNetworkAnalyse(t *testing.T) {
 			LongFreezes: []FreezeSpan{{StartUnixMS: tBase.UnixMilli(), MS: 600}}},
 			Latency: LatencyStats{VideoP50: 60, VideoP95: 90}, AudioIn: AudioInStats{ConcealedRatio: 0.01}}
 	}
+	// The link: 2000 kbit/s each way until tBase+2.6s, then 450; the
+	// joiner's direction until tBase+2.9s.
+	offered := offeredAt(30, func(at float64, dir int) float64 {
+		if at < 2.6+0.3*float64(dir) {
+			return 2000
+		}
+		return 450
+	})
 	r := NetworkResult{cond: drop, Host: rep(), Joiner: rep()}
 	r.Joiner.Latency.VideoP95 = 120
-	r.analyse(origin)
-	if r.AdaptS == nil || *r.AdaptS != 2 {
-		t.Errorf("adapt %v, want 2 (under 500 at tBase+4s)", r.AdaptS)
+	r.analyse(origin, offered)
+	if r.AdaptS == nil || *r.AdaptS != 1.9 {
+		t.Errorf("adapt %v, want 1.9 (the joiner's link under 500 in [2.9 s, 3.9 s] after tBase)", r.AdaptS)
 	}
 	if r.RecoverS == nil || *r.RecoverS != 5 {
 		t.Errorf("recover %v, want 5 (1900 ≥ 0.9 × 2000 at tBase+27s)", r.RecoverS)
@@ -113,7 +170,7 @@ func TestNetworkAnalyse(t *testing.T) {
 	}
 	// One report missing: times are "never", the rest from the one left.
 	r = NetworkResult{cond: drop, Host: rep()}
-	r.analyse(origin)
+	r.analyse(origin, offered)
 	if r.AdaptS == nil || *r.AdaptS != -1 || r.FPS != 28 {
 		t.Errorf("with one report: adapt %v fps %v", r.AdaptS, r.FPS)
 	}
@@ -256,6 +313,7 @@ func TestChromiumResult(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		cc.series = append(cc.series, LinkPoint{UnixMS: tBase.Add(time.Duration(i) * time.Second).UnixMilli(), OfferedKbps: [2]float64{900, 700}})
 	}
+	cc.offered = offeredAt(5, func(_ float64, dir int) float64 { return 900 - 200*float64(dir) })
 	r := chromiumResult(c, cc, 5*time.Second)
 	if r.Host == nil || r.Joiner == nil || r.Host.VideoIn.FPS != 30 {
 		t.Fatalf("reports %+v %+v", r.Host, r.Joiner)
