@@ -72,7 +72,9 @@ func TestCountTWCC(t *testing.T) {
 // last backoff's rate is slow, readings of the path's own jitter are not
 // a queue, loss with no queue in front of it cuts only when heavy (and
 // holds growth only over lossCut), a loss cut stays over what the
-// path delivers, and loss behind a standing queue both cuts and backs off.
+// path delivers, loss behind a standing queue both cuts and backs off,
+// and heavy loss in one feedback behind a queue that has only just
+// formed (an overflow) cuts to what the path delivers at once.
 func TestLossBound(t *testing.T) {
 	type fb struct {
 		at          time.Duration
@@ -84,7 +86,11 @@ func TestLossBound(t *testing.T) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	const g = startGrow
 	path := func(queueMS, acked int) *pathReading {
-		return &pathReading{queue: ms(queueMS), acked: acked}
+		return &pathReading{queue: ms(queueMS), recent: ms(queueMS), acked: acked}
+	}
+	// recent: a queue in the latest arrivals only, not standing yet.
+	recent := func(recentMS, acked int) *pathReading {
+		return &pathReading{recent: ms(recentMS), acked: acked}
 	}
 	tests := []struct {
 		name  string
@@ -176,6 +182,25 @@ func TestLossBound(t *testing.T) {
 			{ms(0), 50, 100, 2_000_000, path(20, 800_000), 680_000},
 			{ms(200), 50, 100, 1_000_000, path(20, 800_000), 680_000},
 			{ms(400), 50, 100, 1_000_000, path(20, 600_000), 510_000},
+		}},
+		{"an overflow cuts before the queue stands", false, []fb{
+			{ms(0), 0, 100, 1_000_000, recent(0, 1_000_000), 1_060_000},
+			// 36 % of the latest lost behind 90 ms of queue: 18 % over
+			// the short window, not heavy, but an overflow.
+			{ms(100), 36, 100, 1_060_000, recent(90, 1_000_000), 850_000},
+			// At every such feedback, from what the path delivers.
+			{ms(200), 40, 100, 850_000, recent(90, 800_000), 680_000},
+		}},
+		{"loss in a burst with no queue is not an overflow", false, []fb{
+			{ms(0), 0, 100, 1_000_000, recent(0, 1_000_000), 1_060_000},
+			{ms(100), 40, 100, 1_060_000, recent(5, 1_000_000), 1_060_000},
+		}},
+		{"an overflow before the path shows what it delivers", false, []fb{
+			// 0.85 × what was sent less the 60 % lost, once per
+			// lossCutEvery.
+			{ms(0), 60, 100, 2_000_000, recent(90, 0), 680_000},
+			{ms(100), 60, 100, 680_000, recent(90, 0), 680_000},
+			{ms(200), 60, 100, 680_000, recent(90, 0), 231_200},
 		}},
 		{"clean grows", false, []fb{
 			{ms(0), 0, 100, 1_000_000, nil, 1_050_000},

@@ -12,8 +12,10 @@ import (
 // the queue standing in it (how much later than the least one-way delay
 // of the last owdBuckets seconds the packets of the last standingWindow
 // of arrival time arrived, the earliest of them: a burst's own spread,
-// a keyframe's, is not a standing queue) and the rate it delivered
-// (bytes received over the last ackedWindow of arrival time). The call's
+// a keyframe's, is not a standing queue), the queue of the latest
+// arrivals (recentWindow) and the rate it delivered (bytes received over
+// the last ackedWindow of arrival time, less what feedback lost on the
+// way back left out). The call's
 // congestion controller works from them (lossbwe.go).
 type pathMeter struct {
 	start time.Time
@@ -25,6 +27,10 @@ type pathMeter struct {
 	mins   [owdBuckets]owdBucket // least one-way delay per second
 	acked  []ackedPacket         // within ackedWindow of the latest arrival
 	latest int64                 // latest arrival seen, µs (feedback clock; set while acked holds any)
+	// fbCount is the latest feedback's count (FbPktCount; counted: one
+	// was read): a gap in the counts is feedback lost on the way back.
+	fbCount uint8
+	counted bool
 }
 
 type owdBucket struct {
@@ -36,12 +42,18 @@ type ackedPacket struct {
 	at    int64 // arrival, µs
 	owd   int64 // one-way delay, µs (arrival clock − send clock)
 	bytes int
+	// afterLost marks the first packet of a feedback that came after
+	// one or more were lost: the packets those reported are not known.
+	afterLost bool
 }
 
 // pathReading is what one feedback told.
 type pathReading struct {
 	queue time.Duration // standing queue
-	acked int           // delivered bit/s (0: not known yet)
+	// recent is the queue over the last recentWindow of arrivals: a
+	// queue that has just formed, not yet standing.
+	recent time.Duration
+	acked  int // delivered bit/s (0: not known yet)
 }
 
 const (
@@ -51,7 +63,10 @@ const (
 	// standingWindow is how long a queue must stand to be read as one:
 	// longer than a keyframe takes to cross a link it fits.
 	standingWindow = 250 * time.Millisecond
-	// ackedMinSpan is the least arrival span a delivered rate is read over.
+	// recentWindow is the arrival span the recent queue is read over.
+	recentWindow = 50 * time.Millisecond
+	// ackedMinSpan is the least arrival span a delivered rate is read
+	// over (less what lost feedback left out: see feedback).
 	ackedMinSpan = 200 * time.Millisecond
 )
 
@@ -107,13 +122,17 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 		if !have || owd < least {
 			least, have = owd, true
 		}
-		got = append(got, ackedPacket{arrival, owd, size})
+		got = append(got, ackedPacket{at: arrival, owd: owd, bytes: size})
 	})
 	if !have {
 		return r, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.counted && fb.FbPktCount != m.fbCount+1 {
+		got[0].afterLost = true
+	}
+	m.fbCount, m.counted = fb.FbPktCount, true
 	sec := int64(now.Sub(m.start) / time.Second)
 	b := &m.mins[sec%owdBuckets]
 	if b.sec != sec {
@@ -134,18 +153,35 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 	}
 	m.acked = append(m.acked, got...)
 	from, standingFrom := m.latest-ackedWindow.Microseconds(), m.latest-standingWindow.Microseconds()
+	recentFrom := m.latest - recentWindow.Microseconds()
 	// n packets over the span between the first and last: the first
-	// one's bytes arrived before it. The standing queue is the least
-	// one-way delay of the last standingWindow, which holds the latest
-	// arrival, so it is never empty.
+	// one's bytes arrived before it. A feedback lost on the way back
+	// leaves out its packets, not the time they took, so the span from
+	// the packet before to the first one the next feedback reported is
+	// left out too (with that packet's bytes): read over the whole
+	// window, the rate came out short by the share of feedback lost
+	// (traced, 3 Mbit/s → 500 kbit/s, half the feedback lost in the
+	// full queue back: 230-270 kbit/s read off a link delivering 500,
+	// and the cut and the level followed it). The standing queue is the
+	// least one-way delay of the last standingWindow, which holds the
+	// latest arrival, so it is never empty.
 	i, bytes, earliest, firstBytes := 0, 0, m.latest, 0
+	var holes int64
 	standing, in := int64(0), false
+	recent, inRecent := int64(0), false
 	for _, p := range m.acked {
 		if p.at <= from {
 			continue
 		}
 		if p.at >= standingFrom && (!in || p.owd < standing) {
 			standing, in = p.owd, true
+		}
+		if p.at >= recentFrom && (!inRecent || p.owd < recent) {
+			recent, inRecent = p.owd, true
+		}
+		if p.afterLost && i > 0 {
+			holes += max(p.at-m.acked[i-1].at, 0)
+			bytes -= p.bytes
 		}
 		m.acked[i] = p
 		i++
@@ -156,7 +192,8 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 	}
 	m.acked = m.acked[:i]
 	r.queue = time.Duration(standing-base) * time.Microsecond
-	if span := m.latest - earliest; span >= ackedMinSpan.Microseconds() {
+	r.recent = time.Duration(recent-base) * time.Microsecond
+	if span := m.latest - earliest - holes; span >= ackedMinSpan.Microseconds() {
 		r.acked = int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
 	}
 	return r, true
