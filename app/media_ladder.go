@@ -33,8 +33,13 @@ const (
 	// only with a margin over that size's need, and, once the picture has
 	// had to shrink, only after the current size has held a while. Until
 	// then the size follows the call's start as it climbs (it starts at
-	// 250 kbit/s, call.DefaultStartBitrate).
-	ladderUpMargin = 1.3
+	// 250 kbit/s, call.DefaultStartBitrate). The margin also leaves room
+	// for the step's keyframe, larger than the frames around it (about
+	// 6 KB at 640x480): with 1.3, a 500 kbit/s link stepped up to 640x480
+	// at 480 kbit/s, its 100 ms queue overflowed and the picture froze
+	// and fell to 160x120 (bench --network 3M-500k-3M: in 4 of 16 calls,
+	// and in 1 of 4 with 1.5).
+	ladderUpMargin = 1.5
 	ladderUpHold   = 3 * time.Second
 	// ladderMinSide is the smallest side a step may have.
 	ladderMinSide = 16

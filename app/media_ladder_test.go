@@ -33,7 +33,8 @@ func TestSizeLadder(t *testing.T) {
 			{0, 200, 320},        // the first picture: 200 kbit/s affords ½ (92 ≤ 200 < 207)
 			{ms(100), 200, 320},  //
 			{ms(300), 400, 480},  // climbing with the call's start: no hold
-			{ms(600), 500, 640},  // 500 ≥ 1.3 × 370
+			{ms(600), 500, 480},  // 500 < 1.5 × 370
+			{ms(700), 560, 640},  // 560 ≥ 1.5 × 370
 			{ms(1000), 200, 640}, // 200 ≥ ½ × 370: a dip, held
 			{ms(1500), 200, 320}, // shrunk after ladderDownHold
 			{ms(1600), 2000, 320},
@@ -48,7 +49,7 @@ func TestSizeLadder(t *testing.T) {
 			{ms(2500), 200, 480},  // held 500 ms: the size the peak (320) affords
 			{ms(3000), 120, 480},  // under ¾'s 207 again
 			{ms(3200), 600, 480},  // back over it: the dip is forgotten; up waits for the hold
-			{ms(5500), 600, 640},  // 600 ≥ 1.3 × 370, held 3 s since 2.5 s
+			{ms(5500), 600, 640},  // 600 ≥ 1.5 × 370, held 3 s since 2.5 s
 			{ms(6000), 20, 160},   // a deep cut: at once, several steps, to the floor
 			{ms(6500), 10, 160},   // and stays
 			{ms(8900), 2000, 160}, // up only after the hold (changed at 6 s)
@@ -56,7 +57,7 @@ func TestSizeLadder(t *testing.T) {
 			{ms(10000), 400, 640}, // 400 ≥ 370: no flap down
 			{ms(11000), 300, 640}, //
 			{ms(11600), 300, 480}, //
-			{ms(15000), 440, 480}, // 440 < 1.3 × 370: stays
+			{ms(15000), 440, 480}, // 440 < 1.5 × 370: stays
 			{ms(15100), 1000, 640},
 			{ms(16000), 200, 640}, // a dip of 450 ms
 			{ms(16300), 200, 640}, //
