@@ -547,11 +547,14 @@ func timeUnder(s []offeredSample, dir int, t time.Time, capKbps float64) float64
 		if s[i].at.Before(t) {
 			continue
 		}
-		first, held, n := next(i), true, 0
-		for k := i; n < adaptHold && held; n++ {
+		first, held := -1, true
+		for k, n := i, 0; n < adaptHold && held; n++ {
 			j := next(k)
 			if j < 0 {
 				break
+			}
+			if n == 0 {
+				first = j
 			}
 			kbps := float64(s[j].in[dir]-s[k].in[dir]) * 8 / s[j].at.Sub(s[k].at).Seconds() / 1000
 			held = kbps <= capKbps

@@ -159,7 +159,8 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// order holds packets behind late ones): the queue counts from the
 	// readings' lower quartile over the last noiseWindow, at most
 	// noiseMax (an oscillating full link raises it too).
-	queue := b.path.queue - min(b.noise.quartile(), noiseMax)
+	noise := min(b.noise.quartile(), noiseMax)
+	queue := b.path.queue - noise
 	queued := b.read && queue >= growQueueMax
 	if queued {
 		b.queuedAt = now
@@ -199,7 +200,7 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// waited for the standing queue, 0.6-0.8 s more while the link
 	// dropped two packets in three). Loss of a quarter or more in one
 	// feedback behind a queue of overflowQueue is such an overflow.
-	recent := b.path.recent - min(b.noise.quartile(), noiseMax)
+	recent := b.path.recent - noise
 	overflow := total > 0 && path != nil && latest > lossHeavy && recent >= overflowQueue
 	delivered := b.read && b.path.acked > 0
 	if total > 0 && (heavy && queued || overflow) && (delivered || now.Sub(b.cut) >= lossCutEvery) {
