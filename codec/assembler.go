@@ -131,6 +131,36 @@ func (a *VP8Assembler) NeedKeyFrame() bool {
 	return a.needKF
 }
 
+// KeyFrameArriving reports whether, while a keyframe is needed, one is on
+// its way: its first packet is held, the packets after it have come in
+// with no gap waited out yet (the hole wait) and the latest within that
+// wait. A keyframe is big, and on a slow link it is paced out over
+// hundreds of milliseconds: asking again while it streams in only made the
+// sender encode another one behind it, which filled the link further (a
+// storm of five 640x480 keyframes in the second after a capacity drop,
+// bench --network 3M-500k-3M, issue 16). Without a hole wait (no
+// WithMaxHoleWait) it reports false.
+func (a *VP8Assembler) KeyFrameArriving() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.needKF || !a.init || a.maxWait <= 0 {
+		return false
+	}
+	for e := a.highest; e >= a.low && a.highest-e < assemblerRing; e-- {
+		p := a.slot(e)
+		if !p.valid || p.ext != e || !p.key {
+			continue
+		}
+		for h := e + 1; h <= a.highest; h++ {
+			if q := a.slot(h); !q.valid || q.ext != h {
+				return a.highest-h < int64(a.window) && !a.waitedOut(h)
+			}
+		}
+		return a.now().Sub(a.slot(a.highest).arrived) < a.maxWait
+	}
+	return false
+}
+
 // ReportDecodeError tells the assembler that the decoder failed on a frame it
 // handed out: interframes are dropped and NeedKeyFrame is true until the next
 // keyframe.

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -65,6 +66,72 @@ func TestVP8AssemblerMaxHoleWait(t *testing.T) {
 			}
 			if a.NeedKeyFrame() != tt.wantGap {
 				t.Errorf("NeedKeyFrame = %v, want %v", a.NeedKeyFrame(), tt.wantGap)
+			}
+		})
+	}
+}
+
+// TestVP8AssemblerKeyFrameArriving: while a keyframe is needed, one whose
+// packets are still coming in (or whose missing packet is still waited
+// for) counts as on its way; a stalled one, one whose gap was waited out,
+// or one whose first packet is missing does not.
+func TestVP8AssemblerKeyFrameArriving(t *testing.T) {
+	const wait = 150 * time.Millisecond
+	// Two interframes (the stream joined mid-GOP: a keyframe is needed),
+	// a keyframe of several packets, an interframe.
+	frames := []testFrame{{size: 300}, {size: 300}, {key: true, size: 1000}, {size: 300}}
+	tests := []struct {
+		name     string
+		noWait   bool
+		keyUpTo  int   // keyframe packets pushed (-1: all)
+		keyLose  []int // keyframe packets lost
+		after    bool  // the interframe after the keyframe arrives
+		idle     time.Duration
+		want     bool
+		wantNeed bool
+	}{
+		{name: "no keyframe yet", keyUpTo: 0, want: false, wantNeed: true},
+		{name: "keyframe streaming in", keyUpTo: 5, want: true, wantNeed: true},
+		{name: "keyframe stalled past the wait", keyUpTo: 5, idle: wait + time.Millisecond, want: false, wantNeed: true},
+		{name: "gap in the keyframe, within the wait", keyUpTo: -1, keyLose: []int{3}, after: true, idle: wait / 2, want: true, wantNeed: true},
+		{name: "gap in the keyframe, waited out", keyUpTo: -1, keyLose: []int{3}, after: true, idle: wait + time.Millisecond, want: false, wantNeed: true},
+		{name: "first packet of the keyframe lost", keyUpTo: -1, keyLose: []int{0}, after: true, want: false, wantNeed: true},
+		{name: "keyframe complete", keyUpTo: -1, after: true, want: false, wantNeed: false},
+		{name: "no hole wait", noWait: true, keyUpTo: 5, want: false, wantNeed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := packetize(t, 100, frames, 100)
+			now := time.Unix(1000, 0)
+			opts := []AssemblerOption{withClock(func() time.Time { return now })}
+			if !tt.noWait {
+				opts = append(opts, WithMaxHoleWait(wait))
+			}
+			a := NewVP8Assembler(opts...)
+			key := st.packetOf(2, 0)
+			keyPackets := st.packetOf(3, 0) - key
+			for i, p := range st.packets {
+				k := i - key
+				switch {
+				case st.owner[i] == 2 && (tt.keyUpTo >= 0 && k >= tt.keyUpTo || slices.Contains(tt.keyLose, k)):
+					continue
+				case st.owner[i] == 3 && !tt.after:
+					continue
+				}
+				now = now.Add(time.Millisecond)
+				if _, err := a.Push(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if keyPackets < 6 {
+				t.Fatalf("keyframe of %d packets, the cases need 6 or more", keyPackets)
+			}
+			now = now.Add(tt.idle)
+			if got := a.NeedKeyFrame(); got != tt.wantNeed {
+				t.Fatalf("NeedKeyFrame = %v, want %v", got, tt.wantNeed)
+			}
+			if got := a.KeyFrameArriving(); got != tt.want {
+				t.Errorf("KeyFrameArriving = %v, want %v", got, tt.want)
 			}
 		})
 	}
