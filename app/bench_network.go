@@ -134,6 +134,10 @@ type NetworkResult struct {
 	Link         string  `json:"link"`
 	CapacityKbps float64 `json:"capacity_kbps"` // base capacity, 0 unlimited
 	DurationS    float64 `json:"duration_s"`
+	// FirstFrameMS is the joiner's time from the start of its join to its
+	// first decoded frame (signaling, ICE and DTLS across the link), -1
+	// when it had none.
+	FirstFrameMS float64 `json:"first_frame_ms"`
 	// SendKbps is the mean send rate over the call (timeline mean, video
 	// + audio with RTP headers), the mean of the two peers.
 	SendKbps float64 `json:"send_kbps"`
@@ -280,6 +284,10 @@ func linkPoint(t time.Time, dt time.Duration, caps [2]int64, prev, cur [2]netem.
 // analyse fills the figures from the two reports and the link's samples.
 func (r *NetworkResult) analyse(origin time.Time, offered []offeredSample) {
 	reps := []*Report{r.Host, r.Joiner}
+	r.FirstFrameMS = -1
+	if r.Joiner != nil && r.Joiner.SetupMS.FirstVideoFrame > 0 {
+		r.FirstFrameMS = r.Joiner.SetupMS.FirstVideoFrame
+	}
 	var n int
 	for _, p := range reps {
 		if p == nil {
@@ -618,18 +626,22 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 	fmt.Fprintf(&b, "Command: `%s` (two headless peers, each in its own network namespace, "+
 		"joined by the userspace link emulator app/netem; %s both ways, synthetic speech; figures over both directions).\n\n", cmd, video)
 	fmt.Fprintf(&b, "Machine: %d cores (%s), load average %v at the start, %v at the end.\n\n", m.Cores, m.Model, m.LoadAvgStart, m.LoadAvg)
-	b.WriteString("| condition | link | call (s) | send kbit/s (mean) | fps | freezes ≥ 500 ms | longest (ms) | latency p50 / p95 (ms) | audio concealed | adapt (s) | recover (s) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| condition | link | join → first frame (ms) | call (s) | send kbit/s (mean) | fps | freezes ≥ 500 ms | longest (ms) | latency p50 / p95 (ms) | audio concealed | adapt (s) | recover (s) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		if r.Host == nil && r.Joiner == nil {
-			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | | | |\n", r.Condition, r.Link, cell(r.Err))
+			fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | | | | |\n", r.Condition, r.Link, cell(r.Err))
 			continue
 		}
 		fail := ""
 		if r.Err != "" {
 			fail = " (" + cell(r.Err) + ")"
 		}
-		fmt.Fprintf(&b, "| %s%s | %s | %.0f | %.0f | %.1f | %d | %.0f | %.0f / %.0f | %.2f %% | %s | %s |\n", r.Condition, fail, r.Link, r.DurationS,
+		first := "–"
+		if r.FirstFrameMS > 0 {
+			first = fmt.Sprintf("%.0f", r.FirstFrameMS)
+		}
+		fmt.Fprintf(&b, "| %s%s | %s | %s | %.0f | %.0f | %.1f | %d | %.0f | %.0f / %.0f | %.2f %% | %s | %s |\n", r.Condition, fail, r.Link, first, r.DurationS,
 			r.SendKbps, r.FPS, r.Freezes, r.LongestFreezeMS, r.LatencyP50, r.LatencyP95, r.ConcealedPct, optS(r.AdaptS), optS(r.RecoverS))
 	}
 	if hasChromium(rs) {

@@ -158,6 +158,7 @@ func TestNetworkAnalyse(t *testing.T) {
 	})
 	r := NetworkResult{cond: drop, Host: rep(), Joiner: rep()}
 	r.Joiner.Latency.VideoP95 = 120
+	r.Host.SetupMS.FirstVideoFrame, r.Joiner.SetupMS.FirstVideoFrame = 2500, 840
 	r.analyse(origin, offered)
 	if r.AdaptS == nil || *r.AdaptS != 1.9 {
 		t.Errorf("adapt %v, want 1.9 (the joiner's link under 500 in [2.9 s, 3.9 s] after tBase)", r.AdaptS)
@@ -168,11 +169,14 @@ func TestNetworkAnalyse(t *testing.T) {
 	if r.Freezes != 2 || r.LongestFreezeMS != 600 || r.LatencyP95 != 120 || r.FPS != 28 || r.ConcealedPct != 1 {
 		t.Errorf("figures %+v", r)
 	}
+	if r.FirstFrameMS != 840 {
+		t.Errorf("first frame %v ms, want the joiner's 840", r.FirstFrameMS)
+	}
 	// One report missing: times are "never", the rest from the one left.
 	r = NetworkResult{cond: drop, Host: rep()}
 	r.analyse(origin, offered)
-	if r.AdaptS == nil || *r.AdaptS != -1 || r.FPS != 28 {
-		t.Errorf("with one report: adapt %v fps %v", r.AdaptS, r.FPS)
+	if r.AdaptS == nil || *r.AdaptS != -1 || r.FPS != 28 || r.FirstFrameMS != -1 {
+		t.Errorf("with one report: adapt %v fps %v first frame %v", r.AdaptS, r.FPS, r.FirstFrameMS)
 	}
 }
 
@@ -213,13 +217,13 @@ func TestLinkPoint(t *testing.T) {
 func TestNetworkMarkdownAndDoc(t *testing.T) {
 	v := 1.5
 	r := &BenchResult{Time: tBase, Machine: MachineInfo{Cores: 2, LoadAvgStart: []float64{0.5}, LoadAvg: []float64{0.7}}, Network: []NetworkResult{
-		{Condition: "1M", Link: "1 Mbit/s", DurationS: 15, SendKbps: 650, FPS: 25.4, Freezes: 2, LongestFreezeMS: 700,
+		{Condition: "1M", Link: "1 Mbit/s", FirstFrameMS: 812.4, DurationS: 15, SendKbps: 650, FPS: 25.4, Freezes: 2, LongestFreezeMS: 700,
 			LatencyP50: 80, LatencyP95: 130, ConcealedPct: 0.5, AdaptS: &v, Host: &Report{}, Joiner: &Report{}},
 		{Condition: "outage", Link: "3 Mbit/s", Err: "joiner: exit 4"},
 	}}
 	md := r.Markdown()
 	for _, want := range []string{"## Bad networks\n", "load average [0.5] at the start, [0.7] at the end",
-		"| 1M | 1 Mbit/s | 15 | 650 | 25.4 | 2 | 700 | 80 / 130 | 0.50 % | 1.5 | – |", "| outage | 3 Mbit/s | failed: joiner: exit 4 |"} {
+		"| 1M | 1 Mbit/s | 812 | 15 | 650 | 25.4 | 2 | 700 | 80 / 130 | 0.50 % | 1.5 | – |", "| outage | 3 Mbit/s | failed: joiner: exit 4 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -41,7 +41,9 @@ import (
 //     cut and the backoff; loss over lossHeavy behind a standing queue,
 //     or in the latest feedback behind a queue of overflowQueue in its
 //     latest arrivals (a queue that has just overflowed), takes it to
-//     backoffFactor of the delivered rate at once, at every feedback;
+//     backoffFactor of the delivered rate, or of the rate that feedback's
+//     own packets arrived at when lower (the link's now), at once, at
+//     every feedback;
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
@@ -217,6 +219,16 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 		floor := backoffFactor * float64(current) * (1 - latest)
 		if delivered {
 			floor = backoffFactor * float64(b.path.acked)
+		}
+		if path != nil && path.latest > 0 {
+			// The delivered rate holds the half second before the
+			// queue filled; this feedback's own arrivals are the
+			// link's rate now (traced, 3 Mbit/s → 500 kbit/s: the
+			// first cut went to 0.85 × 1.05 Mbit/s, and the next
+			// feedback came 400 ms later, the others lost in the
+			// full queue back, while the link dropped half of what
+			// was sent).
+			floor = min(floor, backoffFactor*float64(path.latest))
 		}
 		b.bps = min(float64(current), floor)
 		b.cut, b.grown = now, now

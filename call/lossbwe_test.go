@@ -191,6 +191,15 @@ func TestLossBound(t *testing.T) {
 			// At every such feedback, from what the path delivers.
 			{ms(200), 40, 100, 850_000, recent(90, 800_000), 680_000},
 		}},
+		{"an overflow cuts to the rate its feedback arrived at", false, []fb{
+			{ms(0), 0, 100, 1_000_000, recent(0, 1_000_000), 1_060_000},
+			// The half second's delivered rate still holds the time
+			// before the drop; the feedback's own arrivals, 500 kbit/s,
+			// are the link now.
+			{ms(100), 60, 100, 2_000_000, &pathReading{recent: ms(90), acked: 1_050_000, latest: 500_000}, 425_000},
+			// Not above what the half second delivered either.
+			{ms(200), 60, 100, 425_000, &pathReading{recent: ms(90), acked: 400_000, latest: 600_000}, 340_000},
+		}},
 		{"loss in a burst with no queue is not an overflow", false, []fb{
 			{ms(0), 0, 100, 1_000_000, recent(0, 1_000_000), 1_060_000},
 			{ms(100), 40, 100, 1_060_000, recent(5, 1_000_000), 1_060_000},

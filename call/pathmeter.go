@@ -54,6 +54,11 @@ type pathReading struct {
 	// queue that has just formed, not yet standing.
 	recent time.Duration
 	acked  int // delivered bit/s (0: not known yet)
+	// latest is the rate the packets of this feedback arrived at (bit/s;
+	// 0: fewer than two, or over less than latestMinSpan): behind a full
+	// queue, the link's rate now, where acked still holds some of the
+	// half second before.
+	latest int
 }
 
 const (
@@ -68,6 +73,9 @@ const (
 	// ackedMinSpan is the least arrival span a delivered rate is read
 	// over (less what lost feedback left out: see feedback).
 	ackedMinSpan = 200 * time.Millisecond
+	// latestMinSpan is the least arrival span of one feedback's packets
+	// its own rate is read over.
+	latestMinSpan = 20 * time.Millisecond
 )
 
 func newPathMeter(now time.Time) *pathMeter {
@@ -127,6 +135,7 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 	if !have {
 		return r, false
 	}
+	r.latest = arrivalRate(got)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.counted && fb.FbPktCount != m.fbCount+1 {
@@ -197,4 +206,26 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 		r.acked = int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
 	}
 	return r, true
+}
+
+// arrivalRate is the rate packets ps arrived at: the bytes after the
+// earliest over the span from the earliest arrival to the latest (bit/s;
+// 0 over less than latestMinSpan).
+func arrivalRate(ps []ackedPacket) int {
+	if len(ps) < 2 {
+		return 0
+	}
+	first, last, firstBytes, bytes := ps[0].at, ps[0].at, ps[0].bytes, 0
+	for _, p := range ps {
+		bytes += p.bytes
+		if p.at < first {
+			first, firstBytes = p.at, p.bytes
+		}
+		last = max(last, p.at)
+	}
+	span := last - first
+	if span < latestMinSpan.Microseconds() {
+		return 0
+	}
+	return int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
 }

@@ -255,3 +255,77 @@ func TestLossBWEReadsThePath(t *testing.T) {
 		})
 	}
 }
+
+// TestArrivalRate: one feedback's own rate is its bytes after the
+// earliest arrival over the span to the latest, in any order, and unknown
+// over fewer than two packets or less than latestMinSpan.
+func TestArrivalRate(t *testing.T) {
+	const size = 1000
+	every := func(n int, gapUS int64) []ackedPacket {
+		ps := make([]ackedPacket, n)
+		for i := range ps {
+			ps[i] = ackedPacket{at: 5_000_000 + int64(i)*gapUS, bytes: size}
+		}
+		return ps
+	}
+	tests := []struct {
+		name string
+		ps   []ackedPacket
+		want int
+	}{
+		{"none", nil, 0},
+		{"one", every(1, 0), 0},
+		{"a full 500 kbit/s link", every(10, 16_000), 500_000},
+		{"reordered", func() []ackedPacket {
+			ps := every(10, 16_000)
+			ps[0], ps[5] = ps[5], ps[0]
+			return ps
+		}(), 500_000},
+		{"a burst shorter than latestMinSpan", every(10, 1_000), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := arrivalRate(tt.ps); got != tt.want {
+				t.Errorf("arrivalRate = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPathMeterLatest: a link that narrows shows its new rate in the
+// latest feedback's own arrivals while the delivered rate still holds the
+// half second before.
+func TestPathMeterLatest(t *testing.T) {
+	const size = 1000
+	t0 := time.Unix(1000, 0)
+	m := newPathMeter(t0)
+	var r pathReading
+	var ok bool
+	for f := range 6 {
+		arr := make([]int64, 10)
+		var sentMS int
+		for k := range arr {
+			seq := f*10 + k
+			if f < 5 { // 800 kbit/s, delivered as sent
+				sentMS = seq * 10
+				arr[k] = int64(sentMS+50) * 1000
+			} else { // sent at 1.6 Mbit/s, delivered at 400
+				sentMS = 500 + k*5
+				arr[k] = int64(550+k*20) * 1000
+			}
+			m.onSent(uint16(seq), size, t0.Add(time.Duration(sentMS)*time.Millisecond)) //nolint:gosec // test sizes
+		}
+		fb := twccReport(uint16(f*10), 0, arr) //nolint:gosec // test sizes
+		fb.FbPktCount = uint8(f)               //nolint:gosec // test sizes
+		r, ok = m.feedback(fb, nil, t0.Add(time.Duration(sentMS+100)*time.Millisecond))
+	}
+	if !ok {
+		t.Fatal("no reading")
+	}
+	if r.latest < 392_000 || r.latest > 408_000 {
+		t.Errorf("latest %d bit/s, want 400000", r.latest)
+	}
+	if r.acked <= 500_000 {
+		t.Errorf("delivered %d bit/s, want the half second's mix, above 500000", r.acked)
+	}
+}
