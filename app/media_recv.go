@@ -26,7 +26,7 @@ const keyFrameRequestGap = 250 * time.Millisecond
 // holeWait is how long a missing video packet is waited for before the
 // frame counts as lost and a keyframe is requested, while the round trip
 // is unknown (three NACK rounds of 30 ms plus a round trip on loopback).
-// Once it is known, holeWaitFor sizes the wait for three NACK rounds.
+// Once it is known, holeWaitFor sizes the wait for two NACK rounds.
 const holeWait = 150 * time.Millisecond
 
 // maxHoleWait bounds the wait on a long round trip: past it a keyframe is
@@ -34,21 +34,20 @@ const holeWait = 150 * time.Millisecond
 const maxHoleWait = 600 * time.Millisecond
 
 // holeWaitFor is the wait for a missing packet when NACK repairs take rtt:
-// the requester asks at once and again every 1.25 round trips on its 20 ms
-// tick (call's nackgen.go), so the third request's retransmission is due
-// 3.5 round trips and two ticks after the gap; the wait covers it. Under
-// burst loss a retransmission is lost with its neighbours more often than
-// the mean loss says: a wait for two requests (2.5 round trips) turned
-// each packet lost twice into a keyframe request, and a lost request or a
-// big keyframe on top of it into a freeze of over half a second (bench
-// --network burst-loss, issue 16, traced: the third retransmission came
-// 90 ms after the wait ran out). A shorter wait turned every repair slower
-// than 150 ms (queueing on a 1 Mbit/s link) into a keyframe request.
+// the requester asks at once and again after 1.25 round trips (call's
+// nackgen.go), so a lost retransmission still gets a second chance. A
+// shorter wait turned every repair slower than 150 ms (queueing on a
+// 1 Mbit/s link, a lost retransmission under burst loss) into a keyframe
+// request and a freeze of half a second (issue 16). A wait for a third
+// request (3.5 round trips) saved the odd freeze under burst loss, but on
+// a full 1 Mbit/s link the frames held behind a repair that came that
+// late showed 300-450 ms after capture, and the latency's 95th
+// percentile there doubled (bench --network, 7 calls each).
 func holeWaitFor(rtt time.Duration) time.Duration {
 	if rtt <= 0 {
 		return holeWait
 	}
-	return min(max(rtt*7/2+60*time.Millisecond, holeWait), maxHoleWait)
+	return min(max(rtt*5/2+40*time.Millisecond, holeWait), maxHoleWait)
 }
 
 // outageGap: when packets are missing after a pause in arrivals this

@@ -12,9 +12,8 @@ func TestHoleWaitFollowsRTT(t *testing.T) {
 	}{
 		{rtt: 0, wait: holeWait, kfGap: keyFrameRequestGap},                                        // unknown
 		{rtt: time.Millisecond, wait: holeWait, kfGap: keyFrameRequestGap},                         // loopback
-		{rtt: 100 * time.Millisecond, wait: 410 * time.Millisecond, kfGap: 250 * time.Millisecond}, // 50 ms each way
-		{rtt: 150 * time.Millisecond, wait: 585 * time.Millisecond, kfGap: 250 * time.Millisecond},
-		{rtt: 200 * time.Millisecond, wait: maxHoleWait, kfGap: 300 * time.Millisecond},
+		{rtt: 100 * time.Millisecond, wait: 290 * time.Millisecond, kfGap: 250 * time.Millisecond}, // 50 ms each way
+		{rtt: 200 * time.Millisecond, wait: 540 * time.Millisecond, kfGap: 300 * time.Millisecond},
 		{rtt: time.Second, wait: maxHoleWait, kfGap: 1100 * time.Millisecond},
 	} {
 		if got := holeWaitFor(tc.rtt); got != tc.wait {
