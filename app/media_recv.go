@@ -42,7 +42,8 @@ const maxHoleWait = 600 * time.Millisecond
 // request (3.5 round trips) saved the odd freeze under burst loss, but on
 // a full 1 Mbit/s link the frames held behind a repair that came that
 // late showed 300-450 ms after capture, and the latency's 95th
-// percentile there doubled (bench --network, 7 calls each).
+// percentile there went to 338-371 ms in 3 calls of 11 (136-155 ms in 3
+// calls with two rounds; bench --network 1M).
 func holeWaitFor(rtt time.Duration) time.Duration {
 	if rtt <= 0 {
 		return holeWait
