@@ -2,6 +2,7 @@ package call
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 )
 
 // guardRig is a guard with a fake clock, one local stream (SSRC 1) and a
@@ -23,9 +25,14 @@ type guardRig struct {
 }
 
 func newGuardRig(t *testing.T) *guardRig {
+	return newGuardRigFor(t, "")
+}
+
+// newGuardRigFor is a rig whose stream carries mime.
+func newGuardRigFor(t *testing.T, mime string) *guardRig {
 	rig := &guardRig{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rig.g = newNACKGuard(func() time.Time { return rig.now })
-	rig.w = rig.g.BindLocalStream(&interceptor.StreamInfo{SSRC: 1},
+	rig.w = rig.g.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, MimeType: mime},
 		interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) { return len(p), nil }))
 	rig.r = rig.g.BindRTCPReader(interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 		if len(rig.queue) == 0 {
@@ -171,6 +178,88 @@ func TestNACKGuardKeyFrameRequest(t *testing.T) {
 				t.Fatalf("resent %v, want %v", seqs, tc.want)
 			}
 		})
+	}
+}
+
+// TestNACKGuardKeyFrameSent: on a VP8 stream, the packets sent before the
+// latest keyframe are not resent (the receiver starts again from it); the
+// keyframe's and later ones are. A delta frame changes nothing, and on a
+// stream that is not VP8 the payload is not read.
+func TestNACKGuardKeyFrameSent(t *testing.T) {
+	key := []byte{0x90, 0x80, 0x12, 0x00, 0x9d, 0x01, 0x2a} // X, I (7 bits), S; P clear
+	delta := []byte{0x90, 0x80, 0x13, 0x01}                 // P set
+	for _, tc := range []struct {
+		name  string
+		mime  string
+		frame []byte
+		want  []uint16 // resent of 5 (before), 11 (the frame's first packet) and 15 (after)
+	}{
+		{"keyframe", "video/VP8", key, []uint16{11, 15}},
+		{"keyframe, mime in lower case", "video/vp8", key, []uint16{11, 15}},
+		{"delta frame", "video/VP8", delta, []uint16{5, 11, 15}},
+		{"not VP8", "video/H264", key, []uint16{5, 11, 15}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newGuardRigFor(t, tc.mime)
+			rig.send(1, 10)
+			rig.now = rig.now.Add(30 * time.Millisecond)
+			if _, err := rig.w.Write(&rtp.Header{SSRC: 1, SequenceNumber: 11}, tc.frame, nil); err != nil {
+				t.Fatal(err)
+			}
+			rig.send(12, 20)
+			rig.now = rig.now.Add(30 * time.Millisecond)
+			if seqs, _ := rig.read(nackOf(5, 11, 15)); fmt.Sprint(seqs) != fmt.Sprint(tc.want) {
+				t.Fatalf("resent %v, want %v", seqs, tc.want)
+			}
+		})
+	}
+}
+
+// TestVP8KeyStart reads the payload descriptor's optional fields.
+func TestVP8KeyStart(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    bool
+	}{
+		{"no extension", []byte{0x10, 0x00}, true},
+		{"picture ID, 7 bits", []byte{0x90, 0x80, 0x05, 0x00}, true},
+		{"picture ID, 15 bits", []byte{0x90, 0x80, 0x85, 0x05, 0x00}, true},
+		{"picture ID, 15 bits, delta", []byte{0x90, 0x80, 0x85, 0x05, 0x01}, false},
+		{"all fields", []byte{0x90, 0xf0, 0x85, 0x05, 0x07, 0x20, 0x00}, true},
+		{"all fields, delta", []byte{0x90, 0xf0, 0x85, 0x05, 0x07, 0x20, 0x01}, false},
+		{"TID only", []byte{0x90, 0x20, 0x40, 0x00}, true},
+		{"not a frame's start", []byte{0x80, 0x80, 0x05, 0x00}, false},
+		{"a later partition", []byte{0x11, 0x00}, false},
+		{"delta", []byte{0x10, 0x01}, false},
+		{"descriptor only", []byte{0x90, 0x80, 0x05}, false},
+		{"cut in the picture ID", []byte{0x90, 0x80}, false},
+		{"cut in the extension", []byte{0x90}, false},
+		{"empty", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := vp8KeyStart(tc.payload); got != tc.want {
+				t.Errorf("vp8KeyStart(% x) = %v, want %v", tc.payload, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestVP8KeyStartAgreesWithPion: on random descriptors, vp8KeyStart reads
+// the start of a keyframe where pion's VP8 depacketizer does.
+func TestVP8KeyStartAgreesWithPion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		p := make([]byte, rng.IntN(8))
+		for i := range p {
+			p[i] = byte(rng.Uint32())
+		}
+		var v codecs.VP8Packet
+		_, err := v.Unmarshal(p)
+		want := err == nil && v.S == 1 && v.PID == 0 && len(v.Payload) > 0 && v.Payload[0]&1 == 0
+		if got := vp8KeyStart(p); got != want {
+			t.Fatalf("vp8KeyStart(% x) = %v, pion: %v (%v)", p, got, want, err)
+		}
 	}
 }
 
