@@ -623,6 +623,7 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 		p.target.Store(int64(bps))
 		m.setBitRate(c.lowestTarget())
 	}
+	cfg.OnLinkNarrowed = m.linkNarrowed
 	cfg.OnKeyFrameRequest = m.forceKeyFrame
 	cfg.OnAudioLoss = func(pct int) {
 		p.loss.Store(int64(pct))

@@ -41,6 +41,21 @@ const (
 	// and in 1 of 4 with 1.5).
 	ladderUpMargin = 1.5
 	ladderUpHold   = 3 * time.Second
+	// ladderNarrowedMargin: when the controller finds the link much
+	// narrower than what is sent (call.Config.OnLinkNarrowed), the
+	// picture shrinks at once to the size the new target affords with
+	// this margin. The receiver's picture is broken then, and the size
+	// change brings the keyframe that mends it, one that fits the
+	// narrower link, without waiting for the hold or for the keyframe
+	// request to cross the full queue back (bench --network 3M-500k-3M,
+	// traced: 640x480 held 300 ms after the first cut to 370 kbit/s,
+	// the keyframe at 320x240 came with the deep cut, and the picture
+	// froze 650 ms). Twice the need: the target goes on falling over
+	// the next feedbacks (traced: 400 → 290 kbit/s in 300 ms), and the
+	// keyframe crosses a queue that still drops half of what reaches
+	// it, where one or two packets (320x240, 1.2-1.5 KB) get through
+	// more often than three.
+	ladderNarrowedMargin = 2.0
 	// ladderMinSide is the smallest side a step may have.
 	ladderMinSide = 16
 )
@@ -82,6 +97,18 @@ func (l *sizeLadder) fit(bps int, margin float64) int {
 		k++
 	}
 	return k
+}
+
+// narrowed shrinks the picture at once to the size bps affords with
+// ladderNarrowedMargin, if that is smaller: the link has just been found
+// much narrower than what was sent.
+func (l *sizeLadder) narrowed(bps int, now time.Time) {
+	if !l.started {
+		return
+	}
+	if k := l.fit(bps, ladderNarrowedMargin); k > l.step {
+		l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
+	}
 }
 
 // next is the step for a target of bps at now. The first picture gets

@@ -91,6 +91,92 @@ func TestSizeLadder(t *testing.T) {
 	}
 }
 
+// TestSizeLadderNarrowed: when the link is found much narrower than what
+// was sent, the picture takes at once the size the new target affords with
+// ladderNarrowedMargin; it never grows that way, and the hold before
+// growing again counts from then.
+func TestSizeLadderNarrowed(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	type step struct {
+		at       time.Duration
+		kbps     int
+		narrowed bool // the controller reported a narrower link before this picture
+		wantW    int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a narrower link", []step{
+			{0, 2000, false, 640},
+			{ms(1000), 370, true, 320}, // 370 ≥ 640x480's 369 but < 2 × 480x360's 207
+			{ms(1100), 370, false, 320},
+			{ms(3900), 2000, false, 320}, // up waits for the hold from the narrowing
+			{ms(4100), 2000, false, 640},
+		}},
+		{"deeper", []step{
+			{0, 2000, false, 640},
+			{ms(1000), 150, true, 160}, // 150 < 2 × 320x240's 92
+		}},
+		{"a target that affords the size with the margin", []step{
+			{0, 2000, false, 640},
+			{ms(1000), 1500, true, 640},
+		}},
+		{"never larger", []step{
+			{0, 2000, false, 640},
+			{ms(1000), 150, true, 160},
+			{ms(1100), 1000, true, 160}, // affords 640x480 with the margin: not grown
+		}},
+		{"before the first picture", []step{
+			{0, 2000, true, 640},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(0, 0)
+			l := &sizeLadder{w: 640, h: 480, fps: 30}
+			for _, s := range tt.steps {
+				if s.narrowed {
+					l.narrowed(s.kbps*1000, t0.Add(s.at))
+				}
+				if w, _ := l.size(l.next(s.kbps*1000, t0.Add(s.at))); w != s.wantW {
+					t.Errorf("at %v, %d kbit/s: width %d, want %d", s.at, s.kbps, w, s.wantW)
+				}
+			}
+		})
+	}
+}
+
+// TestVideoSenderLinkNarrowed: a camera's next picture shrinks when the
+// link is found narrower; a screen's keeps its size.
+func TestVideoSenderLinkNarrowed(t *testing.T) {
+	src := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	for _, tt := range []struct {
+		name   string
+		screen bool
+		want   image.Rectangle
+	}{
+		{"camera", false, image.Rect(0, 0, 320, 240)},
+		{"screen", true, src.Rect},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := testVideoSender(t, 2_000_000, tt.screen)
+			now := time.Now()
+			if got := v.fit(src, now).Rect; got != src.Rect {
+				t.Fatalf("first picture %v, want %v", got, src.Rect)
+			}
+			v.SetBitRate(370_000)
+			if got := v.fit(src, now.Add(30*time.Millisecond)).Rect; got != src.Rect {
+				t.Fatalf("after a cut: %v, want %v (held)", got, src.Rect)
+			}
+			v.LinkNarrowed()
+			if got := v.fit(src, now.Add(60*time.Millisecond)).Rect; got != tt.want {
+				t.Errorf("after the narrowing: %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestVideoSenderFit: the sender scales the camera picture to the
 // ladder's size and leaves a screen share alone.
 func TestVideoSenderFit(t *testing.T) {

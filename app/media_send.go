@@ -49,6 +49,8 @@ type videoSender struct {
 	bps    atomic.Int64
 	ladder *sizeLadder
 	scaled *image.YCbCr
+	// narrowed is set by LinkNarrowed for the send loop's next fit.
+	narrowed atomic.Bool
 	// Width and height of the last picture encoded (the send loop's).
 	sentW, sentH int
 	// encW, encH are the size the encoder's rate was last capped for and
@@ -115,6 +117,9 @@ func (v *videoSender) fit(img *image.YCbCr, now time.Time) *image.YCbCr {
 		return img
 	}
 	l.w, l.h = img.Rect.Dx(), img.Rect.Dy()
+	if v.narrowed.Swap(false) {
+		l.narrowed(int(v.bps.Load()), now)
+	}
 	k := l.next(int(v.bps.Load()), now)
 	w, h := l.size(k)
 	if k > 0 {
@@ -147,6 +152,16 @@ func (v *videoSender) ForceKeyFrame() {
 	}
 	if v.refresh != nil {
 		v.refresh()
+	}
+}
+
+// LinkNarrowed tells a camera's sender that the link was found much
+// narrower than what is sent (call.Config.OnLinkNarrowed): the next
+// picture takes the size the target affords at once
+// (sizeLadder.narrowed). A screen keeps its size.
+func (v *videoSender) LinkNarrowed() {
+	if v.ladder != nil {
+		v.narrowed.Store(true)
 	}
 }
 
@@ -445,6 +460,14 @@ func (m *localMedia) forceKeyFrame() {
 	}
 	if m.fs != nil {
 		m.fs.ForceKeyFrame()
+	}
+}
+
+// linkNarrowed: a peer's link was found narrower than what is sent; the
+// camera's picture takes the size the target affords at once.
+func (m *localMedia) linkNarrowed() {
+	if m.vs != nil {
+		m.vs.LinkNarrowed()
 	}
 }
 

@@ -42,8 +42,9 @@ import (
 //     or in the latest feedback behind a queue of overflowQueue in its
 //     latest arrivals (a queue that has just overflowed), takes it to
 //     backoffFactor of the delivered rate, or of the rate that feedback's
-//     own packets arrived at when lower (the link's now), at once, at
-//     every feedback;
+//     own packets arrived at when lower or the delivered rate is not
+//     known (the link's now), at once, at every feedback; one that takes it under narrowedCut of the target
+//     reports a link that got much narrower (Config.OnLinkNarrowed);
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
@@ -100,6 +101,13 @@ const (
 	farGrow           = 1.06
 	growAckedMax      = 1.5
 	startAckedMax     = 1.15
+	// narrowedCut: an overflow that takes the bound under this share of
+	// the target is a link that got much narrower (Config.OnLinkNarrowed;
+	// 3 Mbit/s → 500 kbit/s cut 1.5 Mbit/s to 370 kbit/s at once). A
+	// full link's own overflows, a keyframe or a step up too many, cut
+	// by a third at most (traced, 300 kbit/s: 250 → 170 kbit/s), and the
+	// picture there rides them out.
+	narrowedCut = 0.5
 )
 
 // lossBound is the controller's bound on the send rate, from the loss and
@@ -123,6 +131,11 @@ type lossBound struct {
 	reports []lossReport // within lossWindow, oldest first
 	cut     time.Time    // last drop
 	grown   time.Time    // last growth
+	// narrowed is set by a feedback that took the bound to what a full
+	// queue delivers and under narrowedCut of the target in force (the
+	// link has just got much narrower), and cleared by whoever reports
+	// it (lossBWE.update).
+	narrowed bool
 }
 
 type lossReport struct {
@@ -220,7 +233,8 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 		if delivered {
 			floor = backoffFactor * float64(b.path.acked)
 		}
-		if path != nil && path.latest > 0 {
+		switch {
+		case path != nil && path.latest > 0 && delivered:
 			// The delivered rate holds the half second before the
 			// queue filled; this feedback's own arrivals are the
 			// link's rate now (traced, 3 Mbit/s → 500 kbit/s: the
@@ -229,10 +243,21 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 			// full queue back, while the link dropped half of what
 			// was sent).
 			floor = min(floor, backoffFactor*float64(path.latest))
+		case path != nil && path.latest > 0:
+			// The same, when feedback lost on the way back has left
+			// too short a span to read the delivered rate: what was
+			// sent less what was lost is no measure behind a queue
+			// that drops most of it (traced, 3 Mbit/s → 500 kbit/s:
+			// 79 % of a feedback lost, the bound went to 0.85 × 382 ×
+			// 0.21 = 70 kbit/s, the minimum, while that feedback's
+			// packets arrived at 449 kbit/s; the picture fell to
+			// 160x120 and took 7 s to come back).
+			floor = backoffFactor * float64(path.latest)
 		}
 		b.bps = min(float64(current), floor)
 		b.cut, b.grown = now, now
 		b.starting = false
+		b.narrowed = b.narrowed || b.bps < narrowedCut*float64(current)
 		lossy = true
 	} else if lossy && now.Sub(b.cut) >= lossCutEvery {
 		bps := float64(current) * (1 - short/2)
@@ -392,11 +417,16 @@ type lossBWE struct {
 	bound    *lossBound
 	target   int
 	onChange func(int)
-	lastFB   time.Time // the latest transport-wide feedback's arrival
+	// onNarrowed is told after the new target when a feedback showed
+	// the link much narrower (lossBound.narrowed); nil: nobody.
+	onNarrowed func()
+	lastFB     time.Time // the latest transport-wide feedback's arrival
 }
 
-func newLossBWE(bwe *gcc.SendSideBWE, start, lo, hi int) *lossBWE {
-	b := &lossBWE{SendSideBWE: bwe, sent: new([1 << 16 / 32]atomic.Uint32), meter: newPathMeter(time.Now()), bound: newLossBound(start, lo, hi), target: start}
+// newLossBWE wraps bwe; onNarrowed (nil: none) is called after the
+// target has followed a link that got much narrower (Config.OnLinkNarrowed).
+func newLossBWE(bwe *gcc.SendSideBWE, start, lo, hi int, onNarrowed func()) *lossBWE {
+	b := &lossBWE{SendSideBWE: bwe, sent: new([1 << 16 / 32]atomic.Uint32), meter: newPathMeter(time.Now()), bound: newLossBound(start, lo, hi), target: start, onNarrowed: onNarrowed}
 	// The delay-based estimate also moves between feedbacks' arrivals.
 	bwe.OnTargetBitrateChange(func(int) { b.update(time.Now(), 0, 0, nil) })
 	return b
@@ -562,9 +592,14 @@ func (b *lossBWE) update(now time.Time, lost, total int, path *pathReading) {
 	changed := t != b.target
 	b.target = t
 	f := b.onChange
+	narrowed := b.bound.narrowed && b.onNarrowed != nil
+	b.bound.narrowed = false
 	b.mu.Unlock()
 	if changed && f != nil {
 		f(t)
+	}
+	if narrowed {
+		b.onNarrowed()
 	}
 }
 

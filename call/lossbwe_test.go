@@ -2,6 +2,7 @@ package call
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -203,6 +204,14 @@ func TestLossBound(t *testing.T) {
 		{"loss in a burst with no queue is not an overflow", false, []fb{
 			{ms(0), 0, 100, 1_000_000, recent(0, 1_000_000), 1_060_000},
 			{ms(100), 40, 100, 1_060_000, recent(5, 1_000_000), 1_060_000},
+		}},
+		{"an overflow read from its own arrivals alone", false, []fb{
+			// Lost feedback left too short a span for the delivered
+			// rate: 0.85 × the rate this feedback's packets arrived
+			// at, not what was sent less the 79 % lost.
+			{ms(0), 79, 100, 400_000, &pathReading{queue: ms(90), recent: ms(90), latest: 450_000}, 382_500},
+			{ms(100), 60, 100, 382_500, &pathReading{recent: ms(90), latest: 400_000}, 382_500}, // within lossCutEvery
+			{ms(200), 60, 100, 382_500, &pathReading{recent: ms(90), latest: 400_000}, 340_000},
 		}},
 		{"an overflow before the path shows what it delivers", false, []fb{
 			// 0.85 × what was sent less the 60 % lost, once per
@@ -502,7 +511,57 @@ func newTestLossBWE(t *testing.T) *lossBWE {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newLossBWE(g, 600_000, 100_000, 2_500_000)
+	b := newLossBWE(g, 600_000, 100_000, 2_500_000, nil)
 	t.Cleanup(func() { _ = b.Close() })
 	return b
+}
+
+// TestLossBoundNarrowed: only a feedback that takes the bound to what a
+// full queue delivers (heavy loss behind a standing queue, or behind a
+// queue that has just filled), and to under half the target, flags a
+// link that got much narrower; a full link's own overflow, loss without
+// a queue, a plain congestion cut and a backoff do not.
+func TestLossBoundNarrowed(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name        string
+		lost, total int
+		path        *pathReading
+		want        bool
+	}{
+		{"heavy loss behind a queue that has just filled", 60, 100, &pathReading{recent: ms(90), acked: 1_000_000, latest: 450_000}, true},
+		{"heavy loss behind a standing queue", 40, 100, &pathReading{queue: ms(60), recent: ms(60), acked: 500_000}, true},
+		{"a full link's own overflow", 40, 100, &pathReading{queue: ms(60), recent: ms(60), acked: 800_000, latest: 700_000}, false},
+		{"heavy loss with no queue", 40, 100, &pathReading{recent: ms(5), acked: 400_000}, false},
+		{"a congestion cut", 15, 100, nil, false},
+		{"a queue without loss (backoff)", 0, 100, &pathReading{queue: ms(60), recent: ms(60), acked: 300_000}, false},
+		{"clean", 0, 100, &pathReading{acked: 1_000_000}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newLossBound(1_000_000, 100_000, 2_500_000)
+			b.starting = false
+			b.feedback(time.Unix(100, 0), tt.lost, tt.total, 1_000_000, tt.path)
+			if b.narrowed != tt.want {
+				t.Errorf("narrowed %v, want %v (bound %.0f)", b.narrowed, tt.want, b.bps)
+			}
+		})
+	}
+}
+
+// TestLossBWEOnNarrowed: the wrapper reports a much narrower link once,
+// after the listener has had the new target, and not for a clean
+// feedback.
+func TestLossBWEOnNarrowed(t *testing.T) {
+	b := newTestLossBWE(t)
+	var events []string
+	b.OnTargetBitrateChange(func(bps int) { events = append(events, fmt.Sprintf("target %d", bps)) })
+	b.onNarrowed = func() { events = append(events, "narrowed") }
+	now := time.Now()
+	b.update(now, 60, 100, &pathReading{recent: 90 * time.Millisecond, acked: 1_000_000, latest: 300_000})
+	b.update(now.Add(50*time.Millisecond), 0, 100, &pathReading{acked: 1_000_000, latest: 400_000})
+	want := []string{"target 255000", "narrowed"} // 0.85 × the 300 kbit/s its packets arrived at
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
+	}
 }

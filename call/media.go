@@ -146,7 +146,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		}
 		// It carries the transport-wide feedback; the controller is
 		// ours (lossbwe.go).
-		return newLossBWE(bwe, start, lo, hi), nil
+		return newLossBWE(bwe, start, lo, hi, cfg.OnLinkNarrowed), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gcc: %w", err)

@@ -63,6 +63,14 @@ type Config struct {
 	// retransmissions (sendtarget.go), never under MinBitrate. Called on
 	// an interceptor goroutine; must not block.
 	OnTargetBitrate func(bps int)
+	// OnLinkNarrowed is called, after OnTargetBitrate has had the new
+	// target, when the controller finds the link much narrower than what
+	// is sent: a quarter or more of a feedback lost behind a queue that
+	// has just filled, and the target cut to under half (lossbwe.go), as
+	// when a link falls from 3 Mbit/s to 500 kbit/s mid-call. Most of
+	// what was sent since is lost, so the peer's picture is broken until
+	// a keyframe. Called on an interceptor goroutine; must not block.
+	OnLinkNarrowed func()
 	// Zero values mean DefaultMinBitrate, DefaultMaxBitrate, DefaultStartBitrate.
 	MinBitrate, MaxBitrate, StartBitrate int
 	// OnAudioLoss receives the loss percentage (0-100) the peer reports in
