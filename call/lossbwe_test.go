@@ -565,3 +565,37 @@ func TestLossBWEOnNarrowed(t *testing.T) {
 		t.Errorf("events %q, want %q", events, want)
 	}
 }
+
+// TestLossBoundNearLevel: growth by where the bound is against the rate
+// delivered at the last backoff (the level): farGrow well under it,
+// nearGrow just under it, levelGrow from it to nearLevel of it while the
+// path delivers less than levelWider of it, farGrow past that, once the
+// path delivers more, and once the level is older than levelFor.
+func TestLossBoundNearLevel(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	tests := []struct {
+		name    string
+		bps     float64
+		backoff time.Duration // before the feedback
+		acked   int
+		want    int
+	}{
+		{"well under the level", 700_000, time.Second, 900_000, 742_000},
+		{"just under it", 800_000, time.Second, 900_000, 816_000},
+		{"past it", 950_000, time.Second, 900_000, 954_750},
+		{"past it, the path delivering 5 % more than it", 950_000, time.Second, 945_000, 1_007_000},
+		{"past nearLevel of it", 1_100_000, time.Second, 900_000, 1_166_000},
+		{"an old level", 950_000, levelFor + time.Second, 900_000, 1_007_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newLossBound(1_000_000, 100_000, 2_500_000)
+			b.starting = false
+			b.bps, b.level, b.backoff = tt.bps, 900_000, t0.Add(-tt.backoff)
+			got := b.feedback(t0, 0, 100, int(tt.bps), &pathReading{acked: tt.acked})
+			if got < tt.want-1 || got > tt.want+1 {
+				t.Errorf("bound %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
