@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -337,33 +338,9 @@ func ntpMiddle(t time.Time) uint32 {
 
 // vp8KeyStart reports whether payload, a VP8 RTP payload (RFC 7741), is
 // the first packet of a keyframe: S set, partition 0, and the VP8 payload
-// header's P bit clear.
+// header's P bit clear (the receiver's assembler reads it alike).
 func vp8KeyStart(payload []byte) bool {
-	if len(payload) == 0 || payload[0]&0x10 == 0 || payload[0]&0x07 != 0 {
-		return false
-	}
-	i := 1
-	if payload[0]&0x80 != 0 { // X: extension byte
-		if len(payload) < 2 {
-			return false
-		}
-		x := payload[1]
-		i = 2
-		if x&0x80 != 0 { // I: picture ID, 7 or 15 bits
-			if len(payload) <= i {
-				return false
-			}
-			if payload[i]&0x80 != 0 {
-				i++
-			}
-			i++
-		}
-		if x&0x40 != 0 { // L: TL0PICIDX
-			i++
-		}
-		if x&0x30 != 0 { // T or K: TID/Y/KEYIDX
-			i++
-		}
-	}
-	return len(payload) > i && payload[i]&0x01 == 0
+	var vp codecs.VP8Packet
+	body, err := vp.Unmarshal(payload)
+	return err == nil && vp.S == 1 && vp.PID == 0 && len(body) > 0 && body[0]&1 == 0
 }
