@@ -43,8 +43,9 @@ import (
 //     latest arrivals (a queue that has just overflowed), takes it to
 //     backoffFactor of the delivered rate, or of the rate that feedback's
 //     own packets arrived at when lower or the delivered rate is not
-//     known (the link's now), at once, at every feedback; one that takes it under narrowedCut of the target
-//     reports a link that got much narrower (Config.OnLinkNarrowed);
+//     known (the link's now), at once, at every feedback; one that takes
+//     it under narrowedCut of the target reports a link that got much
+//     narrower (Config.OnLinkNarrowed);
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
@@ -299,6 +300,8 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	if !lossy && !backoff && total > 0 && (worst < lossLow || !congested && worst < lossCut) && !queued && now.Sub(b.grown) >= lossGrowEvery {
 		// Only a feedback shows that what was sent got through: GCC's
 		// own updates between feedbacks (asynchronous) do not grow it.
+		// levelKnown: the rate of the last backoff still counts.
+		levelKnown := b.level > 0 && now.Sub(b.backoff) < levelFor
 		switch {
 		case b.read && (b.path.acked == 0 || b.bps >= growAckedMax*float64(b.path.acked)):
 			// The senders are not using what they have, or the path
@@ -307,9 +310,9 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 			// The start climbs only as fast as the encoders follow.
 		case b.starting:
 			b.bps *= startGrow
-		case b.level > 0 && now.Sub(b.backoff) < levelFor && b.bps >= b.level && b.bps < nearLevel*b.level && float64(b.path.acked) < levelWider*b.level:
+		case levelKnown && b.bps >= b.level && b.bps < nearLevel*b.level && float64(b.path.acked) < levelWider*b.level:
 			b.bps *= levelGrow
-		case b.level > 0 && now.Sub(b.backoff) < levelFor && b.bps >= farLevel*b.level && b.bps < b.level:
+		case levelKnown && b.bps >= farLevel*b.level && b.bps < b.level:
 			b.bps *= nearGrow
 		case b.read:
 			b.bps *= farGrow
