@@ -72,8 +72,9 @@ func (rig *requesterRig) due(start time.Time, d time.Duration) []uint16 {
 }
 
 // TestNACKRequesterOncePerRTTUntilRepaired: a gap is asked for at once,
-// again after a round trip and a quarter, and no more once the repair has
-// come on RTX or the packet came late on its own stream.
+// again after a round trip and a quarter, each request echoed nackEcho
+// later, and no more once the repair has come on RTX or the packet came
+// late on its own stream.
 func TestNACKRequesterOncePerRTTUntilRepaired(t *testing.T) {
 	rig := newRequesterRig(t, 100*time.Millisecond)
 	start := rig.now
@@ -84,12 +85,17 @@ func TestNACKRequesterOncePerRTTUntilRepaired(t *testing.T) {
 		want   []uint16
 	}{
 		{at: 0, want: []uint16{12, 13}},
+		{at: 19 * time.Millisecond, want: nil},
+		{at: 20 * time.Millisecond, want: []uint16{12, 13}}, // the echo
+		{at: 40 * time.Millisecond, want: nil},
 		{at: 60 * time.Millisecond, want: nil}, // the repair cannot be here yet
 		{at: 124 * time.Millisecond, want: nil},
 		{at: 125 * time.Millisecond, want: []uint16{12, 13}}, // lost again: ask again
-		{at: 200 * time.Millisecond, before: func() { rig.repair(12) }, want: nil},
+		{at: 140 * time.Millisecond, before: func() { rig.repair(12) }, want: nil},
+		{at: 145 * time.Millisecond, want: []uint16{13}}, // its echo; 12 came
+		{at: 200 * time.Millisecond, want: nil},
 		{at: 250 * time.Millisecond, want: []uint16{13}},
-		{at: 300 * time.Millisecond, before: func() { rig.recv(13) }, want: nil},
+		{at: 260 * time.Millisecond, before: func() { rig.recv(13) }, want: nil}, // no echo: it came
 		{at: 600 * time.Millisecond, want: nil},
 	}
 	for _, s := range steps {
@@ -103,14 +109,14 @@ func TestNACKRequesterOncePerRTTUntilRepaired(t *testing.T) {
 }
 
 // TestNACKRequesterGivesUp: a packet is asked for at most nackMaxTries
-// times and not after nackMaxAge; a jump of more than nackMaxMissing is a
-// restart, not loss.
+// times (each echoed once) and not after nackMaxAge; a jump of more than
+// nackMaxMissing is a restart, not loss.
 func TestNACKRequesterGivesUp(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		rtt       time.Duration
 		seqs      []uint16
-		wantTries int
+		wantTries int // requests, echoes left out
 	}{
 		{name: "tries", rtt: time.Millisecond, seqs: []uint16{1, 3}, wantTries: nackMaxTries},
 		{name: "age", rtt: 300 * time.Millisecond, seqs: []uint16{1, 3}, wantTries: 3}, // at 0, 375, 750 ms; 1125 > 1 s
@@ -125,8 +131,8 @@ func TestNACKRequesterGivesUp(t *testing.T) {
 			for d := time.Duration(0); d < 3*time.Second; d += nackInterval {
 				tries += len(rig.due(start, d))
 			}
-			if tries != tc.wantTries {
-				t.Errorf("%d requests, want %d", tries, tc.wantTries)
+			if tries != 2*tc.wantTries {
+				t.Errorf("%d requests with their echoes, want %d", tries, 2*tc.wantTries)
 			}
 		})
 	}
@@ -140,6 +146,9 @@ func TestNACKRequesterUnknownRTT(t *testing.T) {
 	rig.recv(1, 3)
 	if got := rig.due(start, 0); !slices.Equal(got, []uint16{2}) {
 		t.Fatalf("asked for %v, want [2]", got)
+	}
+	if got := rig.due(start, nackEcho); !slices.Equal(got, []uint16{2}) {
+		t.Fatalf("echo: asked for %v, want [2]", got)
 	}
 	gap := nackDefaultRTT + nackDefaultRTT/4
 	if got := rig.due(start, gap-time.Millisecond); got != nil {

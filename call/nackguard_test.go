@@ -135,6 +135,38 @@ func TestNACKGuardOncePerRTT(t *testing.T) {
 	}
 }
 
+// TestNACKGuardRepeatedRoundTwice: from a packet's second round of repairs
+// on, the request's echo (nackEcho) brings a second copy, once per round
+// and not right after the first; the first round is resent once.
+func TestNACKGuardRepeatedRoundTwice(t *testing.T) {
+	rig := newGuardRig(t)
+	rig.send(1, 50)
+	start := rig.now.Add(20 * time.Millisecond)
+	rig.now = start
+	rig.read(rig.rrFor(100*time.Millisecond, 30*time.Millisecond))
+	steps := []struct {
+		at   time.Duration
+		want int // copies of packet 10 let through
+	}{
+		{0, 1},                      // the request
+		{20 * time.Millisecond, 0},  // its echo: the first round's repair may be on its way
+		{125 * time.Millisecond, 1}, // asked again: the repair or the request was lost
+		{145 * time.Millisecond, 1}, // the echo: a second copy
+		{150 * time.Millisecond, 0}, // one second copy per round
+		{250 * time.Millisecond, 1}, // a third round
+		{255 * time.Millisecond, 0}, // too close to the first copy: the same burst
+		{270 * time.Millisecond, 1}, // its echo
+		{300 * time.Millisecond, 0},
+	}
+	for _, s := range steps {
+		rig.now = start.Add(s.at)
+		seqs, _ := rig.read(nackOf(10))
+		if len(seqs) != s.want {
+			t.Errorf("at %v: %v let through, want %d copies", s.at, seqs, s.want)
+		}
+	}
+}
+
 func TestNACKGuardStale(t *testing.T) {
 	rig := newGuardRig(t)
 	rig.send(1, 10)
