@@ -198,7 +198,7 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// not congestion (a full link's queue fills before it drops; a
 	// keyframe can fill it faster than a standing queue is read), unless
 	// it is heavy.
-	congested := !b.read || now.Sub(b.queuedAt) < congestedFor
+	congested := b.congested(now)
 	if total > 0 {
 		b.reports = append(b.reports, lossReport{now, lost, total})
 	}
@@ -328,6 +328,13 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	return int(b.bps)
 }
 
+// congested reports whether loss now would be the link's congestion: a
+// queue stood in front of it within congestedFor, or the path is not read
+// yet.
+func (b *lossBound) congested(now time.Time) bool {
+	return !b.read || now.Sub(b.queuedAt) < congestedFor
+}
+
 // queueNoise keeps the queue readings of the last noiseWindow.
 type queueNoise struct {
 	at       []time.Time
@@ -438,7 +445,11 @@ type lossBWE struct {
 	// onNarrowed is told after the new target when a feedback showed
 	// the link much narrower (lossBound.narrowed); nil: nobody.
 	onNarrowed func()
-	lastFB     time.Time // the latest transport-wide feedback's arrival
+	// queueFree is set after each update to whether the path is read
+	// and no queue stood in it lately (lossBound.congested), for the
+	// NACK guard; nil: nobody reads it.
+	queueFree *atomic.Bool
+	lastFB    time.Time // the latest transport-wide feedback's arrival
 }
 
 // newLossBWE wraps bwe; onNarrowed (nil: none) is called after the
@@ -612,6 +623,9 @@ func (b *lossBWE) update(now time.Time, lost, total int, path *pathReading) {
 	f := b.onChange
 	narrowed := b.bound.narrowed && b.onNarrowed != nil
 	b.bound.narrowed = false
+	if b.queueFree != nil {
+		b.queueFree.Store(!b.bound.congested(now))
+	}
 	b.mu.Unlock()
 	if changed && f != nil {
 		f(t)

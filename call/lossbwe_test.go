@@ -3,6 +3,7 @@ package call
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -597,5 +598,32 @@ func TestLossBoundNearLevel(t *testing.T) {
 				t.Errorf("bound %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLossBWEQueueFree: after each update the wrapper publishes whether
+// the path is read and no queue stood in it within congestedFor, for the
+// NACK guard.
+func TestLossBWEQueueFree(t *testing.T) {
+	b := newTestLossBWE(t)
+	b.queueFree = &atomic.Bool{}
+	t0 := time.Now()
+	steps := []struct {
+		name string
+		at   time.Duration
+		path *pathReading
+		want bool
+	}{
+		{"the path not read yet", 0, nil, false},
+		{"read, no queue", 50 * time.Millisecond, &pathReading{acked: 600_000}, true},
+		{"a queue", 100 * time.Millisecond, &pathReading{queue: 40 * time.Millisecond, acked: 600_000}, false},
+		{"no queue since, within congestedFor", 900 * time.Millisecond, &pathReading{acked: 600_000}, false},
+		{"congestedFor after the queue", 100*time.Millisecond + congestedFor, &pathReading{acked: 600_000}, true},
+	}
+	for _, s := range steps {
+		b.update(t0.Add(s.at), 0, 100, s.path)
+		if got := b.queueFree.Load(); got != s.want {
+			t.Errorf("%s: queueFree %v, want %v", s.name, got, s.want)
+		}
 	}
 }

@@ -52,6 +52,9 @@ type mediaHooks struct {
 	iceRTT atomic.Int64
 	// repaired counts the bytes the NACK guard let be resent.
 	repaired atomic.Int64
+	// queueFree is whether the path is read and no queue stood in it
+	// lately (lossbwe.go): the NACK guard doubles repairs only then.
+	queueFree atomic.Bool
 	// requester is the peer connection's NACK requester (repairs.go).
 	requester atomic.Pointer[nackRequester]
 }
@@ -146,7 +149,9 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		}
 		// It carries the transport-wide feedback; the controller is
 		// ours (lossbwe.go).
-		return newLossBWE(bwe, start, lo, hi, cfg.OnLinkNarrowed), nil
+		l := newLossBWE(bwe, start, lo, hi, cfg.OnLinkNarrowed)
+		l.queueFree = &hooks.queueFree
+		return l, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gcc: %w", err)
@@ -164,7 +169,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	// The guard reads RTCP before the responder and thins its NACKs
 	// (nackguard.go).
-	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target, repaired: &hooks.repaired})
+	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target, repaired: &hooks.repaired, queueFree: &hooks.queueFree})
 	reg.Add(responder)
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, fmt.Errorf("rtcp reports: %w", err)

@@ -137,17 +137,14 @@ func TestNACKGuardOncePerRTT(t *testing.T) {
 
 // TestNACKGuardRepeatedRoundTwice: from a packet's second round of repairs
 // on, the request's echo (nackEcho) brings a second copy, once per round
-// and not right after the first; the first round is resent once.
+// and not right after the first, while no queue stands in the path; the
+// first round is resent once.
 func TestNACKGuardRepeatedRoundTwice(t *testing.T) {
-	rig := newGuardRig(t)
-	rig.send(1, 50)
-	start := rig.now.Add(20 * time.Millisecond)
-	rig.now = start
-	rig.read(rig.rrFor(100*time.Millisecond, 30*time.Millisecond))
-	steps := []struct {
+	type step struct {
 		at   time.Duration
 		want int // copies of packet 10 let through
-	}{
+	}
+	doubled := []step{
 		{0, 1},                      // the request
 		{20 * time.Millisecond, 0},  // its echo: the first round's repair may be on its way
 		{125 * time.Millisecond, 1}, // asked again: the repair or the request was lost
@@ -158,13 +155,43 @@ func TestNACKGuardRepeatedRoundTwice(t *testing.T) {
 		{270 * time.Millisecond, 1}, // its echo
 		{300 * time.Millisecond, 0},
 	}
-	for _, s := range steps {
-		rig.now = start.Add(s.at)
-		seqs, _ := rig.read(nackOf(10))
-		if len(seqs) != s.want {
-			t.Errorf("at %v: %v let through, want %d copies", s.at, seqs, s.want)
-		}
+	once := []step{
+		{0, 1}, {20 * time.Millisecond, 0},
+		{125 * time.Millisecond, 1}, {145 * time.Millisecond, 0}, // late more often than lost: no second copy
+		{250 * time.Millisecond, 1}, {270 * time.Millisecond, 0},
 	}
+	tests := []struct {
+		name      string
+		queueFree *atomic.Bool // nil: not told
+		steps     []step
+	}{
+		{"no queue", boolOf(true), doubled},
+		{"not told", nil, doubled},
+		{"a queue stands", boolOf(false), once},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := newGuardRig(t)
+			rig.g.queueFree = tt.queueFree
+			rig.send(1, 50)
+			start := rig.now.Add(20 * time.Millisecond)
+			rig.now = start
+			rig.read(rig.rrFor(100*time.Millisecond, 30*time.Millisecond))
+			for _, s := range tt.steps {
+				rig.now = start.Add(s.at)
+				seqs, _ := rig.read(nackOf(10))
+				if len(seqs) != s.want {
+					t.Errorf("at %v: %v let through, want %d copies", s.at, seqs, s.want)
+				}
+			}
+		})
+	}
+}
+
+func boolOf(v bool) *atomic.Bool {
+	b := &atomic.Bool{}
+	b.Store(v)
+	return b
 }
 
 func TestNACKGuardStale(t *testing.T) {
