@@ -122,6 +122,10 @@ const (
 	// by a third at most (traced, 300 kbit/s: 250 → 170 kbit/s), and the
 	// picture there rides them out.
 	narrowedCut = 0.5
+	// filledShare: a target under this share of the delivered rate does
+	// not fill the link (the rate still holds the time before a cut);
+	// an overflow then came from a burst.
+	filledShare = 0.9
 )
 
 // lossBound is the controller's bound on the send rate, from the loss and
@@ -248,16 +252,23 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 			floor = backoffFactor * float64(b.path.acked)
 		}
 		switch {
-		case path != nil && path.latest > 0 && delivered:
+		case path != nil && path.latest > 0 && delivered && float64(current) >= filledShare*float64(b.path.acked):
 			// The delivered rate holds the half second before the
 			// queue filled; this feedback's own arrivals are the
 			// link's rate now (traced, 3 Mbit/s → 500 kbit/s: the
 			// first cut went to 0.85 × 1.05 Mbit/s, and the next
 			// feedback came 400 ms later, the others lost in the
 			// full queue back, while the link dropped half of what
-			// was sent).
+			// was sent). Only while the target is about the delivered
+			// rate or over it (filledShare): a target well under it
+			// did not fill the link, a burst did (a keyframe, after
+			// a cut), and the few packets of the burst
+			// that got through are no measure of the link (traced,
+			// 300 kbit/s: 7 of 11 lost, those 4 read as 114 kbit/s
+			// while the path delivered 238; the bound went from 171
+			// kbit/s to the minimum and the picture to 160x120).
 			floor = min(floor, backoffFactor*float64(path.latest))
-		case path != nil && path.latest > 0:
+		case path != nil && path.latest > 0 && !delivered:
 			// The same, when feedback lost on the way back has left
 			// too short a span to read the delivered rate: what was
 			// sent less what was lost is no measure behind a queue

@@ -559,8 +559,8 @@ func TestLossBWEOnNarrowed(t *testing.T) {
 	b.OnTargetBitrateChange(func(bps int) { events = append(events, fmt.Sprintf("target %d", bps)) })
 	b.onNarrowed = func() { events = append(events, "narrowed") }
 	now := time.Now()
-	b.update(now, 60, 100, &pathReading{recent: 90 * time.Millisecond, acked: 1_000_000, latest: 300_000})
-	b.update(now.Add(50*time.Millisecond), 0, 100, &pathReading{acked: 1_000_000, latest: 400_000})
+	b.update(now, 60, 100, &pathReading{recent: 90 * time.Millisecond, acked: 600_000, latest: 300_000})
+	b.update(now.Add(50*time.Millisecond), 0, 100, &pathReading{acked: 600_000, latest: 400_000})
 	want := []string{"target 255000", "narrowed"} // 0.85 × the 300 kbit/s its packets arrived at
 	if !slices.Equal(events, want) {
 		t.Errorf("events %q, want %q", events, want)
@@ -625,5 +625,35 @@ func TestLossBWEQueueFree(t *testing.T) {
 		if got := b.queueFree.Load(); got != s.want {
 			t.Errorf("%s: queueFree %v, want %v", s.name, got, s.want)
 		}
+	}
+}
+
+// TestLossBoundOverflowFloor: an overflow cuts to the rate that
+// feedback's packets arrived at only while the target is over the
+// delivered rate (the link got narrower than what was sent); under it a
+// burst overflowed the queue, and the few of its packets that got through
+// are no measure of the link.
+func TestLossBoundOverflowFloor(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name        string
+		current     int
+		lost, total int
+		path        pathReading
+		want        int
+	}{
+		{"a link much narrower", 1_500_000, 60, 100, pathReading{recent: ms(90), acked: 1_050_000, latest: 450_000}, 382_500},
+		{"a keyframe's burst under the delivered rate", 171_000, 7, 11, pathReading{recent: ms(91), acked: 238_000, latest: 114_000}, 171_000},
+		{"the delivered rate not read", 1_000_000, 79, 100, pathReading{recent: ms(90), latest: 449_000}, 381_650},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newLossBound(tt.current, 100_000, 2_500_000)
+			b.starting = false
+			p := tt.path
+			if got := b.feedback(time.Unix(100, 0), tt.lost, tt.total, tt.current, &p); got < tt.want-1 || got > tt.want+1 {
+				t.Errorf("bound %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
