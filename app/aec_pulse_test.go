@@ -140,14 +140,19 @@ func TestEchoCancellationOnPulseLoop(t *testing.T) {
 			drift, pts := aecDrift(c.spk, c.mic, c.echoStart+aecRate/2, len(c.spk)-aecRate/2)
 			t.Logf("attempt %d: loop drift %.3f %% (fit over %d points, delay %v)", attempt, 100*drift, len(pts), pts)
 			// Measured: 0.07 to 0.16 % (the pipe's buffering moves the
-			// delay in steps of 3 to 4 ms). A CI run measured 0.18 %, a
-			// room that stepped more often than built, and ERLE 16 dB
-			// there.
-			if drift < 0.0005 || drift > 0.0016 {
+			// delay in steps of 3 to 4 ms). On a loaded CI machine the
+			// room steps more often than built: 0.17 to 0.21 % in all
+			// three calls of one run (ERLE 22 to 27 dB), 0.18 % with
+			// ERLE 16 dB in another. More drift than built still tests
+			// the canceller under drift, but a call over 0.16 % whose
+			// ERLE falls short gives way to another; a room that never
+			// drifts 0.05 to 0.25 % fails (a fit misread by an
+			// underrun's step read 0.297 %).
+			if drift < 0.0005 || drift > 0.0025 {
 				if attempt < attempts {
 					continue
 				}
-				t.Errorf("loop drifted %.3f %% in %d calls, want 0.05 to 0.16 %%", 100*drift, attempts)
+				t.Errorf("loop drifted %.3f %% in %d calls, want 0.05 to 0.25 %%", 100*drift, attempts)
 			}
 			// Without the canceller the call changes the echo's level by
 			// under 1 dB ("echo and double talk", aec off): the echo at the
@@ -155,8 +160,11 @@ func TestEchoCancellationOnPulseLoop(t *testing.T) {
 			erle := c.micEchoDB - c.echoDB
 			t.Logf("ERLE %.1f dB (echo at the microphone over echo received)", erle)
 			// Measured: ERLE 25 to 38 dB.
+			if erle < 20 && drift > 0.0016 && attempt < attempts {
+				continue
+			}
 			if erle < 20 {
-				t.Errorf("ERLE %.1f dB with 0.1 %% drift, want ≥ 20 dB", erle)
+				t.Errorf("ERLE %.1f dB with %.3f %% drift, want ≥ 20 dB", erle, 100*drift)
 			}
 			return
 		}
