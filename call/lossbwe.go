@@ -42,8 +42,9 @@ import (
 //     or in the latest feedback behind a queue of overflowQueue in its
 //     latest arrivals (a queue that has just overflowed), takes it to
 //     backoffFactor of the delivered rate, or of the rate that feedback's
-//     own packets arrived at when lower or the delivered rate is not
-//     known (the link's now), at once, at every feedback; one that takes
+//     own packets arrived at (the link's now) when lower and the target
+//     is at least filledShare of the delivered rate, or when the
+//     delivered rate is not known, at once, at every feedback; one that takes
 //     it under narrowedCut of the target reports a link that got much
 //     narrower (Config.OnLinkNarrowed);
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
