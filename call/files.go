@@ -337,6 +337,21 @@ func fileWatermarks() (high, low uint64) {
 	return fileHighWater, fileLowWater
 }
 
+// fileRecvQueue is how many received chunks a FileChannel holds before
+// its reader takes them; past it, SCTP's receive window fills.
+const fileRecvQueue = 16
+
+// FileInFlightMax is the most bytes of one file channel that can have left
+// the sender's Send and not yet come out of the receiver's Recv: the
+// sender's queue up to the high watermark plus one chunk, the SCTP
+// receive window (udpBuffer), and the receiving channel's queue plus the
+// chunk a blocked delivery holds. A receiver that dies loses at most this
+// much; a resumed transfer sends it again.
+func FileInFlightMax() int64 {
+	high, _ := fileWatermarks()
+	return int64(high) + MaxFileChunk + udpBuffer + (fileRecvQueue+1)*MaxFileChunk
+}
+
 // FileChannel is one transfer's data channel: binary chunks in order,
 // flow-controlled on the sending side.
 type FileChannel struct {
@@ -356,7 +371,7 @@ type FileChannel struct {
 func newFileChannel(dc *webrtc.DataChannel, id string) *FileChannel {
 	f := &FileChannel{
 		dc: dc, id: id,
-		in:     make(chan []byte, 16),
+		in:     make(chan []byte, fileRecvQueue),
 		open:   make(chan struct{}),
 		closed: make(chan struct{}),
 		gone:   make(chan struct{}),

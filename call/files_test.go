@@ -137,3 +137,25 @@ func TestProtocolDocFileMessages(t *testing.T) {
 		t.Errorf("the table shows %d of %d message types", len(seen), len(fileMsgNames))
 	}
 }
+
+// TestFileInFlightMax: the bound follows the sender's high watermark and
+// counts the receive window and the receiving queue.
+func TestFileInFlightMax(t *testing.T) {
+	tests := []struct {
+		name string
+		high uint64
+	}{
+		{"default", 4 << 20},
+		{"small sender queue", 256 << 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			oldH, oldL := SetFileWatermarks(tc.high, tc.high/4)
+			defer SetFileWatermarks(oldH, oldL)
+			want := int64(tc.high) + udpBuffer + (fileRecvQueue+2)*MaxFileChunk
+			if got := FileInFlightMax(); got != want {
+				t.Errorf("FileInFlightMax() = %d, want %d", got, want)
+			}
+		})
+	}
+}
