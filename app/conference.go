@@ -116,7 +116,10 @@ type confPeer struct {
 	away bool
 
 	target atomic.Int64 // GCC estimate for this peer
-	loss   atomic.Int64 // audio loss it reports, percent
+	// carried is what this peer's link has shown it carries (0: not
+	// full lately; call.Config.OnCarriedBitrate).
+	carried atomic.Int64
+	loss    atomic.Int64 // audio loss it reports, percent
 
 	mu          sync.Mutex
 	videos      []*videoReceiver // camera tracks
@@ -580,7 +583,8 @@ func (c *conference) dropPeer(ctx context.Context, p *confPeer, why, reason stri
 	_ = p.sess.Close()
 	p.link.drop()
 	c.files.PeerDown(p.id)
-	c.o.Media.setBitRate(c.lowestTarget()) // the weakest link may have gone
+	c.o.Media.setCarried(c.lowestCarried()) // the weakest link may have gone
+	c.o.Media.setBitRate(c.lowestTarget())
 	c.emit(ctx, CallEvent{Peer: p.id, Gone: true, Reason: reason, Err: err})
 	return left, everConnected, true
 }
@@ -624,6 +628,10 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 		m.setBitRate(c.lowestTarget())
 	}
 	cfg.OnLinkNarrowed = m.linkNarrowed
+	cfg.OnCarriedBitrate = func(bps int) {
+		p.carried.Store(int64(bps))
+		m.setCarried(c.lowestCarried())
+	}
 	cfg.OnKeyFrameRequest = m.forceKeyFrame
 	cfg.OnAudioLoss = func(pct int) {
 		p.loss.Store(int64(pct))
@@ -641,6 +649,18 @@ func (c *conference) lowestTarget() int {
 	}
 	if low == math.MaxInt {
 		return 0
+	}
+	return low
+}
+
+// lowestCarried is the least of what the peers' links have shown they
+// carry, among those found full lately (0: none).
+func (c *conference) lowestCarried() int {
+	low := 0
+	for _, p := range c.live() {
+		if b := int(p.carried.Load()); b > 0 && (low == 0 || b < low) {
+			low = b
+		}
 	}
 	return low
 }

@@ -621,6 +621,7 @@ func (r *headlessRun) fill(rep *Report, u0, s0 time.Duration) {
 	if m := r.media; m != nil && m.vs != nil {
 		n := m.vs.frames.Load()
 		rep.VideoOut.FramesEncoded = int(n)
+		rep.VideoOut.FramesSkipped = int(m.vs.skipped.Load())
 		if n > 0 {
 			rep.VideoOut.EncodeMSAvg = float64(m.vs.encodeNS.Load()) / float64(n) / 1e6
 		}

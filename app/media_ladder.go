@@ -118,8 +118,13 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 // affords when bps falls under ladderDeepCut of that need; it grows,
 // possibly by several steps at once (one keyframe), once bps clears a
 // larger size's need with the margin and, after a shrink, the current
-// size has held ladderUpHold.
-func (l *sizeLadder) next(bps int, now time.Time) int {
+// size has held ladderUpHold. Growing reads up, the target within what
+// the link has shown it carries (call.Config.OnCarriedBitrate): a target
+// past the link's rate, where a controller's probe takes it, is no room
+// for the step's keyframe (bench --network 300k, traced: the bound went
+// from 300 to 366 kbit/s, the picture stepped up to 480x360, and its
+// keyframe overflowed the link's 3.75 KB queue; a freeze of 0.5-1.1 s).
+func (l *sizeLadder) next(bps, up int, now time.Time) int {
 	if !l.started {
 		l.started, l.step, l.changed = true, l.fit(bps, 1), now
 		return l.step
@@ -139,7 +144,7 @@ func (l *sizeLadder) next(bps int, now time.Time) int {
 	} else {
 		l.belowSince = time.Time{}
 		if k > 0 && (!l.shrunk || now.Sub(l.changed) >= ladderUpHold) {
-			k = min(k, l.fit(bps, ladderUpMargin))
+			k = min(k, l.fit(up, ladderUpMargin))
 		}
 	}
 	if k != l.step {

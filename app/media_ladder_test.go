@@ -82,12 +82,40 @@ func TestSizeLadder(t *testing.T) {
 			t0 := time.Unix(0, 0)
 			l := &sizeLadder{w: 640, h: 480, fps: 30}
 			for _, s := range tt.steps {
-				w, h := l.size(l.next(s.kbps*1000, t0.Add(s.at)))
+				w, h := l.size(l.next(s.kbps*1000, s.kbps*1000, t0.Add(s.at)))
 				if w != s.wantW || h != s.wantW*3/4 {
 					t.Errorf("at %v, %d kbit/s: %dx%d, want width %d", s.at, s.kbps, w, h, s.wantW)
 				}
 			}
 		})
+	}
+}
+
+// TestSizeLadderCarried: the picture grows by the target within what the
+// link has shown it carries (up); shrinking still reads the target.
+func TestSizeLadderCarried(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	steps := []struct {
+		at           time.Duration
+		kbps, upKbps int
+		wantW        int
+	}{
+		{0, 200, 200, 320},
+		{ms(1000), 100, 100, 320},
+		{ms(4600), 366, 280, 320},  // traced 300k: the target past the link; 280 < 1.5 × 207
+		{ms(5000), 366, 300, 320},  // 300 < 311
+		{ms(5200), 366, 320, 480},  // 320 ≥ 311: up
+		{ms(9000), 2000, 500, 480}, // 500 < 1.5 × 369
+		{ms(9200), 2000, 560, 640},
+		{ms(9500), 250, 250, 640},  // a dip, held
+		{ms(10000), 250, 250, 480}, // shrunk by the target after ladderDownHold
+	}
+	t0 := time.Unix(0, 0)
+	l := &sizeLadder{w: 640, h: 480, fps: 30}
+	for _, s := range steps {
+		if w, _ := l.size(l.next(s.kbps*1000, s.upKbps*1000, t0.Add(s.at))); w != s.wantW {
+			t.Errorf("at %v, %d kbit/s (up %d): width %d, want %d", s.at, s.kbps, s.upKbps, w, s.wantW)
+		}
 	}
 }
 
@@ -139,7 +167,7 @@ func TestSizeLadderNarrowed(t *testing.T) {
 				if s.narrowed {
 					l.narrowed(s.kbps*1000, t0.Add(s.at))
 				}
-				if w, _ := l.size(l.next(s.kbps*1000, t0.Add(s.at))); w != s.wantW {
+				if w, _ := l.size(l.next(s.kbps*1000, s.kbps*1000, t0.Add(s.at))); w != s.wantW {
 					t.Errorf("at %v, %d kbit/s: width %d, want %d", s.at, s.kbps, w, s.wantW)
 				}
 			}
@@ -174,6 +202,36 @@ func TestVideoSenderLinkNarrowed(t *testing.T) {
 				t.Errorf("after the narrowing: %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestVideoSenderCarried: a camera's picture grows only within what the
+// link has shown it carries, and by the target alone once the link has
+// not been full lately.
+func TestVideoSenderCarried(t *testing.T) {
+	src := image.NewYCbCr(image.Rect(0, 0, 640, 480), image.YCbCrSubsampleRatio420)
+	v := testVideoSender(t, 200_000, false)
+	now := time.Now()
+	if got := v.fit(src, now).Rect.Dx(); got != 320 {
+		t.Fatalf("first picture %d wide, want 320", got)
+	}
+	steps := []struct {
+		name    string
+		carried int
+		bounded bool
+		wantW   int
+	}{
+		{"carried 300 kbit/s", 300_000, true, 320},
+		{"carried 320 kbit/s", 320_000, true, 480},
+		{"carried 500 kbit/s", 500_000, true, 480},
+		{"not full lately", 0, false, 640},
+	}
+	v.SetBitRate(2_000_000)
+	for i, s := range steps {
+		v.SetCarried(s.carried, s.bounded)
+		if got := v.fit(src, now.Add(time.Duration(i+1)*100*time.Millisecond)).Rect.Dx(); got != s.wantW {
+			t.Errorf("%s: %d wide, want %d", s.name, got, s.wantW)
+		}
 	}
 }
 

@@ -145,8 +145,16 @@ func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 		}
 		return img, nil
 	}
-	v, err := newVideoSender(track, next, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps})
+	cfg := codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps}
+	v, err := newVideoSender(track, next, cfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A camera's encoder skips frames to hold its rate (DropFrames), and
+	// on noise this far over it skips nearly all: the measure under test
+	// gets one that encodes every frame.
+	_ = v.enc.Close()
+	if v.enc, err = codec.NewVP8Encoder(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.run(ctx); err != nil {
@@ -160,5 +168,45 @@ func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 	}
 	if want := v.over.adjust(bps); v.encBps != want || want >= bps {
 		t.Errorf("encoder given %d, want %d", v.encBps, want)
+	}
+}
+
+// TestVideoSenderSkipsFrames: a camera's sender given noise far over its
+// rate has its encoder skip frames, counts them, and sends the rest.
+func TestVideoSenderSkipsFrames(t *testing.T) {
+	const frames = 60
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	next := func() (*image.YCbCr, error) {
+		if n == frames {
+			cancel()
+			return nil, errors.New("end of the test's frames")
+		}
+		n++
+		img := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
+		for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+		}
+		return img, nil
+	}
+	v, err := newVideoSender(track, next, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: 30_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent, skipped := v.frames.Load(), v.skipped.Load()
+	t.Logf("%d frames sent, %d skipped", sent, skipped)
+	if skipped == 0 || sent == 0 || sent+skipped != frames {
+		t.Errorf("%d sent and %d skipped of %d frames, want some of each adding up", sent, skipped, frames)
 	}
 }

@@ -192,6 +192,8 @@ func (m *localMedia) rebalance() {
 		m.share.vs.SetBitRate(scr)
 	}
 	if m.vs != nil {
+		camCarried, _ := splitBitrate(m.carried, true, m.share != nil)
+		m.vs.SetCarried(camCarried, m.carried > 0)
 		m.vs.SetBitRate(cam)
 	}
 }

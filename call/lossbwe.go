@@ -2,6 +2,7 @@ package call
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -340,6 +341,16 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	return int(b.bps)
 }
 
+// carried is what the link has shown it carries (Config.OnCarriedBitrate):
+// while the rate of the last backoff still counts (levelFor), the larger
+// of it and the rate the path delivers now; 0 otherwise.
+func (b *lossBound) carried(now time.Time) int {
+	if b.level <= 0 || now.Sub(b.backoff) >= levelFor {
+		return 0
+	}
+	return int(max(b.level, float64(b.path.acked)))
+}
+
 // congested reports whether loss now would be the link's congestion: a
 // queue stood in front of it within congestedFor, or the path is not read
 // yet.
@@ -462,7 +473,19 @@ type lossBWE struct {
 	// NACK guard; nil: nobody reads it.
 	queueFree *atomic.Bool
 	lastFB    time.Time // the latest transport-wide feedback's arrival
+	// onCarried (nil: nobody) is told what the link has shown it
+	// carries (lossBound.carried) when it changes by carriedStep or
+	// more, or to or from 0; carried is the value last told.
+	onCarried func(int)
+	carried   int
+	// carriedNow (nil: nobody) is set after each update to what the
+	// link has shown it carries, for the pacer.
+	carriedNow *atomic.Int64
 }
+
+// carriedStep is the least relative change of the carried rate told to
+// the listener (as targetStep for the target).
+const carriedStep = 0.05
 
 // newLossBWE wraps bwe; onNarrowed (nil: none) is called after the
 // target has followed a link that got much narrower (Config.OnLinkNarrowed).
@@ -638,12 +661,24 @@ func (b *lossBWE) update(now time.Time, lost, total int, path *pathReading) {
 	if b.queueFree != nil {
 		b.queueFree.Store(!b.bound.congested(now))
 	}
+	carried, tell := b.bound.carried(now), false
+	if b.carriedNow != nil {
+		b.carriedNow.Store(int64(carried))
+	}
+	if b.onCarried != nil && carried != b.carried &&
+		(carried == 0 || b.carried == 0 || math.Abs(float64(carried-b.carried)) >= carriedStep*float64(b.carried)) {
+		b.carried, tell = carried, true
+	}
+	onCarried := b.onCarried
 	b.mu.Unlock()
 	if changed && f != nil {
 		f(t)
 	}
 	if narrowed {
 		b.onNarrowed()
+	}
+	if tell {
+		onCarried(carried)
 	}
 }
 

@@ -628,6 +628,39 @@ func TestLossBWEQueueFree(t *testing.T) {
 	}
 }
 
+// TestLossBWECarried: the wrapper tells what the link has shown it
+// carries: nothing before a backoff, then the larger of the backoff's
+// delivered rate and the rate delivered now, only for changes of
+// carriedStep or more, and 0 once levelFor has passed since the backoff.
+func TestLossBWECarried(t *testing.T) {
+	b := newTestLossBWE(t)
+	var told []int
+	b.onCarried = func(bps int) { told = append(told, bps) }
+	t0 := time.Now()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	steps := []struct {
+		name string
+		at   time.Duration
+		path *pathReading
+		want []int // told by this step
+	}{
+		{"no backoff yet", 0, &pathReading{acked: 600_000}, nil},
+		{"a backoff at 500 kbit/s", ms(100), &pathReading{queue: ms(40), acked: 500_000}, []int{500_000}},
+		{"delivering 2 % more", ms(300), &pathReading{acked: 510_000}, nil},
+		{"delivering 700 kbit/s", ms(500), &pathReading{acked: 700_000}, []int{700_000}},
+		{"delivering under the backoff's rate", ms(700), &pathReading{acked: 300_000}, []int{500_000}},
+		{"levelFor after the backoff", ms(100) + levelFor, &pathReading{acked: 600_000}, []int{0}},
+		{"still none", ms(300) + levelFor, &pathReading{acked: 650_000}, nil},
+	}
+	for _, s := range steps {
+		told = nil
+		b.update(t0.Add(s.at), 0, 100, s.path)
+		if !slices.Equal(told, s.want) {
+			t.Errorf("%s: told %v, want %v", s.name, told, s.want)
+		}
+	}
+}
+
 // TestLossBoundOverflowFloor: an overflow cuts to the rate that
 // feedback's packets arrived at only while the target is over the
 // delivered rate (the link got narrower than what was sent); under it a

@@ -55,6 +55,9 @@ type mediaHooks struct {
 	// queueFree is whether the path is read and no queue stood in it
 	// lately (lossbwe.go): the NACK guard doubles repairs only then.
 	queueFree atomic.Bool
+	// carried is what the link has shown it carries (bit/s, 0: not
+	// found full lately; lossBound.carried): the pacer keeps to it.
+	carried atomic.Int64
 	// requester is the peer connection's NACK requester (repairs.go).
 	requester atomic.Pointer[nackRequester]
 }
@@ -150,6 +153,8 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		// It carries the transport-wide feedback; the controller is
 		// ours (lossbwe.go).
 		l := newLossBWE(bwe, start, lo, hi, cfg.OnLinkNarrowed)
+		l.onCarried = cfg.OnCarriedBitrate
+		l.carriedNow = &hooks.carried
 		l.queueFree = &hooks.queueFree
 		return l, nil
 	})
@@ -193,7 +198,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	// Last, so outermost: video waits in the pacer before GCC and TWCC
 	// stamp it, and they see the times it really left (pacer.go).
-	reg.Add(&pacerFactory{target: &hooks.target, onSend: st.sent})
+	reg.Add(&pacerFactory{target: &hooks.target, carried: &hooks.carried, onSend: st.sent})
 
 	return webrtc.NewAPI(webrtc.WithSettingEngine(*se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)), nil
 }

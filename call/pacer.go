@@ -35,6 +35,18 @@ const (
 	pacerBurst = 5 * time.Millisecond
 	// pacerMinRate is the least pacing rate (bit/s), below any target.
 	pacerMinRate = 250_000
+	// While the link has shown what it carries (a backoff lately,
+	// Config.OnCarriedBitrate), video leaves at most pacerLinkFactor times
+	// that, and a backlog drains within pacerLinkMaxQueue instead of
+	// pacerMaxQueue. Sent faster than the link takes it, a large frame
+	// (a keyframe, or a scene cut's inter frame) only waits in the link's
+	// queue instead of ours, and overflows it: a 300 kbit/s link's 100 ms
+	// queue holds 3.75 KB, and pictures of 5-8 KB sent within 60 ms lost
+	// their tails every 10 s of the busy clip, each a freeze of 0.5-1.3 s
+	// (bench --network 300k, traced). Its last packet crosses the link no
+	// later for being paced at the link's rate.
+	pacerLinkFactor   = 1.25
+	pacerLinkMaxQueue = 400 * time.Millisecond
 )
 
 type pacedPacket struct {
@@ -52,6 +64,9 @@ func (p *pacedPacket) size() int { return p.h.MarshalSize() + len(p.payload) }
 type pacer struct {
 	interceptor.NoOp
 	target *atomic.Int64
+	// carried is what the link has shown it carries (bit/s, 0: not
+	// known; lossBound.carried); nil: never known.
+	carried *atomic.Int64
 	// maxQueue is pacerMaxQueue (tests set a longer one).
 	maxQueue time.Duration
 	onSend   func(time.Time) // set before the first packet; nil: none
@@ -74,12 +89,14 @@ type pacedQueue struct {
 }
 
 type pacerFactory struct {
-	target *atomic.Int64
-	onSend func(time.Time) // each video packet as it leaves; nil: none
+	target  *atomic.Int64
+	carried *atomic.Int64   // nil: none
+	onSend  func(time.Time) // each video packet as it leaves; nil: none
 }
 
 func (f *pacerFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	p := newPacer(f.target)
+	p.carried = f.carried
 	p.onSend = f.onSend
 	return p, nil
 }
@@ -125,11 +142,26 @@ func (p *pacer) BindLocalStream(info *interceptor.StreamInfo, writer interceptor
 	})
 }
 
-// rate is the pacing rate in bit/s for queued bytes waiting, the oldest
-// of them for waited: fast enough to send them all within pacerMaxQueue.
-func (p *pacer) rate(queued int, waited time.Duration) float64 {
+// limits are the pacing rate (bit/s) and the longest a packet waits:
+// pacingFactor times the target, and maxQueue; while the link has shown
+// what it carries, at most pacerLinkFactor times that, and
+// pacerLinkMaxQueue.
+func (p *pacer) limits() (float64, time.Duration) {
 	r := max(pacingFactor*float64(p.target.Load()), pacerMinRate)
-	left := max(p.maxQueue-waited, pacerBurst)
+	if p.carried != nil {
+		if c := p.carried.Load(); c > 0 {
+			return min(r, pacerLinkFactor*float64(c)), max(p.maxQueue, pacerLinkMaxQueue)
+		}
+	}
+	return r, p.maxQueue
+}
+
+// rate is the pacing rate in bit/s for queued bytes waiting, the oldest
+// of them for waited: fast enough to send them all within the longest
+// wait.
+func (p *pacer) rate(queued int, waited time.Duration) float64 {
+	r, maxWait := p.limits()
+	left := max(maxWait-waited, pacerBurst)
 	return max(r, float64(queued)*8/left.Seconds())
 }
 
@@ -171,8 +203,9 @@ func (p *pacer) loop() {
 			}
 			continue
 		}
-		// No packet waits longer than maxQueue.
-		if deadline := pkt.queued.Add(p.maxQueue); deadline.Before(next) {
+		// No packet waits longer than the limit.
+		_, maxWait := p.limits()
+		if deadline := pkt.queued.Add(maxWait); deadline.Before(next) {
 			next = deadline
 		}
 		if wait := time.Until(next); wait > 0 {

@@ -48,7 +48,8 @@ func (l *sentLog) wait(t *testing.T, n int, within time.Duration) ([]time.Time, 
 
 // TestPacerSpreadsVideo: a burst of video packets leaves at the pacing
 // rate, in order; audio passes at once; a long queue drains within
-// pacerMaxQueue.
+// pacerMaxQueue; while the link has shown what it carries, at most a
+// little over that, a long queue within pacerLinkMaxQueue.
 func TestPacerSpreadsVideo(t *testing.T) {
 	defer test.TimeOut(20 * time.Second).Stop()
 	defer test.CheckRoutines(t)()
@@ -60,6 +61,7 @@ func TestPacerSpreadsVideo(t *testing.T) {
 		packets  int
 		min, max time.Duration // from the write to the last packet leaving
 		maxQueue time.Duration
+		carried  int64 // what the link has shown it carries, 0: not known
 	}{
 		// 400 kbit/s × 2.5 = 1 Mbit/s: 8 ms per packet, 20 packets ≈ 155 ms
 		// (the first few go at once, pacerBurst).
@@ -68,12 +70,19 @@ func TestPacerSpreadsVideo(t *testing.T) {
 		// 300 KB at 100 kbit/s would take 10 s: the queue bound sends it
 		// within pacerMaxQueue instead.
 		{name: "bounded", target: 100_000, packets: 300, min: pacerMaxQueue / 2, max: pacerMaxQueue + 80*time.Millisecond, maxQueue: pacerMaxQueue},
+		// The link has shown 200 kbit/s: at most 250 kbit/s, 32 ms per
+		// packet, 10 packets ≈ 290 ms, where 1 Mbit/s would take 75.
+		{name: "at the link's rate", target: 400_000, packets: 10, min: 250 * time.Millisecond, max: 340 * time.Millisecond, maxQueue: pacerMaxQueue, carried: 200_000},
+		// A link's worth of 4 s still drains within pacerLinkMaxQueue.
+		{name: "bounded at the link", target: 100_000, packets: 100, min: pacerLinkMaxQueue / 2, max: pacerLinkMaxQueue + 80*time.Millisecond, maxQueue: pacerMaxQueue, carried: 200_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var target atomic.Int64
 			target.Store(tc.target)
 			p := newPacer(&target)
 			p.maxQueue = tc.maxQueue
+			p.carried = &atomic.Int64{}
+			p.carried.Store(tc.carried)
 			var video, audio sentLog
 			vw := p.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, MimeType: "video/VP8"}, video.writer())
 			aw := p.BindLocalStream(&interceptor.StreamInfo{SSRC: 2, MimeType: "audio/opus"}, audio.writer())

@@ -71,6 +71,17 @@ type Config struct {
 	// what was sent since is lost, so the peer's picture is broken until
 	// a keyframe. Called on an interceptor goroutine; must not block.
 	OnLinkNarrowed func()
+	// OnCarriedBitrate receives, in bits per second, what the link has
+	// shown it carries: while it was found full lately (a backoff within
+	// the last 10 s, lossbwe.go), the larger of the rate it delivered then
+	// and the rate it delivers now; 0 when it has not been full lately
+	// and nothing but the target bounds the rate. A camera's picture
+	// steps up to a larger size only within it (app/media_ladder.go):
+	// the step brings a keyframe larger than the frames around it, which
+	// a link at the edge of its capacity drops from its queue. Called on
+	// an interceptor goroutine when it changes by carriedStep or more, or
+	// to or from 0; must not block.
+	OnCarriedBitrate func(bps int)
 	// Zero values mean DefaultMinBitrate, DefaultMaxBitrate, DefaultStartBitrate.
 	MinBitrate, MaxBitrate, StartBitrate int
 	// OnAudioLoss receives the loss percentage (0-100) the peer reports in

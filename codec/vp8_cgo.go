@@ -21,7 +21,7 @@ package codec
 //
 // static vpx_codec_err_t pc_vp8enc_init(pc_vp8enc *e, unsigned w, unsigned h,
 //     unsigned kbps, unsigned threads, unsigned kf_max, int err_res, int cpu_used,
-//     int partitions, int screen) {
+//     int partitions, int screen, int drop) {
 //   vpx_codec_err_t rc = vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &e->cfg, 0);
 //   if (rc != VPX_CODEC_OK) return rc;
 //   e->cfg.g_w = w;
@@ -35,8 +35,9 @@ package codec
 //   e->cfg.rc_end_usage = VPX_CBR;
 //   e->cfg.rc_target_bitrate = kbps;
 //   e->cfg.rc_resize_allowed = 0;
-//   // A screen keeps its resolution and drops frames under pressure.
-//   e->cfg.rc_dropframe_thresh = screen ? 30 : 0;
+//   // Frames are skipped rather than the rate overrun when the rate
+//   // control's buffer runs low (VP8Config.DropFrames; a screen always).
+//   e->cfg.rc_dropframe_thresh = (screen || drop) ? 30 : 0;
 //   e->cfg.rc_min_quantizer = 2;
 //   e->cfg.rc_max_quantizer = 56;
 //   e->cfg.rc_undershoot_pct = 100;
@@ -233,12 +234,15 @@ func (e *VP8Encoder) open() error {
 	if e.cfg.ErrorResilient {
 		errRes = 1
 	}
-	screen := 0
+	screen, drop := 0, 0
 	if e.cfg.ScreenContent {
 		screen = 1
 	}
+	if e.cfg.DropFrames {
+		drop = 1
+	}
 	rc := C.pc_vp8enc_init(enc, C.uint(e.cfg.Width), C.uint(e.cfg.Height), C.uint(kbps(e.cfg.BitRate)),
-		C.uint(threads), C.uint(e.cfg.KeyFrameInterval), C.int(errRes), C.int(e.cfg.CPUUsed), C.int(partitions), C.int(screen))
+		C.uint(threads), C.uint(e.cfg.KeyFrameInterval), C.int(errRes), C.int(e.cfg.CPUUsed), C.int(partitions), C.int(screen), C.int(drop))
 	if rc != C.VPX_CODEC_OK {
 		C.free(unsafe.Pointer(enc))
 		return vpxError("vp8 encoder init", rc)
@@ -328,8 +332,8 @@ func (e *VP8Encoder) BitRate() int {
 // libvpx without copying; other images are converted first.
 //
 // It returns the compressed frame (a new slice the caller owns) and whether it
-// is a keyframe. When libvpx produces no output for the picture (it does not
-// drop frames in Peercall's configuration, but may), the error is ErrNoFrame
+// is a keyframe. When libvpx produces no output for the picture (its rate
+// control skipped it: DropFrames, ScreenContent), the error is ErrNoFrame
 // and the caller just goes on with the next picture.
 func (e *VP8Encoder) Encode(img image.Image, pts time.Duration) (frame []byte, key bool, err error) {
 	if img == nil {

@@ -403,3 +403,59 @@ func TestVP8EncoderResize(t *testing.T) {
 		t.Errorf("keyframe back at 640x480 after 5 s elsewhere: %d bytes, the first one %d", back, first)
 	}
 }
+
+// TestVP8DropFrames: with DropFrames a camera encoder given less than a
+// busy picture costs at its coarsest quantiser skips frames (ErrNoFrame)
+// and stays near its target; without, it skips none and overruns it.
+func TestVP8DropFrames(t *testing.T) {
+	const w, h, frames, bps = 320, 240, 90, 60_000
+	tests := []struct {
+		name     string
+		drop     bool
+		skipped  bool
+		maxRatio float64 // output over target, at most
+	}{
+		{"dropping", true, true, 1.5},
+		{"not dropping", false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc, err := NewVP8Encoder(VP8Config{Width: w, Height: h, BitRate: bps, DropFrames: tt.drop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer enc.Close()
+			src := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+			seed := uint32(1)
+			total, skipped := 0, 0
+			for i := range frames {
+				for k := range src.Y { // noise: every frame costs the most
+					seed = seed*1664525 + 1013904223
+					src.Y[k] = uint8(seed >> 24)
+				}
+				data, key, err := enc.Encode(src, time.Duration(i)*frameDur)
+				switch {
+				case errors.Is(err, ErrNoFrame):
+					skipped++
+					continue
+				case err != nil:
+					t.Fatal(err)
+				}
+				if !key {
+					total += len(data)
+				}
+			}
+			ratio := float64(total*8) / (bps * float64(frames) / 30)
+			t.Logf("%d of %d frames skipped, %.2f × the target (keyframes left out)", skipped, frames, ratio)
+			if (skipped > 0) != tt.skipped {
+				t.Errorf("%d frames skipped, want some: %v", skipped, tt.skipped)
+			}
+			if tt.maxRatio > 0 && ratio > tt.maxRatio {
+				t.Errorf("output %.2f × the target, want at most %.2f", ratio, tt.maxRatio)
+			}
+			if !tt.drop && ratio < 1.5 {
+				t.Errorf("without dropping the output is %.2f × the target: the picture is not busy enough to show anything", ratio)
+			}
+		})
+	}
+}

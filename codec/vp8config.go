@@ -76,6 +76,13 @@ type VP8Config struct {
 	// 2.5 Mbit/s and 17 s at 1 Mbit/s, and typing lost 2 dB for 9 % fewer
 	// bits.
 	ScreenContent bool
+	// DropFrames lets the rate control skip a frame (Encode returns
+	// ErrNoFrame) when its buffer runs low, rather than overrun the
+	// bitrate: at its coarsest quantiser a busy picture still costs more
+	// than a low target, and the overrun fills a narrow link's queue
+	// (libwebrtc's camera encoders skip frames the same way,
+	// rc_dropframe_thresh 30). A screen (ScreenContent) always may.
+	DropFrames bool
 }
 
 func (c VP8Config) withDefaults() (VP8Config, error) {
