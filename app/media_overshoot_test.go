@@ -123,28 +123,7 @@ func TestVideoSenderCorrectsOvershoot(t *testing.T) {
 // over by more than the bound.
 func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 	const bps, frames = 30_000, overshootFrames + overshootEvery + 1
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n := 0
-	next := func() (*image.YCbCr, error) {
-		if n == frames {
-			cancel()
-			return nil, errors.New("end of the test's frames")
-		}
-		n++
-		img := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
-		for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
-			for i := range p {
-				p[i] = byte(rng.Uint32())
-			}
-		}
-		return img, nil
-	}
+	track, ctx, next := noiseSource(t, frames, 1)
 	cfg := codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps}
 	v, err := newVideoSender(track, next, cfg)
 	if err != nil {
@@ -175,28 +154,7 @@ func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 // rate has its encoder skip frames, counts them, and sends the rest.
 func TestVideoSenderSkipsFrames(t *testing.T) {
 	const frames = 60
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n := 0
-	next := func() (*image.YCbCr, error) {
-		if n == frames {
-			cancel()
-			return nil, errors.New("end of the test's frames")
-		}
-		n++
-		img := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
-		for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
-			for i := range p {
-				p[i] = byte(rng.Uint32())
-			}
-		}
-		return img, nil
-	}
+	track, ctx, next := noiseSource(t, frames, 3)
 	v, err := newVideoSender(track, next, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: 30_000})
 	if err != nil {
 		t.Fatal(err)
@@ -208,5 +166,33 @@ func TestVideoSenderSkipsFrames(t *testing.T) {
 	t.Logf("%d frames sent, %d skipped", sent, skipped)
 	if skipped == 0 || sent == 0 || sent+skipped != frames {
 		t.Errorf("%d sent and %d skipped of %d frames, want some of each adding up", sent, skipped, frames)
+	}
+}
+
+// noiseSource is a track and a source of n 160x120 frames of noise (from
+// seed); ctx ends after the last, which makes a send loop return.
+func noiseSource(t *testing.T, n int, seed uint64) (*webrtc.TrackLocalStaticSample, context.Context, func() (*image.YCbCr, error)) {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	given := 0
+	return track, ctx, func() (*image.YCbCr, error) {
+		if given == n {
+			cancel()
+			return nil, errors.New("end of the test's frames")
+		}
+		given++
+		img := image.NewYCbCr(image.Rect(0, 0, 160, 120), image.YCbCrSubsampleRatio420)
+		for _, p := range [][]byte{img.Y, img.Cb, img.Cr} {
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+		}
+		return img, nil
 	}
 }
