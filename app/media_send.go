@@ -107,7 +107,7 @@ func newVideoSender(track *webrtc.TrackLocalStaticSample, next func() (*image.YC
 	// quantiser (a screen's always does). Without, the encoder ran 35 %
 	// over a 200 kbit/s target for a second on the busy clip, the 300
 	// kbit/s link's queue dropped 50-90 packets a second each way, and
-	// the picture froze for 1.6 s (bench --network 300k, traced).
+	// the picture froze for 1.6 s (bench --network 300k, its timeline).
 	cfg.DropFrames = cfg.DropFrames || !cfg.ScreenContent
 	enc, err := codec.NewVP8Encoder(cfg)
 	if err != nil {
