@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -641,25 +640,21 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 }
 
 func (c *conference) lowestTarget() int {
-	low := math.MaxInt
-	for _, p := range c.live() {
-		if t := int(p.target.Load()); t > 0 {
-			low = min(low, t)
-		}
-	}
-	if low == math.MaxInt {
-		return 0
-	}
-	return low
+	return c.lowest(func(p *confPeer) int64 { return p.target.Load() })
 }
 
 // lowestCarried is the least of what the peers' links have shown they
 // carry, among those found full lately (0: none).
 func (c *conference) lowestCarried() int {
+	return c.lowest(func(p *confPeer) int64 { return p.carried.Load() })
+}
+
+// lowest is the least positive of the live peers' figures of (0: none).
+func (c *conference) lowest(of func(*confPeer) int64) int {
 	low := 0
 	for _, p := range c.live() {
-		if b := int(p.carried.Load()); b > 0 && (low == 0 || b < low) {
-			low = b
+		if v := int(of(p)); v > 0 && (low == 0 || v < low) {
+			low = v
 		}
 	}
 	return low

@@ -2,7 +2,6 @@ package call
 
 import (
 	"encoding/binary"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -666,7 +665,7 @@ func (b *lossBWE) update(now time.Time, lost, total int, path *pathReading) {
 		b.carriedNow.Store(int64(carried))
 	}
 	if b.onCarried != nil && carried != b.carried &&
-		(carried == 0 || b.carried == 0 || math.Abs(float64(carried-b.carried)) >= carriedStep*float64(b.carried)) {
+		(carried == 0 || b.carried == 0 || movedBy(b.carried, carried, carriedStep)) {
 		b.carried, tell = carried, true
 	}
 	onCarried := b.onCarried

@@ -61,6 +61,12 @@ func (t *sendTarget) sent(now time.Time) {
 	t.update(now, false)
 }
 
+// movedBy reports whether a rate handed out as old (0: none yet) has
+// moved to now by step of old or more: smaller changes are not handed on.
+func movedBy(old, now int, step float64) bool {
+	return old != 0 && math.Abs(float64(now-old)) >= step*float64(old)
+}
+
 // update recomputes the media's target with t.mu held and releases it;
 // force hands it out even when it barely changed.
 func (t *sendTarget) update(now time.Time, force bool) {
@@ -74,7 +80,7 @@ func (t *sendTarget) update(now time.Time, force bool) {
 	}
 	t.hooks.target.Store(int64(t.gcc))
 	media := max(t.lo, t.gcc-int(t.repair))
-	if !force && (t.applied == 0 || math.Abs(float64(media-t.applied)) < targetStep*float64(t.applied)) {
+	if !force && !movedBy(t.applied, media, targetStep) {
 		t.mu.Unlock()
 		return
 	}
