@@ -118,7 +118,14 @@ type confPeer struct {
 	// carried is what this peer's link has shown it carries (0: not
 	// full lately; call.Config.OnCarriedBitrate).
 	carried atomic.Int64
-	loss    atomic.Int64 // audio loss it reports, percent
+	// settled: this peer's target is a measure of its path, not its
+	// controller still climbing from the start estimate (see
+	// conference.lowestTarget). Once set it stays.
+	settled atomic.Bool
+	// graceEnd settles the peer startGrace after its path came up;
+	// guarded by mu.
+	graceEnd *time.Timer
+	loss     atomic.Int64 // audio loss it reports, percent
 
 	mu          sync.Mutex
 	videos      []*videoReceiver // camera tracks
@@ -455,6 +462,9 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 			p.mu.Lock()
 			if p.connectedAt.IsZero() {
 				p.connectedAt = now
+				if !p.gone {
+					p.graceEnd = time.AfterFunc(startGrace, func() { c.settle(p) })
+				}
 			}
 			p.mu.Unlock()
 			c.mu.Lock()
@@ -573,6 +583,9 @@ func (c *conference) dropPeer(ctx context.Context, p *confPeer, why, reason stri
 	if p.ended == "" {
 		p.ended = why
 	}
+	if p.graceEnd != nil {
+		p.graceEnd.Stop()
+	}
 	everConnected = !p.connectedAt.IsZero()
 	p.mu.Unlock()
 	c.mu.Lock()
@@ -595,6 +608,9 @@ func (c *conference) closeAll() {
 		_ = p.sess.Close()
 		p.link.drop()
 		p.mu.Lock()
+		if p.graceEnd != nil {
+			p.graceEnd.Stop()
+		}
 		if p.endedAt.IsZero() {
 			p.endedAt = time.Now()
 		}
@@ -622,13 +638,13 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 		Logger:        c.log.With("peer", p.id),
 	}
 	m := c.o.Media
-	cfg.OnTargetBitrate = func(bps int) {
-		p.target.Store(int64(bps))
-		m.setBitRate(c.lowestTarget())
-	}
+	cfg.OnTargetBitrate = func(bps int) { m.setBitRate(c.onTarget(p, bps)) }
 	cfg.OnLinkNarrowed = m.linkNarrowed
 	cfg.OnCarriedBitrate = func(bps int) {
 		p.carried.Store(int64(bps))
+		if bps > 0 {
+			c.settle(p) // the link was found full: its target is a measure
+		}
 		m.setCarried(c.lowestCarried())
 	}
 	cfg.OnKeyFrameRequest = m.forceKeyFrame
@@ -639,8 +655,59 @@ func (c *conference) sessionConfig(p *confPeer) call.Config {
 	return cfg
 }
 
+// startGrace is how long after its path came up a newcomer's target may
+// be left out of the shared encoder's (lowestTarget).
+const startGrace = 5 * time.Second
+
+// onTarget takes peer p's new target and returns the shared encoder's.
+// A peer still climbing from the start estimate settles once it reaches
+// the others' lowest: from there on it holds the encoder down like
+// anyone else.
+func (c *conference) onTarget(p *confPeer, bps int) int {
+	p.target.Store(int64(bps))
+	if !p.settled.Load() {
+		if low := c.lowestSettled(); low > 0 && bps >= low {
+			p.settled.Store(true)
+		}
+	}
+	return c.lowestTarget()
+}
+
+// settle counts p's target in the shared encoder's from now on (its link
+// was found full, or startGrace has passed) and hands the encoder the
+// new lowest.
+func (c *conference) settle(p *confPeer) {
+	if p.settled.Swap(true) {
+		return
+	}
+	c.o.Media.setBitRate(c.lowestTarget())
+}
+
+// lowestTarget is the shared encoder's bitrate: the lowest of the peers'
+// targets, leaving out a newcomer's while its controller climbs from the
+// start estimate (call.DefaultStartBitrate, 250 kbit/s) and others have
+// measured theirs. Counted at once, every join would pull everyone's
+// picture down to the start's size for the ladder's hold, several
+// seconds, however good every link is; left out, the newcomer is sent
+// the call's rate until its own controller has found that its path
+// carries it, finds it full (OnCarriedBitrate), or startGrace is over.
+// When nobody has measured yet (a call's start, a 1:1 call), it is the
+// lowest of all.
 func (c *conference) lowestTarget() int {
+	if low := c.lowestSettled(); low > 0 {
+		return low
+	}
 	return c.lowest(func(p *confPeer) int64 { return p.target.Load() })
+}
+
+// lowestSettled is the lowest target among the settled peers (0: none).
+func (c *conference) lowestSettled() int {
+	return c.lowest(func(p *confPeer) int64 {
+		if !p.settled.Load() {
+			return 0
+		}
+		return p.target.Load()
+	})
 }
 
 // lowestCarried is the least of what the peers' links have shown they
