@@ -164,8 +164,17 @@ type fileHub struct {
 	order    []*transfer
 	autoSend []string        // headless --send-file: offered to each peer name once
 	sentTo   map[string]bool // peer names autoSend went to
-	closed   bool
+	// early holds file messages from a peer whose path the hub has not
+	// been told is up: its chat channel can open, and its offer arrive,
+	// before the session's connected state is handled. PeerUp replays
+	// them, PeerDown drops them; at most earlyMax per peer.
+	early  map[string][]call.FileControl
+	closed bool
 }
+
+// earlyMax bounds the file messages held for a peer not yet up: an offer
+// per file a sender has queued, at most.
+const earlyMax = 16
 
 func newFileHub(log *slog.Logger, policy FilePolicy, autoSend []string, emit func(FileView)) *fileHub {
 	if log == nil {
@@ -175,7 +184,7 @@ func newFileHub(log *slog.Logger, policy FilePolicy, autoSend []string, emit fun
 		emit = func(FileView) {}
 	}
 	h := &fileHub{log: log, emit: emit, policy: policy, peers: map[string]*filePeer{}, xfers: map[string]*transfer{},
-		autoSend: autoSend, sentTo: map[string]bool{}}
+		autoSend: autoSend, sentTo: map[string]bool{}, early: map[string][]call.FileControl{}}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.wg.Add(1)
 	go h.tick()
@@ -455,6 +464,8 @@ func (h *fileHub) PeerUp(p *filePeer) {
 		h.sentTo[p.name] = true
 		auto = h.autoSend
 	}
+	early := h.early[p.id]
+	delete(h.early, p.id)
 	h.mu.Unlock()
 	for _, v := range views {
 		h.emit(v)
@@ -464,6 +475,9 @@ func (h *fileHub) PeerUp(p *filePeer) {
 			h.log.Warn("file not offered", "err", err)
 		}
 	}
+	for _, m := range early {
+		h.OnControl(p.id, m)
+	}
 }
 
 // PeerDown: p's session ended. Its transfers pause; outgoing ones wait
@@ -471,6 +485,7 @@ func (h *fileHub) PeerUp(p *filePeer) {
 func (h *fileHub) PeerDown(id string) {
 	h.mu.Lock()
 	delete(h.peers, id)
+	delete(h.early, id)
 	var views []FileView
 	for _, t := range h.order {
 		if t.peer == nil || t.peer.id != id || t.state.Terminal() {
@@ -731,10 +746,19 @@ func (h *fileHub) OnControl(peerID string, m call.FileControl) {
 	h.mu.Lock()
 	p := h.peers[peerID]
 	t := h.xfers[m.ID]
-	h.mu.Unlock()
 	if p == nil {
-		return // not connected (yet): it will offer again
+		// Not up here yet: held until PeerUp (see early).
+		held := !h.closed && len(h.early[peerID]) < earlyMax
+		if held {
+			h.early[peerID] = append(h.early[peerID], m)
+		}
+		h.mu.Unlock()
+		if !held {
+			h.log.Info("file message from a peer not connected dropped", "type", m.Type.String())
+		}
+		return
 	}
+	h.mu.Unlock()
 	if m.Type == call.FileOffer {
 		h.onOffer(p, m)
 		return

@@ -92,8 +92,12 @@ func (s *Session) RemoteMedia() (MediaState, bool) {
 }
 
 func (s *Session) bindChat(dc *webrtc.DataChannel) {
+	// Known at once, not from OnOpen: pion runs that handler on a
+	// goroutine of its own, after the channel is open and possibly after
+	// its first messages were handled, whose answers (a file decline, an
+	// accept) would then find no channel. Sends check the ready state.
+	s.dcPtr.Store(dc)
 	dc.OnOpen(func() {
-		s.dcPtr.Store(dc)
 		s.mediaMu.Lock()
 		defer s.mediaMu.Unlock()
 		if s.localMedia != nil {
