@@ -237,8 +237,11 @@ func TestBrowserShareToHeadless(t *testing.T) {
 	if si.Shares < 1 || si.FramesDecoded == 0 {
 		t.Errorf("headless peer got no share from the page: %+v", si)
 	}
-	if rep.VideoIn.FramesDecoded == 0 || rep.VideoIn.Width != 640 {
-		t.Errorf("headless peer's camera from the page: %d frames %dx%d, want the 640x480 camera apart from the share",
-			rep.VideoIn.FramesDecoded, rep.VideoIn.Width, rep.VideoIn.Height)
+	// The camera is the page's 640x480 fake camera, 4:3 where the share
+	// is 16:9: Chromium scales it down on a busy machine (480x360 seen on
+	// a starved CI run), but never to the share's shape.
+	if vi := rep.VideoIn; vi.FramesDecoded == 0 || vi.Width*3 != vi.Height*4 || vi.Width < 320 || vi.Width > 640 {
+		t.Errorf("headless peer's camera from the page: %d frames %dx%d, want the 4:3 camera (640x480, or scaled to 320x240 at the least) apart from the share",
+			vi.FramesDecoded, vi.Width, vi.Height)
 	}
 }

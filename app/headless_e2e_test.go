@@ -90,9 +90,10 @@ func startSignal(t *testing.T, opts ...signalserver.Option) (string, func()) {
 }
 
 type peerResult struct {
-	rep    app.Report
-	code   int
-	stderr string
+	rep     app.Report
+	code    int
+	stderr  string
+	started time.Time // just before the process started
 }
 
 // peerSpec is one headless peer of a pair.
@@ -109,6 +110,7 @@ func startPeer(t *testing.T, bin, report string, args []string) <-chan peerResul
 	cmd := exec.CommandContext(ctx, bin, append(args, "--report", report)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -116,7 +118,7 @@ func startPeer(t *testing.T, bin, report string, args []string) <-chan peerResul
 	out := make(chan peerResult, 1)
 	go func() {
 		defer cancel()
-		var r peerResult
+		r := peerResult{started: started}
 		err := cmd.Wait()
 		r.stderr = stderr.String()
 		var ee *exec.ExitError

@@ -332,7 +332,7 @@ func (v *videoReceiver) summary(from, to time.Time) (VideoInStats, LatencyStats)
 	if span := to.Sub(from).Seconds(); span > 0 {
 		st.FPS = float64(len(times)) / span
 	}
-	st.Freezes, st.LongestFreezeMS = freezes(times, from, to)
+	st.Freezes, st.LongestFreezeMS, st.FreezeSpans = freezes(times, from, to)
 	lat := LatencyStats{Samples: len(v.latencies)}
 	if len(v.latencies) > 0 {
 		xs := append([]float64(nil), v.latencies...)
@@ -343,28 +343,39 @@ func (v *videoReceiver) summary(from, to time.Time) (VideoInStats, LatencyStats)
 }
 
 // freezes counts gaps between decoded frames (and from the last frame to the
-// end of the window) longer than max(3 × mean interval, 150 ms).
-func freezes(times []time.Time, from, to time.Time) (n int, longestMS float64) {
+// end of the window) longer than max(3 × mean interval, 150 ms), and lists
+// the first maxFreezeSpans of them.
+func freezes(times []time.Time, from, to time.Time) (n int, longestMS float64, spans []FreezeSpan) {
+	add := func(a, b time.Time) {
+		n++
+		ms := float64(b.Sub(a).Microseconds()) / 1000
+		longestMS = max(longestMS, ms)
+		if len(spans) < maxFreezeSpans {
+			spans = append(spans, FreezeSpan{StartUnixMS: a.UnixMilli(), MS: ms})
+		}
+	}
 	if len(times) < 2 {
 		if to.Sub(from) > 150*time.Millisecond {
-			return 1, float64(to.Sub(from).Milliseconds())
+			add(from, to)
 		}
-		return 0, 0
+		return n, longestMS, spans
 	}
 	mean := times[len(times)-1].Sub(times[0]) / time.Duration(len(times)-1)
 	limit := max(3*mean, 150*time.Millisecond)
-	check := func(gap time.Duration) {
-		if gap > limit {
-			n++
-			longestMS = max(longestMS, float64(gap.Microseconds())/1000)
+	for i := 1; i < len(times); i++ {
+		if times[i].Sub(times[i-1]) > limit {
+			add(times[i-1], times[i])
 		}
 	}
-	for i := 1; i < len(times); i++ {
-		check(times[i].Sub(times[i-1]))
+	if to.Sub(times[len(times)-1]) > limit {
+		add(times[len(times)-1], to)
 	}
-	check(to.Sub(times[len(times)-1]))
-	return n, longestMS
+	return n, longestMS, spans
 }
+
+// maxFreezeSpans bounds the freezes a report lists with their times (the
+// count has them all).
+const maxFreezeSpans = 32
 
 // recording writes what the receivers decoded to the --record files: video
 // frames as reassembled (pts = RTP timestamp offset, 90 kHz), audio packets

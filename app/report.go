@@ -166,14 +166,17 @@ type VideoInStats struct {
 	Height          int     `json:"height"`
 	Freezes         int     `json:"freezes"`
 	LongestFreezeMS float64 `json:"longest_freeze_ms"`
-	PacketsLost     int     `json:"packets_lost"`
-	NACKsSent       int     `json:"nacks_sent"`
-	PLIsSent        int     `json:"plis_sent"`
-	FramesDropped   int     `json:"frames_dropped"`
-	LatePackets     int     `json:"late_packets"`
-	Gaps            int     `json:"gaps"`
-	DuplicatePkts   int     `json:"duplicate_packets"`
-	BitrateKbps     float64 `json:"bitrate_kbps"`
+	// FreezeSpans are the freezes counted in Freezes, with their start
+	// (Unix ms) and length: the first maxFreezeSpans.
+	FreezeSpans   []FreezeSpan `json:"freeze_spans,omitempty"`
+	PacketsLost   int          `json:"packets_lost"`
+	NACKsSent     int          `json:"nacks_sent"`
+	PLIsSent      int          `json:"plis_sent"`
+	FramesDropped int          `json:"frames_dropped"`
+	LatePackets   int          `json:"late_packets"`
+	Gaps          int          `json:"gaps"`
+	DuplicatePkts int          `json:"duplicate_packets"`
+	BitrateKbps   float64      `json:"bitrate_kbps"`
 	// LongFreezes are the gaps of 500 ms or more between decoded frames
 	// (LongFreeze), with their start (Unix ms) and length.
 	LongFreezes []FreezeSpan `json:"long_freezes,omitempty"`
