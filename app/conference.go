@@ -54,6 +54,8 @@ type conference struct {
 	benched map[string]string
 
 	ctx atomic.Pointer[context.Context] // run's, for work started outside it
+
+	grace time.Duration // startGrace (shorter in tests)
 }
 
 // conferenceOptions are what a front end decides; the conference does the rest.
@@ -162,6 +164,7 @@ func newConference(o conferenceOptions) *conference {
 		peers:  map[string]*confPeer{},
 
 		benched: map[string]string{},
+		grace:   startGrace,
 	}
 	c.files = newFileHub(o.Logger, o.Files, o.SendFiles, func(f FileView) {
 		c.emit(c.runCtx(), CallEvent{Peer: f.PeerID, File: &f})
@@ -463,7 +466,7 @@ func (c *conference) onUpdate(ctx context.Context, pu peerUpdate) (done bool, er
 			if p.connectedAt.IsZero() {
 				p.connectedAt = now
 				if !p.gone {
-					p.graceEnd = time.AfterFunc(startGrace, func() { c.settle(p) })
+					p.graceEnd = time.AfterFunc(c.grace, func() { c.settle(p) })
 				}
 			}
 			p.mu.Unlock()

@@ -1,6 +1,14 @@
 package app
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/peercall/peercall/call"
+)
 
 // TestConferenceSharedTarget: the one encoder follows the lowest of the
 // peers' targets, but a newcomer's controller, still climbing from the
@@ -80,6 +88,85 @@ func TestConferenceSharedTarget(t *testing.T) {
 				if p.settled.Load() != s.settled {
 					t.Errorf("step %d: peer %d settled %v, want %v", i, s.peer, p.settled.Load(), s.settled)
 				}
+			}
+		})
+	}
+}
+
+// TestConferenceGrace: a newcomer whose target neither reaches the others'
+// lowest nor finds its link full counts toward the shared encoder once
+// the grace after its path came up is over, and not before; one that
+// goes, or a call that ends, within the grace never settles it.
+func TestConferenceGrace(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const grace = 200 * time.Millisecond
+	tests := []struct {
+		name   string
+		end    func(c *conference, p *confPeer) // within the grace; nil: none
+		settle bool
+		want   int // the shared encoder's target at the end
+	}{
+		{"settled when the grace is over", nil, true, 400_000},
+		{"gone within the grace", func(c *conference, p *confPeer) {
+			c.dropPeer(context.Background(), p, endPeerLeft, "left", nil)
+		}, false, 1_700_000},
+		{"the call ended within the grace", func(c *conference, _ *confPeer) { c.closeAll() }, false, 1_700_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &localMedia{}
+			c := &conference{o: conferenceOptions{Media: m}, peers: map[string]*confPeer{}, events: make(chan CallEvent, 64),
+				grace: grace, files: newFileHub(nil, FilePolicy{}, nil, nil)}
+			rl := &roomLink{peers: map[string]*peerLink{}}
+			add := func(id string, target int, settled bool) *confPeer {
+				sa, _ := call.NewPipeSignalers("me", id)
+				sess, err := call.New(call.Config{LocalID: "me", RemoteID: id, Signaler: sa, ICE: call.ICEOptions{Loopback: true}, InterfacePoll: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := &confPeer{id: id, name: id, sess: sess, link: &peerLink{l: rl, alias: id, gone: make(chan struct{})}}
+				p.target.Store(int64(target))
+				p.settled.Store(settled)
+				c.peers[id] = p
+				c.order = append(c.order, p)
+				return p
+			}
+			add("ann", 1_700_000, true)
+			bob := add("bob", 250_000, false)
+			defer c.closeAll()
+			m.setBitRate(c.onTarget(bob, 400_000))
+			shared := func() int {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				return m.estimate
+			}
+			if got := shared(); got != 1_700_000 {
+				t.Fatalf("shared target %d with the newcomer climbing, want 1700000", got)
+			}
+			t0 := time.Now()
+			connected := peerUpdate{p: bob, ok: true, up: call.Update{Kind: call.UpdateState, State: call.StateConnected}}
+			if _, err := c.onUpdate(context.Background(), connected); err != nil {
+				t.Fatal(err)
+			}
+			if bob.settled.Load() && time.Since(t0) < grace {
+				t.Fatal("settled before the grace was over")
+			}
+			if tt.end != nil {
+				tt.end(c, bob)
+				time.Sleep(3 * grace)
+			} else {
+				for deadline := time.Now().Add(10 * time.Second); !bob.settled.Load() && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if el := time.Since(t0); el < grace {
+					t.Errorf("settled %s after connecting, before the grace of %s", el, grace)
+				}
+			}
+			if bob.settled.Load() != tt.settle {
+				t.Errorf("settled %v, want %v", bob.settled.Load(), tt.settle)
+			}
+			if got := shared(); got != tt.want {
+				t.Errorf("shared target %d, want %d", got, tt.want)
 			}
 		})
 	}
