@@ -20,9 +20,13 @@ import (
 // filter on the microphone signal, in 10 ms mono int16 frames.
 //
 // ProcessRender and ProcessCapture are meant to be called from different
-// goroutines (the speaker callback and the microphone reader): one mutex
-// serializes every call, which costs at most one frame's processing time
-// (see BenchmarkAudioProcessing) of waiting.
+// goroutines (the speaker callback and the microphone reader), and run at
+// the same time: the module keeps its render and capture sides apart
+// under locks of its own (the render side only queues the far end for the
+// capture side). So the speaker's real-time callback never waits for a
+// microphone frame, which on a loaded machine could be preempted halfway
+// through its processing for longer than the device's buffer lasts.
+// SetConfig and Close wait for both.
 //
 // The API adds no buffering (ProcessCapture works in place on the frame it
 // is given), but the module's filters delay the signal itself: at 48 kHz
@@ -30,7 +34,13 @@ import (
 // with noise suppression, 8 ms with the echo canceller and 14 ms for the
 // full chain (TestAudioProcessorLatency).
 type AudioProcessor struct {
-	mu     sync.Mutex
+	// mu is held shared by ProcessRender and ProcessCapture, alone by
+	// SetConfig and Close (the module's settings).
+	mu sync.RWMutex
+	// capMu orders the capture side: ProcessCapture (the stream delay is
+	// set before each frame) and Stats, which the module wants on one
+	// thread at a time.
+	capMu  sync.Mutex
 	apm    *C.peercall_apm // nil after Close
 	cfg    AudioProcessingConfig
 	frame  int
@@ -73,8 +83,8 @@ func (p *AudioProcessor) configure(cfg AudioProcessingConfig) error {
 
 // Config returns the current settings.
 func (p *AudioProcessor) Config() AudioProcessingConfig {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	return p.cfg
 }
 
@@ -103,8 +113,8 @@ func (p *AudioProcessor) SetConfig(cfg AudioProcessingConfig) error {
 // (after mixing every peer), the reference the echo canceller removes. far
 // is not changed.
 func (p *AudioProcessor) ProcessRender(far []int16) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if err := p.check("render", far); err != nil {
 		return err
 	}
@@ -122,8 +132,10 @@ func (p *AudioProcessor) ProcessRender(far []int16) error {
 // delays up to 150 ms, but a 250 ms delay with a hint of 0 is not cancelled
 // (2.5 dB) while the right hint gives 34 dB (TestAudioProcessorEcho).
 func (p *AudioProcessor) ProcessCapture(near []int16, delayHint time.Duration) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	p.capMu.Lock()
+	defer p.capMu.Unlock()
 	if err := p.check("capture", near); err != nil {
 		return err
 	}
@@ -150,8 +162,10 @@ func (p *AudioProcessor) check(what string, pcm []int16) error {
 // garbage, when the output was digital silence) for an interval it could
 // not measure: Stats keeps the last measured value of each.
 func (p *AudioProcessor) Stats() (AudioProcessingStats, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	p.capMu.Lock()
+	defer p.capMu.Unlock()
 	if p.closed {
 		return AudioProcessingStats{}, ErrClosed
 	}

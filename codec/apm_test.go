@@ -488,6 +488,54 @@ func TestAudioProcessorConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// TestAudioProcessorRenderDuringCapture: the speaker's callback goes on
+// while a microphone frame is being processed: a capture preempted
+// halfway (here: one holding the capture side) must not hold up the
+// render side, whose deadline is the device's buffer. Settings wait for
+// both.
+func TestAudioProcessorRenderDuringCapture(t *testing.T) {
+	p, err := NewAudioProcessor(DefaultAudioProcessingConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	far := speechLike(apmFrame, apmRate)
+
+	// What ProcessCapture holds while the module works on a frame.
+	p.mu.RLock()
+	p.capMu.Lock()
+	var once sync.Once
+	release := func() { once.Do(func() { p.capMu.Unlock(); p.mu.RUnlock() }) }
+	defer release() // before Close, which waits for it
+	rendered := make(chan error, 1)
+	go func() { rendered <- p.ProcessRender(far) }()
+	select {
+	case err := <-rendered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		release()
+		<-rendered
+		t.Fatal("ProcessRender waited for a capture in progress")
+	}
+	configured := make(chan error, 1)
+	go func() { configured <- p.SetConfig(DefaultAudioProcessingConfig()) }()
+	select {
+	case <-configured:
+		t.Fatal("SetConfig ran during a capture")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if err := <-configured; err != nil {
+		t.Fatal(err)
+	}
+	near := append([]int16(nil), far...)
+	if err := p.ProcessCapture(near, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BenchmarkAudioProcessing is the full chain (AEC, NS, AGC, high-pass) per
 // 10 ms frame: one ProcessRender and one ProcessCapture. Goal: ≤ 0.5 ms.
 // The module adds no buffering (frames are processed in place, 0 extra
