@@ -38,18 +38,10 @@ func skipUnlessBrowser(t *testing.T) {
 	}
 }
 
-// browserHeadlessBin compiles peercall-headless (with cgo: VP8 and Opus)
-// into a test directory. It does not share headless_e2e_test.go's builder
-// so the two tests can change independently.
+// browserHeadlessBin compiles peercall-headless with cgo (VP8 and Opus).
 func browserHeadlessBin(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "peercall-headless")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/peercall/peercall/app/cmd/peercall-headless")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build peercall-headless: %v\n%s", err, out)
-	}
-	return bin
+	return app.HeadlessBinary(t, true)
 }
 
 // startWebSignal runs the signaling server (and its page) in-process on

@@ -41,7 +41,7 @@ func TestEnginePlaysToPulseSpeaker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end call")
 	}
-	bin := headlessBinary(t) // before Setenv moves HOME (and with it Go's caches)
+	bin := HeadlessBinary(t, true) // before Setenv moves HOME (and with it Go's caches)
 	pa := pulsetest.Start(t, pulsetest.Config{SpeakerRate: 44100, SpeakerChannels: 2})
 	pa.Setenv(t)
 	wav := toneWAV(t, 30*time.Second)
@@ -127,18 +127,6 @@ func checkSinks(t *testing.T, sinks []sinkRecording) {
 			pulsetest.Spectrogram(t, filepath.Join(dir, "engine-speaker.png"), s.pcm, 48000, 1, "engine call to the virtual speaker")
 		}
 	}
-}
-
-// headlessBinary builds peercall-headless with cgo and without -race.
-func headlessBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "peercall-headless")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/peercall/peercall/app/cmd/peercall-headless")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build peercall-headless: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // runPeer runs a headless peer; its error (exit status, stderr, a report
