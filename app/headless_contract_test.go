@@ -23,7 +23,7 @@ import (
 
 // TestHeadlessRecordingFaithful records a real call (clean and under 5 %
 // loss) and has ffmpeg read it: no complaints, both files as long as the
-// connected call (±2 %), and picture and sound aligned within 100 ms as
+// connected call (±2 %), and picture and sound aligned within 50 ms as
 // measured by the sender's video frame markers and audio markers.
 func TestHeadlessRecordingFaithful(t *testing.T) {
 	if testing.Short() {
@@ -66,8 +66,8 @@ func TestHeadlessRecordingFaithful(t *testing.T) {
 			}
 			skew := avSkew(t, filepath.Join(rec, "video.ivf"), filepath.Join(rec, "audio.ogg"))
 			t.Logf("A/V skew %v", skew)
-			if skew.Abs() > 100*time.Millisecond {
-				t.Errorf("video and audio are %v apart, want within 100 ms", skew)
+			if skew.Abs() > 50*time.Millisecond {
+				t.Errorf("video and audio are %v apart, want within 50 ms", skew)
 			}
 		})
 	}

@@ -210,11 +210,22 @@ type audioRecState struct {
 	maxSeq  int64 // highest extended sequence number seen
 	pending map[int64]recAudioPkt
 
-	written bool
-	lastTS  uint32
-	extTS   int64 // RTP timestamp of the last written packet, unwrapped, from the first
-	base    int64 // granule where the first written packet starts
-	end     int64 // granule where the written audio ends
+	timed     bool // the first in-order packet has fixed lastTS and holdUntil
+	lastTS    uint32
+	extTS     int64 // RTP timestamp of the last packet in order, unwrapped, from the first
+	holdUntil time.Time
+	held      []heldAudio // the start, until it is placed
+	start     time.Time   // where RTP time 0 arrived, by the least delayed packet held
+	anchored  bool
+	base      int64 // granule of RTP time 0 (the first packet's)
+	written   bool
+	end       int64 // granule where the written audio ends
+}
+
+type heldAudio struct {
+	payload []byte
+	n       int64 // samples
+	ext     int64
 }
 
 type recAudioPkt struct {
@@ -269,23 +280,55 @@ func (r *recording) flushAudioLocked() {
 	}
 }
 
-// writeAudioLocked writes p at the granule its RTP timestamp gives, after
-// silence for any time since the last packet (lost packets, or the lead-in
-// before the first one): a player then keeps the recording's duration and
-// its alignment with the video.
+// writeAudioLocked takes the next packet in sequence order: held while
+// the anchor is found (see recording), then written at the granule its
+// RTP timestamp gives.
 func (r *recording) writeAudioLocked(p recAudioPkt) {
 	a := &r.audio
 	n := int64(capture.OpusPacketSamples(p.payload))
 	if n == 0 {
 		return
 	}
-	if !a.written {
-		a.written, a.lastTS = true, p.ts
-		a.base = r.ticks(p.arrival, 48000)
+	if !a.timed {
+		a.timed, a.lastTS = true, p.ts
+		a.holdUntil = p.arrival.Add(recordAnchorWindow)
 	}
 	a.extTS += int64(int32(p.ts - a.lastTS))
 	a.lastTS = p.ts
-	start := a.base + a.extTS
+	if a.anchored {
+		r.putAudioLocked(p.payload, n, a.base+a.extTS)
+		return
+	}
+	a.held = append(a.held, heldAudio{payload: p.payload, n: n, ext: a.extTS})
+	// A packet leaves only once its last sample is captured: it arrived
+	// its length after a packet of its first sample alone would have.
+	a.start = earliest(a.start, p.arrival, a.extTS+n, 48000)
+	if !p.arrival.Before(a.holdUntil) {
+		r.anchorAudioLocked()
+	}
+}
+
+// anchorAudioLocked places the audio by its held start and writes it.
+func (r *recording) anchorAudioLocked() {
+	a := &r.audio
+	if a.anchored || len(a.held) == 0 {
+		return
+	}
+	r.settleLocked()
+	a.anchored = true
+	a.base = r.ticks(a.start, 48000)
+	for _, h := range a.held {
+		r.putAudioLocked(h.payload, h.n, a.base+h.ext)
+	}
+	a.held = nil
+}
+
+// putAudioLocked writes one packet of n samples at granule start, after
+// silence for any time since the last packet (lost packets, or the lead-in
+// before the first one): a player then keeps the recording's duration and
+// its alignment with the video.
+func (r *recording) putAudioLocked(payload []byte, n, start int64) {
+	a := &r.audio
 	if start < a.end {
 		return // overlaps what is written (a timestamp jump back)
 	}
@@ -296,8 +339,9 @@ func (r *recording) writeAudioLocked(p recAudioPkt) {
 			r.log.Debug("silence not recorded", "err", err)
 		}
 	}
+	a.written = true
 	a.end = start + n
-	if err := r.ogg.WritePacket(p.payload, a.end); err != nil {
+	if err := r.ogg.WritePacket(payload, a.end); err != nil {
 		r.log.Debug("audio packet not recorded", "err", err)
 	}
 }

@@ -132,12 +132,12 @@ const decodeQueue = 16
 // run reads the track until it ends, handing whole frames to a decoding
 // goroutine that it waits for.
 func (v *videoReceiver) run(tr rtpReader) {
-	frames := make(chan codec.Frame, decodeQueue)
+	frames := make(chan wholeFrame, decodeQueue)
 	decoded := make(chan struct{})
 	go func() {
 		defer close(decoded)
 		for f := range frames {
-			v.decode(f)
+			v.decode(f.Frame, f.at)
 		}
 	}()
 	defer func() {
@@ -155,10 +155,17 @@ func (v *videoReceiver) run(tr rtpReader) {
 			}
 			return
 		}
+		at := time.Now()
 		for _, f := range v.receive(pkt) {
-			frames <- f
+			frames <- wholeFrame{f, at}
 		}
 	}
+}
+
+// wholeFrame is a reassembled frame and when it was whole.
+type wholeFrame struct {
+	codec.Frame
+	at time.Time
 }
 
 // receive books one packet and returns the frames it completes, in order,
@@ -206,7 +213,10 @@ func (v *videoReceiver) afterOutage(seq uint16, now time.Time) bool {
 // keyframe is asked for (again, at the request gap, while they are). The
 // assembler is not told: by the time a frame fails it may already have
 // handed out the keyframe that mends it.
-func (v *videoReceiver) decode(f codec.Frame) {
+//
+// at is when the frame was whole: the recording places it by that, not by
+// when the decoder got to it.
+func (v *videoReceiver) decode(f codec.Frame, at time.Time) {
 	if v.broken && !f.KeyFrame {
 		v.skip()
 		return
@@ -238,7 +248,7 @@ func (v *videoReceiver) decode(f codec.Frame) {
 		}
 	}
 	if v.rec != nil {
-		v.rec.videoFrame(f, df.Width, df.Height, now)
+		v.rec.videoFrame(f, df.Width, df.Height, at)
 	}
 	v.mu.Lock()
 	v.decodedAt = append(v.decodedAt, now)
@@ -378,27 +388,82 @@ func freezes(times []time.Time, from, to time.Time) (n int, longestMS float64, s
 const maxFreezeSpans = 32
 
 // recording writes what the receivers decoded to the --record files: video
-// frames as reassembled (pts = RTP timestamp offset, 90 kHz), audio packets
+// frames as reassembled (pts from RTP timestamps, 90 kHz), audio packets
 // in sequence order (granule from RTP timestamps, lost time filled with
-// silence). Both share one time origin, the arrival of the first packet of
-// either kind, and both files start at time 0 so players and muxers (which
+// silence). Both share one time origin, about the arrival of the first
+// packet of either kind, and both files start at time 0 so players and muxers (which
 // shift each input to its own start) keep them aligned: the later stream is
 // led in with silence (audio) or its first picture (video).
+//
+// Each stream is placed on that time line by its least delayed arrivals,
+// not by its first: a stream's first recordAnchorWindow is held back, and
+// its start (where its RTP time 0 arrived) is the earliest arrival less
+// RTP time in it. A first keyframe repaired by retransmission (or paced
+// out over a slow link) arrives a hole wait or more after the audio
+// captured with it; placed there, the whole picture played that much late
+// against the sound. The first stream to be placed moves the origin back
+// to the earliest start held, so neither stream is clipped at 0.
 type recording struct {
 	log *slog.Logger
 
-	mu     sync.Mutex
-	closed bool
-	origin time.Time
-	ivf    *capture.IVFRecorder
-	ogg    *capture.OggRecorder
+	mu      sync.Mutex
+	closed  bool
+	origin  time.Time
+	settled bool // the origin is final: a stream is placed
+	ivf     *capture.IVFRecorder
+	ogg     *capture.OggRecorder
 
-	vStarted bool
-	vLastTS  uint32
-	vExt     int64 // RTP timestamp of the last frame, unwrapped, from the first
-	vPTS0    int64 // pts of the first real frame
-
+	video videoRecState
 	audio audioRecState
+}
+
+// recordAnchorWindow is how long the start of each recorded stream is held
+// while its anchor is found: longer than a keyframe's repair (a few hole
+// waits) or its pacing at a start rate, short enough to hold in memory.
+const recordAnchorWindow = time.Second
+
+// videoRecState places received frames on the recording's time line
+// (owned by recording.mu).
+type videoRecState struct {
+	started   bool
+	lastTS    uint32
+	ext       int64 // RTP timestamp of the last frame, unwrapped, from the first
+	holdUntil time.Time
+	held      []heldFrame // the start, until it is placed
+	start     time.Time   // where RTP time 0 arrived, by the least delayed frame held
+	anchored  bool
+	anchor    int64 // pts of RTP time 0 (the first frame's)
+}
+
+type heldFrame struct {
+	data []byte
+	ext  int64
+	w, h int
+	key  bool
+}
+
+// earliest is the earlier of start (zero: none yet) and where RTP time 0
+// arrived by a packet of RTP time ext (rate Hz) that arrived at at.
+func earliest(start, at time.Time, ext, rate int64) time.Time {
+	s := at.Add(-time.Duration(ext * int64(time.Second) / rate))
+	if start.IsZero() || s.Before(start) {
+		return s
+	}
+	return start
+}
+
+// settleLocked makes the origin final when the first stream is placed: the
+// earliest of the first arrival and the starts held.
+func (r *recording) settleLocked() {
+	if r.settled {
+		return
+	}
+	r.settled = true
+	for _, s := range []time.Time{r.video.start, r.audio.start} {
+		if !s.IsZero() && s.Before(r.origin) {
+			r.origin = s
+		}
+	}
 }
 
 // recordFiles are the file names under --record.
@@ -424,7 +489,7 @@ func newRecording(dir string, log *slog.Logger) (*recording, error) {
 	return &recording{log: log, ivf: ivf, ogg: ogg}, nil
 }
 
-// arrived notes a received packet: the first one fixes the time origin.
+// arrived notes a received packet: the first one sets the time origin.
 func (r *recording) arrived(now time.Time) {
 	r.mu.Lock()
 	if r.origin.IsZero() {
@@ -434,7 +499,7 @@ func (r *recording) arrived(now time.Time) {
 }
 
 // openLocked reports whether the recording still takes data; the first
-// packet or frame of either kind fixes the time origin.
+// packet or frame of either kind sets the time origin.
 func (r *recording) openLocked(now time.Time) bool {
 	if r.closed {
 		return false
@@ -451,36 +516,59 @@ func (r *recording) ticks(now time.Time, rate int64) int64 {
 	return int64(d) * rate / int64(time.Second)
 }
 
-// videoFrame records one decoded frame; w and h are its picture size.
-func (r *recording) videoFrame(f codec.Frame, w, h int, now time.Time) {
+// videoFrame records one decoded frame; w and h are its picture size, at
+// when it was whole (reassembled, before the decoder's queue).
+func (r *recording) videoFrame(f codec.Frame, w, h int, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.openLocked(now) {
+	if !r.openLocked(at) {
 		return
 	}
-	if !r.vStarted {
+	v := &r.video
+	if !v.started {
 		if !f.KeyFrame {
 			return // a player could not decode it either
 		}
-		r.vStarted, r.vLastTS = true, f.Timestamp
-		r.vPTS0 = r.ticks(now, 90000)
-		r.ivf.SetSize(w, h)
-		if r.vPTS0 > 0 {
-			// Audio came first: show the first picture from time 0.
-			r.writeFrame(f.Data, 0)
-		}
-		r.writeFrame(f.Data, r.vPTS0)
+		v.started, v.lastTS = true, f.Timestamp
+		v.holdUntil = at.Add(recordAnchorWindow)
+	}
+	v.ext += int64(int32(f.Timestamp - v.lastTS))
+	v.lastTS = f.Timestamp
+	if v.anchored {
+		r.writeFrame(f.Data, f.KeyFrame, w, h, v.anchor+v.ext)
 		return
 	}
-	r.vExt += int64(int32(f.Timestamp - r.vLastTS))
-	r.vLastTS = f.Timestamp
-	if f.KeyFrame {
-		r.ivf.SetSize(w, h)
+	v.held = append(v.held, heldFrame{data: f.Data, ext: v.ext, w: w, h: h, key: f.KeyFrame})
+	v.start = earliest(v.start, at, v.ext, 90000)
+	if !at.Before(v.holdUntil) {
+		r.anchorVideoLocked()
 	}
-	r.writeFrame(f.Data, r.vPTS0+r.vExt)
 }
 
-func (r *recording) writeFrame(data []byte, pts int64) {
+// anchorVideoLocked places the video by its held start and writes it.
+func (r *recording) anchorVideoLocked() {
+	v := &r.video
+	if v.anchored || len(v.held) == 0 {
+		return
+	}
+	r.settleLocked()
+	v.anchored = true
+	v.anchor = r.ticks(v.start, 90000)
+	for i, h := range v.held {
+		if i == 0 && v.anchor > 0 {
+			// Audio came first: show the first picture from time 0.
+			r.writeFrame(h.data, h.key, h.w, h.h, 0)
+		}
+		r.writeFrame(h.data, h.key, h.w, h.h, v.anchor+h.ext)
+	}
+	v.held = nil
+}
+
+// writeFrame writes one frame at pts; a keyframe sets the picture size.
+func (r *recording) writeFrame(data []byte, key bool, w, h int, pts int64) {
+	if key {
+		r.ivf.SetSize(w, h)
+	}
 	if err := r.ivf.WriteFrame(data, pts); err != nil {
 		r.log.Debug("frame not recorded", "err", err)
 	}
@@ -500,6 +588,8 @@ func (r *recording) close(end time.Time) error {
 		return nil
 	}
 	r.flushAudioLocked()
+	r.anchorAudioLocked()
+	r.anchorVideoLocked()
 	if a := &r.audio; a.written && !end.IsZero() {
 		const silence = 960 // samples in capture.OpusSilence
 		for stop := r.ticks(end, 48000); a.end+silence <= stop; {
