@@ -26,6 +26,8 @@ require (
 	golang.org/x/time v0.14.0
 )
 
+require github.com/jezek/xgb v1.1.1
+
 require (
 	fyne.io/systray v1.12.3-0.20260810170012-af4e8e793ec4 // indirect
 	fyne.io/tools v1.7.2 // indirect

@@ -28,6 +28,18 @@ func ToRGBA(dst *image.RGBA, src *image.YCbCr) *image.RGBA {
 	return codec.YCbCrToRGBA(dst, src)
 }
 
+// ToBGRA converts a decoded picture into window-system pixels: rows of
+// stride bytes, B, G, R, A (codec.YCbCrToBGRA). Safe off the main thread.
+func ToBGRA(pix []byte, stride int, src *image.YCbCr) error {
+	return codec.YCbCrToBGRA(pix, stride, src)
+}
+
+// ScalePicture scales a decoded picture to w x h (even), reusing dst when
+// it fits (codec.ScaleI420).
+func ScalePicture(dst, src *image.YCbCr, w, h int) (*image.YCbCr, error) {
+	return codec.ScaleI420(dst, src, w, h)
+}
+
 // Call types that snapshots and call events carry, named here so the GUI
 // needs no import of call.
 type (

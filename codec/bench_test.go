@@ -380,3 +380,36 @@ func BenchmarkVP8SizeStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShowOnSurface is what showing a 640x480 picture in a window of
+// its own costs per frame: scaled to a slightly smaller place (as the
+// default window shows it), then converted to the window system's pixels.
+func BenchmarkShowOnSurface(b *testing.B) {
+	src := benchFrames(640, 480, 1)[0]
+	w, h := 626, 470
+	pix := make([]byte, 4*640*480)
+	var scaled *image.YCbCr
+	for _, tc := range []struct {
+		name  string
+		scale bool
+	}{{"convert", false}, {"scale+convert", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				pic := src
+				if tc.scale {
+					var err error
+					if scaled, err = ScaleI420(scaled, src, w, h); err != nil {
+						b.Fatal(err)
+					}
+					pic = scaled
+				}
+				if err := YCbCrToBGRA(pix, 4*pic.Rect.Dx(), pic); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			reportMsPerFrame(b, n)
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package codec
 
-import "image"
+import (
+	"fmt"
+	"image"
+)
 
 // YCbCrToRGBA converts src into dst and returns dst. dst is reused when its
 // bounds equal src's, otherwise a new image is allocated (pass nil the first
@@ -125,4 +128,30 @@ func clamp8(v int32) uint8 {
 		return 255
 	}
 	return uint8(v)
+}
+
+// YCbCrToBGRA converts src into pix, rows of stride bytes of 32-bit pixels
+// in B, G, R, A order (what X11 and most window systems store on
+// little-endian machines), alpha 0xff. pix must hold the picture. Like
+// YCbCrToRGBA, 4:2:0 pictures go through libyuv (its I420ToARGB) with cgo.
+func YCbCrToBGRA(pix []byte, stride int, src *image.YCbCr) error {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	if stride < 4*w || len(pix) < (h-1)*stride+4*w {
+		return fmt.Errorf("convert %dx%d into %d bytes of stride %d: %w", w, h, len(pix), stride, ErrUnsupportedImage)
+	}
+	dst := &image.RGBA{Pix: pix, Stride: stride, Rect: src.Rect}
+	if i420Fits(dst, src) && i420ToBGRA(dst, src) {
+		return nil
+	}
+	convertRows(dst, src, 0, h)
+	for y := range h {
+		row := pix[y*stride : y*stride+4*w]
+		for i := 0; i < len(row); i += 4 {
+			row[i], row[i+2] = row[i+2], row[i]
+		}
+	}
+	return nil
 }

@@ -29,6 +29,21 @@ func i420ToRGBA(dst *image.RGBA, src *image.YCbCr) bool {
 	return rc == 0
 }
 
+// i420ToBGRA is i420ToRGBA with libyuv's "ARGB": B, G, R, A in memory.
+func i420ToBGRA(dst *image.RGBA, src *image.YCbCr) bool {
+	r := src.Rect
+	y0 := src.YOffset(r.Min.X, r.Min.Y)
+	c0 := src.COffset(r.Min.X, r.Min.Y)
+	d0 := dst.PixOffset(r.Min.X, r.Min.Y)
+	rc := C.I420ToARGB(
+		(*C.uint8_t)(&src.Y[y0]), C.int(src.YStride),
+		(*C.uint8_t)(&src.Cb[c0]), C.int(src.CStride),
+		(*C.uint8_t)(&src.Cr[c0]), C.int(src.CStride),
+		(*C.uint8_t)(&dst.Pix[d0]), C.int(dst.Stride),
+		C.int(r.Dx()), C.int(r.Dy()))
+	return rc == 0
+}
+
 // scaleI420 scales with libyuv's box filter (bilinear when growing).
 func scaleI420(dst, src *image.YCbCr) bool {
 	r := src.Rect

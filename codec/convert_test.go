@@ -73,3 +73,56 @@ func TestYCbCrToRGBANoAllocs(t *testing.T) {
 		t.Fatalf("%.0f allocations per conversion", n)
 	}
 }
+
+// TestYCbCrToBGRA: the window-system order is YCbCrToRGBA's with red and
+// blue swapped, through libyuv and the Go code alike, into a buffer with
+// padded rows; a buffer too small is an error, not a write past its end.
+func TestYCbCrToBGRA(t *testing.T) {
+	cases := []struct {
+		name string
+		rect image.Rectangle
+	}{
+		{"420", image.Rect(0, 0, 64, 48)},
+		{"420 odd (Go)", image.Rect(0, 0, 33, 17)},
+		{"420 offset", image.Rect(2, 2, 40, 30)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := image.NewYCbCr(tc.rect, image.YCbCrSubsampleRatio420)
+			for i := range src.Y {
+				src.Y[i] = uint8(i * 7)
+			}
+			for i := range src.Cb {
+				src.Cb[i] = uint8(i * 13)
+				src.Cr[i] = uint8(255 - i*5)
+			}
+			want := YCbCrToRGBA(nil, src)
+			w, h := tc.rect.Dx(), tc.rect.Dy()
+			stride := 4*w + 12
+			pix := make([]byte, h*stride)
+			if err := YCbCrToBGRA(pix, stride, src); err != nil {
+				t.Fatal(err)
+			}
+			for y := range h {
+				for x := range w {
+					g := pix[y*stride+4*x : y*stride+4*x+4]
+					o := want.PixOffset(tc.rect.Min.X+x, tc.rect.Min.Y+y)
+					wr, wg, wb := want.Pix[o], want.Pix[o+1], want.Pix[o+2]
+					if absDiff(g[2], wr) > 2 || absDiff(g[1], wg) > 2 || absDiff(g[0], wb) > 2 || g[3] != 0xff {
+						t.Fatalf("pixel (%d,%d) = BGRA %v, want RGB %d %d %d", x, y, g, wr, wg, wb)
+					}
+				}
+			}
+			if err := YCbCrToBGRA(pix[:len(pix)-1-12], stride, src); err == nil {
+				t.Error("a buffer one byte short was taken")
+			}
+		})
+	}
+}
+
+func absDiff(a, b uint8) uint8 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}

@@ -89,6 +89,7 @@ func newCallScreen(u *UI) *callScreen {
 	c := &callScreen{u: u, local: u.sw.newView(true, 320), tiles: map[string]*tile{}, camOn: true, shareLarge: true}
 
 	c.local.img.SetMinSize(fyne.NewSize(160, 120))
+	u.surfaces.add(c.local)
 	// The background only shows behind "Camera off": under the picture it
 	// would be painted and covered again on every frame.
 	c.selfBg = canvas.NewRectangle(tileBg)

@@ -59,8 +59,9 @@ const gridGap = 4
 
 func (c *callScreen) newTile(id string) *tile {
 	t := &tile{id: id, view: c.u.sw.newView(false, 0), camOn: true}
+	t.view.count = &c.shown
+	c.u.surfaces.add(t.view)
 	t.view.onShow = func(first bool) {
-		c.shown.Add(1)
 		if !t.camOn {
 			// A frame that was in flight when the camera went off: drop
 			// it, the placeholder stays.
@@ -410,6 +411,7 @@ func (c *callScreen) layoutCells(selfInGrid bool, sharers []string) {
 // dropTile stops a tile's view from taking part in repaints. Main thread.
 func (c *callScreen) dropTile(t *tile) {
 	c.u.sw.removeView(t.view)
+	c.u.surfaces.remove(t.view)
 	c.u.sw.removeView(t.share)
 	t.view.Clear()
 	t.share.Clear()

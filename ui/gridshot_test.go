@@ -27,6 +27,10 @@ import (
 // process's main thread, which only TestMain has.
 const gridShotEnv = "PEERCALL_UI_GRIDSHOT_DIR"
 
+// gridShotSurfacesEnv, set, gives the window's pictures surfaces of their
+// own (X11 child windows) as the app does unless --toolkit-video.
+const gridShotSurfacesEnv = "PEERCALL_UI_GRIDSHOT_SURFACES"
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(gridShotEnv); dir != "" {
 		os.Exit(gridShot(dir))
@@ -57,6 +61,9 @@ type gridShotResult struct {
 	CPUPct     float64 // process CPU, % of one core, while frames flowed
 	Seconds    float64
 	ScreenXWD  string // the X server's picture, copied while the window was up
+	// OnSurfaces counts the views (cameras, self-view) whose pictures
+	// were on surfaces of their own at the grid's screenshot.
+	OnSurfaces int
 }
 
 // gridShot runs the desktop window with a three-person call of fake
@@ -72,7 +79,11 @@ func gridShot(dir string) int {
 	w := a.NewWindow("Peercall")
 	colorOnlyFramebuffer()
 	w.Resize(fyne.NewSize(app.DefaultWindowW, app.DefaultWindowH))
-	u := New(ctl, w, Options{})
+	opts := Options{}
+	if os.Getenv(gridShotSurfacesEnv) != "" {
+		opts.surfaces = func() (surfaceMaker, error) { return x11Surfaces(w, log) }
+	}
+	u := New(ctl, w, opts)
 
 	n := app.Notify{Phase: app.PhaseConnected, Room: "grid", Name: "Ann", CameraOn: true, ConnectedAt: time.Now()}
 	for i, p := range gridShotPeers {
@@ -114,7 +125,12 @@ func gridShot(dir string) int {
 				for _, o := range u.call.grid.Objects {
 					res.Cells = append(res.Cells, windowRect(w, o))
 				}
-				screenshot(w, filepath.Join(dir, "grid.png"), log)
+				for _, v := range u.surfaces.views {
+					if v.onSurf.Load() {
+						res.OnSurfaces++
+					}
+				}
+				u.surfaces.withPictures(func() { screenshot(w, filepath.Join(dir, "grid.png"), log) })
 				close(done)
 			})
 			<-done
@@ -147,7 +163,7 @@ func gridShot(dir string) int {
 				for _, o := range append([]fyne.CanvasObject{objs[0]}, objs[2:]...) {
 					res.ShareCells = append(res.ShareCells, windowRect(w, o))
 				}
-				screenshot(w, filepath.Join(dir, "share.png"), log)
+				u.surfaces.withPictures(func() { screenshot(w, filepath.Join(dir, "share.png"), log) })
 				close(done)
 			})
 			<-done
@@ -236,9 +252,20 @@ func copyFile(from, to string) error {
 // screenshot and the X server's picture: four cells, each person's colour
 // in their cell, the grey self-view in the fourth. Then Cleo shares: her
 // yellow screen large, the cameras and the self-view in the strip (the
-// app's screenshot). PEERCALL_UI_SHOTS=DIR keeps the pictures in DIR to
-// look at.
+// app's screenshot). It runs with the pictures painted by Fyne
+// (--toolkit-video) and on surfaces of their own (the default), where all
+// four views must be on surfaces. PEERCALL_UI_SHOTS=DIR keeps the pictures
+// in DIR/toolkit and DIR/surfaces to look at.
 func TestGridWindowXvfb(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		surfaces bool
+	}{{"toolkit", false}, {"surfaces", true}} {
+		t.Run(tt.name, func(t *testing.T) { gridWindowXvfb(t, tt.name, tt.surfaces) })
+	}
+}
+
+func gridWindowXvfb(t *testing.T, name string, surfaces bool) {
 	xvfb, err := exec.LookPath("xvfb-run")
 	if err != nil {
 		t.Fatal("xvfb-run not found: apt-get install xvfb xauth (make deps)")
@@ -246,14 +273,17 @@ func TestGridWindowXvfb(t *testing.T) {
 	dir := os.Getenv("PEERCALL_UI_SHOTS")
 	if dir == "" {
 		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+	} else if dir = filepath.Join(dir, name); os.MkdirAll(dir, 0o755) != nil {
+		t.Fatalf("cannot create %s", dir)
 	}
 	fbdir := t.TempDir()
 	home := t.TempDir() // fresh preferences
 	cmd := exec.Command(xvfb, "-a", "-s", "-screen 0 1280x800x24 -fbdir "+fbdir, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), gridShotEnv+"="+dir, "PEERCALL_UI_GRIDSHOT_FB="+filepath.Join(fbdir, "Xvfb_screen0"),
 		"HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "XDG_CACHE_HOME="+home+"/.cache")
+	if surfaces {
+		cmd.Env = append(cmd.Env, gridShotSurfacesEnv+"=1")
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("window run: %v\n%s", err, out)
@@ -270,6 +300,9 @@ func TestGridWindowXvfb(t *testing.T) {
 		res.ShownFPS, res.CPUPct, res.Seconds)
 	if len(res.Cells) != 4 {
 		t.Fatalf("%d cells in the window, want 4", len(res.Cells))
+	}
+	if want := map[bool]int{true: 4}[surfaces]; res.OnSurfaces != want {
+		t.Errorf("%d views on surfaces of their own, want %d", res.OnSurfaces, want)
 	}
 
 	shots := map[string]string{"app screenshot": filepath.Join(dir, "grid.png")}

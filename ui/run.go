@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,11 +15,13 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/driver"
 	"fyne.io/fyne/v2/driver/software"
 	"github.com/go-gl/glfw/v3.4/glfw"
 
 	"github.com/peercall/peercall/app"
 	"github.com/peercall/peercall/app/cli"
+	"github.com/peercall/peercall/ui/xvideo"
 )
 
 // AppID names the preferences file and the keyring entries.
@@ -59,11 +62,15 @@ func Run(o app.GUIOptions) int {
 	}
 	w.Resize(fyne.NewSize(float32(o.WindowW), float32(o.WindowH)))
 	speaker := ctl.Settings().Speaker
-	u := New(ctl, w, Options{GUI: o, Devices: app.ListDevices, PlaySound: func(wav []byte) {
+	opts := Options{GUI: o, Devices: app.ListDevices, Log: log, PlaySound: func(wav []byte) {
 		if _, err := app.PlaySound(wav, speaker); err != nil {
 			log.Debug("sound not played", "err", err)
 		}
-	}})
+	}}
+	if !o.ToolkitVideo {
+		opts.surfaces = func() (surfaceMaker, error) { return x11Surfaces(w, log) }
+	}
+	u := New(ctl, w, opts)
 	// Fyne 2.8.1 can hang in Run after its main loop stopped: the loop
 	// queues the app's stop hook, then drains and closes its function queue,
 	// and a hook that reaches the queue between the two is never run nor
@@ -139,7 +146,7 @@ func Run(o app.GUIOptions) int {
 		if o.Screenshot != "" {
 			time.AfterFunc(o.ScreenshotAfter, func() {
 				fyne.Do(func() {
-					screenshot(w, o.Screenshot, log)
+					u.surfaces.withPictures(func() { screenshot(w, o.Screenshot, log) })
 					close(shotDone)
 				})
 			})
@@ -271,4 +278,30 @@ func cpuTimes() (user, sys time.Duration) {
 		return 0, 0
 	}
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// x11Surfaces opens X11 windows of their own for the pictures, children of
+// w's (xvideo). Main thread, with w on screen.
+func x11Surfaces(w fyne.Window, log *slog.Logger) (surfaceMaker, error) {
+	nw, ok := w.(driver.NativeWindow)
+	if !ok {
+		return surfaceMaker{}, xvideo.ErrUnavailable
+	}
+	var xid uintptr
+	nw.RunNative(func(ctx any) {
+		if x, ok := ctx.(driver.X11WindowContext); ok {
+			xid = x.WindowHandle
+		}
+	})
+	if xid == 0 || xid > math.MaxUint32 {
+		return surfaceMaker{}, fmt.Errorf("%w: the window is not an X11 window", xvideo.ErrUnavailable)
+	}
+	conn, err := xvideo.Open("", log)
+	if err != nil {
+		return surfaceMaker{}, err
+	}
+	return surfaceMaker{
+		New:   func() (videoSurface, error) { return conn.NewSurface(uint32(xid)) },
+		Close: conn.Close,
+	}, nil
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"log/slog"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,12 @@ type Options struct {
 	PlaySound func(wav []byte)
 	// Do runs f on the main thread (fyne.Do); tests queue it instead.
 	Do func(f func())
+	// Log takes what the UI reports (nil: nothing).
+	Log *slog.Logger
+
+	// surfaces opens windows of their own for the remote pictures once
+	// the window is on screen (nil: Fyne paints all video).
+	surfaces func() (surfaceMaker, error)
 }
 
 // UI is the window's content: a thin view over app.Controller. It renders
@@ -47,6 +54,7 @@ type UI struct {
 	openURL func(*url.URL) error
 	win     fyne.Window
 	opts    Options
+	log     *slog.Logger
 
 	root     *fyne.Container
 	start    *startScreen
@@ -58,6 +66,7 @@ type UI struct {
 	showing   fyne.CanvasObject
 	last      app.Notify
 	sw        *swapper
+	surfaces  *surfaceSet
 	pendingMu sync.Mutex
 	pending   *app.Notify // latest snapshot not rendered yet
 	// localTarget is where self-view frames go: the call's inset or the
@@ -81,9 +90,14 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	if o.Do == nil {
 		o.Do = fyne.Do
 	}
-	u := &UI{ctl: ctl, share: ctl, files: ctl, win: win, opts: o,
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	u := &UI{ctl: ctl, share: ctl, files: ctl, win: win, opts: o, log: o.Log,
 		openURL: func(l *url.URL) error { return fyne.CurrentApp().OpenURL(l) }}
 	u.sw = newSwapper(u.do)
+	u.surfaces = &surfaceSet{u: u, open: o.surfaces}
+	u.surfaces.start()
 	if o.GUI.MaxDisplayFPS > 0 {
 		u.sw.minGap = time.Second / time.Duration(o.GUI.MaxDisplayFPS)
 	}
@@ -105,6 +119,7 @@ func New(ctl *app.Controller, win fyne.Window, o Options) *UI {
 	// the next video repaint instead of causing repaints of their own;
 	// the latest one wins.
 	u.sw.extra = u.flushPending
+	u.sw.after = u.surfaces.place
 	ctl.Watch(func(n app.Notify) {
 		u.pendingMu.Lock()
 		u.pending = &n
@@ -127,7 +142,10 @@ func (u *UI) do(f func()) {
 }
 
 // Stop ends the UI's updates ahead of the app's quit. Main thread.
-func (u *UI) Stop() { u.stopped.Store(true) }
+func (u *UI) Stop() {
+	u.stopped.Store(true)
+	u.surfaces.close()
+}
 
 // onFrame sends a frame to the self-view, its sender's tile, or (a screen
 // share) its sender's share view. It runs on the producers' goroutines.

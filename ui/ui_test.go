@@ -125,7 +125,7 @@ func newHarness(t *testing.T, secrets app.SecretStore, gui app.GUIOptions) *harn
 
 // newHarnessMedia is newHarness with the controller's media options
 // (synthetic video offers the test picture to share).
-func newHarnessMedia(t *testing.T, secrets app.SecretStore, gui app.GUIOptions, media app.MediaOptions) *harness {
+func newHarnessMedia(t *testing.T, secrets app.SecretStore, gui app.GUIOptions, media app.MediaOptions, more ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, eng: &fakeEngine{calls: make(chan *fakeCall, 4)}, queue: make(chan func(), 4096)}
 	// Fresh settings' download folder, the same on every machine.
@@ -154,13 +154,17 @@ func newHarnessMedia(t *testing.T, secrets app.SecretStore, gui app.GUIOptions, 
 	})
 	h.w = test.NewTempWindow(t, nil)
 	h.w.Resize(fyne.NewSize(900, 640))
-	h.u = New(h.ctl, h.w, Options{GUI: gui, Do: func(f func()) { h.queue <- f }, Devices: func() app.DeviceList {
+	opts := Options{GUI: gui, Do: func(f func()) { h.queue <- f }, Devices: func() app.DeviceList {
 		return app.DeviceList{
 			Cameras:     []app.DeviceChoice{{ID: "video0;video0", Name: "USB Camera"}},
 			Microphones: []app.DeviceChoice{{ID: "mic0", Name: "Built-in Mic"}},
 			Speakers:    []app.DeviceChoice{{ID: "spk0", Name: "Speakers"}},
 		}
-	}})
+	}}
+	for _, m := range more {
+		m(&opts)
+	}
+	h.u = New(h.ctl, h.w, opts)
 	h.pump()
 	return h
 }

@@ -31,6 +31,18 @@ type videoView struct {
 
 	frames  atomic.Int64 // frames shown
 	dropped atomic.Int64 // frames replaced before they were shown
+
+	// A remote camera's picture may be shown in a window of its own
+	// instead (surface.go): surf is set and placed on the main thread;
+	// while onSurf is set, Push draws there and Fyne paints nothing.
+	surf   videoSurface
+	onSurf atomic.Bool
+	// picSize is the last pushed picture's size (0: none since Clear),
+	// read by the main thread to place the surface.
+	picSize atomic.Uint64
+	scaled  *image.YCbCr // the picture at the surface's size (producer's)
+	// count, when set, counts every frame shown, by either path.
+	count *atomic.Int64
 }
 
 // swapper batches the views' swaps into one fyne.Do: at most one is
@@ -41,8 +53,9 @@ type videoView struct {
 type swapper struct {
 	do func(func())
 	// extra runs on the main thread at every swap, before the views (the
-	// UI's latest snapshot rides along with video repaints this way).
-	extra func()
+	// UI's latest snapshot rides along with video repaints this way);
+	// after runs after them.
+	extra, after func()
 
 	// minGap caps the repaint rate (0: none): each repaint costs a full
 	// window paint, so a software-GL user may trade smoothness for CPU.
@@ -54,12 +67,20 @@ type swapper struct {
 	armed     bool // a fallback timer will schedule a swap
 	capArmed  bool // a timer will schedule the swap the cap held back
 	lastEager time.Time
+	// lastElsewhere: a remote frame was last shown on a surface of its
+	// own, which repaints nothing for lazy work to ride along with.
+	lastElsewhere time.Time
 	lastSwap  time.Time
 }
 
 // lazyWait is how long a self-view frame waits for a remote repaint
 // before it schedules one itself (remote video stalled or absent).
 const lazyWait = 150 * time.Millisecond
+
+// lazyGap is how often lazy work (the self-view, snapshots) repaints the
+// window while the remote pictures are on surfaces of their own: the
+// self-view at about 11 fps, as when it rode along with painted video.
+const lazyGap = 90 * time.Millisecond
 
 func newSwapper(do func(func())) *swapper { return &swapper{do: do} }
 
@@ -102,13 +123,21 @@ func (s *swapper) request(lazy bool) {
 	}
 	if lazy && now.Sub(s.lastEager) < lazyWait {
 		// A remote frame is due and will carry this along; if it does
-		// not come, the timer makes sure the work is still shown.
-		if !s.armed {
-			s.armed = true
-			time.AfterFunc(lazyWait, s.fallback)
+		// not come, the timer makes sure the work is still shown. With
+		// the remote frames on surfaces, none will: the work is shown
+		// lazyGap after the last repaint.
+		wait := lazyWait
+		if now.Sub(s.lastElsewhere) < lazyWait {
+			wait = lazyGap - now.Sub(s.lastSwap)
 		}
-		s.mu.Unlock()
-		return
+		if wait > 0 {
+			if !s.armed {
+				s.armed = true
+				time.AfterFunc(wait, s.fallback)
+			}
+			s.mu.Unlock()
+			return
+		}
 	}
 	if s.minGap > 0 {
 		if wait := s.minGap - now.Sub(s.lastSwap); wait > 0 {
@@ -128,6 +157,16 @@ func (s *swapper) request(lazy bool) {
 	s.scheduled = true
 	s.mu.Unlock()
 	s.do(s.swapAll)
+}
+
+// shownElsewhere notes a remote frame shown without a repaint (on its
+// own surface): lazy work waits for the next repaint as it would behind a
+// painted one.
+func (s *swapper) shownElsewhere() {
+	now := time.Now()
+	s.mu.Lock()
+	s.lastEager, s.lastElsewhere = now, now
+	s.mu.Unlock()
 }
 
 func (s *swapper) fallback() {
@@ -155,6 +194,9 @@ func (s *swapper) swapAll() {
 	for _, v := range views {
 		v.swap()
 	}
+	if s.after != nil {
+		s.after()
+	}
 }
 
 // Push converts src and schedules it for display. Call it from one producer
@@ -166,6 +208,10 @@ func (v *videoView) Push(src *image.YCbCr) {
 	if v.maxW > 0 && src.Rect.Dx() > v.maxW {
 		v.small = shrink(v.small, src, (src.Rect.Dx()+v.maxW-1)/v.maxW)
 		src = v.small
+	}
+	v.picSize.Store(packSize(src.Rect.Size()))
+	if v.onSurf.Load() && v.drawOnSurface(src) {
+		return
 	}
 	v.mu.Lock()
 	idx := 0
@@ -194,6 +240,12 @@ func (v *videoView) swap() {
 		v.mu.Unlock()
 		return
 	}
+	if v.onSurf.Load() {
+		// Converted for Fyne just before the view moved to its surface.
+		v.pending = -1
+		v.mu.Unlock()
+		return
+	}
 	v.shown, v.pending = v.pending, -1
 	img := v.bufs[v.shown]
 	v.mu.Unlock()
@@ -202,6 +254,9 @@ func (v *videoView) swap() {
 	v.img.ScaleMode = scaleModeFor(img.Rect.Size(), v.img.Size(), v.canvasScale())
 	v.img.Refresh()
 	v.frames.Add(1)
+	if v.count != nil {
+		v.count.Add(1)
+	}
 	if v.onShow != nil {
 		v.onShow(first)
 	}
@@ -243,6 +298,8 @@ func (v *videoView) Clear() {
 	v.mu.Lock()
 	v.shown, v.pending = -1, -1
 	v.mu.Unlock()
+	v.picSize.Store(0)
+	v.leaveSurface()
 	if v.img.Image != nil {
 		v.img.Image = nil
 		v.img.Refresh()

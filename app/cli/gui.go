@@ -30,6 +30,7 @@ func ParseGUIFlags(args []string, out io.Writer) (app.GUIOptions, error) {
 	fs.DurationVar(&o.QuitAfter, "quit-after", 0, "quit after this long (0: never)")
 	fs.BoolVar(&o.CPUReport, "cpu-report", false, "print CPU use at exit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	fs.BoolVar(&o.ToolkitVideo, "toolkit-video", false, "paint remote video with the GUI toolkit (GL) instead of X11 windows of its own")
 	fs.IntVar(&o.MaxDisplayFPS, "max-display-fps", 0, "repaint the window at most N times a second (saves CPU with software GL; 0 = follow the video)")
 	window := fs.String("window", fmt.Sprintf("%dx%d", app.DefaultWindowW, app.DefaultWindowH), "initial window size `WxH`")
 	if err := fs.Parse(args); err != nil {
