@@ -40,6 +40,10 @@ const (
 	cpuChromiumTab = "chromium-1-page"
 	cpuHeadless    = "headless"
 	cpuDesktop     = "desktop"
+	// cpuDesktopToolkit is the desktop app with --toolkit-video: every
+	// picture painted by Fyne's GL driver, as where the X11 surfaces are
+	// unavailable (the in-run reference for what they save).
+	cpuDesktopToolkit = "desktop-toolkit-video"
 )
 
 // clockTicks is Linux's USER_HZ, the unit of utime and stime in
@@ -101,7 +105,7 @@ func RunCPUBench(ctx context.Context, o BenchOptions, log io.Writer) (*CPUResult
 	defer os.RemoveAll(tmp)
 	clients := []string{cpuChromium, cpuChromiumTab, cpuHeadless}
 	if o.GUIBinary != "" {
-		clients = append(clients, cpuDesktop)
+		clients = append(clients, cpuDesktop, cpuDesktopToolkit)
 	}
 	n := 0
 	for round := 1; round <= o.CPURounds; round++ {
@@ -125,6 +129,8 @@ func RunCPUBench(ctx context.Context, o BenchOptions, log io.Writer) (*CPUResult
 				s, err = r.headless(ctx)
 			case cpuDesktop:
 				s, err = r.desktop(ctx)
+			case cpuDesktopToolkit:
+				s, err = r.desktop(ctx, "--toolkit-video")
 			}
 			s.Client, s.Round = c, round
 			if err != nil {
@@ -359,7 +365,7 @@ var guiCPULine = regexp.MustCompile(`shown ([0-9.]+) remote fps`)
 
 // desktop runs the desktop app under its own Xvfb, the clip as its camera,
 // calling a headless peer that sends the clip too.
-func (r cpuRound) desktop(ctx context.Context) (s CPUSample, err error) {
+func (r cpuRound) desktop(ctx context.Context, extra ...string) (s CPUSample, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.o.CPUWarmup+r.o.CPUWindow+r.o.Timeout)
 	defer cancel()
 	xvfb, display, err := startXvfb(ctx)
@@ -383,9 +389,10 @@ func (r cpuRound) desktop(ctx context.Context) (s CPUSample, err error) {
 			return s, err
 		}
 	}
-	app := exec.CommandContext(ctx, r.o.GUIBinary, "--room", r.room, "--name", "gui", "--join", "ws://"+r.url+"/ws",
+	args := append([]string{"--room", r.room, "--name", "gui", "--join", "ws://" + r.url + "/ws",
 		"--loopback-only", "--auto-join", "--video", r.clip, "--audio", "synthetic",
-		"--quit-after", dur.String(), "--cpu-report")
+		"--quit-after", dur.String(), "--cpu-report"}, extra...)
+	app := exec.CommandContext(ctx, r.o.GUIBinary, args...)
 	app.Env = append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"))
 	var stdout, stderr strings.Builder
@@ -475,13 +482,14 @@ type cpuRow struct {
 
 func (r *CPUResult) rows() []cpuRow {
 	desc := map[string]string{
-		cpuChromium:    strings.TrimSpace("Chromium "+r.Chromium) + ": one browser, two windows of the web app (each a peer: self view and the other's video); every process of the browser, halved",
-		cpuChromiumTab: "the same Chromium, one page holding both peer connections (both remote videos shown); every process, halved",
-		cpuHeadless:    "peercall-headless: each of the two peer processes",
-		cpuDesktop:     "desktop app under Xvfb (decode, encode, painting): the app's process",
+		cpuChromium:       strings.TrimSpace("Chromium "+r.Chromium) + ": one browser, two windows of the web app (each a peer: self view and the other's video); every process of the browser, halved",
+		cpuChromiumTab:    "the same Chromium, one page holding both peer connections (both remote videos shown); every process, halved",
+		cpuHeadless:       "peercall-headless: each of the two peer processes",
+		cpuDesktop:        "desktop app under Xvfb (decode, encode, painting; video in X11 windows of its own): the app's process",
+		cpuDesktopToolkit: "the same with --toolkit-video (Fyne paints the video with GL, as without X11): the app's process",
 	}
 	var out []cpuRow
-	for _, c := range []string{cpuChromium, cpuChromiumTab, cpuHeadless, cpuDesktop} {
+	for _, c := range []string{cpuChromium, cpuChromiumTab, cpuHeadless, cpuDesktop, cpuDesktopToolkit} {
 		row := cpuRow{client: c, counted: desc[c], parts: map[string]float64{}}
 		var per, fps, kbps []float64
 		parts := map[string][]float64{}
@@ -563,7 +571,7 @@ func cpuMarkdown(m MachineInfo, r *CPUResult) string {
 			ps = append(ps, fmt.Sprintf("%s %.1f", k, row.parts[k]))
 		}
 		note := "the whole call, both peers"
-		if row.client == cpuDesktop {
+		if row.client == cpuDesktop || row.client == cpuDesktopToolkit {
 			note = "the X server is not counted above; Chromium runs without one"
 		}
 		fmt.Fprintf(&b, "- %s by process, %% of a core (medians; %s): %s\n", row.client, note, strings.Join(ps, ", "))

@@ -235,3 +235,22 @@ func fyneRect(o fyne.CanvasObject) image.Rectangle {
 	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(o)
 	return outward(pos, o.Size(), 1)
 }
+
+func TestCrops(t *testing.T) {
+	tests := []struct {
+		pic, place int
+		want       bool
+	}{
+		{640, 640, true},
+		{640, 636, true}, // the default window's place for a 640x480 camera
+		{640, 628, true},
+		{640, 626, false}, // over 1 % a side: scaled
+		{636, 640, false}, // smaller than its place: scaled up, no bars
+		{2, 2, true},
+	}
+	for _, tt := range tests {
+		if got := crops(tt.pic, tt.place); got != tt.want {
+			t.Errorf("crops(%d, %d) = %v, want %v", tt.pic, tt.place, got, tt.want)
+		}
+	}
+}
