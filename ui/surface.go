@@ -35,9 +35,10 @@ type surfaceMaker struct {
 // nothing else triggers it.
 const surfacePlaceEvery = 100 * time.Millisecond
 
-// surfaceSet shows the remote cameras' pictures in windows of their own
-// when the window system allows (package xvideo): Fyne's GL driver then
-// neither paints them nor repaints the window for their frames. Whatever
+// surfaceSet shows the remote cameras' pictures and the self-view in
+// windows of their own when the window system allows (package xvideo):
+// Fyne's GL driver then neither paints them nor repaints the window for
+// their frames. Whatever
 // Fyne draws over a picture (the self-view inset, badges, name plates,
 // the speaker's border, panels) is cut out of the surface so that it
 // shows, and while a popup or dialog is open the pictures go back to
