@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -87,39 +86,19 @@ type peerSpec struct {
 	args []string
 }
 
-// startPeer starts one headless process writing its report to report;
-// the result arrives on the channel once it exits.
+// startPeer runs a headless peer (app.StartPeer) with its report at
+// report.
 func startPeer(t *testing.T, bin, report string, args []string) <-chan peerResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	cmd := exec.CommandContext(ctx, bin, append(args, "--report", report)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	runs := app.StartPeer(t, bin, report, args, 120*time.Second)
 	out := make(chan peerResult, 1)
 	go func() {
-		defer cancel()
-		r := peerResult{started: started}
-		err := cmd.Wait()
-		r.stderr = stderr.String()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.code = ee.ExitCode()
-		} else if err != nil {
-			r.code = -1
+		r := <-runs
+		pr := peerResult{rep: r.Report, code: r.Code, stderr: r.Stderr, started: r.Started}
+		if r.ReportErr != nil {
+			pr.stderr += "\nreport: " + r.ReportErr.Error()
 		}
-		b, err := os.ReadFile(report)
-		if err == nil {
-			err = json.Unmarshal(b, &r.rep)
-		}
-		if err != nil {
-			r.stderr += "\nreport: " + err.Error()
-		}
-		out <- r
+		out <- pr
 	}()
 	return out
 }

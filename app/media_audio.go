@@ -210,16 +210,14 @@ type audioRecState struct {
 	maxSeq  int64 // highest extended sequence number seen
 	pending map[int64]recAudioPkt
 
-	timed     bool // the first in-order packet has fixed lastTS and holdUntil
-	lastTS    uint32
-	extTS     int64 // RTP timestamp of the last packet in order, unwrapped, from the first
-	holdUntil time.Time
-	held      []heldAudio // the start, until it is placed
-	start     time.Time   // where RTP time 0 arrived, by the least delayed packet held
-	anchored  bool
-	base      int64 // granule of RTP time 0 (the first packet's)
-	written   bool
-	end       int64 // granule where the written audio ends
+	timed   bool // the first in-order packet has fixed lastTS
+	lastTS  uint32
+	extTS   int64 // RTP timestamp of the last packet in order, unwrapped, from the first
+	hold    startHold
+	held    []heldAudio // the start, until it is placed
+	base    int64       // granule of RTP time 0 (the first packet's)
+	written bool
+	end     int64 // granule where the written audio ends
 }
 
 type heldAudio struct {
@@ -291,19 +289,17 @@ func (r *recording) writeAudioLocked(p recAudioPkt) {
 	}
 	if !a.timed {
 		a.timed, a.lastTS = true, p.ts
-		a.holdUntil = p.arrival.Add(recordAnchorWindow)
 	}
 	a.extTS += int64(int32(p.ts - a.lastTS))
 	a.lastTS = p.ts
-	if a.anchored {
+	if a.hold.placed {
 		r.putAudioLocked(p.payload, n, a.base+a.extTS)
 		return
 	}
 	a.held = append(a.held, heldAudio{payload: p.payload, n: n, ext: a.extTS})
 	// A packet leaves only once its last sample is captured: it arrived
 	// its length after a packet of its first sample alone would have.
-	a.start = earliest(a.start, p.arrival, a.extTS+n, 48000)
-	if !p.arrival.Before(a.holdUntil) {
+	if a.hold.note(p.arrival, a.extTS+n, 48000) {
 		r.anchorAudioLocked()
 	}
 }
@@ -311,12 +307,10 @@ func (r *recording) writeAudioLocked(p recAudioPkt) {
 // anchorAudioLocked places the audio by its held start and writes it.
 func (r *recording) anchorAudioLocked() {
 	a := &r.audio
-	if a.anchored || len(a.held) == 0 {
+	if a.hold.placed || len(a.held) == 0 {
 		return
 	}
-	r.settleLocked()
-	a.anchored = true
-	a.base = r.ticks(a.start, 48000)
+	a.base = r.placeLocked(&a.hold, 48000)
 	for _, h := range a.held {
 		r.putAudioLocked(h.payload, h.n, a.base+h.ext)
 	}

@@ -425,14 +425,12 @@ const recordAnchorWindow = time.Second
 // videoRecState places received frames on the recording's time line
 // (owned by recording.mu).
 type videoRecState struct {
-	started   bool
-	lastTS    uint32
-	ext       int64 // RTP timestamp of the last frame, unwrapped, from the first
-	holdUntil time.Time
-	held      []heldFrame // the start, until it is placed
-	start     time.Time   // where RTP time 0 arrived, by the least delayed frame held
-	anchored  bool
-	anchor    int64 // pts of RTP time 0 (the first frame's)
+	started bool
+	lastTS  uint32
+	ext     int64 // RTP timestamp of the last frame, unwrapped, from the first
+	hold    startHold
+	held    []heldFrame // the start, until it is placed
+	anchor  int64       // pts of RTP time 0 (the first frame's)
 }
 
 type heldFrame struct {
@@ -442,14 +440,33 @@ type heldFrame struct {
 	key  bool
 }
 
-// earliest is the earlier of start (zero: none yet) and where RTP time 0
-// arrived by a packet of RTP time ext (rate Hz) that arrived at at.
-func earliest(start, at time.Time, ext, rate int64) time.Time {
-	s := at.Add(-time.Duration(ext * int64(time.Second) / rate))
-	if start.IsZero() || s.Before(start) {
-		return s
+// startHold is a recorded stream's start, held back until its place on
+// the recording's time line is found (see recording).
+type startHold struct {
+	until  time.Time // the first arrival at or after it ends the hold
+	start  time.Time // where RTP time 0 arrived, by the least delayed packet held
+	placed bool
+}
+
+// note books a packet of RTP time ext (a rate Hz clock, from the stream's
+// first) that arrived at at, and reports whether the hold is over.
+func (h *startHold) note(at time.Time, ext, rate int64) bool {
+	if h.until.IsZero() {
+		h.until = at.Add(recordAnchorWindow)
 	}
-	return start
+	s := at.Add(-time.Duration(ext * int64(time.Second) / rate))
+	if h.start.IsZero() || s.Before(h.start) {
+		h.start = s
+	}
+	return !at.Before(h.until)
+}
+
+// placeLocked ends h: the stream's RTP time 0 in ticks of a rate Hz
+// clock on the recording's time line.
+func (r *recording) placeLocked(h *startHold, rate int64) int64 {
+	r.settleLocked()
+	h.placed = true
+	return r.ticks(h.start, rate)
 }
 
 // settleLocked makes the origin final when the first stream is placed: the
@@ -459,7 +476,7 @@ func (r *recording) settleLocked() {
 		return
 	}
 	r.settled = true
-	for _, s := range []time.Time{r.video.start, r.audio.start} {
+	for _, s := range []time.Time{r.video.hold.start, r.audio.hold.start} {
 		if !s.IsZero() && s.Before(r.origin) {
 			r.origin = s
 		}
@@ -530,17 +547,15 @@ func (r *recording) videoFrame(f codec.Frame, w, h int, at time.Time) {
 			return // a player could not decode it either
 		}
 		v.started, v.lastTS = true, f.Timestamp
-		v.holdUntil = at.Add(recordAnchorWindow)
 	}
 	v.ext += int64(int32(f.Timestamp - v.lastTS))
 	v.lastTS = f.Timestamp
-	if v.anchored {
+	if v.hold.placed {
 		r.writeFrame(f.Data, f.KeyFrame, w, h, v.anchor+v.ext)
 		return
 	}
 	v.held = append(v.held, heldFrame{data: f.Data, ext: v.ext, w: w, h: h, key: f.KeyFrame})
-	v.start = earliest(v.start, at, v.ext, 90000)
-	if !at.Before(v.holdUntil) {
+	if v.hold.note(at, v.ext, 90000) {
 		r.anchorVideoLocked()
 	}
 }
@@ -548,12 +563,10 @@ func (r *recording) videoFrame(f codec.Frame, w, h int, at time.Time) {
 // anchorVideoLocked places the video by its held start and writes it.
 func (r *recording) anchorVideoLocked() {
 	v := &r.video
-	if v.anchored || len(v.held) == 0 {
+	if v.hold.placed || len(v.held) == 0 {
 		return
 	}
-	r.settleLocked()
-	v.anchored = true
-	v.anchor = r.ticks(v.start, 90000)
+	v.anchor = r.placeLocked(&v.hold, 90000)
 	for i, h := range v.held {
 		if i == 0 && v.anchor > 0 {
 			// Audio came first: show the first picture from time 0.

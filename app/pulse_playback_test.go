@@ -1,16 +1,12 @@
 package app
 
 import (
-	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -94,9 +90,9 @@ func enginePulseCall(t *testing.T, pa *pulsetest.Server, bin, wav, other string)
 	// The peer is its own process, built without -race: the detector's
 	// cost in this process alone stalls the Go runtime (and with it the
 	// device callback and packet reading) on a loaded 2-core machine.
-	res := runPeer(t, bin, []string{
+	res := StartPeer(t, bin, filepath.Join(t.TempDir(), "peer.json"), []string{
 		"--server", n.ServerURL, "--room", "pulse", "--name", "peer", "--duration", "10s",
-		"--video", "none", "--audio", wav, "--ice-policy", "all", "--loopback-only"})
+		"--video", "none", "--audio", wav, "--ice-policy", "all", "--loopback-only"}, time.Minute)
 	n = waitLong(t, r, "connected", func(n Notify) bool { return n.Phase == PhaseConnected })
 	// The first part of the call plays on the default speaker, then the
 	// speaker switches. The moment need not be exact (each sink's part is
@@ -109,8 +105,8 @@ func enginePulseCall(t *testing.T, pa *pulsetest.Server, bin, wav, other string)
 		t.Fatal(err)
 	}
 	waitSince(t, r, mark, "speaker switched", func(n Notify) bool { return n.Devices.Speaker == other && !n.SwitchingDevices })
-	if err := <-res; err != nil {
-		t.Fatalf("headless peer: %v", err)
+	if err := (<-res).Err(); err != nil {
+		t.Fatal(err)
 	}
 	waitLong(t, r, "ended", func(n Notify) bool { return n.Phase.Terminal() })
 
@@ -129,35 +125,3 @@ func checkSinks(t *testing.T, sinks []sinkRecording) {
 	}
 }
 
-// runPeer runs a headless peer; its error (exit status, stderr, a report
-// that does not parse) arrives once it exits.
-func runPeer(t *testing.T, bin string, args []string) <-chan error {
-	t.Helper()
-	report := filepath.Join(t.TempDir(), "peer.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, bin, append(args, "--report", report)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		defer cancel()
-		err := cmd.Wait()
-		if err == nil {
-			var rep map[string]any
-			b, rerr := os.ReadFile(report)
-			if rerr == nil {
-				rerr = json.Unmarshal(b, &rep)
-			}
-			err = rerr
-		}
-		if err != nil {
-			err = errors.Join(err, errors.New(stderr.String()))
-		}
-		done <- err
-	}()
-	return done
-}

@@ -61,9 +61,12 @@ type gridShotResult struct {
 	CPUPct     float64 // process CPU, % of one core, while frames flowed
 	Seconds    float64
 	ScreenXWD  string // the X server's picture, copied while the window was up
+	// ShareXWD is the X server's picture of the share stage.
+	ShareXWD string
 	// OnSurfaces counts the views (cameras, self-view) whose pictures
-	// were on surfaces of their own at the grid's screenshot.
-	OnSurfaces int
+	// were on surfaces of their own at the grid's screenshot, and
+	// ShareOnSurfaces at the share stage's (the share too).
+	OnSurfaces, ShareOnSurfaces int
 }
 
 // gridShot runs the desktop window with a three-person call of fake
@@ -163,10 +166,23 @@ func gridShot(dir string) int {
 				for _, o := range append([]fyne.CanvasObject{objs[0]}, objs[2:]...) {
 					res.ShareCells = append(res.ShareCells, windowRect(w, o))
 				}
+				for _, v := range u.surfaces.views {
+					if v.onSurf.Load() {
+						res.ShareOnSurfaces++
+					}
+				}
 				u.surfaces.withPictures(func() { screenshot(w, filepath.Join(dir, "share.png"), log) })
 				close(done)
 			})
 			<-done
+			time.Sleep(500 * time.Millisecond)
+			if fb := os.Getenv("PEERCALL_UI_GRIDSHOT_FB"); fb != "" {
+				res.ShareXWD = filepath.Join(dir, "share-screen.xwd")
+				if err := copyFile(fb, res.ShareXWD); err != nil {
+					log.Error("screen dump not copied", "err", err)
+					res.ShareXWD = ""
+				}
+			}
 			fyne.Do(func() {
 				u.Stop()
 				a.Quit()
@@ -304,6 +320,9 @@ func gridWindowXvfb(t *testing.T, name string, surfaces bool) {
 	if want := map[bool]int{true: 4}[surfaces]; res.OnSurfaces != want {
 		t.Errorf("%d views on surfaces of their own, want %d", res.OnSurfaces, want)
 	}
+	if want := map[bool]int{true: 5}[surfaces]; res.ShareOnSurfaces != want {
+		t.Errorf("on the share stage, %d views on surfaces of their own, want %d", res.ShareOnSurfaces, want)
+	}
 
 	shots := map[string]string{"app screenshot": filepath.Join(dir, "grid.png")}
 	if res.ScreenXWD == "" {
@@ -329,9 +348,19 @@ func gridWindowXvfb(t *testing.T, name string, surfaces bool) {
 		}
 	}
 
-	// The share stage: Cleo's screen large, everyone's camera small.
-	img := readPNG(t, filepath.Join(dir, "share.png"))
-	t.Logf("share stage: %s", filepath.Join(dir, "share.png"))
+	// The share stage: Cleo's screen large, everyone's camera small, in
+	// the app's screenshot and on the X server.
+	shots = map[string]string{"share stage, app screenshot": filepath.Join(dir, "share.png")}
+	if res.ShareXWD == "" {
+		t.Error("no X server screen dump of the share stage")
+	} else {
+		shots["share stage, X server screen"] = filepath.Join(dir, "share-screen.png")
+		conv := exec.Command("go", "run", "../scripts/xwd2png", "-crop", fmt.Sprintf("%dx%d", app.DefaultWindowW, app.DefaultWindowH),
+			"-min-colours", "1000", res.ShareXWD, shots["share stage, X server screen"])
+		if o, err := conv.CombinedOutput(); err != nil {
+			t.Errorf("X server picture of the share stage: %v\n%s", err, o)
+		}
+	}
 	want := []string{"yellow"}
 	for _, p := range gridShotPeers {
 		want = append(want, p.hue)
@@ -340,9 +369,13 @@ func gridWindowXvfb(t *testing.T, name string, surfaces bool) {
 	if len(res.ShareCells) != len(want) {
 		t.Fatalf("%d cells on the share stage, want %d", len(res.ShareCells), len(want))
 	}
-	for i, r := range res.ShareCells {
-		if got := hueAt(img, r); got != want[i] {
-			t.Errorf("share stage cell %d %v is %s, want %s", i, r, got, want[i])
+	for what, path := range shots {
+		img := readPNG(t, path)
+		t.Logf("%s: %s", what, path)
+		for i, r := range res.ShareCells {
+			if got := hueAt(img, r); got != want[i] {
+				t.Errorf("%s: cell %d %v is %s, want %s", what, i, r, got, want[i])
+			}
 		}
 	}
 	if main, cell := res.ShareCells[0], res.ShareCells[1]; main.Dx()*main.Dy() < 8*cell.Dx()*cell.Dy() {

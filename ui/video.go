@@ -70,7 +70,7 @@ type swapper struct {
 	// lastElsewhere: a remote frame was last shown on a surface of its
 	// own, which repaints nothing for lazy work to ride along with.
 	lastElsewhere time.Time
-	lastSwap  time.Time
+	lastSwap      time.Time
 }
 
 // lazyWait is how long a self-view frame waits for a remote repaint

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/jezek/xgb"
@@ -199,7 +200,7 @@ func (s *Surface) Place(r image.Rectangle, holes []image.Rectangle) error {
 	if r.Empty() {
 		return s.hideLocked()
 	}
-	if r == s.at && equalRects(holes, s.holes) && s.mapped {
+	if r == s.at && slices.Equal(holes, s.holes) && s.mapped {
 		return nil
 	}
 	if r.Min.X < -1<<15 || r.Min.Y < -1<<15 || r.Max.X >= 1<<15 || r.Max.Y >= 1<<15 {
@@ -231,18 +232,6 @@ func (s *Surface) Place(r image.Rectangle, holes []image.Rectangle) error {
 		s.mapped = true
 	}
 	return nil
-}
-
-func equalRects(a, b []image.Rectangle) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Hide unmaps the surface; the parent's own painting shows again.
