@@ -38,8 +38,8 @@ type Options struct {
 	// Log takes what the UI reports (nil: nothing).
 	Log *slog.Logger
 
-	// surfaces opens windows of their own for the remote pictures once
-	// the window is on screen (nil: Fyne paints all video).
+	// surfaces opens windows of their own for the pictures once the
+	// window is on screen (nil: Fyne paints all video).
 	surfaces func() (surfaceMaker, error)
 }
 

@@ -32,9 +32,9 @@ type videoView struct {
 	frames  atomic.Int64 // frames shown
 	dropped atomic.Int64 // frames replaced before they were shown
 
-	// A remote camera's picture may be shown in a window of its own
-	// instead (surface.go): surf is set and placed on the main thread;
-	// while onSurf is set, Push draws there and Fyne paints nothing.
+	// The picture may be shown in a window of its own instead
+	// (surface.go): surf is set and placed on the main thread; while
+	// onSurf is set, Push draws there and Fyne paints nothing.
 	surf   videoSurface
 	onSurf atomic.Bool
 	// picSize is the last pushed picture's size (0: none since Clear),
@@ -77,9 +77,9 @@ type swapper struct {
 // before it schedules one itself (remote video stalled or absent).
 const lazyWait = 150 * time.Millisecond
 
-// lazyGap is how often lazy work (the self-view, snapshots) repaints the
-// window while the remote pictures are on surfaces of their own: the
-// self-view at about 11 fps, as when it rode along with painted video.
+// lazyGap is how often lazy work (snapshots, a self-view Fyne paints)
+// repaints the window while the remote pictures are on surfaces of their
+// own: about 11 times a second, as when it rode along with painted video.
 const lazyGap = 90 * time.Millisecond
 
 func newSwapper(do func(func())) *swapper { return &swapper{do: do} }
