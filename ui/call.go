@@ -151,7 +151,8 @@ func newCallScreen(u *UI) *callScreen {
 	// window paint, and a rectangle the size of the video is one more
 	// full-area fill per frame (measurable under software GL).
 	c.files = newFilesPanel(u)
-	video := container.NewStack(c.grid, c.inset, statsOverlay, c.files.panel, waitOverlay, c.flashBox)
+	video := container.New(placeAfterLayout{inner: layout.NewStackLayout(), place: func() { u.surfaces.place() }},
+		c.grid, c.inset, statsOverlay, c.files.panel, waitOverlay, c.flashBox)
 
 	c.status = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.timer = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})

@@ -278,6 +278,22 @@ func (v *videoView) drawOnSurface(src *image.YCbCr) bool {
 	return true
 }
 
+// placeAfterLayout lays its objects out as inner does, then places the
+// surfaces at once: the pictures of a window being resized move with it
+// rather than at the next check (Fyne tells of a resize only through
+// layouts). Main thread, as layouts are.
+type placeAfterLayout struct {
+	inner fyne.Layout
+	place func()
+}
+
+func (l placeAfterLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	l.inner.Layout(objs, size)
+	l.place()
+}
+
+func (l placeAfterLayout) MinSize(objs []fyne.CanvasObject) fyne.Size { return l.inner.MinSize(objs) }
+
 // crops reports whether a picture side of n pixels shows in a place of
 // m uncut and unscaled but for at most 1 % at each end.
 func crops(n, m int) bool { return n >= m && (n-m)*50 <= n }

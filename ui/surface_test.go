@@ -165,7 +165,7 @@ func TestSurfacesFollowTheWindow(t *testing.T) {
 	h.u.surfaces.place()
 	badge := fyneRect(c.tiles[bob.ID].muted)
 	if _, holes, _, _ := bs.state(); !overlapsAny(badge, holes) {
-		t.Errorf("the muted badge %v is not cut out (holes %v)", badge, holes)
+		t.Errorf("the muted badge %v is not cut out of %v (holes %v)", badge, at, holes)
 	}
 
 	// A popup over the window: everything back to Fyne.
@@ -184,6 +184,13 @@ func TestSurfacesFollowTheWindow(t *testing.T) {
 	h.u.surfaces.place()
 	if !bv.onSurf.Load() {
 		t.Error("the picture did not go back to its surface after the popup")
+	}
+
+	// A resized window: the picture moves with its layout, before any
+	// check or frame.
+	h.w.Resize(fyne.NewSize(1100, 760))
+	if at, _, _, _ := bs.state(); at != picRect(bv, image.Pt(16, 8)) || at == want {
+		t.Errorf("after a resize the surface is at %v, want %v (it was at %v)", at, picRect(bv, image.Pt(16, 8)), want)
 	}
 
 	// Camera off: no picture, no surface.

@@ -33,6 +33,8 @@ func TestParseGUIFlags(t *testing.T) {
 		{[]string{"--window", "axb"}, false},
 		{[]string{"--window", "1280x720x3"}, false}, // the same WxH parser as --size: no trailing junk
 		{[]string{"--window", "1280X720"}, true},
+		{[]string{"--toolkit-video"}, true},
+		{[]string{"--toolkit-video=maybe"}, false},
 	}
 	for _, tt := range tests {
 		_, err := ParseGUIFlags(tt.args, io.Discard)
@@ -55,5 +57,18 @@ func TestParseGUIFlags(t *testing.T) {
 	}
 	if _, err := ParseGUIFlags([]string{"-h"}, io.Discard); !IsHelp(err) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+// TestToolkitVideoFlag: X11 surfaces for video unless --toolkit-video.
+func TestToolkitVideoFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{{nil, false}, {[]string{"--toolkit-video"}, true}} {
+		o, err := ParseGUIFlags(tt.args, io.Discard)
+		if err != nil || o.ToolkitVideo != tt.want {
+			t.Errorf("%v: ToolkitVideo %v err %v, want %v", tt.args, o.ToolkitVideo, err, tt.want)
+		}
 	}
 }
