@@ -25,11 +25,11 @@ type GUIOptions struct {
 	CPUReport       bool          // print process CPU use at exit
 	CPUProfile      string        // write a pprof CPU profile
 	MaxDisplayFPS   int           // cap window repaints (0: follow the video)
+	WindowW         int           // initial window size in device-independent pixels
+	WindowH         int
 	// ToolkitVideo paints every picture with the GUI toolkit, never in a
 	// window of its own (X11 surfaces; see docs/desktop.md).
 	ToolkitVideo bool
-	WindowW         int           // initial window size in device-independent pixels
-	WindowH         int
 }
 
 // Validate checks the desktop app's command-line options (the window size

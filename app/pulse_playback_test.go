@@ -124,4 +124,3 @@ func checkSinks(t *testing.T, sinks []sinkRecording) {
 		}
 	}
 }
-
