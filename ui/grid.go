@@ -108,6 +108,7 @@ func (c *callScreen) newTile(id string) *tile {
 	// Frames may come before the snapshot that says the share is on:
 	// they are kept, and shown when it is.
 	t.share = c.u.sw.newView(false, 0)
+	c.u.surfaces.add(t.share)
 	t.share.onShow = func(first bool) {
 		if first {
 			showIf(t.sharePlace, false)
@@ -179,7 +180,9 @@ func (t *tile) render(p app.PeerView, name, place string, group, small bool) {
 	t.shareOn = p.Sharing
 	setText(t.sharePlateText, name+"'s screen")
 	setText(t.sharePlaceText, "Waiting for "+name+"'s screen…")
-	showIf(t.sharePlace, t.share.img.Image == nil)
+	// No picture since the share began (on a surface, Fyne's image is
+	// empty while the picture shows).
+	showIf(t.sharePlace, t.share.picSize.Load() == 0)
 }
 
 // phaseSuffix marks a person whose own connection is not (yet) up.
@@ -413,6 +416,7 @@ func (c *callScreen) dropTile(t *tile) {
 	c.u.sw.removeView(t.view)
 	c.u.surfaces.remove(t.view)
 	c.u.sw.removeView(t.share)
+	c.u.surfaces.remove(t.share)
 	t.view.Clear()
 	t.share.Clear()
 }

@@ -67,6 +67,13 @@ func (s *surfaceSet) remove(v *videoView) {
 			break
 		}
 	}
+	s.drop(v)
+}
+
+// drop hands v's picture back to Fyne and closes its surface. Closed
+// before the connection: a producer drawing now is waited for, later
+// draws do nothing.
+func (s *surfaceSet) drop(v *videoView) {
 	v.leaveSurface()
 	if v.surf != nil {
 		if err := v.surf.Close(); err != nil {
@@ -103,12 +110,7 @@ func (s *surfaceSet) close() {
 		s.stop = nil
 	}
 	for _, v := range s.views {
-		v.leaveSurface()
-		// Closed before the connection: a producer drawing now is
-		// waited for, later draws do nothing.
-		if v.surf != nil {
-			_ = v.surf.Close()
-		}
+		s.drop(v)
 	}
 	s.views = nil
 	if s.maker != nil && s.maker.Close != nil {
@@ -192,6 +194,15 @@ func (s *surfaceSet) place() {
 			v.leaveSurface()
 			continue
 		}
+		if !v.onSurf.Load() {
+			// A frame converted for Fyne is shown first, as a repaint
+			// would (its tile learns of its first picture), and then
+			// moves with the view.
+			v.swap()
+			if v.picSize.Load() == 0 {
+				continue // cleared: its camera went off
+			}
+		}
 		surf := s.surfaceFor(v)
 		if surf == nil {
 			return
@@ -202,6 +213,14 @@ func (s *surfaceSet) place() {
 			continue
 		}
 		if !v.onSurf.Load() {
+			// The surface shows Fyne's last picture until the next
+			// frame, which a still screen's share sends rarely: on
+			// screen the X server keeps what Fyne painted below, but a
+			// screenshot takes the surface's own picture. Drawn before
+			// the producer may draw there, so never over a newer frame.
+			if err := v.drawLast(surf); err != nil {
+				s.u.log.Debug("video surface", "err", err)
+			}
 			v.onSurf.Store(true)
 			// Fyne no longer paints it (it is covered); a popup or a
 			// move back gives it the next frame.
@@ -235,6 +254,18 @@ func (v *videoView) leaveSurface() {
 	if !v.onSurf.Swap(false) || v.surf == nil {
 		return
 	}
+	if v.img.Image == nil {
+		// Fyne shows the surface's last picture until the next frame
+		// (a frozen or still picture under a popup stays on screen).
+		if pic := v.surf.Picture(); pic != nil && !pic.Rect.Empty() {
+			v.mu.Lock()
+			v.shown = -1 // none of the buffers is on screen
+			v.mu.Unlock()
+			v.img.Image = pic
+			v.img.ScaleMode = scaleModeFor(pic.Rect.Size(), v.img.Size(), v.canvasScale())
+			v.img.Refresh()
+		}
+	}
 	_ = v.surf.Hide()
 }
 
@@ -249,33 +280,75 @@ func (v *videoView) drawOnSurface(src *image.YCbCr) bool {
 	if !shown {
 		return false
 	}
-	w, h := at.Dx()&^1, at.Dy()&^1
+	w, h, dx, dy := fitSurface(at, src.Rect.Size())
 	pic := src
-	if sw, sh := src.Rect.Dx(), src.Rect.Dy(); crops(sw, w) && crops(sh, h) {
-		// A hair larger than its place: shown pixel for pixel, its edges
-		// cropped, rather than resampled (0.35 ms a 640x480 frame).
-		w, h = sw, sh
-	} else if sw != w || sh != h {
+	if w != src.Rect.Dx() || h != src.Rect.Dy() {
 		scaled, err := app.ScalePicture(v.scaled, src, w, h)
 		if err != nil {
 			return false
 		}
 		v.scaled, pic = scaled, scaled
 	}
-	err := surf.Draw(w, h, (at.Dx()-w)/2, (at.Dy()-h)/2, func(pix []byte, stride int) error {
+	err := surf.Draw(w, h, dx, dy, func(pix []byte, stride int) error {
 		return app.ToBGRA(pix, stride, pic)
 	})
 	if err != nil {
 		return false // painted by Fyne instead
 	}
-	v.frames.Add(1)
-	if v.count != nil {
-		v.count.Add(1)
-	}
+	v.shownFrame()
 	// The self-view and snapshots wait for a repaint as they would
 	// behind a painted remote frame, instead of each causing one.
 	v.sched.shownElsewhere()
 	return true
+}
+
+// drawLast draws the picture Fyne last showed for v on surf, at the size
+// a frame of its size would take there. Main thread, before v is on surf.
+func (v *videoView) drawLast(surf videoSurface) error {
+	last, ok := v.img.Image.(*image.RGBA)
+	if !ok || last == nil || last.Rect.Empty() {
+		return nil
+	}
+	at, shown := surf.Shown()
+	if !shown {
+		return nil
+	}
+	w, h, dx, dy := fitSurface(at, last.Rect.Size())
+	return surf.Draw(w, h, dx, dy, func(pix []byte, stride int) error {
+		nearestBGRA(pix, stride, w, h, last)
+		return nil
+	})
+}
+
+// fitSurface is the size of a picture of size pic drawn in a surface at
+// at, and its offset there. A picture a hair larger than its place is
+// shown pixel for pixel, its edges cropped, rather than resampled (0.35 ms
+// a 640x480 frame); any other is scaled to the place (even sides, for
+// 4:2:0).
+func fitSurface(at image.Rectangle, pic image.Point) (w, h, dx, dy int) {
+	w, h = at.Dx()&^1, at.Dy()&^1
+	if crops(pic.X, w) && crops(pic.Y, h) {
+		w, h = pic.X, pic.Y
+	}
+	return w, h, (at.Dx() - w) / 2, (at.Dy() - h) / 2
+}
+
+// nearestBGRA scales src to w x h, nearest neighbour, into pix (B, G, R,
+// A rows of stride bytes): once per move of a picture to its surface, so
+// plain Go (about 1 ms for 640x480).
+func nearestBGRA(pix []byte, stride, w, h int, src *image.RGBA) {
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	cols := make([]int, w)
+	for x := range cols {
+		cols[x] = (x * sw / w) * 4
+	}
+	for y := range h {
+		in := src.Pix[(y*sh/h)*src.Stride:]
+		out := pix[y*stride : y*stride+4*w]
+		for x, o := range cols {
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = in[o+2], in[o+1], in[o], 0xff
+		}
+	}
 }
 
 // placeAfterLayout lays its objects out as inner does, then places the

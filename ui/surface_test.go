@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"image"
+	"image/color"
 	"sync"
 	"testing"
 
@@ -144,12 +145,30 @@ func TestSurfacesFollowTheWindow(t *testing.T) {
 		t.Errorf("the self-view %v is not cut out of the remote picture (holes %v)", selfAt, holes)
 	}
 
+	// Until the next frame the surfaces show Fyne's last pictures (a
+	// still screen sends one rarely; a screenshot takes the surface's).
+	for _, v := range []struct {
+		name string
+		f    *fakeSurface
+		y    byte
+	}{{"remote", bs, 100}, {"self-view", ls, 30}} {
+		at, _, _, draws := v.f.state()
+		w, h, _, _ := fitSurface(at, image.Pt(16, 8))
+		pic := v.f.Picture()
+		if len(pic.Pix) == 0 {
+			t.Fatalf("%s: before its first frame there, the surface shows nothing (%d draws)", v.name, draws)
+		}
+		if draws != 1 || pic.Rect.Size() != image.Pt(w, h) || pic.Pix[0] != app.ToRGBA(nil, grey(v.y)).Pix[0] || pic.Pix[len(pic.Pix)-4] != pic.Pix[0] {
+			t.Errorf("%s: before its first frame there, the surface had %d draws and shows %v of red %d, want 1, %dx%d of grey(%d)", v.name, draws, pic.Rect, pic.Pix[0], w, h, v.y)
+		}
+	}
+
 	// Frames now go to the surfaces.
 	shown0 := c.shown.Load()
 	h.u.onFrame(app.VideoFrame{Peer: bob.ID, Image: grey(150)})
 	h.pump()
-	if _, _, _, draws := bs.state(); draws != 1 || bv.img.Image != nil {
-		t.Errorf("a frame on the surface: %d draws, Fyne's image %v", draws, bv.img.Image != nil)
+	if _, _, _, draws := bs.state(); draws != 2 || bv.img.Image != nil {
+		t.Errorf("a frame on the surface: %d draws, want 2 with Fyne's last picture; Fyne's image %v", draws, bv.img.Image != nil)
 	}
 	if got := c.shown.Load() - shown0; got != 1 {
 		t.Errorf("%d frames counted as shown, want 1", got)
@@ -174,6 +193,9 @@ func TestSurfacesFollowTheWindow(t *testing.T) {
 	h.u.surfaces.place()
 	if _, _, shown, _ := bs.state(); shown || bv.onSurf.Load() || c.local.onSurf.Load() {
 		t.Error("pictures stayed on their surfaces under a popup")
+	}
+	if !shows(bv, 150) {
+		t.Errorf("under a popup, before the next frame, Fyne shows luma %d, want the surface's last picture (150)", lum(bv))
 	}
 	h.u.onFrame(app.VideoFrame{Peer: bob.ID, Image: grey(200)})
 	h.pump()
@@ -211,6 +233,41 @@ func TestSurfacesFollowTheWindow(t *testing.T) {
 	}
 }
 
+// TestSurfacesStillShare: a still screen sends a frame rarely. Its one
+// frame goes to the surface with the share, the "waiting" placeholder
+// stays hidden through later renders, and a screenshot shows the picture.
+func TestSurfacesStillShare(t *testing.T) {
+	h := surfaceHarness(t, nil)
+	c := h.u.call
+	sharing := bob
+	sharing.Sharing = true
+	h.u.render(groupNotify(sharing, cleo))
+	h.u.onFrame(app.VideoFrame{Peer: bob.ID, Share: true, Image: grey(90)})
+	h.pump()
+	h.u.surfaces.place()
+	tl := c.tiles[bob.ID]
+	ss := surfaceOf(tl.share)
+	if ss == nil || !tl.share.onSurf.Load() {
+		t.Fatal("the share did not go to a surface of its own")
+	}
+	h.u.render(groupNotify(sharing, cleo))
+	h.pump()
+	if tl.sharePlace.Visible() {
+		t.Error("the share's placeholder shows over its picture")
+	}
+	if pic := ss.Picture(); len(pic.Pix) == 0 || pic.Pix[0] != app.ToRGBA(nil, grey(90)).Pix[0] {
+		t.Errorf("the share's surface shows %v, want its only frame", pic.Rect)
+	}
+	var seen int
+	h.u.surfaces.withPictures(func() { seen = lum(tl.share) })
+	if want := int(app.ToRGBA(nil, grey(90)).Pix[0]); seen != want {
+		t.Errorf("a screenshot sees the share as red %d, want %d", seen, want)
+	}
+	if tl.share.img.Image != nil {
+		t.Error("Fyne kept the share's picture after the screenshot")
+	}
+}
+
 // TestSurfacesUnavailable: no window system for surfaces (no X11, a
 // remote display): Fyne paints every picture, as before.
 func TestSurfacesUnavailable(t *testing.T) {
@@ -241,6 +298,41 @@ func overlapsAny(r image.Rectangle, rs []image.Rectangle) bool {
 func fyneRect(o fyne.CanvasObject) image.Rectangle {
 	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(o)
 	return outward(pos, o.Size(), 1)
+}
+
+// TestNearestBGRA: scaled up and down, each pixel comes from its
+// nearest source pixel, in B, G, R, A order.
+func TestNearestBGRA(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 4, 2))
+	for y := range 2 {
+		for x := range 4 {
+			src.SetRGBA(x, y, color.RGBA{R: byte(10*x + 100*y), G: 7, B: 9, A: 0xff})
+		}
+	}
+	tests := []struct {
+		w, h   int
+		x, y   int // a destination pixel
+		sx, sy int // its source
+	}{
+		{4, 2, 3, 1, 3, 1},
+		{8, 4, 7, 3, 3, 1},
+		{8, 4, 2, 1, 1, 0},
+		{2, 1, 1, 0, 2, 0},
+		{3, 3, 2, 2, 2, 1},
+	}
+	for _, tt := range tests {
+		stride := 4*tt.w + 8 // rows may be padded
+		pix := make([]byte, stride*tt.h)
+		nearestBGRA(pix, stride, tt.w, tt.h, src)
+		o := tt.y*stride + 4*tt.x
+		want := src.RGBAAt(tt.sx, tt.sy)
+		if got := pix[o : o+4]; got[0] != want.B || got[1] != want.G || got[2] != want.R || got[3] != 0xff {
+			t.Errorf("%dx%d: pixel (%d, %d) = %v, want B, G, R, A of (%d, %d) %v", tt.w, tt.h, tt.x, tt.y, got, tt.sx, tt.sy, want)
+		}
+		if pix[stride-1] != 0 {
+			t.Errorf("%dx%d: the row's padding was written", tt.w, tt.h)
+		}
+	}
 }
 
 func TestCrops(t *testing.T) {

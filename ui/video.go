@@ -209,9 +209,12 @@ func (v *videoView) Push(src *image.YCbCr) {
 		v.small = shrink(v.small, src, (src.Rect.Dx()+v.maxW-1)/v.maxW)
 		src = v.small
 	}
-	v.picSize.Store(packSize(src.Rect.Size()))
-	if v.onSurf.Load() && v.drawOnSurface(src) {
-		return
+	size := packSize(src.Rect.Size())
+	if v.onSurf.Load() {
+		v.picSize.Store(size)
+		if v.drawOnSurface(src) {
+			return
+		}
 	}
 	v.mu.Lock()
 	idx := 0
@@ -230,6 +233,9 @@ func (v *videoView) Push(src *image.YCbCr) {
 	}
 	v.pending = idx
 	v.mu.Unlock()
+	// Told once the picture is ready: a view moved to its surface then
+	// has it to show there (surfaceSet.place).
+	v.picSize.Store(size)
 	v.sched.request(v.lazy)
 }
 
@@ -253,12 +259,17 @@ func (v *videoView) swap() {
 	v.img.Image = img
 	v.img.ScaleMode = scaleModeFor(img.Rect.Size(), v.img.Size(), v.canvasScale())
 	v.img.Refresh()
+	v.shownFrame()
+	if v.onShow != nil {
+		v.onShow(first)
+	}
+}
+
+// shownFrame counts a frame shown, painted by Fyne or on a surface.
+func (v *videoView) shownFrame() {
 	v.frames.Add(1)
 	if v.count != nil {
 		v.count.Add(1)
-	}
-	if v.onShow != nil {
-		v.onShow(first)
 	}
 }
 
