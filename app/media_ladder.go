@@ -58,6 +58,19 @@ const (
 	ladderNarrowedMargin = 2.0
 	// ladderMinSide is the smallest side a step may have.
 	ladderMinSide = 16
+	// ladderOverrun: an encoder whose output runs this far over the
+	// target for a window (overshoot.overrun), its correction at the
+	// bound, cannot make this size's pictures small enough: the picture
+	// shrinks a step at once, and the rate that size took is its need
+	// for ladderLearnFor, and its share per pixel the larger sizes'. The
+	// need per pixel (ladderBitsPerPixel) suits a camera's picture, not a
+	// busy one: the busy clip at 480x360 ran at 430 kbit/s for a 344
+	// kbit/s target on a 500 kbit/s link, whose queue then overflowed
+	// every few hundred milliseconds with the repairs on top, and the
+	// picture froze 0.5-1.3 s in half the calls (bench --network
+	// 3M-500k-3M, traced).
+	ladderOverrun  = 1.2
+	ladderLearnFor = 20 * time.Second
 )
 
 // sizeLadder chooses the picture size for a bitrate.
@@ -72,6 +85,15 @@ type sizeLadder struct {
 	// (zero while it is not), peak the highest target since then.
 	belowSince time.Time
 	peak       int
+	// learned is what each step was found to need (overran), when.
+	learned [len(ladderScales)]learnedNeed
+	now     time.Time // the latest time the ladder was asked at
+}
+
+// learnedNeed is a rate a step's pictures were found to need, in bit/s.
+type learnedNeed struct {
+	bps float64
+	at  time.Time
 }
 
 // size is the picture size of step k (even sides).
@@ -80,10 +102,38 @@ func (l *sizeLadder) size(k int) (w, h int) {
 	return (l.w * s.num / s.den) &^ 1, (l.h * s.num / s.den) &^ 1
 }
 
-// need is the bitrate step k needs, in bit/s.
+// need is the bitrate step k needs, in bit/s: ladderBitsPerPixel, or
+// what the encoder was found to need per pixel at k or a smaller step
+// lately, if more.
 func (l *sizeLadder) need(k int) float64 {
 	w, h := l.size(k)
-	return ladderBitsPerPixel * float64(w*h) * float64(max(l.fps, 1))
+	n := ladderBitsPerPixel * float64(w*h) * float64(max(l.fps, 1))
+	for i := k; i < len(ladderScales); i++ {
+		lr := l.learned[i]
+		if lr.at.IsZero() || l.now.Sub(lr.at) >= ladderLearnFor {
+			continue
+		}
+		if wi, hi := l.size(i); wi*hi > 0 {
+			n = max(n, lr.bps*float64(w*h)/float64(wi*hi))
+		}
+	}
+	return n
+}
+
+// overran notes that the encoder ran ratio times over a target of bps at
+// the current step: that rate is the step's need, and the picture
+// shrinks a step at once, if it can.
+func (l *sizeLadder) overran(bps int, ratio float64, now time.Time) {
+	if !l.started {
+		return
+	}
+	l.now = now
+	l.learned[l.step] = learnedNeed{bps: float64(bps) * ratio, at: now}
+	if k := l.step + 1; k < len(ladderScales) {
+		if w, h := l.size(k); w >= ladderMinSide && h >= ladderMinSide {
+			l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
+		}
+	}
 }
 
 // fit is the largest picture's step that bps affords with margin, the
@@ -106,6 +156,7 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 	if !l.started {
 		return
 	}
+	l.now = now
 	if k := l.fit(bps, ladderNarrowedMargin); k > l.step {
 		l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
 	}
@@ -125,6 +176,7 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 // from 300 to 366 kbit/s, the picture stepped up to 480x360, and its
 // keyframe overflowed the link's 3.75 KB queue; a freeze of 0.5-1.1 s).
 func (l *sizeLadder) next(bps, up int, now time.Time) int {
+	l.now = now
 	if !l.started {
 		l.started, l.step, l.changed = true, l.fit(bps, 1), now
 		return l.step

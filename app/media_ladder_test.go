@@ -331,3 +331,55 @@ func testVideoSender(t *testing.T, bps int, screen bool) *videoSender {
 	t.Cleanup(func() { _ = v.enc.Close() })
 	return v
 }
+
+// TestSizeLadderOverran: an encoder that cannot keep a size's pictures
+// to the target shrinks the picture a step at once; the rate that size
+// took is its need (and, per pixel, the larger sizes') for ladderLearnFor,
+// so the picture does not step back up into the same overrun.
+func TestSizeLadderOverran(t *testing.T) {
+	s := func(n float64) time.Duration { return time.Duration(n * float64(time.Second)) }
+	type step struct {
+		at           time.Duration
+		kbps, upKbps int
+		overrun      float64 // 0: none
+		wantW        int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"traced 500k: 480x360 at 430 kbit/s for 344", []step{
+			{0, 344, 344, 0, 480},
+			{s(1), 344, 344, 1.25, 320},  // at once
+			{s(5), 344, 344, 0, 320},     // 344 ≥ 1.5 × 207 by the model, but 480x360 took 430
+			{s(8), 700, 700, 0, 480},     // 700 ≥ 1.5 × 430
+			{s(8.2), 700, 1300, 0, 480},  // 640x480: 1.5 × 430 × 16/9 = 1147, held 3 s first
+			{s(11.5), 700, 1300, 0, 640}, // after the hold
+		}},
+		{"forgotten after ladderLearnFor", []step{
+			{0, 344, 344, 0, 480},
+			{s(1), 344, 344, 1.25, 320},
+			{s(20.5), 344, 344, 0, 320},
+			{s(21.5), 344, 344, 0, 480},
+		}},
+		{"the smallest size stays", []step{
+			{0, 60, 60, 0, 160},
+			{s(1), 60, 60, 2, 160},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(0, 0)
+			l := &sizeLadder{w: 640, h: 480, fps: 30}
+			for _, st := range tt.steps {
+				now := t0.Add(st.at)
+				if st.overrun > 0 {
+					l.overran(st.kbps*1000, st.overrun, now)
+				}
+				if w, _ := l.size(l.next(st.kbps*1000, st.upKbps*1000, now)); w != st.wantW {
+					t.Errorf("at %v, %d kbit/s (up %d): width %d, want %d", st.at, st.kbps, st.upKbps, w, st.wantW)
+				}
+			}
+		})
+	}
+}

@@ -23,9 +23,14 @@ import (
 // encoder (VP8E_SET_MAX_INTRA_BITRATE_PCT) and are not the steady rate.
 type overshoot struct {
 	bits, budget [overshootFrames]float64
-	n, next      int // frames in the window, the slot to write next
-	sinceUpdate  int
-	factor       float64 // what the given rate is divided by, ≥ 1
+	// wanted is each frame's share of the target itself (before the
+	// correction).
+	wanted      [overshootFrames]float64
+	n, next     int // frames in the window, the slot to write next
+	sinceUpdate int
+	// sized counts the delta frames since the picture last changed size.
+	sized  int
+	factor float64 // what the given rate is divided by, ≥ 1
 }
 
 const (
@@ -46,11 +51,13 @@ func newOvershoot() *overshoot { return &overshoot{factor: 1} }
 // frame records an encoded frame of size bytes, encoded while the encoder
 // was given givenBps, dur after the frame before it (libvpx budgets each
 // frame by its timestamps).
-func (o *overshoot) frame(size int, key bool, givenBps int, dur time.Duration) {
+func (o *overshoot) frame(size int, key bool, givenBps, targetBps int, dur time.Duration) {
 	if key || givenBps <= 0 || dur <= 0 {
 		return
 	}
+	o.sized++
 	o.bits[o.next], o.budget[o.next] = float64(size)*8, float64(givenBps)*dur.Seconds()
+	o.wanted[o.next] = float64(max(targetBps, givenBps)) * dur.Seconds()
 	o.next = (o.next + 1) % overshootFrames
 	o.n = min(o.n+1, overshootFrames)
 	if o.sinceUpdate++; o.sinceUpdate < overshootEvery || o.n < overshootFrames {
@@ -63,6 +70,30 @@ func (o *overshoot) frame(size int, key bool, givenBps int, dur time.Duration) {
 		budget += o.budget[i]
 	}
 	o.factor = min(max(bits/budget, 1), overshootMax)
+}
+
+// resized notes a change of the picture's size: overrun waits for a
+// window of the new size's frames.
+func (o *overshoot) resized() { o.sized = 0 }
+
+// overrun is how far the encoder's output ran over the target itself
+// over the last window, when the correction is at its bound and the
+// window holds only the current size's frames; 0 otherwise. Over 1 the
+// encoder cannot make pictures of this size as small as the target
+// wants: at its coarsest quantiser a busy picture costs what it costs.
+func (o *overshoot) overrun() float64 {
+	if o.factor < overshootMax || o.n < overshootFrames || o.sized < overshootFrames {
+		return 0
+	}
+	var bits, wanted float64
+	for i := range o.n {
+		bits += o.bits[i]
+		wanted += o.wanted[i]
+	}
+	if wanted <= 0 {
+		return 0
+	}
+	return bits / wanted
 }
 
 // adjust is the rate to give the encoder for a target of bps. It lowers

@@ -43,10 +43,10 @@ func TestOvershoot(t *testing.T) {
 			for _, r := range tt.runs {
 				for i := range r.frames {
 					if r.keyOf > 0 && i%r.keyOf == 0 {
-						o.frame(int(10*budget), true, rate, frame)
+						o.frame(int(10*budget), true, rate, rate, frame)
 						continue
 					}
-					o.frame(int(math.Round(r.ratio*budget)), false, rate, frame)
+					o.frame(int(math.Round(r.ratio*budget)), false, rate, rate, frame)
 				}
 			}
 			if math.Abs(o.factor-tt.want) > 0.005 {
@@ -65,7 +65,7 @@ func TestOvershoot(t *testing.T) {
 func TestOvershootBudgetsByTimestamps(t *testing.T) {
 	o := newOvershoot()
 	for range 60 {
-		o.frame(2*300_000/30/8, false, 300_000, time.Second/15)
+		o.frame(2*300_000/30/8, false, 300_000, 300_000, time.Second/15)
 	}
 	if math.Abs(o.factor-1) > 1e-6 {
 		t.Errorf("factor %.6f, want 1", o.factor)
@@ -194,5 +194,42 @@ func noiseSource(t *testing.T, n int, seed uint64) (*webrtc.TrackLocalStaticSamp
 			}
 		}
 		return img, nil
+	}
+}
+
+// TestOvershootOverrun: the output over the target itself is read only
+// when the correction is at its bound and a full window of the current
+// size's delta frames is in.
+func TestOvershootOverrun(t *testing.T) {
+	const target, frame = 300_000, time.Second / 30
+	given := int(math.Round(target / overshootMax))
+	perFrame := func(bps int, ratio float64) int { return int(math.Round(ratio * float64(bps) * frame.Seconds() / 8)) }
+	tests := []struct {
+		name    string
+		frames  int
+		given   int
+		ratio   float64 // output over the target
+		resized int     // frames before the end the size changed (0: never)
+		want    float64
+	}{
+		{"over the target at the bound", 90, given, 1.4, 0, 1.4},
+		{"on the target at the bound", 90, given, 1, 0, 1},
+		{"the correction not at its bound", 90, target, 1.1, 0, 0},
+		{"a new size, not a window yet", 90, given, 1.4, 30, 0},
+		{"a new size, a full window", 120, given, 1.4, 45, 1.4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOvershoot()
+			for i := range tt.frames {
+				if tt.resized > 0 && i == tt.frames-tt.resized {
+					o.resized()
+				}
+				o.frame(perFrame(target, tt.ratio), false, tt.given, target, frame)
+			}
+			if got := o.overrun(); math.Abs(got-tt.want) > 0.01 {
+				t.Errorf("overrun %.3f, want %.3f (factor %.3f)", got, tt.want, o.factor)
+			}
+		})
 	}
 }

@@ -137,6 +137,12 @@ func (v *videoSender) fit(img *image.YCbCr, now time.Time) *image.YCbCr {
 	if c := v.carried.Load(); c > 0 {
 		up = min(up, int(c))
 	}
+	v.mu.Lock()
+	if r := v.over.overrun(); r >= ladderOverrun {
+		l.overran(bps, r, now)
+		v.over.resized()
+	}
+	v.mu.Unlock()
 	k := l.next(bps, up, now)
 	w, h := l.size(k)
 	if k > 0 {
@@ -152,6 +158,9 @@ func (v *videoSender) fit(img *image.YCbCr, now time.Time) *image.YCbCr {
 		}
 	}
 	if w != v.sentW || h != v.sentH {
+		v.mu.Lock()
+		v.over.resized()
+		v.mu.Unlock()
 		if v.sentW != 0 {
 			slog.Debug("video size follows the bitrate", "w", w, "h", h, "kbps", v.bps.Load()/1000)
 		}
@@ -232,7 +241,7 @@ func (v *videoSender) run(ctx context.Context) error {
 		data, key, err := v.enc.Encode(img, t0.Sub(start))
 		if err == nil && v.over != nil {
 			f := v.over.factor
-			v.over.frame(len(data), key, v.encBps, since)
+			v.over.frame(len(data), key, v.encBps, int(v.bps.Load()), since)
 			if v.over.factor != f {
 				slog.Debug("camera encoder overshoot", "factor", v.over.factor)
 			}

@@ -236,8 +236,30 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// feedback behind a queue of overflowQueue is such an overflow.
 	recent := b.path.recent - noise
 	overflow := total > 0 && path != nil && latest > lossHeavy && recent >= overflowQueue
+	// A queue that has just formed in front of packets arriving at under
+	// narrowedCut of the target is a link that got much narrower, read
+	// before its queue overflows: behind a queue, packets arrive at the
+	// link's rate (a full link's own queue at about the target, a burst's
+	// at more). Read from the delay, the drop is known a queue's length
+	// and a feedback or two sooner than from the loss, whose report waits
+	// for later packets to cross the full queue and comes back through
+	// the other way's, full too (traced, 3 Mbit/s → 500 kbit/s, 100 ms
+	// queues: the loss reached the sender 350-450 ms after the link's
+	// first drop, the picture froze 510-680 ms in half the directions).
+	// The packets must have been spread out on the way: a few sent as
+	// sparsely as they arrived (audio, a frame's last packets) read as a
+	// low rate on any link (traced, 300 kbit/s at the start: two
+	// packets, read as under 100 kbit/s).
+	shrunk := total > 0 && path != nil && path.spread && recent >= overflowQueue && path.latest > 0 &&
+		float64(path.latest) < narrowedCut*float64(current)
 	delivered := b.read && b.path.acked > 0
-	if total > 0 && (heavy && queued || overflow) && (delivered || now.Sub(b.cut) >= lossCutEvery) {
+	if shrunk && !(heavy && queued || overflow) {
+		b.bps = min(float64(current), backoffFactor*float64(path.latest))
+		b.cut, b.grown = now, now
+		b.starting = false
+		b.narrowed = true
+		lossy = true
+	} else if total > 0 && (heavy && queued || overflow) && (delivered || now.Sub(b.cut) >= lossCutEvery) {
 		// A full queue drops a quarter or more of what is sent: the
 		// link delivers all it can, so that is its capacity now, and
 		// the bound goes there at once rather than by half the loss

@@ -532,6 +532,11 @@ func TestLossBoundNarrowed(t *testing.T) {
 	}{
 		{"heavy loss behind a queue that has just filled", 60, 100, &pathReading{recent: ms(90), acked: 1_000_000, latest: 450_000}, true},
 		{"heavy loss behind a standing queue", 40, 100, &pathReading{queue: ms(60), recent: ms(60), acked: 500_000}, true},
+		{"no loss yet, spread out behind a new queue at under half the target", 0, 100, &pathReading{recent: ms(60), acked: 1_000_000, latest: 420_000, spread: true}, true},
+		{"no loss, arrivals as sparse as sent behind a queue", 0, 100, &pathReading{recent: ms(60), acked: 1_000_000, latest: 420_000}, false},
+		{"no loss behind a new queue at the target (a burst)", 0, 100, &pathReading{recent: ms(60), acked: 900_000, latest: 1_400_000, spread: true}, false},
+		{"no loss behind a new queue at over half the target", 0, 100, &pathReading{recent: ms(60), acked: 900_000, latest: 600_000, spread: true}, false},
+		{"spread out without a queue", 0, 100, &pathReading{recent: ms(5), acked: 300_000, latest: 100_000, spread: true}, false},
 		{"a full link's own overflow", 40, 100, &pathReading{queue: ms(60), recent: ms(60), acked: 800_000, latest: 700_000}, false},
 		{"heavy loss with no queue", 40, 100, &pathReading{recent: ms(5), acked: 400_000}, false},
 		{"a congestion cut", 15, 100, nil, false},

@@ -58,6 +58,11 @@ type mediaHooks struct {
 	// carried is what the link has shown it carries (bit/s, 0: not
 	// found full lately; lossBound.carried): the pacer keeps to it.
 	carried atomic.Int64
+	// narrowedAt is when the link was last found much narrower than what
+	// was sent (unix ns, 0: never; Config.OnLinkNarrowed): video sent
+	// before it is neither queued on nor repaired (pacer.go,
+	// nackguard.go).
+	narrowedAt atomic.Int64
 	// requester is the peer connection's NACK requester (repairs.go).
 	requester atomic.Pointer[nackRequester]
 }
@@ -152,7 +157,12 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 		}
 		// It carries the transport-wide feedback; the controller is
 		// ours (lossbwe.go).
-		l := newLossBWE(bwe, start, lo, hi, cfg.OnLinkNarrowed)
+		l := newLossBWE(bwe, start, lo, hi, func() {
+			hooks.narrowedAt.Store(time.Now().UnixNano())
+			if cfg.OnLinkNarrowed != nil {
+				cfg.OnLinkNarrowed()
+			}
+		})
 		l.onCarried = cfg.OnCarriedBitrate
 		l.carriedNow = &hooks.carried
 		l.queueFree = &hooks.queueFree
@@ -174,7 +184,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	// The guard reads RTCP before the responder and thins its NACKs
 	// (nackguard.go).
-	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target, repaired: &hooks.repaired, queueFree: &hooks.queueFree})
+	reg.Add(&nackGuardFactory{rtt: &hooks.rtt, target: &hooks.target, repaired: &hooks.repaired, queueFree: &hooks.queueFree, narrowedAt: &hooks.narrowedAt})
 	reg.Add(responder)
 	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, fmt.Errorf("rtcp reports: %w", err)
@@ -198,7 +208,7 @@ func buildAPI(cfg *Config, hooks *mediaHooks) (*webrtc.API, error) {
 	}
 	// Last, so outermost: video waits in the pacer before GCC and TWCC
 	// stamp it, and they see the times it really left (pacer.go).
-	reg.Add(&pacerFactory{target: &hooks.target, carried: &hooks.carried, onSend: st.sent})
+	reg.Add(&pacerFactory{target: &hooks.target, carried: &hooks.carried, narrowedAt: &hooks.narrowedAt, onSend: st.sent})
 
 	return webrtc.NewAPI(webrtc.WithSettingEngine(*se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)), nil
 }

@@ -272,6 +272,35 @@ func TestNACKGuardKeyFrameSent(t *testing.T) {
 	}
 }
 
+// TestNACKGuardLinkNarrowed: once the link is found much narrower, the
+// VP8 packets sent before are not resent (the keyframe of the smaller
+// picture follows); later ones are, and other streams are left alone.
+func TestNACKGuardLinkNarrowed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mime string
+		want []uint16 // resent of 5 (before) and 15 (after)
+	}{
+		{"VP8", "video/VP8", []uint16{15}},
+		{"audio", "audio/opus", []uint16{5, 15}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rig := newGuardRigFor(t, tc.mime)
+			var narrowedAt atomic.Int64
+			rig.g.narrowedAt = &narrowedAt
+			rig.send(1, 10)
+			rig.now = rig.now.Add(30 * time.Millisecond)
+			narrowedAt.Store(rig.now.UnixNano())
+			rig.now = rig.now.Add(time.Millisecond)
+			rig.send(11, 20)
+			rig.now = rig.now.Add(30 * time.Millisecond)
+			if seqs, _ := rig.read(nackOf(5, 15)); fmt.Sprint(seqs) != fmt.Sprint(tc.want) {
+				t.Fatalf("resent %v, want %v", seqs, tc.want)
+			}
+		})
+	}
+}
+
 // TestVP8KeyStart reads the payload descriptor's optional fields.
 func TestVP8KeyStart(t *testing.T) {
 	for _, tc := range []struct {

@@ -48,6 +48,19 @@ const (
 	// paced at the link's rate.
 	pacerLinkFactor   = 1.25
 	pacerLinkMaxQueue = 400 * time.Millisecond
+	// When the link is found much narrower than what was sent
+	// (Config.OnLinkNarrowed), its queue is full of the old rate's
+	// packets and drops what reaches it; the picture has broken, and the
+	// camera's next frame is a keyframe of a size the link affords. The
+	// video still queued here from before is dropped (the keyframe
+	// mends the picture; the NACK guard does not repair it either), and
+	// video waits narrowedHold so that the link's queue has room for that
+	// keyframe: 60 ms of a 500 kbit/s link is 3.75 KB, a 320x240
+	// keyframe (1.3-1.5 KB) and the frame after it. Sent at once, it
+	// was lost in the full queue in about half the calls (bench
+	// --network 3M-500k-3M, traced), and the picture froze until the
+	// receiver's own keyframe request was answered, 530-680 ms.
+	narrowedHold = 60 * time.Millisecond
 )
 
 type pacedPacket struct {
@@ -71,6 +84,9 @@ type pacer struct {
 	// maxQueue is pacerMaxQueue (tests set a longer one).
 	maxQueue time.Duration
 	onSend   func(time.Time) // set before the first packet; nil: none
+	// narrowedAt is when the link was last found much narrower (unix
+	// ns, 0: never); nil: never told.
+	narrowedAt *atomic.Int64
 
 	mu      sync.Mutex
 	streams map[uint32]*pacedQueue
@@ -90,14 +106,16 @@ type pacedQueue struct {
 }
 
 type pacerFactory struct {
-	target  *atomic.Int64
-	carried *atomic.Int64   // nil: none
-	onSend  func(time.Time) // each video packet as it leaves; nil: none
+	target     *atomic.Int64
+	carried    *atomic.Int64   // nil: none
+	narrowedAt *atomic.Int64   // nil: none
+	onSend     func(time.Time) // each video packet as it leaves; nil: none
 }
 
 func (f *pacerFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	p := newPacer(f.target)
 	p.carried = f.carried
+	p.narrowedAt = f.narrowedAt
 	p.onSend = f.onSend
 	return p, nil
 }
@@ -208,6 +226,16 @@ func (p *pacer) loop() {
 		_, maxWait := p.limits()
 		if deadline := pkt.queued.Add(maxWait); deadline.Before(next) {
 			next = deadline
+		}
+		if p.narrowedAt != nil {
+			if at := p.narrowedAt.Load(); at != 0 {
+				if pkt.queued.UnixNano() < at {
+					continue // the old rate's: dropped
+				}
+				if hold := time.Unix(0, at).Add(narrowedHold); next.Before(hold) {
+					next = hold
+				}
+			}
 		}
 		if wait := time.Until(next); wait > 0 {
 			timer.Reset(wait)

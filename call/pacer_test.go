@@ -168,3 +168,59 @@ func TestPacerStreamsTakeTurns(t *testing.T) {
 		t.Errorf("the camera packet left after the whole burst")
 	}
 }
+
+// TestPacerNarrowed: when the link is found much narrower, the video
+// queued before is dropped, and video queued after waits narrowedHold
+// from then (room in the link's queue for the keyframe that follows).
+func TestPacerNarrowed(t *testing.T) {
+	defer test.TimeOut(10 * time.Second).Stop()
+	defer test.CheckRoutines(t)()
+	var target, narrowedAt atomic.Int64
+	target.Store(100_000) // paced at pacerMinRate: a 1000-byte packet every 32 ms
+	p := newPacer(&target)
+	p.narrowedAt = &narrowedAt
+	defer p.Close()
+	var video sentLog
+	vw := p.BindLocalStream(&interceptor.StreamInfo{SSRC: 1, MimeType: "video/VP8"}, video.writer())
+	payload := make([]byte, 1000-12)
+	for seq := uint16(1); seq <= 10; seq++ {
+		if _, err := vw.Write(&rtp.Header{SSRC: 1, SequenceNumber: seq}, payload, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	video.wait(t, 1, time.Second)
+	at := time.Now()
+	narrowedAt.Store(at.UnixNano())
+	for seq := uint16(11); seq <= 12; seq++ {
+		if _, err := vw.Write(&rtp.Header{SSRC: 1, SequenceNumber: seq}, payload, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	var times []time.Time
+	var seqs []uint16
+	for time.Now().Before(deadline) {
+		video.mu.Lock()
+		times, seqs = append(times[:0], video.at...), append(seqs[:0], video.seqs...)
+		video.mu.Unlock()
+		if len(seqs) > 0 && seqs[len(seqs)-1] == 12 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var after []uint16
+	for i, s := range seqs {
+		switch {
+		case s >= 3 && s <= 10:
+			t.Errorf("packet %d, queued before the link was found narrower, was sent", s)
+		case s >= 11:
+			after = append(after, s)
+			if early := at.Add(narrowedHold).Sub(times[i]); early > 0 {
+				t.Errorf("packet %d left %v before the hold ended", s, early)
+			}
+		}
+	}
+	if len(after) != 2 || after[0] != 11 || after[1] != 12 {
+		t.Errorf("sent %v, want 11 and 12 after the old ones", seqs)
+	}
+}

@@ -59,6 +59,11 @@ type pathReading struct {
 	// queue, the link's rate now, where acked still holds some of the
 	// half second before.
 	latest int
+	// spread is whether this feedback's packets, three or more, arrived
+	// at under half the rate they were sent at: a narrower link on the
+	// way spread them out (packets sent as sparsely as they arrived say
+	// nothing of the link).
+	spread bool
 }
 
 const (
@@ -136,6 +141,7 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 		return r, false
 	}
 	r.latest = arrivalRate(got)
+	r.spread = spreadOut(got)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.counted && fb.FbPktCount != m.fbCount+1 {
@@ -206,6 +212,23 @@ func (m *pathMeter) feedback(fb *rtcp.TransportLayerCC, first []bool, now time.T
 		r.acked = int(int64(bytes-firstBytes) * 8 * 1_000_000 / span)
 	}
 	return r, true
+}
+
+// spreadOut reports whether packets ps, three or more, arrived over more
+// than twice the span they were sent over (send times have millisecond
+// steps; sent within one, they count as sent at once).
+func spreadOut(ps []ackedPacket) bool {
+	if len(ps) < 3 {
+		return false
+	}
+	first, last := ps[0].at, ps[0].at
+	sentFirst, sentLast := ps[0].at-ps[0].owd, ps[0].at-ps[0].owd
+	for _, p := range ps {
+		first, last = min(first, p.at), max(last, p.at)
+		sent := p.at - p.owd
+		sentFirst, sentLast = min(sentFirst, sent), max(sentLast, sent)
+	}
+	return last-first >= latestMinSpan.Microseconds() && last-first > 2*max(sentLast-sentFirst, 1000)
 }
 
 // arrivalRate is the rate packets ps arrived at: the bytes after the

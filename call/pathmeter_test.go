@@ -329,3 +329,37 @@ func TestPathMeterLatest(t *testing.T) {
 		t.Errorf("delivered %d bit/s, want the half second's mix, above 500000", r.acked)
 	}
 }
+
+// TestSpreadOut: packets spread out on the way (arrivals over more than
+// twice their send span) against packets that arrived as sparsely as they
+// were sent, too few of them, or over too short a span to read.
+func TestSpreadOut(t *testing.T) {
+	// pkts builds packets from (sent, arrived) pairs in ms; the one-way
+	// delay carries the clocks' offset.
+	pkts := func(times ...[2]int64) []ackedPacket {
+		var ps []ackedPacket
+		for _, tm := range times {
+			at := (tm[1] + 5000) * 1000
+			ps = append(ps, ackedPacket{at: at, owd: at - tm[0]*1000, bytes: 1200})
+		}
+		return ps
+	}
+	tests := []struct {
+		name string
+		ps   []ackedPacket
+		want bool
+	}{
+		{"a burst through a narrow link", pkts([2]int64{0, 60}, [2]int64{1, 80}, [2]int64{2, 100}), true},
+		{"sent at once, spread out", pkts([2]int64{5, 60}, [2]int64{5, 80}, [2]int64{5, 99}), true},
+		{"as sparse as sent", pkts([2]int64{0, 60}, [2]int64{20, 80}, [2]int64{40, 100}), false},
+		{"a little spread", pkts([2]int64{0, 60}, [2]int64{15, 80}, [2]int64{30, 100}), false},
+		{"two packets", pkts([2]int64{0, 60}, [2]int64{0, 100}), false},
+		{"too short a span", pkts([2]int64{0, 60}, [2]int64{0, 65}, [2]int64{0, 70}), false},
+		{"none", nil, false},
+	}
+	for _, tt := range tests {
+		if got := spreadOut(tt.ps); got != tt.want {
+			t.Errorf("%s: spreadOut = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
