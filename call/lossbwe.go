@@ -47,6 +47,10 @@ import (
 //     delivered rate is not known, at once, at every feedback; one that takes
 //     it under narrowedCut of the target reports a link that got much
 //     narrower (Config.OnLinkNarrowed);
+//   - packets of a feedback spread out on the way (pathReading.spread)
+//     behind a queue of overflowQueue that has just formed, arriving at
+//     under narrowedCut of the target, take it to backoffFactor of that
+//     rate at once and report the same, before any loss is reported;
 //   - on a feedback, with loss over lossWindow and the latest one under lossLow
 //     (under lossCut when no queue stands), no queue of growQueueMax and
 //     the bound under growAckedMax × the delivered rate, it grows every
