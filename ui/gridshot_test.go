@@ -128,11 +128,7 @@ func gridShot(dir string) int {
 				for _, o := range u.call.grid.Objects {
 					res.Cells = append(res.Cells, windowRect(w, o))
 				}
-				for _, v := range u.surfaces.views {
-					if v.onSurf.Load() {
-						res.OnSurfaces++
-					}
-				}
+				res.OnSurfaces = onSurfaces(u.surfaces)
 				u.surfaces.withPictures(func() { screenshot(w, filepath.Join(dir, "grid.png"), log) })
 				close(done)
 			})
@@ -166,11 +162,7 @@ func gridShot(dir string) int {
 				for _, o := range append([]fyne.CanvasObject{objs[0]}, objs[2:]...) {
 					res.ShareCells = append(res.ShareCells, windowRect(w, o))
 				}
-				for _, v := range u.surfaces.views {
-					if v.onSurf.Load() {
-						res.ShareOnSurfaces++
-					}
-				}
+				res.ShareOnSurfaces = onSurfaces(u.surfaces)
 				u.surfaces.withPictures(func() { screenshot(w, filepath.Join(dir, "share.png"), log) })
 				close(done)
 			})
@@ -423,4 +415,16 @@ func hueAt(img image.Image, r image.Rectangle) string {
 		return "grey"
 	}
 	return fmt.Sprintf("rgb(%d,%d,%d)", sr, sg, sb)
+}
+
+// onSurfaces counts the views whose pictures are on surfaces of their
+// own. Main thread.
+func onSurfaces(s *surfaceSet) int {
+	n := 0
+	for _, v := range s.views {
+		if v.onSurf.Load() {
+			n++
+		}
+	}
+	return n
 }

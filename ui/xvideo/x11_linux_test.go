@@ -2,6 +2,7 @@ package xvideo
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -156,6 +157,71 @@ func TestSurfaceOverParent(t *testing.T) {
 	}
 	if got := pixel(t, px, parent, 25, 25); got != blue {
 		t.Errorf("hidden: %v, want the parent's %v", got, blue)
+	}
+}
+
+// TestSurfaceBadInput: a place outside X's 16-bit coordinates, a picture
+// size X cannot carry and a failing fill are errors naming the package,
+// and the surface shows pictures as before after them.
+func TestSurfaceBadInput(t *testing.T) {
+	display := xvfb(t)
+	blue, red := color.RGBA{0, 0, 0xff, 0xff}, color.RGBA{0xff, 0, 0, 0xff}
+	px, parent := parentWindow(t, display, 0x0000ff)
+	c, err := Open(display, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSurface(uint32(parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	places := []image.Rectangle{
+		image.Rect(0, 0, 1<<15, 10),
+		image.Rect(-1<<15-1, 0, 10, 10),
+		image.Rect(0, 0, 10, 1<<16),
+	}
+	for _, r := range places {
+		if err := s.Place(r, nil); err == nil || !strings.Contains(err.Error(), "xvideo") {
+			t.Errorf("Place(%v) = %v, want an xvideo error", r, err)
+		}
+	}
+	if err := s.Place(image.Rect(10, 10, 60, 60), nil); err != nil {
+		t.Fatal(err)
+	}
+	fillErr := errors.New("fill failed")
+	draws := []struct {
+		name string
+		w, h int
+		fill func([]byte, int) error
+		want error // nil: any xvideo error
+	}{
+		{"no width", 0, 50, fillColor(red), nil},
+		{"negative height", 50, -2, fillColor(red), nil},
+		{"wider than X carries", 1<<15 + 2, 50, fillColor(red), nil},
+		{"a failing fill", 50, 50, func([]byte, int) error { return fillErr }, fillErr},
+	}
+	for _, d := range draws {
+		err := s.Draw(d.w, d.h, 0, 0, d.fill)
+		switch {
+		case d.want != nil && !errors.Is(err, d.want):
+			t.Errorf("%s: Draw = %v, want %v", d.name, err, d.want)
+		case d.want == nil && (err == nil || !strings.Contains(err.Error(), "xvideo")):
+			t.Errorf("%s: Draw = %v, want an xvideo error", d.name, err)
+		}
+	}
+	if got := pixel(t, px, parent, 30, 30); got == red {
+		t.Errorf("a refused picture shows: %v", got)
+	}
+	if err := s.Draw(50, 50, 0, 0, fillColor(red)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pixel(t, px, parent, 30, 30); got != red {
+		t.Errorf("after the refusals: %v, want %v", got, red)
+	}
+	if got := pixel(t, px, parent, 5, 5); got != blue {
+		t.Errorf("beside: %v, want the parent's %v", got, blue)
 	}
 }
 
