@@ -178,6 +178,7 @@ func TestPacerNarrowed(t *testing.T) {
 	var target, narrowedAt atomic.Int64
 	target.Store(100_000) // paced at pacerMinRate: a 1000-byte packet every 32 ms
 	p := newPacer(&target)
+	p.maxQueue = 10 * time.Second // no hurry to drain the old packets
 	p.narrowedAt = &narrowedAt
 	defer p.Close()
 	var video sentLog
@@ -188,7 +189,8 @@ func TestPacerNarrowed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	video.wait(t, 1, time.Second)
+	// The first packet leaves at once and the second waits its turn,
+	// already taken from the queue: those two may still go.
 	at := time.Now()
 	narrowedAt.Store(at.UnixNano())
 	for seq := uint16(11); seq <= 12; seq++ {
@@ -196,7 +198,7 @@ func TestPacerNarrowed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	var times []time.Time
 	var seqs []uint16
 	for time.Now().Before(deadline) {
@@ -208,17 +210,21 @@ func TestPacerNarrowed(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	var after []uint16
+	var old, after []uint16
 	for i, s := range seqs {
-		switch {
-		case s >= 3 && s <= 10:
-			t.Errorf("packet %d, queued before the link was found narrower, was sent", s)
-		case s >= 11:
-			after = append(after, s)
-			if early := at.Add(narrowedHold).Sub(times[i]); early > 0 {
-				t.Errorf("packet %d left %v before the hold ended", s, early)
-			}
+		if s <= 10 {
+			old = append(old, s)
+			continue
 		}
+		after = append(after, s)
+		if early := at.Add(narrowedHold).Sub(times[i]); early > 0 {
+			t.Errorf("packet %d left %v before the hold ended", s, early)
+		}
+	}
+	// A stall of the test of a pacing interval or more (a loaded
+	// machine) lets a third one out; more would be the pacer's fault.
+	if len(old) > 3 || len(old) > 0 && old[len(old)-1] > 3 {
+		t.Errorf("of the packets queued before the link was found narrower, %v were sent, want at most the first two or three", old)
 	}
 	if len(after) != 2 || after[0] != 11 || after[1] != 12 {
 		t.Errorf("sent %v, want 11 and 12 after the old ones", seqs)
