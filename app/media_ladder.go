@@ -129,21 +129,27 @@ func (l *sizeLadder) overran(bps int, ratio float64, now time.Time) {
 	}
 	l.now = now
 	l.learned[l.step] = learnedNeed{bps: float64(bps) * ratio, at: now}
-	if k := l.step + 1; k < len(ladderScales) {
-		if w, h := l.size(k); w >= ladderMinSide && h >= ladderMinSide {
-			l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
-		}
+	if k := l.step + 1; k < len(ladderScales) && l.allowed(k) {
+		l.shrinkTo(k, now)
 	}
+}
+
+// allowed reports whether step k's sides are at least ladderMinSide.
+func (l *sizeLadder) allowed(k int) bool {
+	w, h := l.size(k)
+	return w >= ladderMinSide && h >= ladderMinSide
+}
+
+// shrinkTo takes the picture to the smaller step k at once.
+func (l *sizeLadder) shrinkTo(k int, now time.Time) {
+	l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
 }
 
 // fit is the largest picture's step that bps affords with margin, the
 // smallest allowed picture's if none does.
 func (l *sizeLadder) fit(bps int, margin float64) int {
 	k := 0
-	for k < len(ladderScales)-1 && float64(bps) < margin*l.need(k) {
-		if w, h := l.size(k + 1); w < ladderMinSide || h < ladderMinSide {
-			break
-		}
+	for k < len(ladderScales)-1 && float64(bps) < margin*l.need(k) && l.allowed(k+1) {
 		k++
 	}
 	return k
@@ -158,7 +164,7 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 	}
 	l.now = now
 	if k := l.fit(bps, ladderNarrowedMargin); k > l.step {
-		l.step, l.changed, l.belowSince, l.shrunk = k, now, time.Time{}, true
+		l.shrinkTo(k, now)
 	}
 }
 

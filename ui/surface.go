@@ -261,9 +261,7 @@ func (v *videoView) leaveSurface() {
 			v.mu.Lock()
 			v.shown = -1 // none of the buffers is on screen
 			v.mu.Unlock()
-			v.img.Image = pic
-			v.img.ScaleMode = scaleModeFor(pic.Rect.Size(), v.img.Size(), v.canvasScale())
-			v.img.Refresh()
+			v.showImage(pic)
 		}
 	}
 	_ = v.surf.Hide()

@@ -256,13 +256,18 @@ func (v *videoView) swap() {
 	img := v.bufs[v.shown]
 	v.mu.Unlock()
 	first := v.img.Image == nil
-	v.img.Image = img
-	v.img.ScaleMode = scaleModeFor(img.Rect.Size(), v.img.Size(), v.canvasScale())
-	v.img.Refresh()
+	v.showImage(img)
 	v.shownFrame()
 	if v.onShow != nil {
 		v.onShow(first)
 	}
+}
+
+// showImage has Fyne paint img for v. Main thread.
+func (v *videoView) showImage(img *image.RGBA) {
+	v.img.Image = img
+	v.img.ScaleMode = scaleModeFor(img.Rect.Size(), v.img.Size(), v.canvasScale())
+	v.img.Refresh()
 }
 
 // shownFrame counts a frame shown, painted by Fyne or on a surface.

@@ -88,23 +88,33 @@ func fillColor(c color.RGBA) func([]byte, int) error {
 	}
 }
 
-// TestSurfaceOverParent: a picture drawn in a surface shows at its place in
-// the parent, the holes and everything outside show the parent, and a
-// hidden surface shows nothing.
-func TestSurfaceOverParent(t *testing.T) {
+var blue, red = color.RGBA{0, 0, 0xff, 0xff}, color.RGBA{0xff, 0, 0, 0xff}
+
+// surfaceRig is a surface over a blue parent window on a private Xvfb,
+// with the test's own connection to read the parent's pixels; all closed
+// with the test.
+func surfaceRig(t *testing.T) (*xgb.Conn, xproto.Window, *Surface) {
+	t.Helper()
 	display := xvfb(t)
-	blue, red := color.RGBA{0, 0, 0xff, 0xff}, color.RGBA{0xff, 0, 0, 0xff}
 	px, parent := parentWindow(t, display, 0x0000ff)
 	c, err := Open(display, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
 	s, err := c.NewSurface(uint32(parent))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
+	return px, parent, s
+}
+
+// TestSurfaceOverParent: a picture drawn in a surface shows at its place in
+// the parent, the holes and everything outside show the parent, and a
+// hidden surface shows nothing.
+func TestSurfaceOverParent(t *testing.T) {
+	px, parent, s := surfaceRig(t)
 
 	place := image.Rect(20, 20, 120, 100)
 	hole := image.Rect(60, 40, 80, 60)
@@ -164,19 +174,7 @@ func TestSurfaceOverParent(t *testing.T) {
 // size X cannot carry and a failing fill are errors naming the package,
 // and the surface shows pictures as before after them.
 func TestSurfaceBadInput(t *testing.T) {
-	display := xvfb(t)
-	blue, red := color.RGBA{0, 0, 0xff, 0xff}, color.RGBA{0xff, 0, 0, 0xff}
-	px, parent := parentWindow(t, display, 0x0000ff)
-	c, err := Open(display, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := c.NewSurface(uint32(parent))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	px, parent, s := surfaceRig(t)
 	places := []image.Rectangle{
 		image.Rect(0, 0, 1<<15, 10),
 		image.Rect(-1<<15-1, 0, 10, 10),
