@@ -169,7 +169,10 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 }
 
 // next is the step for a target of bps at now. The first picture gets
-// the size bps affords. Later the picture shrinks once bps has stayed
+// the size bps affords with ladderUpMargin: its keyframe comes before the
+// link is known, and at the call's start of 250 kbit/s a 480x360
+// keyframe of the busy clip overflowed a 300 kbit/s link's queue (bench
+// --network 300k: a freeze of 875 ms at 0.6 s). Later the picture shrinks once bps has stayed
 // under the current size's need for ladderDownHold, to the size the
 // highest target of that time affords, or at once to the size bps
 // affords when bps falls under ladderDeepCut of that need; it grows,
@@ -184,7 +187,7 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 func (l *sizeLadder) next(bps, up int, now time.Time) int {
 	l.now = now
 	if !l.started {
-		l.started, l.step, l.changed = true, l.fit(bps, 1), now
+		l.started, l.step, l.changed = true, l.fit(bps, ladderUpMargin), now
 		return l.step
 	}
 	k := l.step

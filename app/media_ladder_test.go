@@ -17,7 +17,8 @@ type ladderStep struct {
 	wantW int
 }
 
-// TestSizeLadder: the first picture gets the size the target affords;
+// TestSizeLadder: the first picture gets the size the target affords
+// with the margin;
 // later the picture shrinks only when the target stays under its size's
 // need for ladderDownHold (a brief dip keeps the size and spares two
 // keyframes), to the size the highest target of that time affords, and
@@ -40,6 +41,11 @@ func TestSizeLadder(t *testing.T) {
 			{ms(1600), 2000, 320},
 			{ms(4400), 2000, 320}, // from now on up waits for the hold
 			{ms(4500), 2000, 640},
+		}},
+		{"start at the call's start rate", []ladderStep{
+			{0, 250, 320},       // 250 < 1.5 × 207: the first keyframe is ½'s
+			{ms(200), 290, 320}, // 290 < 1.5 × 207
+			{ms(400), 330, 480}, // climbing with the call's start: no hold
 		}},
 		{"steps", []ladderStep{
 			{0, 1500, 640},

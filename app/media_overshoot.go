@@ -49,8 +49,10 @@ const (
 func newOvershoot() *overshoot { return &overshoot{factor: 1} }
 
 // frame records an encoded frame of size bytes, encoded while the encoder
-// was given givenBps, dur after the frame before it (libvpx budgets each
-// frame by its timestamps).
+// was given givenBps, dur after the frame before it in the encoder's
+// timestamps (libvpx budgets each frame by them; the frames the sender
+// dropped are not in them, so the window measures the pictures at the
+// full frame rate).
 func (o *overshoot) frame(size int, key bool, givenBps, targetBps int, dur time.Duration) {
 	if key || givenBps <= 0 || dur <= 0 {
 		return

@@ -130,12 +130,14 @@ func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A camera's encoder skips frames to hold its rate (DropFrames), and
-	// on noise this far over it skips nearly all: the measure under test
-	// gets one that encodes every frame.
+	// on noise this far over it skips nearly all, as does its sender
+	// (frameDropper): the measure under test gets an encoder that
+	// encodes every frame, and no dropper.
 	_ = v.enc.Close()
 	if v.enc, err = codec.NewVP8Encoder(cfg); err != nil {
 		t.Fatal(err)
 	}
+	v.drop = nil
 	if err := v.run(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +161,7 @@ func TestVideoSenderSkipsFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	v.drop = nil // the encoder's own skipping (TestVideoSenderDropsAhead: the sender's)
 	if err := v.run(ctx); err != nil {
 		t.Fatal(err)
 	}

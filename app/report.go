@@ -185,8 +185,10 @@ type VideoInStats struct {
 // VideoOutStats describes sent video.
 type VideoOutStats struct {
 	FramesEncoded int `json:"frames_encoded"`
-	// FramesSkipped are the camera's frames its rate control skipped to
-	// hold the bitrate (codec.VP8Config.DropFrames).
+	// FramesSkipped are the camera's frames skipped to hold the bitrate:
+	// dropped by the sender while its output ran ahead of the target
+	// (frameDropper), or skipped by libvpx's rate control
+	// (codec.VP8Config.DropFrames).
 	FramesSkipped int     `json:"frames_skipped"`
 	BitrateKbps   float64 `json:"bitrate_kbps"`
 	EncodeMSAvg   float64 `json:"encode_ms_avg"`

@@ -318,6 +318,14 @@ func (e *VP8Encoder) ForceKeyFrame() {
 	e.ctlMu.Unlock()
 }
 
+// KeyFramePending reports whether the next encoded frame is to be a
+// keyframe on request (ForceKeyFrame), which a sender must not skip.
+func (e *VP8Encoder) KeyFramePending() bool {
+	e.ctlMu.Lock()
+	defer e.ctlMu.Unlock()
+	return e.forceKF
+}
+
 // BitRate returns the target bitrate last requested, in bits per second.
 func (e *VP8Encoder) BitRate() int {
 	e.ctlMu.Lock()

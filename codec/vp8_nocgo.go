@@ -30,6 +30,9 @@ func (*VP8Encoder) BitRate() int { return 0 }
 // ForceKeyFrame does nothing.
 func (*VP8Encoder) ForceKeyFrame() {}
 
+// KeyFramePending reports false.
+func (*VP8Encoder) KeyFramePending() bool { return false }
+
 // Close does nothing.
 func (*VP8Encoder) Close() error { return nil }
 

@@ -93,6 +93,9 @@ func TestVP8ForceKeyFrame(t *testing.T) {
 		if i == 8 {
 			enc.ForceKeyFrame()
 		}
+		if got := enc.KeyFramePending(); got != (i == 8) {
+			t.Fatalf("frame %d: KeyFramePending = %v", i, got)
+		}
 		data, key, err := enc.Encode(src, time.Duration(i)*frameDur)
 		if err != nil {
 			t.Fatal(err)
