@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/peercall/peercall/codec"
 )
 
@@ -96,17 +98,8 @@ func TestVideoSenderDropsAhead(t *testing.T) {
 				time.Sleep(time.Second / 30)
 				return next()
 			}
-			cfg := codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps}
-			v, err := newVideoSender(track, paced, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// An encoder that never skips a frame itself: what is
-			// skipped is the sender's.
-			_ = v.enc.Close()
-			if v.enc, err = codec.NewVP8Encoder(cfg); err != nil {
-				t.Fatal(err)
-			}
+			// What is skipped is the sender's.
+			v := senderEncodingAll(t, track, paced, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps})
 			if tt.screen {
 				v.drop, v.ladder, v.over = nil, nil, nil
 			}
@@ -136,6 +129,21 @@ func TestVideoSenderDropsAhead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// senderEncodingAll is a camera's sender whose encoder never skips a
+// frame itself (libvpx's DropFrames off).
+func senderEncodingAll(t *testing.T, track *webrtc.TrackLocalStaticSample, next func() (*image.YCbCr, error), cfg codec.VP8Config) *videoSender {
+	t.Helper()
+	v, err := newVideoSender(track, next, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = v.enc.Close()
+	if v.enc, err = codec.NewVP8Encoder(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestVideoSenderSkipFrame: a sender far ahead of its target drops the

@@ -124,19 +124,11 @@ func TestVideoSenderCorrectsOvershoot(t *testing.T) {
 func TestVideoSenderMeasuresOvershoot(t *testing.T) {
 	const bps, frames = 30_000, overshootFrames + overshootEvery + 1
 	track, ctx, next := noiseSource(t, frames, 1)
-	cfg := codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps}
-	v, err := newVideoSender(track, next, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A camera's encoder skips frames to hold its rate (DropFrames), and
 	// on noise this far over it skips nearly all, as does its sender
 	// (frameDropper): the measure under test gets an encoder that
 	// encodes every frame, and no dropper.
-	_ = v.enc.Close()
-	if v.enc, err = codec.NewVP8Encoder(cfg); err != nil {
-		t.Fatal(err)
-	}
+	v := senderEncodingAll(t, track, next, codec.VP8Config{Width: 160, Height: 120, FPS: 30, BitRate: bps})
 	v.drop = nil
 	if err := v.run(ctx); err != nil {
 		t.Fatal(err)
