@@ -45,17 +45,21 @@ func TestFrameDropper(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var d frameDropper
 			t0 := time.Unix(1_000_000, 0)
-			skipped, sentBits := 0, 0
+			skipped, sentBits, run := 0, 0, 0
 			var firstSent, lastSent time.Time
 			for i := range tt.frames {
 				now := t0.Add(time.Duration(i) * frame)
 				if i == tt.resetAt {
 					d.reset()
 				}
-				if d.skip(now, tt.bps) {
+				if d.skip(now) {
 					skipped++
+					if run++; run > dropperMaxRun {
+						t.Fatalf("frame %d: %d skipped in a row", i, run)
+					}
 					continue
 				}
+				run = 0
 				if firstSent.IsZero() {
 					firstSent = now
 				}
@@ -75,6 +79,34 @@ func TestFrameDropper(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFrameDropperTargetCut: when the target is cut (a share starts and
+// takes its part), the camera drops one frame now and then as before,
+// never a run of them: the picture does not stop.
+func TestFrameDropperTargetCut(t *testing.T) {
+	const fps, frames, cutAt = 30, 90, 45
+	frame := time.Second / fps
+	var d frameDropper
+	t0 := time.Unix(1_000_000, 0)
+	run, longest, skipped := 0, 0, 0
+	for i := range frames {
+		bps := 900_000
+		if i >= cutAt {
+			bps = 300_000
+		}
+		if d.skip(t0.Add(time.Duration(i) * frame)) {
+			run++
+			skipped++
+			longest = max(longest, run)
+			continue
+		}
+		run = 0
+		d.sent(bps/fps/8*6/5, bps) // 1.2 times the frame's budget
+	}
+	if longest > 1 || skipped == 0 {
+		t.Errorf("%d frames skipped, at most %d in a row: want some, never two in a row", skipped, longest)
 	}
 }
 
@@ -171,7 +203,7 @@ func TestVideoSenderSkipFrame(t *testing.T) {
 			now := time.Now()
 			if v.drop != nil {
 				v.drop.sent(bps/8, bps) // a second of the target
-				v.drop.skip(now, bps)
+				v.drop.skip(now)
 			}
 			if tt.keyWant {
 				v.ForceKeyFrame()

@@ -185,7 +185,7 @@ func (v *videoSender) skipFrame(img *image.YCbCr, last image.Point, now time.Tim
 	v.mu.Lock()
 	pending := v.enc.KeyFramePending()
 	v.mu.Unlock()
-	return v.drop.skip(now, int(v.bps.Load())) && !pending
+	return v.drop.skip(now) && !pending
 }
 
 // ForceKeyFrame makes the next encoded frame a keyframe (peer sent PLI).
