@@ -165,8 +165,13 @@ func TestBrowserShareFromHeadless(t *testing.T) {
 	if c := off.Peers[0].CurrentTime; c < r.CurrentTime+1 {
 		t.Errorf("camera not playing while the share ran: currentTime %.2f then %.2f", r.CurrentTime, c)
 	}
-	if off.Peers[0].State != "connected" || off.Peers[0].VideoWidth != 320 {
-		t.Errorf("after the share: %+v", off.Peers[0])
+	// The camera's element shows the camera again, not the share: at most
+	// the camera's 320 px. While the share ran it took most of the call's
+	// rate, and the camera's picture may have stepped down to 240x180; it
+	// steps back up once that size has held a while (sizeLadder), which
+	// can come after this read (240 seen on CI).
+	if w := off.Peers[0].VideoWidth; off.Peers[0].State != "connected" || w <= 0 || w > 320 {
+		t.Errorf("after the share: %+v, want the connected camera, at most 320 px wide", off.Peers[0])
 	}
 
 	again := waitShare(t, browser, "page showing the second share", 8*time.Second, func(p sharePage, r sharePeer) bool {
