@@ -62,7 +62,8 @@ const (
 	// target for a window (overshoot.overrun), its correction at the
 	// bound, cannot make this size's pictures small enough: the picture
 	// shrinks a step at once, and the rate that size took is its need
-	// for ladderLearnFor, and its share per pixel the larger sizes'. The
+	// for ladderLearnFor (or until the link carries it with the margin:
+	// forget), and its share per pixel the larger sizes'. The
 	// need per pixel (ladderBitsPerPixel) suits a camera's picture, not a
 	// busy one: the busy clip at 480x360 ran at 430 kbit/s for a 344
 	// kbit/s target on a 500 kbit/s link, whose queue then overflowed
@@ -118,6 +119,26 @@ func (l *sizeLadder) need(k int) float64 {
 		}
 	}
 	return n
+}
+
+// forget drops what a step was found to need once up clears that need
+// with ladderUpMargin: the link now carries that step with room to spare,
+// and the need, learned on a narrower link, stands in the way of the
+// larger steps it is scaled to. Kept, it held the picture small after
+// the link came back: at 320x240 the camera's output is capped
+// (cameraMaxBitrate) and the controller's target does not climb far
+// past what is sent, so a larger step's scaled need was never cleared,
+// and the picture stayed at 320x240 for the rest of ladderLearnFor
+// (bench --network 3M-500k-3M: 320x240's need learned at 22 s, the
+// target held at 1040 kbit/s from 33 s to the end of the call). If the
+// picture is still too busy for its size, it overruns and is learned
+// again.
+func (l *sizeLadder) forget(up int) {
+	for i, lr := range l.learned {
+		if !lr.at.IsZero() && float64(up) >= ladderUpMargin*lr.bps {
+			l.learned[i] = learnedNeed{}
+		}
+	}
 }
 
 // overran notes that the encoder ran ratio times over a target of bps at
@@ -186,6 +207,7 @@ func (l *sizeLadder) narrowed(bps int, now time.Time) {
 // keyframe overflowed the link's 3.75 KB queue; a freeze of 0.5-1.1 s).
 func (l *sizeLadder) next(bps, up int, now time.Time) int {
 	l.now = now
+	l.forget(up)
 	if !l.started {
 		l.started, l.step, l.changed = true, l.fit(bps, ladderUpMargin), now
 		return l.step

@@ -356,11 +356,17 @@ func TestSizeLadderOverran(t *testing.T) {
 	}{
 		{"traced 500k: 480x360 at 430 kbit/s for 344", []step{
 			{0, 344, 344, 0, 480},
-			{s(1), 344, 344, 1.25, 320},  // at once
-			{s(5), 344, 344, 0, 320},     // 344 ≥ 1.5 × 207 by the model, but 480x360 took 430
-			{s(8), 700, 700, 0, 480},     // 700 ≥ 1.5 × 430
-			{s(8.2), 700, 1300, 0, 480},  // 640x480: 1.5 × 430 × 16/9 = 1147, held 3 s first
-			{s(11.5), 700, 1300, 0, 640}, // after the hold
+			{s(1), 344, 344, 1.25, 320}, // at once
+			{s(5), 344, 344, 0, 320},    // 344 ≥ 1.5 × 207 by the model, but 480x360 took 430
+			{s(8), 600, 600, 0, 320},    // 600 < 1.5 × 430
+			{s(9), 650, 650, 0, 640},    // 650 ≥ 1.5 × 430: forgotten; 650 ≥ 1.5 × 369
+		}},
+		{"traced 3M-500k-3M: forgotten once the link carries it", []step{
+			{0, 250, 250, 0, 320},
+			{s(1), 300, 300, 1.76, 160}, // 320x240 took 528
+			{s(8), 780, 780, 0, 160},    // 780 < 1.5 × 528: learned, and up waits
+			{s(9), 1040, 1040, 0, 640},  // 1040 ≥ 792: forgotten; 1040 ≥ 1.5 × 369
+			{s(9.5), 700, 700, 0, 640},  // not learned again by a lower target
 		}},
 		{"forgotten after ladderLearnFor", []step{
 			{0, 344, 344, 0, 480},

@@ -28,9 +28,11 @@ type overshoot struct {
 	wanted      [overshootFrames]float64
 	n, next     int // frames in the window, the slot to write next
 	sinceUpdate int
-	// sized counts the delta frames since the picture last changed size.
-	sized  int
-	factor float64 // what the given rate is divided by, ≥ 1
+	// sized counts the delta frames since the picture last changed size,
+	// offered those and the frames the sender dropped before encoding
+	// (skipped).
+	sized, offered int
+	factor         float64 // what the given rate is divided by, ≥ 1
 }
 
 const (
@@ -58,6 +60,7 @@ func (o *overshoot) frame(size int, key bool, givenBps, targetBps int, dur time.
 		return
 	}
 	o.sized++
+	o.offered++
 	o.bits[o.next], o.budget[o.next] = float64(size)*8, float64(givenBps)*dur.Seconds()
 	o.wanted[o.next] = float64(max(targetBps, givenBps)) * dur.Seconds()
 	o.next = (o.next + 1) % overshootFrames
@@ -76,21 +79,35 @@ func (o *overshoot) frame(size int, key bool, givenBps, targetBps int, dur time.
 
 // resized notes a change of the picture's size: overrun waits for a
 // window of the new size's frames.
-func (o *overshoot) resized() { o.sized = 0 }
+func (o *overshoot) resized() { o.sized, o.offered = 0, 0 }
+
+// skipped notes a camera frame the sender dropped before encoding it
+// (frameDropper): it counts towards the time overrun waits for.
+func (o *overshoot) skipped() { o.offered++ }
 
 // overrun is how far the encoder's output ran over the target itself
-// over the last window, when the correction is at its bound and the
-// window holds only the current size's frames; 0 otherwise. Over 1 the
-// encoder cannot make pictures of this size as small as the target
-// wants: at its coarsest quantiser a busy picture costs what it costs.
+// over the current size's frames in the window, when the correction is
+// at its bound and a window's time of frames (overshootFrames, dropped
+// ones included) has been offered at this size, overshootEvery or more
+// of them encoded; 0 otherwise. Over 1 the encoder cannot make pictures
+// of this size as small as the target wants: at its coarsest quantiser
+// a busy picture costs what it costs. The dropped frames count in time,
+// not in the ratio (their time is left out of the encoder's, so each
+// encoded frame is measured against a full frame's budget): counted
+// only by encoded frames, the window took 4.5 s to fill while the
+// sender dropped two frames in three, and the link's queue overflowed
+// meanwhile (bench --network 3M-500k-3M, traced: the busy clip at
+// 480x360 on the 500 kbit/s link, 2.5-4.6 KB frames for a 344 kbit/s
+// target, a freeze of 868 ms).
 func (o *overshoot) overrun() float64 {
-	if o.factor < overshootMax || o.n < overshootFrames || o.sized < overshootFrames {
+	if o.factor < overshootMax || o.n < overshootFrames || o.offered < overshootFrames || o.sized < overshootEvery {
 		return 0
 	}
 	var bits, wanted float64
-	for i := range o.n {
-		bits += o.bits[i]
-		wanted += o.wanted[i]
+	for i := range min(o.sized, o.n) {
+		k := (o.next - 1 - i + overshootFrames) % overshootFrames
+		bits += o.bits[k]
+		wanted += o.wanted[k]
 	}
 	if wanted <= 0 {
 		return 0

@@ -213,6 +213,20 @@ func TestOvershootOverrun(t *testing.T) {
 		{"a new size, not a window yet", 90, given, 1.4, 30, 0},
 		{"a new size, a full window", 120, given, 1.4, 45, 1.4},
 	}
+	// skippedRun: the sender drops frames before encoding; each encoded
+	// frame is over its full-rate budget by ratio.
+	skippedRun := []struct {
+		name           string
+		encoded, every int // encoded frames, one encoded in every frames offered
+		ratio, want    float64
+	}{
+		{"two dropped in three: a window's time", 15, 3, 2.5, 2.5},
+		{"three dropped in four: too few encoded", 14, 4, 2.5, 0},
+		{"one dropped in two: not a window's time yet", 22, 2, 2, 0},
+		{"one dropped in two: a window's time", 23, 2, 2, 2},
+		{"none dropped: a full window", 45, 1, 1.3, 1.3},
+		{"none dropped: 44 frames", 44, 1, 1.3, 0},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOvershoot()
@@ -221,6 +235,25 @@ func TestOvershootOverrun(t *testing.T) {
 					o.resized()
 				}
 				o.frame(perFrame(target, tt.ratio), false, tt.given, target, frame)
+			}
+			if got := o.overrun(); math.Abs(got-tt.want) > 0.01 {
+				t.Errorf("overrun %.3f, want %.3f (factor %.3f)", got, tt.want, o.factor)
+			}
+		})
+	}
+	for _, tt := range skippedRun {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOvershoot()
+			// A larger size before, on the target, fills the window.
+			for range 60 {
+				o.frame(perFrame(target, 1.4), false, given, target, frame)
+			}
+			o.resized()
+			for range tt.encoded {
+				for range tt.every - 1 {
+					o.skipped()
+				}
+				o.frame(perFrame(target, tt.ratio), false, given, target, frame)
 			}
 			if got := o.overrun(); math.Abs(got-tt.want) > 0.01 {
 				t.Errorf("overrun %.3f, want %.3f (factor %.3f)", got, tt.want, o.factor)

@@ -182,10 +182,14 @@ func (v *videoSender) skipFrame(img *image.YCbCr, last image.Point, now time.Tim
 	if v.drop == nil || img.Rect.Size() != last {
 		return false
 	}
+	skip := v.drop.skip(now)
 	v.mu.Lock()
-	pending := v.enc.KeyFramePending()
-	v.mu.Unlock()
-	return v.drop.skip(now) && !pending
+	defer v.mu.Unlock()
+	if !skip || v.enc.KeyFramePending() {
+		return false
+	}
+	v.over.skipped()
+	return true
 }
 
 // ForceKeyFrame makes the next encoded frame a keyframe (peer sent PLI).
