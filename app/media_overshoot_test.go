@@ -244,7 +244,8 @@ func TestOvershootOverrun(t *testing.T) {
 	for _, tt := range skippedRun {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOvershoot()
-			// A larger size before, on the target, fills the window.
+			// A larger size before, 40 % over, fills the window and takes
+			// the correction to its bound.
 			for range 60 {
 				o.frame(perFrame(target, 1.4), false, given, target, frame)
 			}
