@@ -15,7 +15,8 @@ import (
 // TestBenchNetworkChromiumLatency runs bench --network's 1 Mbit/s
 // condition with --network-chromium for real: our two headless peers, then
 // two Chromium instances in the namespaces, whose pages measure
-// capture-to-presentation latency from the injected canvas markers.
+// capture-to-presentation latency from the injected canvas markers and
+// the joiner's join → first frame.
 func TestBenchNetworkChromiumLatency(t *testing.T) {
 	skipUnlessBrowser(t)
 	if err := netem.Check(); err != nil {
@@ -47,6 +48,13 @@ func TestBenchNetworkChromiumLatency(t *testing.T) {
 		if rep.Latency.VideoP50 <= 50 || rep.Latency.VideoP95 >= 2000 {
 			t.Errorf("Chromium latency p50/p95 %.0f/%.0f ms, want within (50, 2000)", rep.Latency.VideoP50, rep.Latency.VideoP95)
 		}
+	}
+	// Join → first frame on the joiner's page: at least the round trips
+	// of signaling, ICE and DTLS across the 50 ms link, and within the
+	// call.
+	t.Logf("join → first frame: ours %.0f ms, Chromium %.0f ms", rs[0].FirstFrameMS, ch.FirstFrameMS)
+	if ch.FirstFrameMS < 200 || ch.FirstFrameMS > 15000 {
+		t.Errorf("Chromium's join → first frame %.0f ms, want within [200, 15000]", ch.FirstFrameMS)
 	}
 	if ch.UnmarkedPct > 10 {
 		t.Errorf("%.1f %% of Chromium's presented frames had no readable marker", ch.UnmarkedPct)

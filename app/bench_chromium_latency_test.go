@@ -26,7 +26,7 @@ func TestChromiumResultLatency(t *testing.T) {
 			},
 			marked: [2]int{10, 10}, unmarked: [2]int{1, 0},
 			p50: 100, p95: 400, unmarkedPct: 9.1,
-			row: "| 1M | 850 / 800 | 25.0 / 30.0 | 0.00 / 0.00 (–) | 0 / 0 | 0 / 0 | 90 / 100 | 150 / 400 |",
+			row: "| 1M | – / – | 850 / 800 | 25.0 / 30.0 | 0.00 / 0.00 (–) | 0 / 0 | 0 / 0 | 90 / 100 | 150 / 400 |",
 		},
 		{
 			name:   "markers mostly unread",

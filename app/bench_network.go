@@ -386,6 +386,13 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 			rep.VideoIn.FPS = float64(last.n-frames[first].n) / last.at.Sub(frames[first].at).Seconds()
 		}
 		rep.VideoIn.LongFreezes = sampleFreezes(frames)
+		rep.SetupMS.FirstVideoFrame = -1
+		if cc.joined[s] > 0 && cc.first[s] > cc.joined[s] {
+			// Join → first frame as ours counts it: from the join (the
+			// form's submit, which opens the signaling socket) to
+			// the first remote frame presented.
+			rep.SetupMS.FirstVideoFrame = round1(cc.first[s] - cc.joined[s])
+		}
 		if xs := slices.Clone(cc.latency[s]); len(xs) > 0 {
 			rep.Latency = LatencyStats{VideoP50: percentile(xs, 50), VideoP95: percentile(xs, 95), Samples: len(xs)}
 		}
@@ -409,11 +416,14 @@ func chromiumResult(c NetworkCondition, cc chromiumCall, dur time.Duration) Netw
 // chromiumCall is what a Chromium call left: per side the decoded frame
 // count over time, the capture-to-presentation latencies (ms) read from
 // the frame markers and how many presented frames had a readable marker
-// and how many not, the link's counters and series.
+// and how many not, the wall-clock times (unix ms, 0: none) of its join
+// and of the first remote frame it presented, the link's counters and
+// series.
 type chromiumCall struct {
 	frames           [2][]frameSample
 	latency          [2][]float64
 	marked, unmarked [2]int
+	joined, first    [2]float64
 	ab, ba           netem.Counters
 	origin           time.Time
 	series           []LinkPoint
@@ -646,19 +656,20 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 	}
 	if hasChromium(rs) {
 		b.WriteString("\nThe same links with two Chromium instances (one per namespace, the bundled web page; its camera a 640x480@30 canvas " +
-			"drawing the same clip as ours under --network-video, else a moving picture, stamped with a capture-time marker; fake audio), both measured alike: kbit/s offered to the link (IP packets, the two directions' mean), " +
+			"drawing the same clip as ours under --network-video, else a moving picture, stamped with a capture-time marker; fake audio), both measured alike: the joiner's join → first frame (ours: from the start of its join to its first decoded frame; " +
+			"Chromium: from the page's join, the form's submit that opens its signaling socket, to its first remote frame presented), kbit/s offered to the link (IP packets, the two directions' mean), " +
 			"frames shown (Chromium: the remote video's presented frames, sampled every 100 ms) and latency from the frames' markers, the worse direction " +
 			"(ours: capture → decoded, headless; Chromium: canvas drawn → frame presented for composition, requestVideoFrameCallback's presentationTime).\n\n")
-		b.WriteString("| condition | kbit/s at the link: ours / Chromium | fps: ours / Chromium | delivered Mpx/s (fps × frame size): ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | " +
+		b.WriteString("| condition | join → first frame (ms): ours / Chromium | kbit/s at the link: ours / Chromium | fps: ours / Chromium | delivered Mpx/s (fps × frame size): ours / Chromium | freezes ≥ 500 ms: ours / Chromium | longest (ms): ours / Chromium | " +
 			"latency p50 (ms): ours / Chromium | latency p95 (ms): ours / Chromium | adapt (s): ours / Chromium | recover (s): ours / Chromium |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rs {
 			ch := r.Chromium
 			switch {
 			case ch == nil:
 				continue
 			case ch.Host == nil && ch.Joiner == nil:
-				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | | |\n", r.Condition, cell(ch.Err))
+				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | | | |\n", r.Condition, cell(ch.Err))
 				continue
 			}
 			lat := func(v float64) string {
@@ -671,8 +682,8 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 			if ch.UnmarkedPct > 10 {
 				p95 += fmt.Sprintf(" (%.0f %% of frames unread)", ch.UnmarkedPct)
 			}
-			fmt.Fprintf(&b, "| %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f (%s) | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
-				r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.MpxS, ch.MpxS, ratio(r.MpxS, ch.MpxS), r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
+			fmt.Fprintf(&b, "| %s | %s / %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f (%s) | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
+				lat(r.FirstFrameMS), lat(ch.FirstFrameMS), r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.MpxS, ch.MpxS, ratio(r.MpxS, ch.MpxS), r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
 				lat(r.LatencyP50), lat(ch.LatencyP50), lat(r.LatencyP95), p95,
 				optS(r.AdaptS), optS(ch.AdaptS), optS(r.RecoverS), optS(ch.RecoverS))
 		}

@@ -86,6 +86,7 @@ func runChromiumCall(ctx context.Context, o BenchOptions, c NetworkCondition, du
 			cc.frames[s] = append(cc.frames[s], frameSample{at: now, n: ps.Frames, w: ps.W, h: ps.H})
 			cc.latency[s] = append(cc.latency[s], ps.Latency...)
 			cc.marked[s], cc.unmarked[s] = ps.Marked, ps.Unmarked
+			cc.joined[s], cc.first[s] = ps.Joined, ps.First
 		}
 		select {
 		case <-ctx.Done():
@@ -192,12 +193,12 @@ func framesDecoded(tab context.Context) (int, error) {
 // latencies measured since the last call and how many presented frames
 // had a readable marker and how many not.
 const pageJS = `(() => {
-  const l = window.peercallLatency ? window.peercallLatency.take() : {lat: [], ok: 0, fail: 0};
+  const l = window.peercallLatency ? window.peercallLatency.take() : {lat: [], ok: 0, fail: 0, joined: 0, first: 0};
   let w = 0, h = 0;
   for (const v of document.querySelectorAll('#grid video')) {
     if (v.srcObject && v.videoWidth > 0) { w = v.videoWidth; h = v.videoHeight; }
   }
-  return {frames: ` + framesJS + `, w, h, latency: l.lat, marked: l.ok, unmarked: l.fail};
+  return {frames: ` + framesJS + `, w, h, latency: l.lat, marked: l.ok, unmarked: l.fail, joined: l.joined, first: l.first};
 })()`
 
 // pageSample is one pageJS result.
@@ -208,6 +209,10 @@ type pageSample struct {
 	Latency  []float64 `json:"latency"` // ms, capture → presented
 	Marked   int       `json:"marked"`
 	Unmarked int       `json:"unmarked"`
+	// Joined and First are the wall-clock times (unix ms, 0: not yet)
+	// of the page's join and of the first remote frame it presented.
+	Joined float64 `json:"joined"`
+	First  float64 `json:"first"`
 }
 
 // samplePage reads pageJS from a tab.

@@ -318,9 +318,16 @@ func TestChromiumResult(t *testing.T) {
 		cc.series = append(cc.series, LinkPoint{UnixMS: tBase.Add(time.Duration(i) * time.Second).UnixMilli(), OfferedKbps: [2]float64{900, 700}})
 	}
 	cc.offered = offeredAt(5, func(_ float64, dir int) float64 { return 900 - 200*float64(dir) })
+	// The joiner (B) joined at 1000 ms past the epoch and showed its
+	// first frame 1234.5 ms later; the host's page has no first frame.
+	cc.joined = [2]float64{900, 1000}
+	cc.first = [2]float64{0, 2234.5}
 	r := chromiumResult(c, cc, 5*time.Second)
 	if r.Host == nil || r.Joiner == nil || r.Host.VideoIn.FPS != 30 {
 		t.Fatalf("reports %+v %+v", r.Host, r.Joiner)
+	}
+	if r.FirstFrameMS != 1234.5 || r.Host.SetupMS.FirstVideoFrame != -1 {
+		t.Errorf("first frame %v ms (host's %v), want the joiner's 1234.5 (host none)", r.FirstFrameMS, r.Host.SetupMS.FirstVideoFrame)
 	}
 	if r.Freezes != 1 || r.LongestFreezeMS != 2900 || r.LinkKbps != 800 || r.SendKbps != 800 {
 		t.Errorf("freezes %d longest %v link %v send %v", r.Freezes, r.LongestFreezeMS, r.LinkKbps, r.SendKbps)
@@ -332,9 +339,38 @@ func TestChromiumResult(t *testing.T) {
 	if r.AdaptS == nil || *r.AdaptS != 1 {
 		t.Errorf("adapt %v, want 1 (under 1 Mbit/s from the first second)", r.AdaptS)
 	}
-	ours := NetworkResult{Condition: "1M", Link: "l", Host: &Report{}, Joiner: &Report{}, LinkKbps: 850, FPS: 25, MpxS: 5, Chromium: &r}
+	ours := NetworkResult{Condition: "1M", Link: "l", Host: &Report{}, Joiner: &Report{}, FirstFrameMS: 912.3, LinkKbps: 850, FPS: 25, MpxS: 5, Chromium: &r}
 	md := networkMarkdown(MachineInfo{}, []NetworkResult{ours}, "synthetic")
-	if !strings.Contains(md, "| 1M | 850 / 800 | 25.0 / 20.9 | 5.00 / 6.45 (0.78×) | 0 / 1 | 0 / 2900 | – / – | – / – | – / 1.0 | – / – |") {
+	if !strings.Contains(md, "| 1M | 912 / 1234 | 850 / 800 | 25.0 / 20.9 | 5.00 / 6.45 (0.78×) | 0 / 1 | 0 / 2900 | – / – | – / – | – / 1.0 | – / – |") {
 		t.Errorf("comparison table:\n%s", md)
+	}
+}
+
+// TestChromiumResultFirstFrame: a page's join → first frame needs both
+// times, the frame after the join; else there is none (–).
+func TestChromiumResultFirstFrame(t *testing.T) {
+	c := NetworkConditions()[1]
+	for _, tc := range []struct {
+		name          string
+		joined, first float64
+		want          float64
+	}{
+		{"both", 5000, 5840.25, 840.3},
+		{"never joined", 0, 5840, -1},
+		{"no frame", 5000, 0, -1},
+		{"frame before the join (a clock step)", 5000, 4990, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cc chromiumCall
+			cc.origin = tBase
+			for s := range 2 {
+				cc.frames[s] = []frameSample{{at: tBase, n: 0}, {at: tBase.Add(time.Second), n: 30}}
+			}
+			cc.joined[1], cc.first[1] = tc.joined, tc.first
+			r := chromiumResult(c, cc, time.Second)
+			if r.FirstFrameMS != tc.want {
+				t.Errorf("first frame %v ms, want %v", r.FirstFrameMS, tc.want)
+			}
+		})
 	}
 }

@@ -15,6 +15,10 @@
 // has its marker read back; presentation time − capture time is one sample.
 // Both browsers run on one host and share its clock.
 //
+// Call setup: the wall-clock time of the page's join (the form's submit,
+// where it opens its signaling socket and camera) and of the first remote
+// frame presented, for the bench's join → first frame.
+//
 // Marker: 16×3 cells at the frame's top-left corner, each 1/20 of the
 // frame's width and 1/15 of its height (32×32 px at 640x480, one 16×16
 // macroblock at 320x240), so it survives Chromium scaling the resolution
@@ -235,7 +239,13 @@
     ok: 0,
     fail: 0,
     source: null,
+    joined: 0, // wall-clock ms of the first join, 0 before it
+    first: 0, // wall-clock ms of the first remote frame presented, 0 before it
   };
+  // Capturing: seen before the page's own listener handles the submit.
+  document.addEventListener('submit', () => {
+    if (!state.joined) state.joined = Date.now();
+  }, true);
 
   async function source(getUserMedia) {
     if (state.source) return state.source;
@@ -264,6 +274,7 @@
         // Presentation on the wall clock: how long ago it was on the
         // monotonic clock, taken from now.
         const presented = Date.now() - (performance.now() - md.presentationTime);
+        if (!state.first) state.first = presented;
         const m = read(v, md.width || v.videoWidth, md.height || v.videoHeight);
         if (m < 0) {
           state.fail++;
@@ -282,11 +293,12 @@
     draw,
     read,
     since,
-    // take returns the samples since the last call and the counts so far.
+    // take returns the samples since the last call, the counts so far and
+    // the join's and the first remote frame's times.
     take() {
       const lat = state.lat;
       state.lat = [];
-      return { lat, ok: state.ok, fail: state.fail };
+      return { lat, ok: state.ok, fail: state.fail, joined: state.joined, first: state.first };
     },
   };
 
@@ -307,5 +319,8 @@
     }
     return out;
   };
+  // A remote video is followed as soon as the page adds it, so that its
+  // first frame is seen; the timer catches any the observer could not.
+  new MutationObserver(watch).observe(document, { childList: true, subtree: true });
   setInterval(watch, 200);
 })();
