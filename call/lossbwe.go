@@ -250,10 +250,10 @@ func (b *lossBound) feedback(now time.Time, lost, total, current int, path *path
 	// the other way's, full too (traced, 3 Mbit/s → 500 kbit/s, 100 ms
 	// queues: the loss reached the sender 350-450 ms after the link's
 	// first drop, the picture froze 510-680 ms in half the directions).
-	// The packets must have been spread out on the way: a few sent as
-	// sparsely as they arrived (audio, a frame's last packets) read as a
-	// low rate on any link (traced, 300 kbit/s at the start: two
-	// packets, read as under 100 kbit/s).
+	// The packets, two or more, must have been spread out on the way
+	// (spreadOut): a few sent as sparsely as they arrived (audio, a
+	// frame's last packets) read as a low rate on any link (traced,
+	// 300 kbit/s at the start: two packets, read as under 100 kbit/s).
 	shrunk := total > 0 && path != nil && path.spread && recent >= overflowQueue && path.latest > 0 &&
 		float64(path.latest) < narrowedCut*float64(current)
 	delivered := b.read && b.path.acked > 0

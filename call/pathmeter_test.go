@@ -353,7 +353,10 @@ func TestSpreadOut(t *testing.T) {
 		{"sent at once, spread out", pkts([2]int64{5, 60}, [2]int64{5, 80}, [2]int64{5, 99}), true},
 		{"as sparse as sent", pkts([2]int64{0, 60}, [2]int64{20, 80}, [2]int64{40, 100}), false},
 		{"a little spread", pkts([2]int64{0, 60}, [2]int64{15, 80}, [2]int64{30, 100}), false},
-		{"two packets", pkts([2]int64{0, 60}, [2]int64{0, 100}), false},
+		{"two packets sent at once, spread out", pkts([2]int64{0, 60}, [2]int64{0, 80}), true},
+		{"two packets as sparse as sent", pkts([2]int64{0, 60}, [2]int64{20, 80}), false},
+		{"two packets over too short a span", pkts([2]int64{0, 60}, [2]int64{0, 75}), false},
+		{"one packet", pkts([2]int64{0, 60}), false},
 		{"too short a span", pkts([2]int64{0, 60}, [2]int64{0, 65}, [2]int64{0, 70}), false},
 		{"none", nil, false},
 	}
