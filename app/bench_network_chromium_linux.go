@@ -190,8 +190,9 @@ func framesDecoded(tab context.Context) (int, error) {
 }
 
 // pageJS samples a page: framesJS, and from the latency script the
-// latencies measured since the last call and how many presented frames
-// had a readable marker and how many not.
+// latencies measured since the last call, how many presented frames had
+// a readable marker and how many not, and the times of the page's join
+// and of its first remote frame.
 const pageJS = `(() => {
   const l = window.peercallLatency ? window.peercallLatency.take() : {lat: [], ok: 0, fail: 0, joined: 0, first: 0};
   let w = 0, h = 0;
