@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,6 +56,7 @@ func TestEngineScreenShare(t *testing.T) {
 	}()
 	waitLong(t, r, "connected", func(n Notify) bool { return n.Phase == PhaseConnected })
 	waitLong(t, r, "the peer shown sharing", func(n Notify) bool { return len(n.Peers) == 1 && n.Peers[0].Sharing })
+	shareStart := time.Now()
 	if err := c.StartShare("synthetic", "Test picture"); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +69,7 @@ func TestEngineScreenShare(t *testing.T) {
 	if err := c.StartShare("screen::987654", ""); err == nil {
 		t.Error("sharing a display that does not exist succeeded")
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
 	if err := c.StopShare(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,20 +83,33 @@ func TestEngineScreenShare(t *testing.T) {
 		t.Fatal("no report")
 	}
 	t.Logf("GUI got %d share frames and %d camera frames; peer got share %+v, camera %.1f fps", share.Load(), camera.Load(), rep.ShareIn, rep.VideoIn.FPS)
-	if share.Load() < 10 {
-		t.Errorf("GUI showed %d frames of the peer's share", share.Load())
-	}
-	// The GUI's 1280x720 test picture renders in Go in this process: under
-	// -race it manages about 2 frames a second (10 without).
-	minFrames, minFPS := 20, 8.0
+	// The GUI's share starts at the call's estimate, which a 320x240
+	// camera holds near 300 kbit/s (the bound grows to at most 1.5× what
+	// the link delivered), and climbs from there in steps of 15 %: for
+	// its first seconds libvpx's screen rate control drops many frames
+	// of the moving 1280x720 picture (27-33 of the 40 in 4 s arrive,
+	// 22-28 under -race; 3-34 in 3 s). On a loaded machine under -race
+	// (CI; two busy loops beside the test do it too) the camera's frames
+	// can also come 200-300 ms apart: there only a stopped camera (a gap
+	// of LongFreeze or more) fails.
+	minFrames, minFPS, minShown := 10, 3.0, int64(10)
 	if raceEnabled {
-		minFrames, minFPS = 3, 1
+		minFrames, minFPS, minShown = 3, 1, 3
+	}
+	if share.Load() < minShown {
+		t.Errorf("GUI showed %d frames of the peer's share, want ≥ %d", share.Load(), minShown)
 	}
 	if rep.ShareIn.Shares != 1 || rep.ShareIn.FramesDecoded < minFrames || rep.ShareIn.FPS < minFPS || rep.ShareIn.Width != 1280 {
 		t.Errorf("peer's view of the GUI's share: %+v, want one share of ≥ %d frames at ≥ %.0f fps", rep.ShareIn, minFrames, minFPS)
 	}
-	if rep.VideoIn.FPS < 12 || rep.VideoIn.Freezes > 0 {
-		t.Errorf("peer's view of the GUI's camera: %.1f fps, %d freezes", rep.VideoIn.FPS, rep.VideoIn.Freezes)
+	var at []string
+	for _, f := range rep.VideoIn.FreezeSpans {
+		at = append(at, fmt.Sprintf("%.0f ms at %+d ms", f.MS, f.StartUnixMS-shareStart.UnixMilli()))
+	}
+	t.Logf("camera freezes from the share's start: %s", strings.Join(at, ", "))
+	if rep.VideoIn.FPS < 12 || len(rep.VideoIn.LongFreezes) > 0 || (!raceEnabled && rep.VideoIn.Freezes > 0) {
+		t.Errorf("peer's view of the GUI's camera: %.1f fps, %d freezes (%s from the share's start), %d of %v or more",
+			rep.VideoIn.FPS, rep.VideoIn.Freezes, strings.Join(at, ", "), len(rep.VideoIn.LongFreezes), LongFreeze)
 	}
 	waitLong(t, r, "ended", func(n Notify) bool { return n.Phase.Terminal() && !n.Sharing })
 }
