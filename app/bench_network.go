@@ -647,11 +647,7 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 		if r.Err != "" {
 			fail = " (" + cell(r.Err) + ")"
 		}
-		first := "–"
-		if r.FirstFrameMS > 0 {
-			first = fmt.Sprintf("%.0f", r.FirstFrameMS)
-		}
-		fmt.Fprintf(&b, "| %s%s | %s | %s | %.0f | %.0f | %.1f | %d | %.0f | %.0f / %.0f | %.2f %% | %s | %s |\n", r.Condition, fail, r.Link, first, r.DurationS,
+		fmt.Fprintf(&b, "| %s%s | %s | %s | %.0f | %.0f | %.1f | %d | %.0f | %.0f / %.0f | %.2f %% | %s | %s |\n", r.Condition, fail, r.Link, optMS(r.FirstFrameMS), r.DurationS,
 			r.SendKbps, r.FPS, r.Freezes, r.LongestFreezeMS, r.LatencyP50, r.LatencyP95, r.ConcealedPct, optS(r.AdaptS), optS(r.RecoverS))
 	}
 	if hasChromium(rs) {
@@ -672,19 +668,13 @@ func networkMarkdown(m MachineInfo, rs []NetworkResult, video string) string {
 				fmt.Fprintf(&b, "| %s | Chromium failed: %s | | | | | | | | | |\n", r.Condition, cell(ch.Err))
 				continue
 			}
-			lat := func(v float64) string {
-				if v <= 0 {
-					return "–"
-				}
-				return fmt.Sprintf("%.0f", v)
-			}
-			p95 := lat(ch.LatencyP95)
+			p95 := optMS(ch.LatencyP95)
 			if ch.UnmarkedPct > 10 {
 				p95 += fmt.Sprintf(" (%.0f %% of frames unread)", ch.UnmarkedPct)
 			}
 			fmt.Fprintf(&b, "| %s | %s / %s | %.0f / %.0f | %.1f / %.1f | %.2f / %.2f (%s) | %d / %d | %.0f / %.0f | %s / %s | %s / %s | %s / %s | %s / %s |\n", r.Condition,
-				lat(r.FirstFrameMS), lat(ch.FirstFrameMS), r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.MpxS, ch.MpxS, ratio(r.MpxS, ch.MpxS), r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
-				lat(r.LatencyP50), lat(ch.LatencyP50), lat(r.LatencyP95), p95,
+				optMS(r.FirstFrameMS), optMS(ch.FirstFrameMS), r.LinkKbps, ch.LinkKbps, r.FPS, ch.FPS, r.MpxS, ch.MpxS, ratio(r.MpxS, ch.MpxS), r.Freezes, ch.Freezes, r.LongestFreezeMS, ch.LongestFreezeMS,
+				optMS(r.LatencyP50), optMS(ch.LatencyP50), optMS(r.LatencyP95), p95,
 				optS(r.AdaptS), optS(ch.AdaptS), optS(r.RecoverS), optS(ch.RecoverS))
 		}
 	}
@@ -726,6 +716,16 @@ func hasChromium(rs []NetworkResult) bool {
 	return false
 }
 
+// optMS formats a time in ms measured as positive ("–" when not).
+func optMS(v float64) string {
+	if v <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// optS formats a time in s ("–" when not measured, "never" when it did
+// not happen).
 func optS(v *float64) string {
 	switch {
 	case v == nil:
