@@ -84,8 +84,9 @@ func TestEngineScreenShare(t *testing.T) {
 	}
 	t.Logf("GUI got %d share frames and %d camera frames; peer got share %+v, camera %.1f fps", share.Load(), camera.Load(), rep.ShareIn, rep.VideoIn.FPS)
 	// The GUI's share starts at the call's estimate, which a 320x240
-	// camera holds near 300 kbit/s (the bound grows to at most 1.5× what
-	// the link delivered), and climbs from there in steps of 15 %: for
+	// camera holds near 300 kbit/s (in the call's start the bound grows
+	// to at most 1.15× what the link delivered; on loopback the start
+	// never ends), and climbs from there in steps of 15 %: for
 	// its first seconds libvpx's screen rate control drops many frames
 	// of the moving 1280x720 picture (27-33 of the 40 in 4 s arrive,
 	// 22-28 under -race; 3-34 in 3 s). On a loaded machine under -race
